@@ -1,0 +1,120 @@
+import { MessageDecodeError, MessageValidationError } from './errors';
+import { describeIssue } from './issues';
+import { messageShapes, messageWires } from './schemas';
+import type { Message, MessageKind, MessageOfKind } from './types';
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Decodes a body received on the exchange of `kind`. Unknown fields are
+ * ignored; a datetime without an offset is UTC. Throws `MessageDecodeError`
+ * naming the field and the reason (never its value).
+ */
+export function decodeMessage<K extends MessageKind>(
+  kind: K,
+  body: string | Uint8Array,
+): MessageOfKind<K> {
+  let text: string;
+  if (typeof body === 'string') {
+    text = body;
+  } else {
+    try {
+      text = utf8.decode(body);
+    } catch (cause) {
+      throw new MessageDecodeError(kind, null, 'is not valid UTF-8', { cause });
+    }
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    // The parser's own message quotes the body, which may hold tokens.
+    throw new MessageDecodeError(kind, null, 'is not valid JSON');
+  }
+  const parsed = messageWires[kind].safeParse(json);
+  if (!parsed.success) {
+    const { field, reason } = describeIssue(parsed.error, json);
+    throw new MessageDecodeError(kind, field, reason);
+  }
+  return parsed.data as MessageOfKind<K>;
+}
+
+/** Checks that a message has the shape of its kind; throws `MessageValidationError` otherwise. */
+export function assertMessage(message: Message): void {
+  const kind = (message as { kind?: unknown } | null)?.kind;
+  if (typeof kind !== 'string' || !Object.hasOwn(messageShapes, kind)) {
+    throw new MessageValidationError(
+      'callback',
+      'kind',
+      `must be one of ${Object.keys(messageShapes).join(', ')}`,
+    );
+  }
+  const checked = messageShapes[kind as MessageKind].safeParse(message);
+  if (!checked.success) {
+    const { field, reason } = describeIssue(checked.error, message);
+    throw new MessageValidationError(kind as MessageKind, field, reason);
+  }
+}
+
+/**
+ * Encodes a message as the compact JSON body the Python original reads:
+ * snake_case keys, UTC datetimes with `Z`, `null` for absent optionals.
+ * Throws `MessageValidationError` for a message of the wrong shape.
+ */
+export function encodeMessage(message: Message): string {
+  assertMessage(message);
+  return JSON.stringify(toWire(message));
+}
+
+function toWire(message: Message): Record<string, unknown> {
+  switch (message.kind) {
+    case 'callback':
+      return { timestamp: message.timestamp.toISOString(), url: message.url, state: message.state };
+    case 'openid_ciba_callback': {
+      const { pushToken, pushError } = message;
+      return {
+        timestamp: message.timestamp.toISOString(),
+        request_id: message.requestId,
+        access_token: message.accessToken,
+        push_token: pushToken && {
+          access_token: pushToken.accessToken,
+          token_type: pushToken.tokenType,
+          refresh_token: pushToken.refreshToken,
+          expires_at: pushToken.expiresAt.toISOString(),
+          id_token: pushToken.idToken,
+        },
+        push_error: pushError && {
+          error: pushError.error,
+          error_description: pushError.errorDescription,
+        },
+      };
+    }
+    case 'powens_webhook': {
+      const signature = message.hmacSignature;
+      return {
+        timestamp: message.timestamp.toISOString(),
+        domain: message.domain,
+        event: message.event,
+        hmac_signature: signature && {
+          signature: signature.signature,
+          payload_prefix: signature.payloadPrefix,
+          signature_date: signature.signatureDate?.toISOString() ?? null,
+        },
+        user_token: message.userToken,
+        payload: message.payload,
+      };
+    }
+  }
+}
+
+/** The routing key a message is sent with: `state`, `requestId` or `domain`. */
+export function routingKeyOf(message: Message): string {
+  switch (message.kind) {
+    case 'callback':
+      return message.state;
+    case 'openid_ciba_callback':
+      return message.requestId;
+    case 'powens_webhook':
+      return message.domain;
+  }
+}

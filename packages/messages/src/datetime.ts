@@ -1,0 +1,56 @@
+// The shape pydantic 1.10 accepts for a datetime string: a date, `T` or a
+// space, a time with optional seconds and fraction, and an optional offset.
+const ISO_DATETIME =
+  /^(\d{4})-(\d{1,2})-(\d{1,2})[T ](\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:[.,](\d{1,9}))?)?(Z|[+-]\d{2}(?::?\d{2})?)?$/i;
+
+/**
+ * Parses an ISO 8601 datetime as the Python original writes it. A datetime
+ * without an offset is UTC (`datetime.utcnow()` writes them that way).
+ * Returns `null` when the text is not such a datetime; with `requireOffset`,
+ * also when it has no offset.
+ */
+export function parseDatetime(text: string, requireOffset = false): Date | null {
+  const match = ISO_DATETIME.exec(text);
+  if (!match) return null;
+  const [, year, month, day, hour, minute, second = '0', fraction = '', offset] = match;
+  if (requireOffset && offset === undefined) return null;
+  const [y, mo, d, h, mi, s] = [year, month, day, hour, minute, second].map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  if (mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo) || h > 23 || mi > 59 || s > 59) {
+    return null;
+  }
+  const ms = fraction === '' ? 0 : Math.floor(Number(`0.${fraction}`) * 1000);
+  const utc = Date.UTC(y, mo - 1, d, h, mi, s, ms) - offsetMinutes(offset) * 60_000;
+  const date = new Date(utc);
+  // Date.UTC maps years 0-99 to 1900-1999; setUTCFullYear keeps them literal.
+  if (y < 100) date.setUTCFullYear(date.getUTCFullYear() - 1900);
+  return Number.isNaN(date.getTime()) ? null : date;
+}
+
+/** Formats an instant the way encoders write it: UTC, milliseconds, `Z`. */
+export function formatDatetime(date: Date): string {
+  return date.toISOString();
+}
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+function daysInMonth(year: number, month: number): number {
+  return month === 2 && isLeapYear(year) ? 29 : (DAYS_IN_MONTH[month - 1] ?? 0);
+}
+
+function isLeapYear(year: number): boolean {
+  return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+}
+
+function offsetMinutes(offset: string | undefined): number {
+  if (offset === undefined || offset.toUpperCase() === 'Z') return 0;
+  const sign = offset.startsWith('-') ? -1 : 1;
+  const digits = offset.slice(1).replace(':', '');
+  return sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2, 4) || '0'));
+}

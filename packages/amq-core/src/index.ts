@@ -1,1 +1,28 @@
-export const placeholder = 1;
+export { backoffDelay } from './backoff';
+export type { AdapterModule, ConnectOptions } from './connect';
+export { adapterPackageOf, connect, withHandler } from './connect';
+export {
+  AMQAdapterMissingError,
+  AMQClosedError,
+  AMQError,
+  AMQRoutingKeyError,
+  AMQSendError,
+  AMQSettingsError,
+} from './errors';
+export {
+  AMQExchangeName,
+  EXCHANGE_NAMES,
+  exchangeOf,
+  exchangeOfKind,
+  isExchangeName,
+  kindOfExchange,
+} from './exchanges';
+export type { HandlerOptions } from './handler';
+export { createHandler } from './handler';
+export type { LogFields, Logger } from './logger';
+export { maskMessage, maskUrl, silentLogger, stderrLogger } from './logger';
+export { connectMemory } from './memory/connect';
+export type { AMQSettings } from './settings';
+export { parseBrokerUrl, redactUrl, settingsFromEnv } from './settings';
+export type { Delivery, Transport, TransportContext, TransportFactory } from './transport';
+export type { AMQHandler, ErrorContext, ErrorHook, MessageCallback } from './types';

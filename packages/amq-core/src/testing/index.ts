@@ -1,1 +1,5 @@
-export const placeholder = 1;
+export { describeHandlerContract } from './contract';
+export { goldenMessages } from './fixtures';
+export { Inbox, publishRawForTesting, randomKey, randomPrefix, sleep, waitFor } from './helpers';
+export { brokersRequired, probeBroker } from './probe';
+export type { AdapterCapabilities, ContractTarget } from './target';

@@ -1,0 +1,88 @@
+import type { AMQExchangeName } from '../exchanges';
+
+/** A subscriber's end of a binding: where the broker delivers. */
+export interface MemorySubscriber {
+  receive(exchange: AMQExchangeName, routingKey: string, body: string | Uint8Array): void;
+}
+
+interface Subscription {
+  readonly subscriber: MemorySubscriber;
+  /** The exchange as the subscriber names it (without its prefix). */
+  readonly exchange: AMQExchangeName;
+}
+
+const brokers = new Map<string, MemoryBroker>();
+
+/**
+ * An in-process broker with direct-exchange semantics: every subscriber bound
+ * to a key of an exchange gets its own copy, in publish order. Exchanges are
+ * named with their prefix, as on a real broker.
+ */
+export class MemoryBroker {
+  readonly name: string;
+  readonly #exchanges = new Map<string, Map<string, Set<Subscription>>>();
+
+  private constructor(name: string) {
+    this.name = name;
+  }
+
+  /** The broker of this name in this process (`memory://name`); `''` is the default one. */
+  static named(name: string): MemoryBroker {
+    let broker = brokers.get(name);
+    if (broker === undefined) {
+      broker = new MemoryBroker(name);
+      brokers.set(name, broker);
+    }
+    return broker;
+  }
+
+  bind(
+    fullExchange: string,
+    exchange: AMQExchangeName,
+    routingKey: string,
+    subscriber: MemorySubscriber,
+  ): object {
+    let keys = this.#exchanges.get(fullExchange);
+    if (keys === undefined) {
+      keys = new Map();
+      this.#exchanges.set(fullExchange, keys);
+    }
+    let subscriptions = keys.get(routingKey);
+    if (subscriptions === undefined) {
+      subscriptions = new Set();
+      keys.set(routingKey, subscriptions);
+    }
+    const subscription: Subscription = { subscriber, exchange };
+    subscriptions.add(subscription);
+    return subscription;
+  }
+
+  unbind(fullExchange: string, routingKey: string, subscription: object): void {
+    const keys = this.#exchanges.get(fullExchange);
+    const subscriptions = keys?.get(routingKey);
+    if (keys === undefined || subscriptions === undefined) return;
+    subscriptions.delete(subscription as Subscription);
+    if (subscriptions.size === 0) keys.delete(routingKey);
+    if (keys.size === 0) this.#exchanges.delete(fullExchange);
+  }
+
+  /** Routes a body to every subscriber of the key, each on a later microtask, in order. */
+  publish(fullExchange: string, routingKey: string, body: string | Uint8Array): void {
+    const subscriptions = this.#exchanges.get(fullExchange)?.get(routingKey);
+    if (subscriptions === undefined) return;
+    for (const { subscriber, exchange } of subscriptions) {
+      // Each subscriber gets its own copy, as across a network.
+      const copy = typeof body === 'string' ? body : body.slice();
+      queueMicrotask(() => subscriber.receive(exchange, routingKey, copy));
+    }
+  }
+
+  /** How many bindings the broker holds: zero once every handler closed. */
+  get bindingCount(): number {
+    let count = 0;
+    for (const keys of this.#exchanges.values()) {
+      for (const subscriptions of keys.values()) count += subscriptions.size;
+    }
+    return count;
+  }
+}

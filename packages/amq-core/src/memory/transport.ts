@@ -1,0 +1,96 @@
+import type { AMQExchangeName } from '../exchanges';
+import type { Transport, TransportContext } from '../transport';
+import type { MemoryBroker, MemorySubscriber } from './broker';
+
+/** The memory adapter's transport: bindings on an in-process `MemoryBroker`. */
+export class MemoryTransport implements Transport, MemorySubscriber {
+  readonly name = '@teal/amq-core (memory)';
+  readonly #broker: MemoryBroker;
+  readonly #context: TransportContext;
+  readonly #subscriptions = new Map<string, object>();
+  #isConnected = true;
+  #reconnected: Promise<void> = Promise.resolve();
+
+  constructor(broker: MemoryBroker, context: TransportContext) {
+    this.#broker = broker;
+    this.#context = context;
+  }
+
+  get isConnected(): boolean {
+    return this.#isConnected;
+  }
+
+  async publish(
+    exchange: AMQExchangeName,
+    routingKey: string,
+    body: string | Uint8Array,
+  ): Promise<void> {
+    if (!this.#isConnected) await this.#reconnected;
+    this.#broker.publish(this.#fullName(exchange), routingKey, body);
+  }
+
+  async bind(exchange: AMQExchangeName, routingKey: string): Promise<void> {
+    if (!this.#isConnected) await this.#reconnected;
+    this.#subscribe(exchange, routingKey);
+  }
+
+  async unbind(exchange: AMQExchangeName, routingKey: string): Promise<void> {
+    const id = subscriptionId(exchange, routingKey);
+    const subscription = this.#subscriptions.get(id);
+    if (subscription === undefined) return;
+    this.#subscriptions.delete(id);
+    this.#broker.unbind(this.#fullName(exchange), routingKey, subscription);
+  }
+
+  async close(): Promise<void> {
+    this.#dropSubscriptions();
+    this.#isConnected = false;
+  }
+
+  receive(exchange: AMQExchangeName, routingKey: string, body: string | Uint8Array): void {
+    this.#context.deliver({ exchange, routingKey, body });
+  }
+
+  /**
+   * Simulates a lost connection: the broker forgets the subscriptions, and
+   * after `outageMs` the transport reconnects and restores every binding.
+   * Like core NATS, what is published meanwhile is not delivered.
+   */
+  dropConnection(outageMs = 50): void {
+    if (!this.#isConnected) return;
+    this.#isConnected = false;
+    this.#dropSubscriptions();
+    this.#reconnected = new Promise((resolve) => {
+      setTimeout(() => {
+        for (const [exchange, key] of this.#context.bindings()) this.#subscribe(exchange, key);
+        this.#isConnected = true;
+        resolve();
+      }, outageMs);
+    });
+  }
+
+  #subscribe(exchange: AMQExchangeName, routingKey: string): void {
+    const id = subscriptionId(exchange, routingKey);
+    if (this.#subscriptions.has(id)) return;
+    this.#subscriptions.set(
+      id,
+      this.#broker.bind(this.#fullName(exchange), exchange, routingKey, this),
+    );
+  }
+
+  #dropSubscriptions(): void {
+    for (const [id, subscription] of this.#subscriptions) {
+      const [exchange, routingKey] = id.split('\u0000') as [AMQExchangeName, string];
+      this.#broker.unbind(this.#fullName(exchange), routingKey, subscription);
+    }
+    this.#subscriptions.clear();
+  }
+
+  #fullName(exchange: AMQExchangeName): string {
+    return this.#context.exchangePrefix + exchange;
+  }
+}
+
+function subscriptionId(exchange: AMQExchangeName, routingKey: string): string {
+  return `${exchange}\u0000${routingKey}`;
+}

@@ -1,0 +1,89 @@
+import type { Message } from '@teal/messages';
+import type { AMQExchangeName } from '../exchanges';
+import type { AMQHandler } from '../types';
+
+const publishRaw = Symbol.for('@teal/amq-core.publishRaw');
+
+/** A random exchange prefix, so that tests never share broker state. */
+export function randomPrefix(): string {
+  return `teal-test-${Math.random().toString(36).slice(2, 10)}.`;
+}
+
+/** A random routing key with a readable stem. */
+export function randomKey(stem = 'key'): string {
+  return `${stem}-${Math.random().toString(36).slice(2, 12)}`;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Polls `condition` until it holds; throws `what` after `timeoutMs`. */
+export async function waitFor(
+  condition: () => boolean,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+/** Sends a raw body (garbage included) through a handler's transport, bypassing the codec. */
+export function publishRawForTesting(
+  handler: AMQHandler,
+  exchange: AMQExchangeName,
+  routingKey: string,
+  body: string | Uint8Array,
+): Promise<void> {
+  const publish = (handler as unknown as Record<symbol, unknown>)[publishRaw];
+  if (typeof publish !== 'function') {
+    throw new TypeError(
+      '[@teal/amq-core] publishRawForTesting() needs a handler made by createHandler()',
+    );
+  }
+  return (
+    publish as (
+      exchange: AMQExchangeName,
+      routingKey: string,
+      body: string | Uint8Array,
+    ) => Promise<void>
+  ).call(handler, exchange, routingKey, body);
+}
+
+/** Everything a handler delivers, in order. */
+export class Inbox {
+  readonly messages: Message[] = [];
+
+  constructor(handler: AMQHandler) {
+    handler.callback = (message) => {
+      this.messages.push(message);
+    };
+  }
+
+  get size(): number {
+    return this.messages.length;
+  }
+
+  /** Waits until at least `count` messages arrived. */
+  async receive(count: number, timeoutMs = 20_000): Promise<Message[]> {
+    await waitFor(
+      () => this.messages.length >= count,
+      `${count} messages (got ${this.messages.length})`,
+      timeoutMs,
+    );
+    return this.messages;
+  }
+
+  /** Waits `ms` and checks that nothing more than `count` messages arrived. */
+  async settle(count: number, ms = 300): Promise<Message[]> {
+    await sleep(ms);
+    if (this.messages.length !== count) {
+      throw new Error(`expected exactly ${count} messages, got ${this.messages.length}`);
+    }
+    return this.messages;
+  }
+}

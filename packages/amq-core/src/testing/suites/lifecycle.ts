@@ -1,0 +1,106 @@
+import { AMQClosedError } from '@teal/amq-core';
+import { callbackMessage } from '@teal/messages';
+import { describe, expect, it } from 'vitest';
+import type { SuiteContext } from '../context';
+import { Inbox, randomKey, sleep, waitFor } from '../helpers';
+
+export function lifecycleSuite(suite: SuiteContext): void {
+  const capabilities = suite.target.capabilities ?? {};
+  const dropConnection = capabilities.dropConnection;
+  const lacksDrop = dropConnection === undefined;
+
+  describe('lifecycle', () => {
+    it('closes idempotently, concurrently or again', async () => {
+      const handler = await suite.handler();
+      expect(handler.isClosed).toBe(false);
+      await Promise.all([handler.close(), handler.close()]);
+      await handler.close();
+      await handler[Symbol.asyncDispose]();
+      expect(handler.isClosed).toBe(true);
+      expect(handler.isConnected).toBe(false);
+    });
+
+    it('rejects send, bind and unbind after close with a clear error', async () => {
+      const handler = await suite.handler();
+      await handler.close();
+      const message = callbackMessage({ url: 'https://x.test/cb', state: 's' });
+      await expect(handler.send(message)).rejects.toBeInstanceOf(AMQClosedError);
+      await expect(handler.bindCallbackState('s')).rejects.toThrow(/after close\(\)/);
+      await expect(handler.unbindPowensDomainWebhooks('d')).rejects.toBeInstanceOf(AMQClosedError);
+    });
+
+    it('delivers nothing more once closed', async () => {
+      const state = randomKey('closed');
+      const receiver = await suite.handler();
+      const inbox = new Inbox(receiver);
+      await receiver.bindCallbackState(state);
+      await receiver.close();
+      const sender = await suite.handler();
+      await sender.send(callbackMessage({ url: 'https://x.test/cb', state }));
+      await inbox.settle(0);
+    });
+
+    it.skipIf(lacksDrop)(
+      `restores its bindings after the broker drops its connection${lacksDrop ? ' [skipped: the adapter declares no dropConnection]' : ''}`,
+      async () => {
+        const state = randomKey('reconnect');
+        const receiver = await suite.handler({ sendTimeoutMs: 30_000 });
+        const seen: string[] = [];
+        receiver.callback = (message) => {
+          if (message.kind === 'callback') seen.push(message.url);
+        };
+        await receiver.bindCallbackState(state);
+        const sender = await suite.handler({ sendTimeoutMs: 30_000 });
+        await sender.send(callbackMessage({ url: 'https://x.test/cb?before', state }));
+        await waitFor(() => seen.length === 1, 'the message sent before the drop');
+
+        await dropConnection!(receiver);
+        const during = capabilities.deliversAcrossReconnect ? 5 : 0;
+        for (let i = 0; i < during; i++) {
+          await sender.send(callbackMessage({ url: `https://x.test/cb?during=${i}`, state }));
+        }
+        // Probe until the restored binding delivers again.
+        await waitFor(() => receiver.isConnected, 'the handler to reconnect', 30_000);
+        let probes = 0;
+        const deadline = Date.now() + 30_000;
+        while (!seen.some((url) => url.includes('probe')) && Date.now() < deadline) {
+          await sender.send(callbackMessage({ url: `https://x.test/cb?probe=${probes++}`, state }));
+          await sleep(200);
+        }
+        for (let i = 0; i < 10; i++) {
+          await sender.send(callbackMessage({ url: `https://x.test/cb?after=${i}`, state }));
+        }
+        await waitFor(
+          () => seen.filter((url) => url.includes('after')).length >= 10,
+          'ten messages after',
+          30_000,
+        );
+        await sleep(300);
+        expect(new Set(seen).size).toBe(seen.length);
+        expect(seen.filter((url) => url.includes('after'))).toEqual(
+          Array.from({ length: 10 }, (_, i) => `https://x.test/cb?after=${i}`),
+        );
+        expect(seen.filter((url) => url.includes('during'))).toEqual(
+          Array.from({ length: during }, (_, i) => `https://x.test/cb?during=${i}`),
+        );
+      },
+      120_000,
+    );
+
+    it.skipIf(lacksDrop)(
+      `sends again after its own connection was dropped${lacksDrop ? ' [skipped: the adapter declares no dropConnection]' : ''}`,
+      async () => {
+        const state = randomKey('sender-drop');
+        const receiver = await suite.handler();
+        const inbox = new Inbox(receiver);
+        await receiver.bindCallbackState(state);
+        const sender = await suite.handler({ sendTimeoutMs: 30_000 });
+        await dropConnection!(sender);
+        await sender.send(callbackMessage({ url: 'https://x.test/cb?after-drop', state }));
+        const [received] = await inbox.receive(1, 30_000);
+        expect(received).toMatchObject({ url: 'https://x.test/cb?after-drop' });
+      },
+      120_000,
+    );
+  });
+}

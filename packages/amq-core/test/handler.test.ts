@@ -1,0 +1,172 @@
+import { callbackMessage } from '@teal/messages';
+import { describe, expect, it } from 'vitest';
+import {
+  AMQError,
+  type AMQHandler,
+  AMQRoutingKeyError,
+  AMQSendError,
+  connectMemory,
+  createHandler,
+  type Transport,
+  withHandler,
+} from '../src/index';
+import { Inbox, randomKey, sleep, waitFor } from '../src/testing/index';
+
+function stubTransport(overrides: Partial<Transport>): Transport {
+  return {
+    name: '@teal/test-transport',
+    isConnected: true,
+    publish: async () => {},
+    bind: async () => {},
+    unbind: async () => {},
+    close: async () => {},
+    ...overrides,
+  };
+}
+
+describe('the shared handler', () => {
+  it('rejects send() when the transport does not accept in time, naming the exchange', async () => {
+    const handler = await createHandler(
+      async () => stubTransport({ publish: () => new Promise<void>(() => {}) }),
+      { sendTimeoutMs: 50 },
+    );
+    await expect(handler.send(callbackMessage({ url: 'u', state: 's' }))).rejects.toThrow(
+      /did not accept the message on callbacks within 50 ms/,
+    );
+    await handler.close();
+  });
+
+  it('wraps a transport failure in AMQSendError with its cause', async () => {
+    const cause = new Error('channel closed');
+    const handler = await createHandler(async () =>
+      stubTransport({ publish: async () => Promise.reject(cause) }),
+    );
+    const error = await handler
+      .send(callbackMessage({ url: 'u', state: 's' }))
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AMQSendError);
+    expect((error as Error).cause).toBe(cause);
+    await handler.close();
+  });
+
+  it('checks the broker limit on routing keys in UTF-8 bytes before publishing', async () => {
+    const published: string[] = [];
+    const handler = await createHandler(async () =>
+      stubTransport({
+        maxRoutingKeyBytes: 255,
+        publish: async (_e, key) => void published.push(key),
+      }),
+    );
+    await handler.send(callbackMessage({ url: 'u', state: 'é'.repeat(127) }));
+    const long = 'é'.repeat(128);
+    await expect(handler.send(callbackMessage({ url: 'u', state: long }))).rejects.toThrow(
+      /\[@teal\/test-transport\] send\(\): the routing key is 256 bytes; the broker allows 255/,
+    );
+    await expect(handler.bindCallbackState(long)).rejects.toBeInstanceOf(AMQRoutingKeyError);
+    expect(published).toHaveLength(1);
+    await handler.close();
+  });
+
+  it('forgets a key whose broker bind failed, so binding again retries', async () => {
+    let failures = 1;
+    const handler = await createHandler(async () =>
+      stubTransport({
+        bind: async () => {
+          if (failures-- > 0) throw new Error('bind refused');
+        },
+      }),
+    );
+    await expect(handler.bindCallbackState('k')).rejects.toThrow('bind refused');
+    await expect(handler.bindCallbackState('k')).resolves.toBeUndefined();
+    await handler.close();
+  });
+
+  it('runs bind and unbind of one key in call order', async () => {
+    const calls: string[] = [];
+    const handler = await createHandler(async () =>
+      stubTransport({
+        bind: async (_e, key) => {
+          await sleep(20);
+          calls.push(`bind ${key}`);
+        },
+        unbind: async (_e, key) => void calls.push(`unbind ${key}`),
+      }),
+    );
+    await Promise.all([
+      handler.bindCallbackState('k'),
+      handler.unbindCallbackState('k'),
+      handler.bindCallbackState('k'),
+    ]);
+    expect(calls).toEqual(['bind k', 'unbind k', 'bind k']);
+    await handler.close();
+  });
+
+  it('refuses a concurrency below one', async () => {
+    await expect(
+      createHandler(async () => stubTransport({}), { concurrency: 0 }),
+    ).rejects.toBeInstanceOf(AMQError);
+  });
+
+  it('runs up to `concurrency` callbacks at once when asked', async () => {
+    const handler = await connectMemory({
+      url: 'memory://',
+      exchangePrefix: randomKey('c'),
+      concurrency: 4,
+    });
+    let running = 0;
+    let maxRunning = 0;
+    let done = 0;
+    handler.callback = async () => {
+      running++;
+      maxRunning = Math.max(maxRunning, running);
+      await sleep(20);
+      running--;
+      done++;
+    };
+    await handler.bindCallbackState('k');
+    await Promise.all(
+      Array.from({ length: 12 }, () => handler.send(callbackMessage({ url: 'u', state: 'k' }))),
+    );
+    await waitFor(() => done === 12, 'twelve callbacks');
+    expect(maxRunning).toBe(4);
+    await handler.close();
+  });
+
+  it('drops messages that arrive while callback is null', async () => {
+    const handler = await connectMemory({ url: 'memory://', exchangePrefix: randomKey('n') });
+    await handler.bindCallbackState('k');
+    await handler.send(callbackMessage({ url: 'u?dropped', state: 'k' }));
+    await sleep(20);
+    const inbox = new Inbox(handler);
+    await handler.send(callbackMessage({ url: 'u?kept', state: 'k' }));
+    const [received] = await inbox.receive(1);
+    expect(received).toMatchObject({ url: 'u?kept' });
+    await inbox.settle(1, 50);
+    await handler.close();
+  });
+
+  it('keeps separate in-process brokers apart by name', async () => {
+    const prefix = randomKey('named');
+    const [a, b] = await Promise.all([
+      connectMemory({ url: 'memory://a', exchangePrefix: prefix }),
+      connectMemory({ url: 'memory://b', exchangePrefix: prefix }),
+    ]);
+    const inbox = new Inbox(b);
+    await b.bindCallbackState('k');
+    await a.send(callbackMessage({ url: 'u', state: 'k' }));
+    await inbox.settle(0, 50);
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it('closes the handler after withHandler, even when the function throws', async () => {
+    let kept: AMQHandler | undefined;
+    await expect(
+      withHandler({ url: 'memory://' }, async (handler) => {
+        kept = handler;
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
+    expect(kept?.isClosed).toBe(true);
+    expect(await withHandler({ url: 'memory://' }, () => 42)).toBe(42);
+  });
+});

@@ -1,0 +1,41 @@
+import { callbackMessage, openIDCIBACallbackMessage, powensWebhookMessage } from '@teal/messages';
+import { describe, expect, it } from 'vitest';
+import { maskMessage, maskUrl } from '../src/index';
+
+describe('masking for debug output', () => {
+  it('masks callback URL query and fragment values and passwords', () => {
+    expect(maskUrl('https://x.test/cb?state=abc&code=SECRET#access_token=SECRET2')).toBe(
+      'https://x.test/cb?state=***&code=***#access_token=***',
+    );
+    expect(maskUrl('amqp://guest:SECRET@host:5672')).toBe('amqp://guest:***@host:5672');
+    const masked = JSON.stringify(
+      maskMessage(callbackMessage({ url: 'https://x.test/?code=SECRET', state: 's' })),
+    );
+    expect(masked).not.toContain('SECRET');
+  });
+
+  it('masks every token of a CIBA message and a Powens payload', () => {
+    const ciba = openIDCIBACallbackMessage({
+      requestId: 'r',
+      accessToken: 'SECRET-A',
+      pushToken: {
+        accessToken: 'SECRET-B',
+        tokenType: 'Bearer',
+        refreshToken: 'SECRET-C',
+        expiresAt: new Date(),
+        idToken: 'SECRET-D',
+      },
+    });
+    const powens = powensWebhookMessage({
+      domain: 'd.biapi.pro',
+      event: 'E',
+      userToken: 'SECRET-E',
+      payload: '{"SECRET-F":1}',
+      hmacSignature: { signature: 'SECRET-G', payloadPrefix: 'POST./x.d.', signatureDate: null },
+    });
+    const text = JSON.stringify([maskMessage(ciba), maskMessage(powens)]);
+    expect(text).not.toContain('SECRET');
+    expect(text).toContain('"requestId":"r"');
+    expect(text).toContain('d.biapi.pro');
+  });
+});

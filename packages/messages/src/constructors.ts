@@ -8,11 +8,14 @@ import type {
   PowensWebhookMessage,
 } from './types';
 
+// Optional fields also take `undefined`, so that callers with
+// `exactOptionalPropertyTypes` can forward a value that may be missing.
+
 /** Makes a `CallbackMessage`; `timestamp` defaults to now. Throws `MessageValidationError`. */
 export function callbackMessage(fields: {
   url: string;
   state: string;
-  timestamp?: Date;
+  timestamp?: Date | undefined;
 }): CallbackMessage {
   const message: CallbackMessage = {
     kind: 'callback',
@@ -27,10 +30,10 @@ export function callbackMessage(fields: {
 /** Makes an `OpenIDCIBACallbackMessage`; optionals default to `null`, `timestamp` to now. */
 export function openIDCIBACallbackMessage(fields: {
   requestId: string;
-  accessToken?: string | null;
-  pushToken?: OpenIDCIBAPushToken | null;
-  pushError?: OpenIDCIBAPushError | null;
-  timestamp?: Date;
+  accessToken?: string | null | undefined;
+  pushToken?: OpenIDCIBAPushToken | null | undefined;
+  pushError?: OpenIDCIBAPushError | null | undefined;
+  timestamp?: Date | undefined;
 }): OpenIDCIBACallbackMessage {
   const message: OpenIDCIBACallbackMessage = {
     kind: 'openid_ciba_callback',
@@ -49,9 +52,9 @@ export function powensWebhookMessage(fields: {
   domain: string;
   event: string;
   payload: string;
-  hmacSignature?: PowensHMACSignature | null;
-  userToken?: string | null;
-  timestamp?: Date;
+  hmacSignature?: PowensHMACSignature | null | undefined;
+  userToken?: string | null | undefined;
+  timestamp?: Date | undefined;
 }): PowensWebhookMessage {
   const message: PowensWebhookMessage = {
     kind: 'powens_webhook',

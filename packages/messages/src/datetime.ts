@@ -1,7 +1,11 @@
 // The shape pydantic 1.10 accepts for a datetime string: a date, `T` or a
 // space, a time with optional seconds and fraction, and an optional offset.
 const ISO_DATETIME =
-  /^(\d{4})-(\d{1,2})-(\d{1,2})[T ](\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:[.,](\d{1,9}))?)?(Z|[+-]\d{2}(?::?\d{2})?)?$/i;
+  /^(\d{4})-(\d{1,2})-(\d{1,2})[T ](\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:[.,](\d{1,12}))?)?(Z|[+-]\d{2}(?::?\d{2})?)?$/i;
+
+// Python's datetime spans years 1 to 9999, and encoders write four-digit years.
+const FIRST_WRITABLE_INSTANT = Date.parse('0001-01-01T00:00:00.000Z');
+const LAST_WRITABLE_INSTANT = Date.parse('9999-12-31T23:59:59.999Z');
 
 /**
  * Parses an ISO 8601 datetime as the Python original writes it. A datetime
@@ -12,8 +16,8 @@ const ISO_DATETIME =
 export function parseDatetime(text: string, requireOffset = false): Date | null {
   const match = ISO_DATETIME.exec(text);
   if (!match) return null;
-  const [, year, month, day, hour, minute, second = '0', fraction = '', offset] = match;
-  if (requireOffset && offset === undefined) return null;
+  const [, year, month, day, hour, minute, second = '0', fraction = '', offsetText] = match;
+  if (requireOffset && offsetText === undefined) return null;
   const [y, mo, d, h, mi, s] = [year, month, day, hour, minute, second].map(Number) as [
     number,
     number,
@@ -22,15 +26,24 @@ export function parseDatetime(text: string, requireOffset = false): Date | null 
     number,
     number,
   ];
-  if (mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo) || h > 23 || mi > 59 || s > 59) {
-    return null;
-  }
+  // Year 0 does not exist for Python's datetime, which rejects it.
+  if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo)) return null;
+  if (h > 23 || mi > 59 || s > 59) return null;
+  const offset = offsetMinutes(offsetText);
+  // Python's timezone() refuses offsets of a day or more.
+  if (Math.abs(offset) >= 24 * 60) return null;
   const ms = fraction === '' ? 0 : Math.floor(Number(`0.${fraction}`) * 1000);
-  const utc = Date.UTC(y, mo - 1, d, h, mi, s, ms) - offsetMinutes(offset) * 60_000;
-  const date = new Date(utc);
+  const date = new Date(Date.UTC(y, mo - 1, d, h, mi, s, ms) - offset * 60_000);
   // Date.UTC maps years 0-99 to 1900-1999; setUTCFullYear keeps them literal.
   if (y < 100) date.setUTCFullYear(date.getUTCFullYear() - 1900);
-  return Number.isNaN(date.getTime()) ? null : date;
+  // An offset can push the instant out of years 1-9999, where no encoder could write it back.
+  return isWritableInstant(date) ? date : null;
+}
+
+/** Whether an instant lies in UTC years 1 to 9999, the range the wire format can carry. */
+export function isWritableInstant(date: Date): boolean {
+  const time = date.getTime();
+  return time >= FIRST_WRITABLE_INSTANT && time <= LAST_WRITABLE_INSTANT;
 }
 
 /** Formats an instant the way encoders write it: UTC, milliseconds, `Z`. */

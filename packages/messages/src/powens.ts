@@ -150,7 +150,8 @@ function toBase64(bytes: Uint8Array): string {
   return btoa(binary);
 }
 
-function fromBase64(text: string): Uint8Array | null {
+// Typed over ArrayBuffer so that DOM typings accept it as a BufferSource.
+function fromBase64(text: string): Uint8Array<ArrayBuffer> | null {
   if (!BASE64.test(text)) return null;
   const binary = atob(text);
   const bytes = new Uint8Array(binary.length);

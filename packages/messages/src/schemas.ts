@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseDatetime } from './datetime';
+import { isWritableInstant, parseDatetime } from './datetime';
 
 /** An ISO 8601 datetime on the wire; no offset means UTC. */
 export const wireDatetime = z.string().transform((text, ctx) => {
@@ -101,7 +101,11 @@ export const powensWebhookMessageWire = z
   }));
 
 // The TypeScript shape, checked by the constructors and before encoding.
-const instant = z.date().refine((date) => !Number.isNaN(date.getTime()), 'is an invalid Date');
+const instant = z
+  .date()
+  .refine((date) => !Number.isNaN(date.getTime()), 'is an invalid Date')
+  // Encoders write four-digit UTC years, which is all the Python original reads.
+  .refine(isWritableInstant, 'must lie in UTC years 1 to 9999');
 const optionalString = z.string().nullable();
 
 export const openIDCIBAPushTokenShape = z.object({

@@ -1,0 +1,52 @@
+// Sums the vitest JSON reports of every package and app into the closing line
+// CI reads: `tests: N passed, M failed, K skipped`. Exits non-zero when no test
+// ran, or when a report is unreadable or records a failure, so that a suite that
+// crashed before its first test still fails the run.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repositoryRoot = fileURLToPath(new URL('..', import.meta.url));
+
+function reportPaths() {
+  return ['packages', 'apps'].flatMap((group) => {
+    const groupDir = join(repositoryRoot, group);
+    if (!existsSync(groupDir)) return [];
+    return readdirSync(groupDir, { withFileTypes: true })
+      .filter((entry) => entry.isDirectory())
+      .map((entry) => join(group, entry.name, 'test-results', 'vitest.json'))
+      .filter((path) => existsSync(join(repositoryRoot, path)));
+  });
+}
+
+const totals = { passed: 0, failed: 0, skipped: 0 };
+let hasProblem = false;
+
+for (const path of reportPaths()) {
+  let report;
+  try {
+    report = JSON.parse(readFileSync(join(repositoryRoot, path), 'utf8'));
+  } catch (error) {
+    console.error(`${path}: unreadable report (${error.message})`);
+    hasProblem = true;
+    continue;
+  }
+  const passed = report.numPassedTests ?? 0;
+  const failed = report.numFailedTests ?? 0;
+  const skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
+  totals.passed += passed;
+  totals.failed += failed;
+  totals.skipped += skipped;
+  const failedSuites = report.numFailedTestSuites ?? 0;
+  if (failed > 0 || failedSuites > 0 || report.success === false) hasProblem = true;
+  const suiteNote = failedSuites > 0 ? ` (${failedSuites} suites failed)` : '';
+  console.log(`  ${path}: ${passed} passed, ${failed} failed, ${skipped} skipped${suiteNote}`);
+}
+
+if (totals.passed + totals.failed === 0) {
+  console.error('no test ran: no vitest report holds a passed or failed test');
+  hasProblem = true;
+}
+
+console.log(`tests: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
+process.exitCode = hasProblem ? 1 : 0;

@@ -1,0 +1,36 @@
+import { connect } from '@teal/amq-core';
+import { handlerPeer, type PeerFactory } from './peer';
+import { rawAmqp } from './raw/amqp';
+import { rawJetStream, rawNats } from './raw/nats';
+import { rawRedis } from './raw/redis';
+
+/** One broker as the benchmarks see it: the adapter and its raw-client baseline. */
+export interface BenchTarget {
+  name: string;
+  /** The URL probed before running; `null` for the in-process broker. */
+  url: string | null;
+  adapter: PeerFactory;
+  raw: PeerFactory | null;
+}
+
+const amqpUrl = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const natsUrl = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+
+const viaConnect =
+  (url: string, options: Record<string, unknown> = {}): PeerFactory =>
+  async (exchangePrefix) =>
+    handlerPeer(await connect({ url, exchangePrefix, ...options }));
+
+export const TARGETS: readonly BenchTarget[] = [
+  { name: 'memory', url: null, adapter: viaConnect('memory://bench'), raw: null },
+  { name: 'amqp', url: amqpUrl, adapter: viaConnect(amqpUrl), raw: rawAmqp(amqpUrl) },
+  { name: 'redis', url: redisUrl, adapter: viaConnect(redisUrl), raw: rawRedis(redisUrl) },
+  { name: 'nats', url: natsUrl, adapter: viaConnect(natsUrl), raw: rawNats(natsUrl) },
+  {
+    name: 'nats (durable)',
+    url: natsUrl,
+    adapter: viaConnect(natsUrl, { durable: true }),
+    raw: rawJetStream(natsUrl),
+  },
+];

@@ -1,9 +1,14 @@
 import { defineConfig } from 'vitest/config';
 
-/** Tests import workspace packages from source through the `@teal/source` condition. */
+// Workspace packages resolve to their TypeScript source through `@teal/source`.
+// Vitest hands the server conditions to Node as --conditions: `import` must not
+// be among them, or require() of a dual package gets its ESM entry; Node adds
+// import/require by itself.
+const serverConditions = ['@teal/source', 'node', 'development|production'];
+
 export const baseTest = defineConfig({
-  resolve: { conditions: ['@teal/source', 'import', 'module', 'node', 'default'] },
-  ssr: { resolve: { conditions: ['@teal/source', 'import', 'module', 'node', 'default'] } },
+  resolve: { conditions: serverConditions },
+  ssr: { resolve: { conditions: serverConditions } },
   test: {
     testTimeout: 30_000,
     hookTimeout: 30_000,

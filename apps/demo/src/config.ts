@@ -1,0 +1,146 @@
+import { randomBytes } from 'node:crypto';
+import { adapterPackageOf, parseBrokerUrl } from '@teal/amq-core';
+
+/** Which half of TeaL this process runs. */
+export type Role = 'listener' | 'dispatcher' | 'both';
+
+/** Everything the demo reads from its environment and command line. */
+export interface DemoConfig {
+  readonly role: Role;
+  /** The broker URL; its scheme picks the adapter (`memory://` is built in). */
+  readonly amqpUrl: string;
+  readonly exchangePrefix: string;
+  readonly host: string;
+  /** `0` picks a free port. */
+  readonly port: number;
+  /** The password of `anonymous` on `GET /ws`. */
+  readonly dispatcherPassword: string;
+  /** Whether the password was generated at start (and must be printed). */
+  readonly isPasswordGenerated: boolean;
+  /** The largest request body the listener takes; larger ones get 413. */
+  readonly bodyLimitBytes: number;
+  /** How many keys one WebSocket may wait on at once. */
+  readonly maxRegistrationsPerSocket: number;
+  /** Where `/callback` redirects once the message is sent; a plain page when unset. */
+  readonly callbackRedirectUrl: string | null;
+  /** The listener's public base URL, for the page's links when the listener runs apart. */
+  readonly listenerUrl: string | null;
+  /** Whether `X-Forwarded-*` headers from a reverse proxy are trusted. */
+  readonly trustProxy: boolean;
+  readonly logLevel: string;
+}
+
+/** A setting that stops the service at start; `variable` names the culprit. */
+export class DemoConfigError extends Error {
+  override readonly name = 'DemoConfigError';
+  readonly variable: string;
+
+  constructor(variable: string, message: string) {
+    super(`[@teal/demo] ${variable} ${message}`);
+    this.variable = variable;
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const ROLES: readonly Role[] = ['listener', 'dispatcher', 'both'];
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** Reads and checks the configuration; throws `DemoConfigError` naming the bad variable. */
+export function readConfig(env: Env, argv: readonly string[] = []): DemoConfig {
+  const password = env.DISPATCHER_PASSWORD;
+  if (password !== undefined && password === '') {
+    throw new DemoConfigError('DISPATCHER_PASSWORD', 'is empty: unset it to get a generated one');
+  }
+  return {
+    role: readRole(argv),
+    amqpUrl: readBrokerUrl(env.AMQP_URL || 'memory://'),
+    exchangePrefix: env.AMQP_EXCHANGE_PREFIX ?? '',
+    host: env.HOST || '127.0.0.1',
+    port: readInteger(env, 'PORT', 8080, 0, 65_535),
+    dispatcherPassword: password ?? randomBytes(18).toString('base64url'),
+    isPasswordGenerated: password === undefined,
+    bodyLimitBytes: readInteger(env, 'BODY_LIMIT_BYTES', 1_048_576, 1, 64 * 1_048_576),
+    maxRegistrationsPerSocket: readInteger(env, 'DISPATCHER_MAX_REGISTRATIONS', 100, 1, 100_000),
+    callbackRedirectUrl: readHttpUrl(env, 'CALLBACK_REDIRECT_URL'),
+    listenerUrl: readHttpUrl(env, 'LISTENER_URL')?.replace(/\/+$/, '') ?? null,
+    trustProxy: readBoolean(env, 'TRUST_PROXY'),
+    logLevel: readChoice(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
+  };
+}
+
+function readRole(argv: readonly string[]): Role {
+  let role: string = 'both';
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--role') {
+      role = argv[++i] ?? '';
+    } else if (arg.startsWith('--role=')) {
+      role = arg.slice('--role='.length);
+    } else {
+      throw new DemoConfigError('argument', `${arg} is unknown: the only option is --role`);
+    }
+  }
+  if (!ROLES.includes(role as Role)) {
+    throw new DemoConfigError('--role', `must be listener, dispatcher or both, not "${role}"`);
+  }
+  return role as Role;
+}
+
+function readBrokerUrl(url: string): string {
+  let protocol: string;
+  try {
+    protocol = parseBrokerUrl(url, 'AMQP_URL').protocol;
+  } catch {
+    throw new DemoConfigError(
+      'AMQP_URL',
+      'is not a valid URL (example: amqp://guest:guest@127.0.0.1:5672)',
+    );
+  }
+  if (protocol !== 'memory:' && adapterPackageOf(protocol) === undefined) {
+    throw new DemoConfigError(
+      'AMQP_URL',
+      `has the unsupported scheme ${protocol}: use memory:, amqp:, amqps:, redis:, rediss:, nats: or tls:`,
+    );
+  }
+  return url;
+}
+
+function readInteger(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const text = env[name];
+  if (text === undefined || text === '') return fallback;
+  const value = /^\d+$/.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new DemoConfigError(name, `must be an integer from ${min} to ${max}, not "${text}"`);
+  }
+  return value;
+}
+
+function readHttpUrl(env: Env, name: string): string | null {
+  const text = env[name];
+  if (text === undefined || text === '') return null;
+  let url: URL | null = null;
+  try {
+    url = new URL(text);
+  } catch {}
+  if (url === null || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw new DemoConfigError(name, 'must be an absolute http: or https: URL');
+  }
+  return text;
+}
+
+function readBoolean(env: Env, name: string): boolean {
+  const text = env[name]?.toLowerCase();
+  if (text === undefined || text === '' || text === 'false' || text === '0') return false;
+  if (text === 'true' || text === '1') return true;
+  throw new DemoConfigError(name, 'must be true or false');
+}
+
+function readChoice(env: Env, name: string, choices: readonly string[], fallback: string): string {
+  const text = env[name];
+  if (text === undefined || text === '') return fallback;
+  if (!choices.includes(text)) {
+    throw new DemoConfigError(name, `must be one of ${choices.join(', ')}, not "${text}"`);
+  }
+  return text;
+}

@@ -1,0 +1,69 @@
+import websocket from '@fastify/websocket';
+import type { AMQHandler } from '@teal/amq-core';
+import type { FastifyInstance } from 'fastify';
+import { replyText } from '../listener/replies';
+import { hasDispatcherCredentials } from './auth';
+import { DispatcherConnection } from './connection';
+import { KeyRegistry } from './registry';
+
+export interface DispatcherOptions {
+  readonly handler: AMQHandler;
+  readonly password: string;
+  readonly maxRegistrationsPerSocket: number;
+  /** How often idle clients are pinged; one that misses a ping is dropped. */
+  readonly heartbeatMs?: number;
+}
+
+const MAX_CLIENT_FRAME_BYTES = 64 * 1024;
+
+/**
+ * `GET /ws`: the WebSocket dispatcher. Messages bound by a client's keys are
+ * pushed to it; the handler's callback is the dispatcher's.
+ */
+export async function registerDispatcher(
+  app: FastifyInstance,
+  options: DispatcherOptions,
+): Promise<KeyRegistry> {
+  const registry = new KeyRegistry(options.handler, (error) => {
+    // Sockets closing on shutdown release their keys after the handler closed: nothing to undo.
+    if (!options.handler.isClosed) app.log.warn({ err: error }, 'unbinding a key failed');
+  });
+  options.handler.callback = (message) => registry.dispatch(message);
+
+  await app.register(websocket, { options: { maxPayload: MAX_CLIENT_FRAME_BYTES } });
+
+  const connections = new Set<DispatcherConnection>();
+  const heartbeat = setInterval(() => {
+    for (const connection of connections) connection.heartbeat();
+  }, options.heartbeatMs ?? 30_000);
+  heartbeat.unref();
+  app.addHook('onClose', async () => clearInterval(heartbeat));
+
+  app.get(
+    '/ws',
+    {
+      websocket: true,
+      // Refused before the upgrade: a client with wrong credentials never gets a socket.
+      preValidation: async (request, reply) => {
+        if (!hasDispatcherCredentials(request, options.password)) {
+          reply.header('www-authenticate', 'Basic realm="teal-dispatcher", charset="UTF-8"');
+          return replyText(
+            reply,
+            401,
+            'The dispatcher needs the user anonymous and its password, as HTTP Basic or ?credentials=<base64 of anonymous:password>.',
+          );
+        }
+      },
+    },
+    (socket, request) => {
+      const connection = new DispatcherConnection(socket, {
+        registry,
+        maxRegistrations: options.maxRegistrationsPerSocket,
+        log: request.log,
+      });
+      connections.add(connection);
+      socket.on('close', () => connections.delete(connection));
+    },
+  );
+  return registry;
+}

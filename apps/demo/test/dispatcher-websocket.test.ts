@@ -1,0 +1,222 @@
+import { waitFor } from '@teal/amq-core/testing';
+import { callbackMessage, openIDCIBACallbackMessage, powensWebhookMessage } from '@teal/messages';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { recordingHandler } from './helpers/recording';
+import { listen, startTestDemo, type TestDemo } from './helpers/server';
+import { basic, TestSocket, UpgradeRefused } from './helpers/websocket';
+
+let demo: TestDemo;
+let baseUrl: string;
+let calls: string[];
+const sockets: TestSocket[] = [];
+
+beforeEach(async () => {
+  calls = [];
+  demo = await startTestDemo({
+    env: { DISPATCHER_PASSWORD: 'pässword', DISPATCHER_MAX_REGISTRATIONS: '3' },
+    wrap: (handler) => recordingHandler(handler, calls),
+  });
+  baseUrl = await listen(demo.app);
+});
+afterEach(async () => {
+  await Promise.all(sockets.splice(0).map((socket) => socket.close()));
+  await demo.close();
+});
+
+type OpenOptions = { path?: string; headers?: Record<string, string>; autoPong?: boolean };
+
+async function open(options: OpenOptions = { headers: basic('anonymous', 'pässword') }) {
+  const socket = await TestSocket.open(baseUrl, options);
+  sockets.push(socket);
+  return socket;
+}
+
+async function refusal(options: OpenOptions): Promise<UpgradeRefused> {
+  const error = await open(options).then(
+    () => null,
+    (reason: unknown) => reason,
+  );
+  expect(error).toBeInstanceOf(UpgradeRefused);
+  return error as UpgradeRefused;
+}
+
+describe('GET /ws authentication', () => {
+  it('accepts HTTP Basic anonymous:<password>', async () => {
+    const socket = await open();
+    expect(socket.socket.readyState).toBe(socket.socket.OPEN);
+  });
+
+  it('accepts ?credentials=<base64> for browsers', async () => {
+    const credentials = Buffer.from('anonymous:pässword').toString('base64');
+    await open({ path: `/ws?credentials=${encodeURIComponent(credentials)}` });
+  });
+
+  it.each([
+    ['no credentials', {}],
+    ['a wrong password', { headers: basic('anonymous', 'password') }],
+    ['a wrong user', { headers: basic('admin', 'pässword') }],
+    ['a Bearer scheme', { headers: { authorization: 'Bearer pässword' } }],
+    [
+      'wrong ?credentials',
+      { path: `/ws?credentials=${Buffer.from('anonymous:nope').toString('base64')}` },
+    ],
+  ])('refuses %s with 401 before the upgrade', async (_case, options) => {
+    const error = await refusal(options);
+    expect(error.statusCode).toBe(401);
+    expect(error.headers['www-authenticate']).toMatch(/^Basic realm=/);
+    expect(error.headers['content-type']).toBe('text/plain; charset=utf-8');
+    expect(error.body).toContain('anonymous');
+  });
+});
+
+describe('the WebSocket protocol', () => {
+  it('pushes a callback to the socket that registered its state', async () => {
+    const socket = await open();
+    expect(await socket.request({ register_to: { type: 'callback', state: 'st' } })).toEqual({
+      type: 'registered',
+      register_to: { type: 'callback', state: 'st' },
+    });
+    await demo.peer.send(
+      callbackMessage({ url: 'https://l/callback?state=st&code=c', state: 'st' }),
+    );
+    const frame = await socket.next((f) => f.type === 'callback', 'the callback');
+    expect(frame).toMatchObject({
+      type: 'callback',
+      state: 'st',
+      url: 'https://l/callback?state=st&code=c',
+    });
+    expect(frame.timestamp).toMatch(/Z$/);
+  });
+
+  it('pushes CIBA notifications and Powens webhooks with snake_case fields', async () => {
+    const socket = await open();
+    await socket.request({ register_to: { type: 'openid_ciba_callback', request_id: 'rq' } });
+    await socket.request({ register_to: { type: 'powens_domain', powens_domain: 'ex' } });
+    expect(calls).toEqual([
+      'bindOpenIDCIBARequestIdentifier(rq)',
+      'bindPowensDomainWebhooks(ex.biapi.pro)',
+    ]);
+    await demo.peer.send(
+      openIDCIBACallbackMessage({
+        requestId: 'rq',
+        pushError: { error: 'access_denied', errorDescription: null },
+      }),
+    );
+    await demo.peer.send(
+      powensWebhookMessage({
+        domain: 'ex.biapi.pro',
+        event: 'SYNC',
+        payload: '{"a":1}',
+        userToken: 'u',
+      }),
+    );
+    expect(
+      await socket.next((f) => f.type === 'openid_ciba_callback', 'the CIBA notification'),
+    ).toMatchObject({
+      request_id: 'rq',
+      access_token: null,
+      push_token: null,
+      push_error: { error: 'access_denied', error_description: null },
+    });
+    expect(await socket.next((f) => f.type === 'powens_webhook', 'the webhook')).toMatchObject({
+      domain: 'ex.biapi.pro',
+      event: 'SYNC',
+      payload: '{"a":1}',
+      user_token: 'u',
+      hmac_signature: null,
+    });
+  });
+
+  it('answers invalid messages with error frames and keeps the socket open', async () => {
+    const socket = await open();
+    for (const frame of ['nope', '{"register_to": {"type": "callback"}}', '{"hello": 1}']) {
+      expect((await socket.request(frame)).type).toBe('error');
+    }
+    const from = socket.frames.length;
+    socket.socket.send(Buffer.from('{}'), { binary: true });
+    expect((await socket.next((f) => f.type === 'error', 'an error frame', from)).error).toContain(
+      'binary',
+    );
+    expect(
+      (await socket.request({ register_to: { type: 'callback', state: 'still-open' } })).type,
+    ).toBe('registered');
+    expect(socket.closeCode).toBeNull();
+  });
+
+  it('limits the registrations of one socket', async () => {
+    const socket = await open();
+    for (const state of ['a', 'b', 'c']) {
+      expect((await socket.request({ register_to: { type: 'callback', state } })).type).toBe(
+        'registered',
+      );
+    }
+    // Registering a key again is not one more registration.
+    expect((await socket.request({ register_to: { type: 'callback', state: 'a' } })).type).toBe(
+      'registered',
+    );
+    const refused = await socket.request({ register_to: { type: 'callback', state: 'd' } });
+    expect(refused.type).toBe('error');
+    expect(refused.error).toContain('limit');
+    await socket.request({ unregister_from: { type: 'callback', state: 'a' } });
+    expect((await socket.request({ register_to: { type: 'callback', state: 'd' } })).type).toBe(
+      'registered',
+    );
+  });
+
+  it('does not push messages of keys the socket did not register', async () => {
+    const listening = await open();
+    const idle = await open();
+    await listening.request({ register_to: { type: 'callback', state: 'mine' } });
+    await demo.peer.send(callbackMessage({ url: 'https://l/', state: 'mine' }));
+    await listening.next((f) => f.type === 'callback', 'the callback');
+    expect(idle.frames).toEqual([]);
+  });
+});
+
+describe('reference counting', () => {
+  it('unbinds a key from the broker when the last socket waiting on it closes', async () => {
+    const [first, second] = [await open(), await open()];
+    await first.request({ register_to: { type: 'callback', state: 'shared' } });
+    await second.request({ register_to: { type: 'callback', state: 'shared' } });
+    expect(calls).toEqual(['bindCallbackState(shared)']);
+
+    await first.close();
+    await demo.peer.send(callbackMessage({ url: 'https://l/', state: 'shared' }));
+    await second.next((f) => f.type === 'callback', 'the callback on the socket left');
+    expect(calls).toEqual(['bindCallbackState(shared)']);
+
+    await second.close();
+    await waitFor(() => calls.length === 2, 'the unbind');
+    expect(calls).toEqual(['bindCallbackState(shared)', 'unbindCallbackState(shared)']);
+  });
+
+  it('unbinds on unregister_from when no other socket waits', async () => {
+    const socket = await open();
+    await socket.request({ register_to: { type: 'powens_domain', powens_domain: 'ex' } });
+    expect(
+      await socket.request({ unregister_from: { type: 'powens_domain', powens_domain: 'ex' } }),
+    ).toEqual({
+      type: 'unregistered',
+      unregister_from: { type: 'powens_domain', powens_domain: 'ex' },
+    });
+    expect(calls).toEqual([
+      'bindPowensDomainWebhooks(ex.biapi.pro)',
+      'unbindPowensDomainWebhooks(ex.biapi.pro)',
+    ]);
+  });
+
+  it('drops a client that stops answering pings, and unbinds its keys', async () => {
+    await demo.close();
+    calls = [];
+    demo = await startTestDemo({
+      env: { DISPATCHER_PASSWORD: 'pässword' },
+      wrap: (handler) => recordingHandler(handler, calls),
+      heartbeatMs: 50,
+    });
+    baseUrl = await listen(demo.app);
+    // A client that vanished without closing answers no ping.
+    const socket = await open({ headers: basic('anonymous', 'pässword'), autoPong: false });
+    await socket.request({ register_to: { type: 'callback', state: 'gone' } });
+    await waitFor(() => calls.includes('unbindCallbackState(gone)'), 'the unbind of a dead client');
+  });
+});

@@ -1,1 +1,5 @@
-export const placeholder = 1;
+export { connect } from './connect';
+export { AmqpConnectionError } from './errors';
+export type { AmqpConnectOptions } from './options';
+export { DEFAULT_HEARTBEAT_SECONDS, DEFAULT_PREFETCH, DEFAULT_QUEUE_EXPIRES_MS } from './options';
+export { MAX_ROUTING_KEY_BYTES } from './transport';

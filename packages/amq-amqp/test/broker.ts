@@ -1,0 +1,126 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
+import { type AMQHandler, EXCHANGE_NAMES, redactUrl } from '@teal/amq-core';
+import { connect as amqpConnect, type ChannelModel } from 'amqplib';
+import { describe } from 'vitest';
+import { amqpTransportOf } from '../src/connect';
+
+/** The broker under test: `AMQP_URL`, or a local RabbitMQ. */
+export const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+
+const run = promisify(execFile);
+
+/** Why RabbitMQ cannot be used here, or `null`. */
+export async function rabbitUnavailable(url = AMQP_URL): Promise<string | null> {
+  try {
+    const model = await amqpConnect(url, { timeout: 3_000 });
+    await model.close();
+    return null;
+  } catch (error) {
+    return `RabbitMQ does not answer at ${redactUrl(url)} (${String(error)})`;
+  }
+}
+
+/**
+ * `describe` when the broker answers; otherwise a visible skip, or a failure
+ * when `TEAL_REQUIRE_BROKERS=1` (CI).
+ */
+export function describeWithRabbit(
+  title: string,
+  unavailable: string | null,
+  body: () => void,
+): void {
+  if (unavailable === null) {
+    describe(title, body);
+    return;
+  }
+  if (process.env.TEAL_REQUIRE_BROKERS === '1') {
+    throw new Error(`${title}: ${unavailable} and TEAL_REQUIRE_BROKERS=1`);
+  }
+  console.warn(`[@teal/amq-amqp] skipping "${title}": ${unavailable}`);
+  describe.skip(`${title} (skipped: ${unavailable})`, body);
+}
+
+/** A fresh exchange prefix, so tests never share broker state. */
+export function randomPrefix(): string {
+  return `test.${randomBytes(5).toString('hex')}.`;
+}
+
+/** A fresh exchange prefix whose exchanges `cleanups` deletes. */
+export function isolatedPrefix(cleanups: (() => Promise<unknown>)[]): string {
+  const prefix = randomPrefix();
+  cleanups.push(() => deleteExchanges([prefix]));
+  return prefix;
+}
+
+/** A raw amqplib connection for checking what the handler left on the broker. */
+export async function rawConnection(): Promise<ChannelModel> {
+  const model = await amqpConnect(AMQP_URL);
+  model.on('error', () => {});
+  return model;
+}
+
+/** Deletes the exchanges of these prefixes (non-durable, but they would last until a broker restart). */
+export async function deleteExchanges(prefixes: Iterable<string>): Promise<void> {
+  const list = [...prefixes];
+  if (list.length === 0) return;
+  const model = await rawConnection();
+  try {
+    const channel = await model.createChannel();
+    for (const prefix of list) {
+      for (const name of EXCHANGE_NAMES) await channel.deleteExchange(prefix + name);
+    }
+  } finally {
+    await model.close();
+  }
+}
+
+/**
+ * Closes the handler's connection from RabbitMQ's side (`rabbitmqctl`), as a
+ * broker restart or a network failure would; where `rabbitmqctl` cannot reach
+ * the broker, destroys the socket instead. Resolves once the handler saw it
+ * (it may have reconnected already).
+ */
+export async function dropConnection(handler: AMQHandler): Promise<void> {
+  const transport = amqpTransportOf(handler);
+  const lostBefore = transport.lostConnections;
+  const bytes = [...Buffer.from(transport.settings.connectionName, 'utf8')].join(',');
+  const expression =
+    `Name = list_to_binary([${bytes}]), length([ok || P <- rabbit_networking:connections(), ` +
+    '{_, _, N} <- [catch lists:keyfind(<<"connection_name">>, 1, element(2, hd(' +
+    'rabbit_networking:connection_info(P, [client_properties]))))], N =:= Name, ' +
+    'ok =:= (catch rabbit_networking:close_connection(P, "dropped by a TeaL test"))]).';
+  let closed = 0;
+  try {
+    const { stdout } = await run('rabbitmqctl', ['eval', expression], { timeout: 20_000 });
+    closed = Number.parseInt(stdout.trim(), 10) || 0;
+  } catch {
+    closed = 0;
+  }
+  if (closed === 0) transport.destroySocket();
+  // Not `!isConnected`: the handler may well be back before a poll sees it gone.
+  await waitFor(
+    () => transport.lostConnections > lostBefore,
+    10_000,
+    'the handler to notice the dropped connection',
+  );
+}
+
+/** Polls `condition` until it holds, or fails after `timeoutMs`. */
+export async function waitFor(
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+  what = 'the condition',
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,188 @@
+import { type ChildProcessWithoutNullStreams, execFile, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { type AMQExchangeName, type AMQHandler, exchangeOf } from '@teal/amq-core';
+import {
+  callbackMessage,
+  encodeMessage,
+  type Message,
+  openIDCIBACallbackMessage,
+  powensWebhookMessage,
+  routingKeyOf,
+} from '@teal/messages';
+import { afterEach, expect, it } from 'vitest';
+import { connect } from '../src/index';
+import { AMQP_URL, describeWithRabbit, isolatedPrefix, rabbitUnavailable, waitFor } from './broker';
+
+/** Debian's python3 with python3-aio-pika and python3-pydantic (1.x), not a pyenv shim. */
+const PYTHON = process.env.TEAL_INTEROP_PYTHON ?? '/usr/bin/python3';
+const PEER = fileURLToPath(new URL('./python/peer.py', import.meta.url));
+
+async function pythonUnavailable(): Promise<string | null> {
+  try {
+    await promisify(execFile)(PYTHON, [
+      '-c',
+      'import aio_pika, pydantic; assert pydantic.VERSION.startswith("1."), pydantic.VERSION',
+    ]);
+    return null;
+  } catch {
+    return `${PYTHON} cannot import aio_pika and pydantic 1.x (apt-get install python3-aio-pika python3-pydantic)`;
+  }
+}
+
+const unavailable = (await rabbitUnavailable()) ?? (await pythonUnavailable());
+
+/** The messages both sides exchange: every kind, nested optionals, unicode keys. */
+function samples(tag: string): Message[] {
+  const at = new Date('2024-05-06T07:08:09.123Z');
+  return [
+    callbackMessage({
+      url: `https://x.test/cb?state=${tag}&code=c#f=1`,
+      state: `s-${tag}`,
+      timestamp: at,
+    }),
+    callbackMessage({ url: 'https://x.test/cb?state=état', state: `état/½ ${tag}`, timestamp: at }),
+    openIDCIBACallbackMessage({
+      requestId: `ping-${tag}`,
+      accessToken: 'notif-token',
+      timestamp: at,
+    }),
+    openIDCIBACallbackMessage({
+      requestId: `push-${tag}`,
+      accessToken: 'notif-token',
+      timestamp: at,
+      pushToken: {
+        accessToken: 'at',
+        tokenType: 'Bearer',
+        refreshToken: 'rt',
+        expiresAt: new Date('2024-05-06T08:08:09.456Z'),
+        idToken: null,
+      },
+    }),
+    openIDCIBACallbackMessage({
+      requestId: `error-${tag}`,
+      timestamp: at,
+      pushError: { error: 'access_denied', errorDescription: 'The end-user denied it.' },
+    }),
+    powensWebhookMessage({
+      domain: `${tag}.biapi.pro`,
+      event: 'USER_CREATED',
+      payload: '{"user":{"id":1},"note":"é ☃"}',
+      userToken: 'user-token',
+      timestamp: at,
+      hmacSignature: {
+        signature: 'c2lnbmF0dXJl',
+        payloadPrefix: 'POST./powens-webhook/x/USER_CREATED.2024-05-06T07:08:09Z.',
+        signatureDate: new Date('2024-05-06T07:08:09.000Z'),
+      },
+    }),
+  ];
+}
+
+/** A message as the Python peer hands it over: its wire fields, parsed. */
+function wireFields(message: Message): Record<string, unknown> {
+  return JSON.parse(encodeMessage(message)) as Record<string, unknown>;
+}
+
+describeWithRabbit('amqp interop with a Python aio-pika + pydantic peer', unavailable, () => {
+  const cleanups: (() => Promise<unknown>)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
+  });
+
+  const isolated = () => isolatedPrefix(cleanups);
+
+  async function handler(exchangePrefix: string): Promise<AMQHandler> {
+    const created = await connect({ url: AMQP_URL, exchangePrefix });
+    cleanups.push(() => created.close());
+    return created;
+  }
+
+  function peer(
+    args: string[],
+    stdin = '',
+  ): { child: ChildProcessWithoutNullStreams; lines: string[]; exitCode: Promise<number | null> } {
+    const child = spawn(PYTHON, [PEER, ...args]);
+    cleanups.push(async () => child.kill());
+    const lines: string[] = [];
+    let buffered = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      buffered += chunk;
+      const parts = buffered.split('\n');
+      buffered = parts.pop() ?? '';
+      lines.push(...parts);
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => process.stderr.write(chunk));
+    child.stdin.end(stdin);
+    const exitCode = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    return { child, lines, exitCode };
+  }
+
+  it('delivers what a Python teal.amq peer sends, field for field', async () => {
+    const exchangePrefix = isolated();
+    // The TS handler declares the exchanges first; the Python peer then redeclares them.
+    const receiver = await handler(exchangePrefix);
+    const received: Message[] = [];
+    receiver.callback = (message) => {
+      received.push(message);
+    };
+    const expected = samples('py');
+    for (const message of expected) {
+      const key = routingKeyOf(message);
+      if (message.kind === 'callback') await receiver.bindCallbackState(key);
+      if (message.kind === 'openid_ciba_callback')
+        await receiver.bindOpenIDCIBARequestIdentifier(key);
+      if (message.kind === 'powens_webhook') await receiver.bindPowensDomainWebhooks(key);
+    }
+    await receiver.bindCallbackState('default-timestamp');
+    const specs = expected.map((message) => ({
+      exchange: exchangeOf(message),
+      fields: wireFields(message),
+    }));
+    // Python's default timestamp: a naive datetime.utcnow(), which must read as UTC.
+    specs.push({
+      exchange: 'callbacks',
+      fields: { url: 'https://x.test/cb?state=default-timestamp', state: 'default-timestamp' },
+    });
+    const sentAt = Date.now();
+    const { lines, exitCode } = peer(['send', AMQP_URL, exchangePrefix], JSON.stringify(specs));
+    expect(await exitCode).toBe(0);
+    expect(lines).toContain('SENT');
+    await waitFor(() => received.length >= specs.length, 30_000, 'the Python messages');
+    expect(received.slice(0, expected.length)).toEqual(expected);
+    const last = received[expected.length]!;
+    expect(last).toMatchObject({ kind: 'callback', state: 'default-timestamp' });
+    expect(Math.abs(last.timestamp.getTime() - sentAt)).toBeLessThan(60_000);
+  });
+
+  it('sends what a Python teal.amq peer parses with its pydantic models, field for field', async () => {
+    const exchangePrefix = isolated();
+    const messages = samples('ts');
+    const byExchange = new Map<AMQExchangeName, Message[]>();
+    for (const message of messages) {
+      byExchange.set(exchangeOf(message), [
+        ...(byExchange.get(exchangeOf(message)) ?? []),
+        message,
+      ]);
+    }
+    // One Python receiver per message, each declaring the exchanges before the TS handler exists.
+    const receivers = messages.map((message) =>
+      peer(['receive', AMQP_URL, exchangePrefix, exchangeOf(message), routingKeyOf(message), '1']),
+    );
+    await waitFor(
+      () => receivers.every(({ lines }) => lines.includes('READY')),
+      30_000,
+      'the Python receivers to bind',
+    );
+    const sender = await handler(exchangePrefix);
+    for (const message of messages) await sender.send(message);
+    await waitFor(
+      () => receivers.every(({ lines }) => lines.length >= 2),
+      30_000,
+      'the Python receivers to parse their message',
+    );
+    receivers.forEach(({ lines }, index) => {
+      expect(JSON.parse(lines[1]!)).toEqual(wireFields(messages[index]!));
+    });
+  });
+});

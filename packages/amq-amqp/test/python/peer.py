@@ -1,0 +1,137 @@
+"""A Python TeaL AMQ peer for the interop test, written as teal.amq does it.
+
+aio-pika declares the exchanges with its defaults (direct, not durable, not
+auto-delete) and the messages are pydantic 1.x models mirroring teal.amq's.
+
+    peer.py send URL PREFIX      reads [{"exchange", "fields"}] as JSON on stdin,
+                                 builds each model and publishes model.json()
+    peer.py receive URL PREFIX EXCHANGE KEY COUNT
+                                 prints READY once bound, then each parsed
+                                 message as one JSON line (datetimes in UTC, ms, Z)
+"""
+
+import asyncio
+import json
+import sys
+from datetime import datetime, timezone
+from typing import Optional
+
+import aio_pika
+from pydantic import BaseModel, Field
+
+
+class Message(BaseModel):
+    timestamp: datetime = Field(default_factory=datetime.utcnow)
+
+
+class CallbackMessage(Message):
+    url: str
+    state: str
+
+
+class OpenIDCIBAPushToken(BaseModel):
+    access_token: str
+    token_type: str
+    refresh_token: str
+    expires_at: datetime
+    id_token: Optional[str] = None
+
+
+class OpenIDCIBAPushError(BaseModel):
+    error: str
+    error_description: Optional[str] = None
+
+
+class OpenIDCIBACallbackMessage(Message):
+    request_id: str
+    access_token: Optional[str] = None
+    push_token: Optional[OpenIDCIBAPushToken] = None
+    push_error: Optional[OpenIDCIBAPushError] = None
+
+
+class PowensHMACSignature(BaseModel):
+    signature: str
+    payload_prefix: str
+    signature_date: Optional[datetime] = None
+
+
+class PowensWebhookMessage(Message):
+    domain: str
+    event: str
+    hmac_signature: Optional[PowensHMACSignature] = None
+    user_token: Optional[str] = None
+    payload: str
+
+
+MODELS = {
+    "callbacks": (CallbackMessage, "state"),
+    "openid_ciba_callbacks": (OpenIDCIBACallbackMessage, "request_id"),
+    "powens_domain_webhooks": (PowensWebhookMessage, "domain"),
+}
+
+
+async def declare_exchanges(channel, prefix):
+    return {
+        name: await channel.declare_exchange(prefix + name, aio_pika.ExchangeType.DIRECT)
+        for name in MODELS
+    }
+
+
+def utc_text(value):
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        text = value.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+        return text.replace("+00:00", "Z")
+    if isinstance(value, dict):
+        return {key: utc_text(item) for key, item in value.items()}
+    return value
+
+
+async def send(url, prefix):
+    specs = json.loads(sys.stdin.read())
+    connection = await aio_pika.connect_robust(url)
+    async with connection:
+        channel = await connection.channel()
+        exchanges = await declare_exchanges(channel, prefix)
+        for spec in specs:
+            model, key_field = MODELS[spec["exchange"]]
+            message = model(**spec["fields"])
+            await exchanges[spec["exchange"]].publish(
+                aio_pika.Message(body=message.json().encode("utf-8")),
+                routing_key=getattr(message, key_field),
+            )
+    print("SENT", flush=True)
+
+
+async def receive(url, prefix, exchange_name, key, count):
+    model, _ = MODELS[exchange_name]
+    connection = await aio_pika.connect_robust(url)
+    async with connection:
+        channel = await connection.channel()
+        exchanges = await declare_exchanges(channel, prefix)
+        queue = await channel.declare_queue(exclusive=True)
+        await queue.bind(exchanges[exchange_name], routing_key=key)
+        print("READY", flush=True)
+        received = 0
+        async with queue.iterator() as messages:
+            async for incoming in messages:
+                async with incoming.process():
+                    parsed = model.parse_raw(incoming.body)
+                    print(json.dumps(utc_text(parsed.dict()), sort_keys=True), flush=True)
+                received += 1
+                if received >= count:
+                    break
+
+
+def main(argv):
+    if len(argv) >= 3 and argv[0] == "send":
+        asyncio.run(send(argv[1], argv[2]))
+    elif len(argv) >= 6 and argv[0] == "receive":
+        asyncio.run(receive(argv[1], argv[2], argv[3], argv[4], int(argv[5])))
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

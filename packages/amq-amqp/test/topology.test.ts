@@ -1,0 +1,101 @@
+import { EXCHANGE_NAMES } from '@teal/amq-core';
+import { callbackMessage } from '@teal/messages';
+import type { ChannelModel } from 'amqplib';
+import { afterEach, expect, it } from 'vitest';
+import { amqpTransportOf } from '../src/connect';
+import { connect } from '../src/index';
+import {
+  AMQP_URL,
+  describeWithRabbit,
+  isolatedPrefix,
+  rabbitUnavailable,
+  rawConnection,
+  waitFor,
+} from './broker';
+
+const unavailable = await rabbitUnavailable();
+
+describeWithRabbit('amqp topology: exchanges and the handler queue', unavailable, () => {
+  const cleanups: (() => Promise<unknown>)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
+  });
+
+  async function raw(): Promise<ChannelModel> {
+    const model = await rawConnection();
+    cleanups.push(() => model.close());
+    return model;
+  }
+
+  async function handler(options: { exchangePrefix: string; queueExpiresMs?: number }) {
+    const created = await connect({ url: AMQP_URL, ...options });
+    cleanups.push(() => created.close());
+    return created;
+  }
+
+  it('connects to exchanges a Python peer declared first (direct, not durable, not auto-delete)', async () => {
+    const prefix = isolatedPrefix(cleanups);
+    const channel = await (await raw()).createChannel();
+    for (const name of EXCHANGE_NAMES) {
+      await channel.assertExchange(prefix + name, 'direct', { durable: false, autoDelete: false });
+    }
+    const received: string[] = [];
+    const created = await handler({ exchangePrefix: prefix });
+    created.callback = (message) => {
+      if (message.kind === 'callback') received.push(message.state);
+    };
+    await created.bindCallbackState('k');
+    await created.send(callbackMessage({ url: 'https://x.test/cb?state=k', state: 'k' }));
+    await waitFor(() => received.length === 1);
+  });
+
+  it('declares the exchanges with the flags a Python peer redeclares them with', async () => {
+    const prefix = isolatedPrefix(cleanups);
+    await handler({ exchangePrefix: prefix });
+    const channel = await (await raw()).createChannel();
+    for (const name of EXCHANGE_NAMES) {
+      await channel.assertExchange(prefix + name, 'direct', { durable: false, autoDelete: false });
+    }
+    // Other flags are refused, which proves the handler declared these ones.
+    const strict = await (await raw()).createChannel();
+    strict.on('error', () => {});
+    await expect(
+      strict.assertExchange(`${prefix}callbacks`, 'direct', { durable: true }),
+    ).rejects.toThrow(/PRECONDITION_FAILED/);
+  });
+
+  it('gives its queue x-expires, no durability and no exclusivity', async () => {
+    const prefix = isolatedPrefix(cleanups);
+    const created = await handler({ exchangePrefix: prefix, queueExpiresMs: 45_000 });
+    const { queueName } = amqpTransportOf(created).settings;
+    // Redeclaring with the same arguments from another connection succeeds only
+    // for a non-exclusive queue whose arguments match exactly.
+    const channel = await (await raw()).createChannel();
+    await channel.assertQueue(queueName, { durable: false, autoDelete: false, expires: 45_000 });
+    const other = await (await raw()).createChannel();
+    other.on('error', () => {});
+    await expect(
+      other.assertQueue(queueName, { durable: false, autoDelete: false, expires: 30_000 }),
+    ).rejects.toThrow(/PRECONDITION_FAILED/);
+  });
+
+  it('deletes its queue on close', async () => {
+    const prefix = isolatedPrefix(cleanups);
+    const created = await connect({ url: AMQP_URL, exchangePrefix: prefix });
+    const { queueName } = amqpTransportOf(created).settings;
+    const channel = await (await raw()).createChannel();
+    await channel.checkQueue(queueName);
+    await created.close();
+    const check = await (await raw()).createChannel();
+    check.on('error', () => {});
+    await expect(check.checkQueue(queueName)).rejects.toThrow(/NOT_FOUND/);
+  });
+
+  it('names its connection and queue after the prefix and a handler id', async () => {
+    const prefix = isolatedPrefix(cleanups);
+    const created = await handler({ exchangePrefix: prefix });
+    const { connectionName, queueName, handlerId } = amqpTransportOf(created).settings;
+    expect(connectionName).toBe(`teal-amqp/${prefix}/${handlerId}`);
+    expect(queueName).toBe(`teal.${prefix}.${handlerId}`);
+  });
+});

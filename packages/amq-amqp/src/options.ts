@@ -42,16 +42,12 @@ export interface AmqpSettings {
   readonly connectionName: string;
   readonly queueExpiresMs: number;
   readonly prefetch: number;
-  /** How long publishes and binds wait for a reconnection before they reject. */
-  readonly sendTimeoutMs: number;
 }
 
 export const DEFAULT_QUEUE_EXPIRES_MS = 60_000;
 export const DEFAULT_PREFETCH = 256;
 export const DEFAULT_HEARTBEAT_SECONDS = 10;
 const DEFAULT_CONNECTION_NAME = 'teal-amqp';
-/** Core's default send timeout. */
-const DEFAULT_SEND_TIMEOUT_MS = 10_000;
 
 /**
  * Checks the options and derives the names of the handler's queue and
@@ -104,7 +100,6 @@ export function resolveSettings(options: AmqpConnectOptions): AmqpSettings {
       2 ** 31 - 1,
     ),
     prefetch: integer('prefetch', prefetch ?? DEFAULT_PREFETCH, 1, 65_535),
-    sendTimeoutMs: options.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS,
   };
 }
 

@@ -47,7 +47,7 @@ export class AmqpTransport implements Transport {
     this.settings = settings;
     this.#context = context;
     this.#inbox = new Inbox(context, settings.prefetch);
-    this.#outbox = new Outbox(settings.sendTimeoutMs);
+    this.#outbox = new Outbox(context.sendTimeoutMs);
   }
 
   /** Connects; rejects with an `AmqpConnectionError` (password masked) when the broker cannot be reached. */
@@ -72,7 +72,7 @@ export class AmqpTransport implements Transport {
   }
 
   async bind(exchange: AMQExchangeName, routingKey: string): Promise<void> {
-    const deadline = Date.now() + this.settings.sendTimeoutMs;
+    const deadline = Date.now() + this.#context.sendTimeoutMs;
     for (;;) {
       const session = await this.#connected('bind', deadline);
       try {
@@ -228,7 +228,7 @@ export class AmqpTransport implements Transport {
           this.#waiters.delete(waiter);
           reject(
             new AmqpConnectionError(
-              `[@teal/amq-amqp] ${method}(): no connection to RabbitMQ within ${this.settings.sendTimeoutMs} ms; check that the broker is up`,
+              `[@teal/amq-amqp] ${method}(): no connection to RabbitMQ within ${this.#context.sendTimeoutMs} ms; check that the broker is up`,
             ),
           );
         },

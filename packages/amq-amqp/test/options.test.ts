@@ -47,7 +47,6 @@ describe('amqp settings', () => {
     expect(settings).toMatchObject({
       queueExpiresMs: 60_000,
       prefetch: 256,
-      sendTimeoutMs: 10_000,
       exchangePrefix: '',
     });
   });

@@ -72,6 +72,7 @@ class Handler implements AMQHandler {
     const context: TransportContext = {
       exchangePrefix: this.#exchangePrefix,
       logger: this.logger,
+      sendTimeoutMs: this.#sendTimeoutMs,
       deliver: (delivery) => this.#dispatcher.push(delivery),
       bindings: () => this.#bindings.entries(),
       reportError: (error) => this.#reportConnectionError(error),

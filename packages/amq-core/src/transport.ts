@@ -20,6 +20,12 @@ export interface TransportContext {
   /** The exchange prefix: `prefix + exchange` is the broker-side exchange name. */
   readonly exchangePrefix: string;
   readonly logger: Logger;
+  /**
+   * How long core lets `send()` wait for `publish()`. A publish still queued
+   * (say, waiting out an outage) when this runs out must be dropped, never
+   * written later: `send()` has already rejected. Binds may wait as long.
+   */
+  readonly sendTimeoutMs: number;
   /** Hands a received body to the handler, which decodes it and runs the callback in order. */
   deliver(delivery: Delivery): void;
   /** Every (exchange, key) bound right now: what a reconnect must restore. */

@@ -1,4 +1,4 @@
-import { afterEach } from 'vitest';
+import { afterAll, afterEach } from 'vitest';
 import type { HandlerOptions } from '../handler';
 import type { AMQHandler } from '../types';
 import { randomPrefix } from './helpers';
@@ -14,19 +14,29 @@ export interface SuiteContext {
 }
 
 export function createSuiteContext(target: ContractTarget): SuiteContext {
-  let testPrefix = randomPrefix();
+  const used = new Set<string>();
+  const nextPrefix = () => {
+    const prefix = randomPrefix();
+    used.add(prefix);
+    return prefix;
+  };
+  let testPrefix = nextPrefix();
   let open: AMQHandler[] = [];
 
   afterEach(async () => {
     const handlers = open;
     open = [];
-    testPrefix = randomPrefix();
+    testPrefix = nextPrefix();
     await Promise.allSettled(handlers.map((handler) => handler.close()));
+  });
+
+  afterAll(async () => {
+    await target.cleanup?.([...used]);
   });
 
   return {
     target,
-    prefix: randomPrefix,
+    prefix: nextPrefix,
     async handler(options = {}) {
       const handler = await target.createHandler({ exchangePrefix: testPrefix, ...options });
       open.push(handler);

@@ -23,6 +23,11 @@ export interface ContractTarget {
   createHandler(options: HandlerOptions & { exchangePrefix: string }): Promise<AMQHandler>;
   readonly capabilities?: AdapterCapabilities;
   /**
+   * Removes what the suite's handlers left on the broker under these exchange
+   * prefixes (exchanges that outlive their handlers, streams), after the suite.
+   */
+  cleanup?(exchangePrefixes: readonly string[]): Promise<void>;
+  /**
    * Why the suite cannot run here (the broker does not answer), or `null`.
    * A reason skips the suite with a visible line, or fails it when
    * `TEAL_REQUIRE_BROKERS=1`.

@@ -44,3 +44,8 @@ export class AMQRoutingKeyError extends AMQError {
 export class AMQSendError extends AMQError {
   override name = 'AMQSendError';
 }
+
+/** The broker did not bind or unbind a key. */
+export class AMQBindError extends AMQError {
+  override name = 'AMQBindError';
+}

@@ -1,7 +1,7 @@
 import { encodeMessage, type Message, routingKeyOf } from '@teal/messages';
 import { Bindings } from './bindings';
 import { Dispatcher } from './dispatcher';
-import { AMQClosedError, AMQError, AMQRoutingKeyError, AMQSendError } from './errors';
+import { AMQBindError, AMQClosedError, AMQError, AMQRoutingKeyError, AMQSendError } from './errors';
 import { type AMQExchangeName, exchangeOfKind } from './exchanges';
 import { type Logger, stderrLogger } from './logger';
 import type { Delivery, Transport, TransportContext, TransportFactory } from './transport';
@@ -29,6 +29,9 @@ export interface HandlerOptions {
  * finds it on handlers made by the main bundle.
  */
 export const publishRaw: unique symbol = Symbol.for('@teal/amq-core.publishRaw') as never;
+
+/** The transport behind a handler; reached through `transportOf()` of `@teal/amq-core/testing`. */
+export const transportKey: unique symbol = Symbol.for('@teal/amq-core.transport') as never;
 
 const utf8 = new TextEncoder();
 
@@ -151,6 +154,10 @@ class Handler implements AMQHandler {
     return this.close();
   }
 
+  get [transportKey](): Transport | null {
+    return this.#transport;
+  }
+
   [publishRaw](
     exchange: AMQExchangeName,
     routingKey: string,
@@ -161,8 +168,9 @@ class Handler implements AMQHandler {
 
   async #shutdown(): Promise<void> {
     this.#dispatcher.stop();
-    await this.#bindings.settled();
+    // The transport first: a bind waiting out an outage must not hold close() up.
     await this.#transport?.close();
+    await this.#bindings.settled();
   }
 
   #bind(exchange: AMQExchangeName, key: string, method: string, argument: string): Promise<void> {
@@ -178,7 +186,7 @@ class Handler implements AMQHandler {
           await transport.bind(exchange, key);
         } catch (error) {
           this.#bindings.delete(exchange, key);
-          throw error;
+          throw brokerError(AMQBindError, transport, `${method}() failed`, error);
         }
       });
     } catch (error) {
@@ -195,7 +203,9 @@ class Handler implements AMQHandler {
         this.#open(method);
         // Unbound at once: nothing for this key reaches the callback after this call.
         this.#bindings.delete(exchange, key);
-        await transport.unbind(exchange, key);
+        await transport.unbind(exchange, key).catch((error: unknown) => {
+          throw brokerError(AMQBindError, transport, `${method}() failed`, error);
+        });
       });
     } catch (error) {
       return Promise.reject(error);
@@ -225,12 +235,12 @@ class Handler implements AMQHandler {
         (error: unknown) => {
           clearTimeout(timer);
           reject(
-            error instanceof AMQError
-              ? error
-              : new AMQSendError(
-                  `[${transport.name}] the broker did not accept the message on ${exchange}: ${describe(error)}`,
-                  { cause: error },
-                ),
+            brokerError(
+              AMQSendError,
+              transport,
+              `the broker did not accept the message on ${exchange}`,
+              error,
+            ),
           );
         },
       );
@@ -277,6 +287,14 @@ function positive(name: string, value: number): number {
   return value;
 }
 
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+/** An adapter's own errors pass as they are; anything else is wrapped, with its cause. */
+function brokerError(
+  Kind: typeof AMQSendError | typeof AMQBindError,
+  transport: Transport,
+  what: string,
+  error: unknown,
+): AMQError {
+  if (error instanceof AMQError) return error;
+  const reason = error instanceof Error ? error.message : String(error);
+  return new Kind(`[${transport.name}] ${what}: ${reason}`, { cause: error });
 }

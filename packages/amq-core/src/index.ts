@@ -3,6 +3,7 @@ export type { AdapterModule, ConnectOptions } from './connect';
 export { adapterPackageOf, connect, withHandler } from './connect';
 export {
   AMQAdapterMissingError,
+  AMQBindError,
   AMQClosedError,
   AMQError,
   AMQRoutingKeyError,

@@ -6,8 +6,6 @@ import type { AMQHandler } from '../types';
 import { MemoryBroker } from './broker';
 import { MemoryTransport } from './transport';
 
-const transports = new WeakMap<AMQHandler, MemoryTransport>();
-
 /**
  * Connects a handler to an in-process broker: `memory://` is the default one,
  * `memory://name` a separate one. Bodies cross it through the real wire codec.
@@ -18,20 +16,5 @@ export async function connectMemory(options: AMQSettings & HandlerOptions): Prom
     throw new TypeError(`[@teal/amq-core] connectMemory() takes memory: URLs, not ${url.protocol}`);
   }
   const broker = MemoryBroker.named(url.hostname);
-  let transport: MemoryTransport | undefined;
-  const handler = await createHandler(async (context) => {
-    transport = new MemoryTransport(broker, context);
-    return transport;
-  }, options);
-  transports.set(handler, transport!);
-  return handler;
-}
-
-/** The transport behind a memory handler, for tests that simulate connection loss. */
-export function memoryTransportOf(handler: AMQHandler): MemoryTransport {
-  const transport = transports.get(handler);
-  if (transport === undefined) {
-    throw new TypeError('[@teal/amq-core] not a handler made by connectMemory()');
-  }
-  return transport;
+  return createHandler(async (context) => new MemoryTransport(broker, context), options);
 }

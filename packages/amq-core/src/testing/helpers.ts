@@ -1,8 +1,11 @@
 import type { Message } from '@teal/messages';
 import type { AMQExchangeName } from '../exchanges';
+import type { Transport } from '../transport';
 import type { AMQHandler } from '../types';
 
+// Registered symbols: the testing bundle meets handlers made by the main bundle.
 const publishRaw = Symbol.for('@teal/amq-core.publishRaw');
+const transportKey = Symbol.for('@teal/amq-core.transport');
 
 /** A random exchange prefix, so that tests never share broker state. */
 export function randomPrefix(): string {
@@ -52,6 +55,20 @@ export function publishRawForTesting(
       body: string | Uint8Array,
     ) => Promise<void>
   ).call(handler, exchange, routingKey, body);
+}
+
+/**
+ * The broker-specific transport behind a handler made by `createHandler()`,
+ * for adapter tests that drop its connection or inspect its broker resources.
+ */
+export function transportOf<T extends Transport>(handler: AMQHandler): T {
+  const transport = (handler as unknown as Record<symbol, unknown>)[transportKey];
+  if (transport === undefined || transport === null) {
+    throw new TypeError(
+      '[@teal/amq-core] transportOf() needs an open handler made by createHandler()',
+    );
+  }
+  return transport as T;
 }
 
 /** Everything a handler delivers, in order. */

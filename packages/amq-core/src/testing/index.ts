@@ -1,5 +1,13 @@
 export { describeHandlerContract } from './contract';
 export { goldenMessages } from './fixtures';
-export { Inbox, publishRawForTesting, randomKey, randomPrefix, sleep, waitFor } from './helpers';
-export { brokersRequired, probeBroker } from './probe';
+export {
+  Inbox,
+  publishRawForTesting,
+  randomKey,
+  randomPrefix,
+  sleep,
+  transportOf,
+  waitFor,
+} from './helpers';
+export { brokersRequired, describeWithBroker, probeBroker } from './probe';
 export type { AdapterCapabilities, ContractTarget } from './target';

@@ -1,4 +1,5 @@
 import { connect as connectTcp } from 'node:net';
+import { describe } from 'vitest';
 
 const DEFAULT_PORTS: Readonly<Record<string, number>> = {
   'amqp:': 5672,
@@ -38,4 +39,24 @@ export async function probeBroker(url: string, timeoutMs = 2_000): Promise<strin
 /** Whether a missing broker fails the run instead of skipping (CI sets it). */
 export function brokersRequired(): boolean {
   return process.env.TEAL_REQUIRE_BROKERS === '1';
+}
+
+/**
+ * `describe` when the broker answers (`unavailable` is `null`); otherwise a
+ * visible skip with the reason, or a failure when `TEAL_REQUIRE_BROKERS=1`.
+ */
+export function describeWithBroker(
+  title: string,
+  unavailable: string | null,
+  body: () => void,
+): void {
+  if (unavailable === null) {
+    describe(title, body);
+    return;
+  }
+  if (brokersRequired()) {
+    throw new Error(`${title}: ${unavailable}, and TEAL_REQUIRE_BROKERS=1 requires it`);
+  }
+  console.warn(`[teal] SKIPPED ${title}: ${unavailable}`);
+  describe.skip(`${title} [skipped: ${unavailable}]`, body);
 }

@@ -2,9 +2,9 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { type AMQHandler, EXCHANGE_NAMES, redactUrl } from '@teal/amq-core';
+import { transportOf } from '@teal/amq-core/testing';
 import { connect as amqpConnect, type ChannelModel } from 'amqplib';
-import { describe } from 'vitest';
-import { amqpTransportOf } from '../src/connect';
+import type { AmqpTransport } from '../src/transport';
 
 /** The broker under test: `AMQP_URL`, or a local RabbitMQ. */
 export const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
@@ -20,26 +20,6 @@ export async function rabbitUnavailable(url = AMQP_URL): Promise<string | null> 
   } catch (error) {
     return `RabbitMQ does not answer at ${redactUrl(url)} (${String(error)})`;
   }
-}
-
-/**
- * `describe` when the broker answers; otherwise a visible skip, or a failure
- * when `TEAL_REQUIRE_BROKERS=1` (CI).
- */
-export function describeWithRabbit(
-  title: string,
-  unavailable: string | null,
-  body: () => void,
-): void {
-  if (unavailable === null) {
-    describe(title, body);
-    return;
-  }
-  if (process.env.TEAL_REQUIRE_BROKERS === '1') {
-    throw new Error(`${title}: ${unavailable} and TEAL_REQUIRE_BROKERS=1`);
-  }
-  console.warn(`[@teal/amq-amqp] skipping "${title}": ${unavailable}`);
-  describe.skip(`${title} (skipped: ${unavailable})`, body);
 }
 
 /** A fresh exchange prefix, so tests never share broker state. */
@@ -83,7 +63,7 @@ export async function deleteExchanges(prefixes: Iterable<string>): Promise<void>
  * (it may have reconnected already).
  */
 export async function dropConnection(handler: AMQHandler): Promise<void> {
-  const transport = amqpTransportOf(handler);
+  const transport = transportOf<AmqpTransport>(handler);
   const lostBefore = transport.lostConnections;
   const bytes = [...Buffer.from(transport.settings.connectionName, 'utf8')].join(',');
   const expression =

@@ -4,19 +4,13 @@ import {
   AMQSendError,
   AMQSettingsError,
 } from '@teal/amq-core';
+import { describeWithBroker, transportOf } from '@teal/amq-core/testing';
 import { callbackMessage, type Message } from '@teal/messages';
 import type { ChannelModel } from 'amqplib';
 import { afterEach, expect, it } from 'vitest';
-import { amqpTransportOf } from '../src/connect';
 import { AmqpConnectionError, type AmqpConnectOptions, connect } from '../src/index';
-import {
-  AMQP_URL,
-  describeWithRabbit,
-  isolatedPrefix,
-  rabbitUnavailable,
-  rawConnection,
-  waitFor,
-} from './broker';
+import type { AmqpTransport } from '../src/transport';
+import { AMQP_URL, isolatedPrefix, rabbitUnavailable, rawConnection, waitFor } from './broker';
 
 const unavailable = await rabbitUnavailable();
 
@@ -24,7 +18,7 @@ function callback(state: string, n = 0): Message {
   return callbackMessage({ url: `https://x.test/cb?state=${n}`, state });
 }
 
-describeWithRabbit('amqp delivery: acks, limits, refusals', unavailable, () => {
+describeWithBroker('amqp delivery: acks, limits, refusals', unavailable, () => {
   const cleanups: (() => Promise<unknown>)[] = [];
   afterEach(async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
@@ -64,7 +58,7 @@ describeWithRabbit('amqp delivery: acks, limits, refusals', unavailable, () => {
     await waitFor(() => urls.length >= 300, 20_000, '300 deliveries');
     expect(new Set(urls).size).toBe(300);
     expect(errors).toHaveLength(300);
-    const { queueName } = amqpTransportOf(receiver).settings;
+    const { queueName } = transportOf<AmqpTransport>(receiver).settings;
     const channel = await (await raw()).createChannel();
     await waitFor(async () => (await channel.checkQueue(queueName)).messageCount === 0);
   });
@@ -138,7 +132,7 @@ describeWithRabbit('amqp delivery: acks, limits, refusals', unavailable, () => {
     const channel = await (await raw()).createChannel();
     const stray = `${exchangePrefix}stray`;
     await channel.assertExchange(stray, 'direct', { durable: false, autoDelete: true });
-    await channel.bindQueue(amqpTransportOf(target).settings.queueName, stray, 'k');
+    await channel.bindQueue(transportOf<AmqpTransport>(target).settings.queueName, stray, 'k');
     channel.publish(stray, 'k', Buffer.from('{"secret":"token-value"}'));
     await target.send(callback('k', 1));
     await waitFor(() => urls.length === 1 && warnings.some((line) => line.includes(stray)));

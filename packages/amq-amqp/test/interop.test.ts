@@ -2,6 +2,7 @@ import { type ChildProcessWithoutNullStreams, execFile, spawn } from 'node:child
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { type AMQExchangeName, type AMQHandler, exchangeOf } from '@teal/amq-core';
+import { describeWithBroker } from '@teal/amq-core/testing';
 import {
   callbackMessage,
   encodeMessage,
@@ -12,7 +13,7 @@ import {
 } from '@teal/messages';
 import { afterEach, expect, it } from 'vitest';
 import { connect } from '../src/index';
-import { AMQP_URL, describeWithRabbit, isolatedPrefix, rabbitUnavailable, waitFor } from './broker';
+import { AMQP_URL, isolatedPrefix, rabbitUnavailable, waitFor } from './broker';
 
 /** Debian's python3 with python3-aio-pika and python3-pydantic (1.x), not a pyenv shim. */
 const PYTHON = process.env.TEAL_INTEROP_PYTHON ?? '/usr/bin/python3';
@@ -84,7 +85,7 @@ function wireFields(message: Message): Record<string, unknown> {
   return JSON.parse(encodeMessage(message)) as Record<string, unknown>;
 }
 
-describeWithRabbit('amqp interop with a Python aio-pika + pydantic peer', unavailable, () => {
+describeWithBroker('amqp interop with a Python aio-pika + pydantic peer', unavailable, () => {
   const cleanups: (() => Promise<unknown>)[] = [];
   afterEach(async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});

@@ -1,11 +1,11 @@
 import { type AMQHandler, AMQSendError } from '@teal/amq-core';
+import { describeWithBroker, transportOf } from '@teal/amq-core/testing';
 import { callbackMessage, type Message } from '@teal/messages';
 import { afterEach, expect, it } from 'vitest';
-import { amqpTransportOf } from '../src/connect';
 import { type AmqpConnectOptions, connect } from '../src/index';
+import type { AmqpTransport } from '../src/transport';
 import {
   AMQP_URL,
-  describeWithRabbit,
   dropConnection,
   isolatedPrefix,
   rabbitUnavailable,
@@ -20,7 +20,7 @@ function callback(state: string, n: number): Message {
   return callbackMessage({ url: `https://x.test/cb?n=${n}`, state });
 }
 
-describeWithRabbit('amqp reconnection', unavailable, () => {
+describeWithBroker('amqp reconnection', unavailable, () => {
   const cleanups: (() => Promise<unknown>)[] = [];
   afterEach(async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
@@ -133,7 +133,7 @@ describeWithRabbit('amqp reconnection', unavailable, () => {
     await receiver.bindCallbackState('k');
     const sender = await handler({ exchangePrefix, sendTimeoutMs: 20_000 });
     const sends = range(0, 3_000).map((n) => sender.send(callback('k', n)));
-    amqpTransportOf(sender).destroySocket();
+    transportOf<AmqpTransport>(sender).destroySocket();
     const outcomes = await Promise.allSettled(sends);
     const confirmed = range(0, 3_000).filter((n) => outcomes[n]!.status === 'fulfilled');
     // Those written before the socket died lost their confirm: rejected, never left hanging.
@@ -158,7 +158,7 @@ describeWithRabbit('amqp reconnection', unavailable, () => {
     const sender = await handler({ exchangePrefix });
     const seen = numbers(receiver);
     await receiver.bindCallbackState('k');
-    const transport = amqpTransportOf(receiver);
+    const transport = transportOf<AmqpTransport>(receiver);
     proxy.freeze();
     await waitFor(() => transport.lostConnections === 1, 15_000, 'the heartbeat timeout');
     await waitFor(() => receiver.isConnected, 15_000, 'the reconnection');

@@ -1,21 +1,15 @@
 import { EXCHANGE_NAMES } from '@teal/amq-core';
+import { describeWithBroker, transportOf } from '@teal/amq-core/testing';
 import { callbackMessage } from '@teal/messages';
 import type { ChannelModel } from 'amqplib';
 import { afterEach, expect, it } from 'vitest';
-import { amqpTransportOf } from '../src/connect';
 import { connect } from '../src/index';
-import {
-  AMQP_URL,
-  describeWithRabbit,
-  isolatedPrefix,
-  rabbitUnavailable,
-  rawConnection,
-  waitFor,
-} from './broker';
+import type { AmqpTransport } from '../src/transport';
+import { AMQP_URL, isolatedPrefix, rabbitUnavailable, rawConnection, waitFor } from './broker';
 
 const unavailable = await rabbitUnavailable();
 
-describeWithRabbit('amqp topology: exchanges and the handler queue', unavailable, () => {
+describeWithBroker('amqp topology: exchanges and the handler queue', unavailable, () => {
   const cleanups: (() => Promise<unknown>)[] = [];
   afterEach(async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
@@ -67,7 +61,7 @@ describeWithRabbit('amqp topology: exchanges and the handler queue', unavailable
   it('gives its queue x-expires, no durability and no exclusivity', async () => {
     const prefix = isolatedPrefix(cleanups);
     const created = await handler({ exchangePrefix: prefix, queueExpiresMs: 45_000 });
-    const { queueName } = amqpTransportOf(created).settings;
+    const { queueName } = transportOf<AmqpTransport>(created).settings;
     // Redeclaring with the same arguments from another connection succeeds only
     // for a non-exclusive queue whose arguments match exactly.
     const channel = await (await raw()).createChannel();
@@ -82,7 +76,7 @@ describeWithRabbit('amqp topology: exchanges and the handler queue', unavailable
   it('deletes its queue on close', async () => {
     const prefix = isolatedPrefix(cleanups);
     const created = await connect({ url: AMQP_URL, exchangePrefix: prefix });
-    const { queueName } = amqpTransportOf(created).settings;
+    const { queueName } = transportOf<AmqpTransport>(created).settings;
     const channel = await (await raw()).createChannel();
     await channel.checkQueue(queueName);
     await created.close();
@@ -94,7 +88,7 @@ describeWithRabbit('amqp topology: exchanges and the handler queue', unavailable
   it('names its connection and queue after the prefix and a handler id', async () => {
     const prefix = isolatedPrefix(cleanups);
     const created = await handler({ exchangePrefix: prefix });
-    const { connectionName, queueName, handlerId } = amqpTransportOf(created).settings;
+    const { connectionName, queueName, handlerId } = transportOf<AmqpTransport>(created).settings;
     expect(connectionName).toBe(`teal-amqp/${prefix}/${handlerId}`);
     expect(queueName).toBe(`teal.${prefix}.${handlerId}`);
   });

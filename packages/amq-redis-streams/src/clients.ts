@@ -1,0 +1,108 @@
+import { backoffDelay } from '@teal/amq-core';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { PACKAGE, RedisStreamsConnectionError } from './errors';
+import type { RedisStreamsSettings } from './options';
+
+/** A connection to a Redis server or cluster. */
+export type RedisClient = Redis | Cluster;
+
+/** What one connection is for: commands (writes, binds) or the blocking reader. */
+export type ClientRole = 'command' | 'reader';
+
+/**
+ * Makes a connection, not yet connected. ioredis reconnects by itself with
+ * the core backoff and resends, in order, every command that had no reply;
+ * the command connection gives up on a command after 20 failed reconnects,
+ * the reader never (it waits for the server with its XREAD).
+ */
+export function createClient(
+  settings: RedisStreamsSettings,
+  role: ClientRole,
+  name: string,
+): RedisClient {
+  const shared = {
+    connectionName: name,
+    // The reader parses XREAD replies in their RESP2 shape, whichever protocol ioredis speaks.
+    replyMapping: 'legacy',
+    // XREAD replies name streams in full; isolation comes from the exchange prefix instead.
+    keyPrefix: '',
+    // A half-answered auto-pipeline is failed on a lost connection, not resent; single commands
+    // (still pipelined on the wire) are all resent, in order, which exactly-once delivery needs.
+    enableAutoPipelining: false,
+    autoResendUnfulfilledCommands: true,
+    maxRetriesPerRequest: role === 'reader' ? null : 20,
+  } as const satisfies RedisOptions;
+  const retryStrategy = (attempt: number) => backoffDelay(attempt - 1);
+  if (!settings.cluster) {
+    return new Redis(settings.url.toString(), {
+      ...settings.redisOptions,
+      ...shared,
+      lazyConnect: true,
+      enableOfflineQueue: true,
+      retryStrategy,
+    });
+  }
+  const { url } = settings;
+  return new Cluster([{ host: url.hostname, port: Number(url.port || 6379) }], {
+    lazyConnect: true,
+    enableOfflineQueue: true,
+    enableAutoPipelining: false,
+    clusterRetryStrategy: retryStrategy,
+    // Node connections then reconnect and resend in order, as a single server's do, instead of
+    // failing their commands to a retry queue that new commands would overtake.
+    clusterNodeRetryStrategy: retryStrategy,
+    redisOptions: {
+      ...settings.redisOptions,
+      ...shared,
+      ...(url.username === '' ? {} : { username: decodeURIComponent(url.username) }),
+      ...(url.password === '' ? {} : { password: decodeURIComponent(url.password) }),
+      ...(url.protocol === 'rediss:' ? { tls: settings.redisOptions.tls ?? {} } : {}),
+    },
+  });
+}
+
+/** Connects, or rejects with an error that names the server but never its password. */
+export async function openClient(
+  client: RedisClient,
+  settings: RedisStreamsSettings,
+): Promise<void> {
+  try {
+    await client.connect();
+  } catch (error) {
+    client.disconnect();
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new RedisStreamsConnectionError(
+      `[${PACKAGE}] could not connect to Redis at ${describeServer(settings)} (${reason}): check url and that Redis runs`,
+      { cause: error },
+    );
+  }
+}
+
+/** Closes politely (QUIT, after the replies in flight), or drops the connection after `timeoutMs`. */
+export async function closeClient(client: RedisClient, timeoutMs = 2_000): Promise<void> {
+  if (client.status === 'end') return;
+  if (client.status !== 'ready') {
+    client.disconnect();
+    return;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  let onClose: () => void = () => {};
+  // A connection that drops meanwhile keeps QUIT for its next life: stop waiting when it closes.
+  const closedOrTimedOut = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, timeoutMs);
+    onClose = resolve;
+    client.once('close', onClose);
+  });
+  try {
+    await Promise.race([client.quit().catch(() => undefined), closedOrTimedOut]);
+  } finally {
+    clearTimeout(timer);
+    client.off('close', onClose);
+    client.disconnect();
+  }
+}
+
+/** The server as logs may show it: scheme, host and port, never credentials or query. */
+export function describeServer(settings: RedisStreamsSettings): string {
+  return `${settings.url.protocol}//${settings.url.host}${settings.cluster ? ' (cluster)' : ''}`;
+}

@@ -1,0 +1,105 @@
+import type { AMQHandler } from '@teal/amq-core';
+import { describeWithBroker, transportOf } from '@teal/amq-core/testing';
+import { callbackMessage } from '@teal/messages';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { connect } from '../src/index';
+import type { RedisStreamsTransport } from '../src/transport';
+import { REDIS_URL, randomPrefix, redisUnavailable, scanKeys, waitFor } from './support/redis';
+
+const RETENTION_MS = 1_500;
+
+describeWithBroker('redis-streams memory bounds', await redisUnavailable(), () => {
+  let admin: Redis;
+  const handlers: AMQHandler[] = [];
+  beforeAll(() => {
+    admin = new Redis(REDIS_URL);
+  });
+  afterEach(async () => {
+    await Promise.allSettled(handlers.splice(0).map((handler) => handler.close()));
+  });
+  afterAll(() => {
+    admin.disconnect();
+  });
+
+  it('leaves no key of the prefix once the retention passed after a burst to 500 one-off keys', async () => {
+    const options = { url: REDIS_URL, exchangePrefix: randomPrefix(), retentionMs: RETENTION_MS };
+    const sender = await connect(options);
+    const receiver = await connect(options);
+    handlers.push(sender, receiver);
+    let received = 0;
+    receiver.callback = () => void received++;
+    const states = Array.from(
+      { length: 500 },
+      (_, i) => `one-off-${i}-${Math.random().toString(36).slice(2)}`,
+    );
+    await Promise.all(states.slice(0, 5).map((state) => receiver.bindCallbackState(state)));
+    await Promise.all(
+      states.map((state) =>
+        sender.send(callbackMessage({ url: `https://x.test/cb?state=${state}`, state })),
+      ),
+    );
+    await waitFor('the five bound messages', () => received === 5);
+
+    const pattern = transportOf<RedisStreamsTransport>(sender).keys.pattern;
+    const keys = await scanKeys(admin, pattern);
+    expect(keys.length).toBeGreaterThan(1);
+    expect(keys.length).toBeLessThanOrEqual(16 + 1); // the callbacks buckets and the receiver's wake stream
+    const wakeStream = transportOf<RedisStreamsTransport>(receiver).keys.wakeStream(
+      transportOf<RedisStreamsTransport>(receiver).handlerId,
+    );
+    for (const key of keys) {
+      const ttl = await admin.pttl(key);
+      expect(ttl).toBeGreaterThan(0);
+      // Bucket streams expire after the retention; the wake stream is deleted by close().
+      if (key !== wakeStream) expect(ttl).toBeLessThanOrEqual(RETENTION_MS);
+    }
+    await receiver.close();
+    await waitFor(
+      'the prefix to hold no key',
+      async () => (await scanKeys(admin, pattern)).length === 0,
+      30_000,
+    );
+  });
+
+  it('trims a stream to about maxLength entries', async () => {
+    const maxLength = 100;
+    const sender = await connect({ url: REDIS_URL, exchangePrefix: randomPrefix(), maxLength });
+    handlers.push(sender);
+    const state = 'burst';
+    await Promise.all(
+      Array.from({ length: 3_000 }, (_, i) =>
+        sender.send(callbackMessage({ url: `https://x.test/cb?${i}`, state })),
+      ),
+    );
+    const length = await admin.xlen(
+      transportOf<RedisStreamsTransport>(sender).keys.bucketStream('callbacks', state),
+    );
+    // Approximate trimming removes whole stream nodes (stream-node-max-entries, 100 by default).
+    expect(length).toBeGreaterThanOrEqual(maxLength);
+    expect(length).toBeLessThanOrEqual(maxLength + 100);
+  });
+
+  it('drops entries older than the retention from a stream kept busy', async () => {
+    const sender = await connect({
+      url: REDIS_URL,
+      exchangePrefix: randomPrefix(),
+      retentionMs: 1_000,
+    });
+    handlers.push(sender);
+    const state = 'busy';
+    const stream = transportOf<RedisStreamsTransport>(sender).keys.bucketStream('callbacks', state);
+    const send = () =>
+      sender.send(callbackMessage({ url: `https://x.test/cb?${'x'.repeat(1_500)}`, state }));
+    await send();
+    const [[firstId]] = (await admin.xrange(stream, '-', '+', 'COUNT', 1)) as [[string, string[]]];
+    const isFirstGone = async () => (await admin.xrange(stream, firstId, firstId)).length === 0;
+    const deadline = Date.now() + 20_000;
+    while (!(await isFirstGone()) && Date.now() < deadline) {
+      await send();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(await isFirstGone()).toBe(true);
+    expect(await admin.exists(stream)).toBe(1);
+  });
+});

@@ -1,0 +1,98 @@
+import { type AMQHandler, AMQSendError } from '@teal/amq-core';
+import { describeWithBroker } from '@teal/amq-core/testing';
+import { callbackMessage, type Message } from '@teal/messages';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { connect } from '../src/index';
+import { randomPrefix, waitFor } from './support/redis';
+import { PrivateRedis, redisServerMissing } from './support/server';
+
+describeWithBroker('redis-streams outage of a private server', await redisServerMissing(), () => {
+  let server: PrivateRedis;
+  const handlers: AMQHandler[] = [];
+  const open = async (sendTimeoutMs: number) => {
+    const handler = await connect({
+      url: server.url,
+      exchangePrefix: randomPrefix(),
+      sendTimeoutMs,
+    });
+    handler.onError = () => {};
+    handlers.push(handler);
+    return handler;
+  };
+
+  beforeAll(async () => {
+    server = await PrivateRedis.start();
+  });
+  afterEach(async () => {
+    await Promise.allSettled(handlers.splice(0).map((handler) => handler.close()));
+    await server.restart().catch(() => {});
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('holds a send until the server is back, and delivers it', async () => {
+    const exchangePrefix = randomPrefix();
+    const receiver = await connect({ url: server.url, exchangePrefix, sendTimeoutMs: 30_000 });
+    const sender = await connect({ url: server.url, exchangePrefix, sendTimeoutMs: 30_000 });
+    handlers.push(receiver, sender);
+    receiver.onError = sender.onError = () => {};
+    const received: Message[] = [];
+    receiver.callback = (message) => void received.push(message);
+    await receiver.bindCallbackState('outage');
+    await sender.send(callbackMessage({ url: 'https://x.test/cb?before', state: 'outage' }));
+    await waitFor('the message before the outage', () => received.length === 1);
+
+    await server.kill();
+    await waitFor('the sender to see the outage', () => !sender.isConnected);
+    let isSent = false;
+    const during = sender.send(
+      callbackMessage({ url: 'https://x.test/cb?during', state: 'outage' }),
+    );
+    void during.then(() => {
+      isSent = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(isSent).toBe(false);
+
+    await server.restart();
+    await during;
+    await waitFor('the message sent during the outage', () => received.length === 2, 30_000);
+    expect(received.map((message) => (message.kind === 'callback' ? message.url : ''))).toEqual([
+      'https://x.test/cb?before',
+      'https://x.test/cb?during',
+    ]);
+  });
+
+  it('rejects a send once its timeout passes with the server down', async () => {
+    const sender = await open(300);
+    await server.kill();
+    await waitFor('the sender to see the outage', () => !sender.isConnected);
+    await expect(
+      sender.send(callbackMessage({ url: 'https://x.test/cb', state: 's' })),
+    ).rejects.toBeInstanceOf(AMQSendError);
+    await expect(sender.bindCallbackState('s')).rejects.toThrow(/no connection to Redis/);
+  });
+
+  it('closes while the server is down, releasing what waits', async () => {
+    const handler = await open(60_000);
+    await handler.bindCallbackState('down');
+    await server.kill();
+    await waitFor('the handler to see the outage', () => !handler.isConnected);
+    const pending = handler.send(callbackMessage({ url: 'https://x.test/cb', state: 'down' }));
+    const rejected = expect(pending).rejects.toThrow(/closed/);
+    await handler.close();
+    await rejected;
+    expect(handler.isConnected).toBe(false);
+  });
+
+  it('fails to connect with an error that names the server but not the password', async () => {
+    await server.kill();
+    const url = `redis://user:hunter2-secret@127.0.0.1:${server.port}`;
+    const attempt = connect({ url, exchangePrefix: 'x.' });
+    await expect(attempt).rejects.toThrow(
+      /could not connect to Redis at redis:\/\/127\.0\.0\.1:\d+/,
+    );
+    await expect(attempt).rejects.not.toThrow(/hunter2/);
+  });
+});

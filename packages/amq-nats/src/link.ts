@@ -1,0 +1,175 @@
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { AMQError, AMQSendError, backoffDelay, type TransportContext } from '@teal/amq-core';
+import { Coalescer } from './coalescer';
+import type { NatsSettings } from './settings';
+
+/** The server's `max_payload` when it has not said (the nats-server default). */
+const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
+
+/**
+ * A NATS connection that reconnects for ever with jittered backoff, knows
+ * whether it is connected from the client's status stream, and coalesces
+ * flushes: one PING in flight covers every publish made before it.
+ */
+export class NatsLink {
+  readonly nc: NatsConnection;
+  readonly #context: TransportContext;
+  readonly #server: string;
+  readonly #flusher: Coalescer<void>;
+  readonly #waiters = new Set<() => void>();
+  readonly #reconnectListeners: Array<() => void> = [];
+  #isConnected = true;
+  #isClosing = false;
+  /** Disconnections seen so far: tests wait on it to know a drop happened. */
+  disconnects = 0;
+
+  private constructor(nc: NatsConnection, settings: NatsSettings, context: TransportContext) {
+    this.nc = nc;
+    this.#context = context;
+    this.#server = settings.server;
+    this.#flusher = new Coalescer(() => nc.flush());
+    void this.#watchStatus();
+    void nc.closed().then((error) => this.#onClosed(error instanceof Error ? error : undefined));
+  }
+
+  static async open(settings: NatsSettings, context: TransportContext): Promise<NatsLink> {
+    let attempt = 0;
+    let nc: NatsConnection;
+    try {
+      nc = await connect({
+        maxReconnectAttempts: -1,
+        // Called about twice per attempt by the client; the ceiling still grows with the outage.
+        reconnectDelayHandler: () => backoffDelay(Math.floor(attempt++ / 2), 100, 2_000),
+        pingInterval: 20_000,
+        ...settings.connection,
+        reconnect: true,
+      });
+    } catch (cause) {
+      throw new AMQError(
+        `[@teal/amq-nats] cannot connect to ${settings.server} (${describe(cause)}): check the url setting and that nats-server runs there`,
+        { cause },
+      );
+    }
+    const link = new NatsLink(nc, settings, context);
+    link.onReconnect(() => {
+      attempt = 0;
+    });
+    return link;
+  }
+
+  get isConnected(): boolean {
+    return this.#isConnected && !this.nc.isClosed();
+  }
+
+  /** The largest payload (headers included) the server takes in one message. */
+  get maxPayload(): number {
+    return this.nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD;
+  }
+
+  /** Runs `listener` after each reconnection, once the client has restored its subscriptions. */
+  onReconnect(listener: () => void): void {
+    this.#reconnectListeners.push(listener);
+  }
+
+  /** Resolves once the server has processed everything sent before the call. */
+  flush(): Promise<void> {
+    return this.#flusher.run();
+  }
+
+  /** Waits until connected; rejects at `deadline` (epoch ms) or when the link closes. */
+  waitConnected(deadline = Number.POSITIVE_INFINITY): Promise<void> {
+    if (this.isConnected) return Promise.resolve();
+    if (this.#isClosing || this.nc.isClosed()) return Promise.reject(this.#closedError());
+    return new Promise((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const wake = () => {
+        clearTimeout(timer);
+        this.#waiters.delete(wake);
+        if (this.isConnected) resolve();
+        else reject(this.#closedError());
+      };
+      this.#waiters.add(wake);
+      if (Number.isFinite(deadline)) {
+        timer = setTimeout(
+          () => {
+            this.#waiters.delete(wake);
+            reject(
+              new AMQSendError(
+                `[@teal/amq-nats] not connected to ${this.#server} in time: the server is unreachable`,
+              ),
+            );
+          },
+          Math.max(0, deadline - Date.now()),
+        );
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#isClosing = true;
+    this.#isConnected = false;
+    this.#wakeAll();
+    await this.nc.close();
+  }
+
+  async #watchStatus(): Promise<void> {
+    for await (const status of this.nc.status()) {
+      switch (status.type) {
+        case 'disconnect':
+          this.#isConnected = false;
+          this.disconnects++;
+          this.#context.logger.warn('lost the connection to NATS; reconnecting', {
+            server: this.#server,
+          });
+          break;
+        case 'reconnect':
+          this.#isConnected = true;
+          this.#context.logger.info('reconnected to NATS', { server: this.#server });
+          this.#wakeAll();
+          for (const listener of this.#reconnectListeners) listener();
+          break;
+        case 'error':
+          this.#report('the NATS server reported an error', status.error);
+          break;
+        case 'slowConsumer':
+          this.#report('the NATS server flagged the handler as a slow consumer', undefined);
+          break;
+        case 'ldm':
+          this.#context.logger.warn('the NATS server is shutting down (lame duck mode)', {
+            server: this.#server,
+          });
+          break;
+        default:
+          break;
+      }
+    }
+  }
+
+  #onClosed(error: Error | undefined): void {
+    this.#isConnected = false;
+    this.#wakeAll();
+    if (!this.#isClosing) {
+      this.#report(
+        `the connection to ${this.#server} closed for good: make a new handler`,
+        error ?? undefined,
+      );
+    }
+  }
+
+  #report(message: string, cause: unknown): void {
+    // The server's own text may quote subjects, which hold routing keys: it stays in `cause`.
+    this.#context.reportError(new AMQError(`[@teal/amq-nats] ${message}`, { cause }));
+  }
+
+  #wakeAll(): void {
+    for (const wake of [...this.#waiters]) wake();
+  }
+
+  #closedError(): AMQError {
+    return new AMQSendError(`[@teal/amq-nats] the connection to ${this.#server} is closed`);
+  }
+}
+
+export function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,170 @@
+import { createHash } from 'node:crypto';
+import type { NodeConnectionOptions } from '@nats-io/transport-node';
+import { AMQSettingsError, type ConnectOptions, parseBrokerUrl } from '@teal/amq-core';
+import { encodeToken, isValidSubjectRoot } from './subjects';
+
+/** `core`: plain NATS subscriptions, at most once. `jetstream`: a stream per prefix, resumable. */
+export type NatsMode = 'core' | 'jetstream';
+
+/** The NATS adapter's own settings; each can also be given as a URL query parameter of the same name. */
+export interface NatsOptions {
+  /** `core` (default) or `jetstream` (durable: messages survive a receiver's outage). */
+  mode?: NatsMode;
+  /** The first subject token(s) of every subject. Default `teal`. */
+  subjectRoot?: string;
+  /** jetstream: the stream of this prefix. Default `TEAL_<prefix token>`. */
+  streamName?: string;
+  /** jetstream: how long the stream keeps a message. Default 1 hour. */
+  streamMaxAgeMs?: number;
+  /** jetstream: how many bytes the stream keeps, oldest dropped first. Default 256 MiB. */
+  streamMaxBytes?: number;
+  /** jetstream: the stream's replicas in a cluster. Default 1. */
+  streamReplicas?: number;
+  /** jetstream: `file` (default: survives a server restart) or `memory`. */
+  streamStorage?: 'file' | 'memory';
+  /** jetstream: how long the stream recognises a retried send. Default 2 minutes (at most the max age). */
+  duplicateWindowMs?: number;
+  /** How long the chunks of a large message may take to arrive whole before they are dropped. Default 30 s. */
+  chunkTimeoutMs?: number;
+  /** The largest message body sent or reassembled. Default 64 MiB. */
+  maxMessageBytes?: number;
+  /** Anything else for the NATS client (TLS files, an authenticator, more servers…). */
+  connectionOptions?: Partial<NodeConnectionOptions>;
+}
+
+/** What `connect()` of `@teal/amq-nats` takes. */
+export type NatsConnectOptions = ConnectOptions & NatsOptions;
+
+/** The settings a NATS handler runs with, every default filled in. */
+export interface NatsSettings {
+  readonly mode: NatsMode;
+  readonly subjectRoot: string;
+  readonly exchangePrefix: string;
+  readonly streamName: string;
+  readonly streamMaxAgeMs: number;
+  readonly streamMaxBytes: number;
+  readonly streamReplicas: number;
+  readonly streamStorage: 'file' | 'memory';
+  readonly duplicateWindowMs: number;
+  readonly chunkTimeoutMs: number;
+  readonly maxMessageBytes: number;
+  /** The server without credentials: for messages. */
+  readonly server: string;
+  readonly connection: NodeConnectionOptions;
+}
+
+const MiB = 1024 * 1024;
+/** A prefix token longer than this would crowd the routing key out of the control line. */
+const MAX_PREFIX_TOKEN = 512;
+
+export function resolveSettings(options: NatsConnectOptions): NatsSettings {
+  const url = parseBrokerUrl(options.url, 'url');
+  if (url.protocol !== 'nats:' && url.protocol !== 'tls:') {
+    throw new AMQSettingsError(
+      'url',
+      `[@teal/amq-nats] url must be nats: or tls:, not ${url.protocol}`,
+    );
+  }
+  const query = url.searchParams;
+  const pick = <K extends keyof NatsOptions>(name: K): NatsOptions[K] | string | undefined =>
+    options[name] ?? query.get(name) ?? undefined;
+
+  const mode = pick('mode') ?? 'core';
+  if (mode !== 'core' && mode !== 'jetstream') {
+    throw new AMQSettingsError(
+      'mode',
+      `[@teal/amq-nats] mode must be core or jetstream, got ${String(mode)}`,
+    );
+  }
+  const subjectRoot = String(pick('subjectRoot') ?? 'teal');
+  if (subjectRoot.length > 64 || !isValidSubjectRoot(subjectRoot)) {
+    throw new AMQSettingsError(
+      'subjectRoot',
+      '[@teal/amq-nats] subjectRoot must be at most 64 characters: dot-separated tokens of letters, digits, - and _',
+    );
+  }
+  const exchangePrefix = options.exchangePrefix ?? '';
+  let prefixToken: string;
+  try {
+    prefixToken = encodeToken(exchangePrefix);
+  } catch (cause) {
+    throw new AMQSettingsError(
+      'exchangePrefix',
+      '[@teal/amq-nats] exchangePrefix must be well-formed text',
+      { cause },
+    );
+  }
+  if (prefixToken.length > MAX_PREFIX_TOKEN) {
+    throw new AMQSettingsError(
+      'exchangePrefix',
+      `[@teal/amq-nats] exchangePrefix takes ${prefixToken.length} subject characters; at most ${MAX_PREFIX_TOKEN} fit`,
+    );
+  }
+  const streamName = String(pick('streamName') ?? defaultStreamName(prefixToken));
+  if (!/^[A-Za-z0-9_-]{1,255}$/.test(streamName)) {
+    throw new AMQSettingsError(
+      'streamName',
+      '[@teal/amq-nats] streamName must be letters, digits, - and _',
+    );
+  }
+  const streamStorage = pick('streamStorage') ?? 'file';
+  if (streamStorage !== 'file' && streamStorage !== 'memory') {
+    throw new AMQSettingsError(
+      'streamStorage',
+      '[@teal/amq-nats] streamStorage must be file or memory',
+    );
+  }
+  const streamMaxAgeMs = positive('streamMaxAgeMs', pick('streamMaxAgeMs') ?? 3_600_000);
+  return {
+    mode,
+    subjectRoot,
+    exchangePrefix,
+    streamName,
+    streamMaxAgeMs,
+    streamMaxBytes: positive('streamMaxBytes', pick('streamMaxBytes') ?? 256 * MiB),
+    streamReplicas: positive('streamReplicas', pick('streamReplicas') ?? 1),
+    streamStorage,
+    duplicateWindowMs: Math.min(
+      streamMaxAgeMs,
+      positive('duplicateWindowMs', pick('duplicateWindowMs') ?? 120_000),
+    ),
+    chunkTimeoutMs: positive('chunkTimeoutMs', pick('chunkTimeoutMs') ?? 30_000),
+    maxMessageBytes: positive('maxMessageBytes', pick('maxMessageBytes') ?? 64 * MiB),
+    server: `${url.protocol}//${url.host}`,
+    connection: connectionOf(url, options.connectionOptions),
+  };
+}
+
+/** `TEAL_<prefix token>`, or a digest of the prefix where the token is too long for a name. */
+export function defaultStreamName(prefixToken: string): string {
+  if (prefixToken.length <= 200) return `TEAL_${prefixToken}`;
+  const digest = createHash('sha256').update(prefixToken).digest('hex').slice(0, 32);
+  return `TEAL_${prefixToken.slice(0, 100)}_${digest}`;
+}
+
+function connectionOf(
+  url: URL,
+  extra: Partial<NodeConnectionOptions> | undefined,
+): NodeConnectionOptions {
+  const connection: NodeConnectionOptions = {
+    servers: `${url.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1'}:${url.port || '4222'}`,
+    name: 'teal-amq',
+  };
+  const user = decodeURIComponent(url.username);
+  const password = decodeURIComponent(url.password);
+  if (user !== '' && url.password === '') connection.token = user;
+  else if (user !== '') Object.assign(connection, { user, pass: password });
+  if (url.protocol === 'tls:') connection.tls = {};
+  return { ...connection, ...extra };
+}
+
+function positive(name: string, value: unknown): number {
+  const number = typeof value === 'string' ? Number(value) : value;
+  if (typeof number !== 'number' || !Number.isSafeInteger(number) || number <= 0) {
+    throw new AMQSettingsError(
+      name,
+      `[@teal/amq-nats] ${name} must be a positive integer, got ${String(value)}`,
+    );
+  }
+  return number;
+}

@@ -1,0 +1,101 @@
+import {
+  DiscardPolicy,
+  type JetStreamManager,
+  RetentionPolicy,
+  StorageType,
+  type StreamConfig,
+  type StreamInfo,
+} from '@nats-io/jetstream';
+import { nanos } from '@nats-io/transport-node';
+import { AMQSettingsError, type Logger } from '@teal/amq-core';
+import { Coalescer } from './coalescer';
+import { isStreamNotFound } from './retry';
+import type { NatsSettings } from './settings';
+import type { Subjects } from './subjects';
+
+/**
+ * The JetStream stream of one exchange prefix: it captures every subject of
+ * the prefix with bounded retention (age and bytes, oldest dropped first).
+ */
+export class PrefixStream {
+  readonly name: string;
+  readonly #jsm: JetStreamManager;
+  readonly #config: Partial<StreamConfig> & { name: string };
+  readonly #logger: Logger;
+  readonly #subject: string;
+  readonly #ends: Coalescer<number>;
+  /** The stream's own limit on one message (headers included), if it has one. */
+  maxMessageSize = Number.POSITIVE_INFINITY;
+  /** Counts the times the stream was seen created again (deleted meanwhile): sequences restarted. */
+  generation = 0;
+  #created: string | undefined;
+
+  constructor(jsm: JetStreamManager, settings: NatsSettings, subjects: Subjects, logger: Logger) {
+    this.#jsm = jsm;
+    this.#logger = logger;
+    this.name = settings.streamName;
+    this.#subject = subjects.wildcard;
+    this.#config = {
+      name: settings.streamName,
+      description: 'TeaL AMQ: the messages of one exchange prefix',
+      subjects: [subjects.wildcard],
+      retention: RetentionPolicy.Limits,
+      storage: settings.streamStorage === 'memory' ? StorageType.Memory : StorageType.File,
+      discard: DiscardPolicy.Old,
+      max_age: nanos(settings.streamMaxAgeMs),
+      max_bytes: settings.streamMaxBytes,
+      duplicate_window: nanos(settings.duplicateWindowMs),
+      num_replicas: settings.streamReplicas,
+    };
+    this.#ends = new Coalescer(async () => (await this.info()).state.last_seq);
+  }
+
+  /** Creates the stream unless it exists; an existing one is used as it is. */
+  async ensure(): Promise<void> {
+    let info: StreamInfo;
+    try {
+      info = await this.#jsm.streams.info(this.name);
+    } catch (error) {
+      if (!isStreamNotFound(error)) throw error;
+      try {
+        info = await this.#jsm.streams.add(this.#config);
+        this.#logger.info('created the JetStream stream', { stream: this.name });
+      } catch (addError) {
+        // Another handler created it meanwhile, perhaps with other limits: use theirs.
+        info = await this.#jsm.streams.info(this.name).catch(() => {
+          throw addError;
+        });
+      }
+    }
+    this.#check(info);
+  }
+
+  /** The stream's state, and checks it still captures the prefix. */
+  async info(): Promise<StreamInfo> {
+    const info = await this.#jsm.streams.info(this.name);
+    this.#check(info);
+    return info;
+  }
+
+  /**
+   * The sequence the next message will get, read after the call: every message
+   * acknowledged before the call has a lower one. Concurrent calls share reads.
+   */
+  async nextSequence(): Promise<number> {
+    return (await this.#ends.run()) + 1;
+  }
+
+  #check(info: StreamInfo): void {
+    if (!(info.config.subjects ?? []).includes(this.#subject)) {
+      throw new AMQSettingsError(
+        'streamName',
+        `[@teal/amq-nats] the stream ${this.name} exists but does not capture ${this.#subject}: choose another streamName or fix the stream`,
+      );
+    }
+    // `created` survives server restarts: a new value is a new stream.
+    if (this.#created !== undefined && info.created !== this.#created) this.generation++;
+    this.#created = info.created;
+    const limit = info.config.max_msg_size;
+    this.maxMessageSize = limit !== undefined && limit > 0 ? limit : Number.POSITIVE_INFINITY;
+  }
+}

@@ -1,0 +1,147 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect as connectNats } from '@nats-io/transport-node';
+import type { AMQHandler } from '@teal/amq-core';
+import { probeBroker } from '@teal/amq-core/testing';
+import { afterAll } from 'vitest';
+import { connect, type NatsConnectOptions } from '../src/index';
+import { defaultStreamName } from '../src/settings';
+import { encodeToken } from '../src/subjects';
+
+/** The shared server, found as users find it. */
+export const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+export const NATS_SERVER_BIN = process.env.NATS_SERVER_BIN ?? '/usr/sbin/nats-server';
+
+/**
+ * Connects JetStream-mode handlers and deletes their prefixes' streams after
+ * the file (each test's random prefix has a stream, which reserves server
+ * storage), plus test streams a crashed run left over an hour ago.
+ */
+export function durableHandlers(url: string, extra: Partial<NatsConnectOptions> = {}) {
+  const prefixes = new Set<string>();
+  afterAll(async () => {
+    await deleteStreams(
+      url,
+      (name, created) =>
+        [...prefixes].some((prefix) => name === defaultStreamName(encodeToken(prefix))) ||
+        (name.startsWith('TEAL_teal-test-') && Date.now() - created.getTime() > 3_600_000),
+    );
+  });
+  return (
+    options: Partial<NatsConnectOptions> & { exchangePrefix: string },
+  ): Promise<AMQHandler> => {
+    prefixes.add(options.exchangePrefix);
+    return connect({
+      url,
+      mode: 'jetstream',
+      streamMaxBytes: 64 * 1024 * 1024,
+      ...extra,
+      ...options,
+    });
+  };
+}
+
+export async function deleteStreams(
+  url: string,
+  matches: (name: string, created: Date) => boolean,
+): Promise<void> {
+  if ((await probeBroker(url)) !== null) return;
+  const nc = await connectNats({ servers: new URL(url).host });
+  try {
+    const jsm = await jetstreamManager(nc);
+    for await (const info of jsm.streams.list()) {
+      if (matches(info.config.name, new Date(info.created)))
+        await jsm.streams.delete(info.config.name);
+    }
+  } finally {
+    await nc.close();
+  }
+}
+
+/** A nats-server of the test's own on a random loopback port, which it may kill and restart. */
+export class PrivateServer {
+  readonly port: number;
+  readonly url: string;
+  readonly #dir: string;
+  readonly #config: string;
+  #process: ChildProcess | undefined;
+
+  private constructor(port: number, config: string) {
+    this.port = port;
+    this.url = `nats://127.0.0.1:${port}`;
+    this.#dir = mkdtempSync(join(tmpdir(), 'teal-nats-'));
+    this.#config = join(this.#dir, 'server.conf');
+    writeFileSync(this.#config, `${config}\n`);
+  }
+
+  /** Starts a server with JetStream in a fresh store directory; `config` adds lines (`max_payload: 65536`). */
+  static async start(config = ''): Promise<PrivateServer> {
+    const server = new PrivateServer(await freePort(), config);
+    await server.restart();
+    return server;
+  }
+
+  /** Starts the server again on the same port and store. */
+  async restart(): Promise<void> {
+    const args = [
+      '-a',
+      '127.0.0.1',
+      '-p',
+      String(this.port),
+      '-js',
+      '-sd',
+      join(this.#dir, 'store'),
+      '-c',
+      this.#config,
+    ];
+    const child = spawn(NATS_SERVER_BIN, args, { stdio: 'ignore' });
+    let failure: Error | undefined;
+    child.once('error', (error) => {
+      failure = error;
+    });
+    this.#process = child;
+    const deadline = Date.now() + 20_000;
+    while ((await probeBroker(this.url, 500)) !== null) {
+      if (failure !== undefined || child.exitCode !== null || Date.now() > deadline) {
+        throw new Error(`the private nats-server did not start on port ${this.port}`, {
+          cause: failure,
+        });
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  /** Kills the server as a crash would. */
+  async kill(): Promise<void> {
+    const child = this.#process;
+    if (child === undefined || child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+  }
+
+  async stop(): Promise<void> {
+    await this.kill();
+    rmSync(this.#dir, { recursive: true, force: true });
+  }
+}
+
+/** Why a private server cannot run here, or `null`. */
+export function privateServerUnavailable(): string | null {
+  return existsSync(NATS_SERVER_BIN) ? null : `no nats-server binary at ${NATS_SERVER_BIN}`;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}

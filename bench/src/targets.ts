@@ -30,7 +30,7 @@ export const TARGETS: readonly BenchTarget[] = [
   {
     name: 'nats (durable)',
     url: natsUrl,
-    adapter: viaConnect(natsUrl, { durable: true }),
+    adapter: viaConnect(natsUrl, { mode: 'jetstream' }),
     raw: rawJetStream(natsUrl),
   },
 ];

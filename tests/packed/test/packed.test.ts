@@ -1,0 +1,129 @@
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { brokersRequired, probeBroker } from '@teal/amq-core/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CJS_SCRIPT, ESM_SCRIPT, MISSING_ADAPTER_SCRIPT, typedConsumer } from './consumers';
+
+const run = promisify(execFile);
+const root = resolve(__dirname, '../../..');
+const tsc = join(root, 'node_modules/typescript/bin/tsc');
+const PACKAGES = ['messages', 'amq-core', 'amq-amqp', 'amq-redis-streams', 'amq-nats'];
+
+/** One consumer project per broker: the packages a user of that broker installs, and nothing else. */
+const PROJECTS = [
+  { broker: 'memory', url: 'memory://', adapter: null },
+  {
+    broker: 'amqp',
+    url: process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672',
+    adapter: '@teal/amq-amqp',
+  },
+  {
+    broker: 'redis',
+    url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    adapter: '@teal/amq-redis-streams',
+  },
+  {
+    broker: 'nats',
+    url: process.env.NATS_URL ?? 'nats://127.0.0.1:4222',
+    adapter: '@teal/amq-nats',
+  },
+] as const;
+
+const workdir = mkdtempSync(join(tmpdir(), 'teal-packed-'));
+const tarballs = new Map<string, string>();
+
+beforeAll(async () => {
+  const packs = join(workdir, 'packs');
+  mkdirSync(packs);
+  for (const dir of PACKAGES) {
+    await run('pnpm', ['pack', '--pack-destination', packs], { cwd: join(root, 'packages', dir) });
+  }
+  for (const file of readdirSync(packs)) {
+    const dir = PACKAGES.find((name) => file.startsWith(`teal-${name}-`));
+    if (dir) tarballs.set(dir, join(packs, file));
+  }
+  expect([...tarballs.keys()].sort()).toEqual([...PACKAGES].sort());
+});
+
+afterAll(() => rmSync(workdir, { recursive: true, force: true }));
+
+const tag = () => Math.random().toString(36).slice(2, 10);
+
+for (const project of PROJECTS) {
+  const unavailable = project.broker === 'memory' ? null : await probeBroker(project.url);
+  const title = `installed from tarballs with npm, for ${project.broker}`;
+  if (unavailable && !brokersRequired()) console.warn(`[teal] SKIPPED ${title}: ${unavailable}`);
+
+  describe.skipIf(unavailable !== null && !brokersRequired())(title, () => {
+    const dir = join(workdir, project.broker);
+
+    beforeAll(async () => {
+      if (unavailable)
+        throw new Error(
+          `${project.broker}: ${unavailable}, and TEAL_REQUIRE_BROKERS=1 requires it`,
+        );
+      mkdirSync(dir);
+      writeFileSync(
+        join(dir, 'package.json'),
+        JSON.stringify({ name: `consumer-${project.broker}`, private: true }),
+      );
+      const wanted = [
+        'messages',
+        'amq-core',
+        ...(project.adapter ? [project.adapter.replace('@teal/', '')] : []),
+      ];
+      const specs = [...wanted.map((name) => tarballs.get(name)!), '@types/node@20'];
+      await run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', ...specs], {
+        cwd: dir,
+      });
+    });
+
+    for (const [format, file, source] of [
+      ['ESM import', 'check.mjs', ESM_SCRIPT],
+      ['CJS require', 'check.cjs', CJS_SCRIPT],
+    ] as const) {
+      it(`binds, sends and receives one message of each kind (${format})`, async () => {
+        writeFileSync(join(dir, file), source);
+        const env = { ...process.env, AMQP_URL: project.url, TEAL_TAG: tag() };
+        const { stdout } = await run('node', [file], { cwd: dir, env });
+        expect(JSON.parse(stdout)).toEqual({
+          kinds: ['callback', 'openid_ciba_callback', 'powens_webhook'],
+        });
+      });
+    }
+
+    it('type-checks a TypeScript consumer against the shipped declarations (ESM and CJS)', async () => {
+      writeFileSync(join(dir, 'consumer.mts'), typedConsumer(project.adapter));
+      writeFileSync(join(dir, 'consumer.cts'), typedConsumer(project.adapter));
+      const args = [
+        '--noEmit',
+        '--strict',
+        '--module',
+        'nodenext',
+        '--moduleResolution',
+        'nodenext',
+        '--target',
+        'es2022',
+        '--types',
+        'node',
+      ];
+      const result = await run('node', [tsc, ...args, 'consumer.mts', 'consumer.cts'], {
+        cwd: dir,
+      }).catch((error: { stdout: string }) => ({ stdout: error.stdout, failed: true }));
+      expect(result.stdout).toBe('');
+    });
+
+    if (project.adapter === null) {
+      it('asked for amqp:// with only core installed, names the package to install', async () => {
+        writeFileSync(join(dir, 'missing.mjs'), MISSING_ADAPTER_SCRIPT);
+        const { stdout } = await run('node', ['missing.mjs'], { cwd: dir });
+        expect(JSON.parse(stdout).error).toMatch(
+          /^AMQAdapterMissingError: .*need the @teal\/amq-amqp package: install it with `npm i @teal\/amq-amqp`/,
+        );
+      });
+    }
+  });
+}

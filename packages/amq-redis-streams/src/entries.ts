@@ -21,6 +21,8 @@ export interface ParsedEntry {
   readonly body: Uint8Array;
   readonly producer: string | null;
   readonly sequence: number;
+  /** The id of the entry before this one in its stream, when the writer recorded it. */
+  readonly previous: string | null;
 }
 
 /** Reads the fields `k` (routing key), `b` (body), `p` (producer) and `n` (sequence); null when `k` or `b` lacks. */
@@ -29,6 +31,7 @@ export function parseEntry(fields: Buffer[]): ParsedEntry | null {
   let body: Uint8Array | null = null;
   let producer: string | null = null;
   let sequence = Number.NaN;
+  let previous: string | null = null;
   for (let index = 0; index + 1 < fields.length; index += 2) {
     const name = fields[index]!.toString('latin1');
     const value = fields[index + 1]!;
@@ -36,7 +39,9 @@ export function parseEntry(fields: Buffer[]): ParsedEntry | null {
     else if (name === 'b') body = value;
     else if (name === 'p') producer = value.toString('latin1');
     else if (name === 'n') sequence = Number(value.toString('latin1'));
+    else if (name === 'v') previous = value.toString('latin1');
   }
   if (routingKey === null || body === null) return null;
-  return { routingKey, body, producer: Number.isSafeInteger(sequence) ? producer : null, sequence };
+  const hasSequence = Number.isSafeInteger(sequence);
+  return { routingKey, body, producer: hasSequence ? producer : null, sequence, previous };
 }

@@ -7,3 +7,11 @@ export const PACKAGE = '@teal/amq-redis-streams';
 export class RedisStreamsConnectionError extends AMQError {
   override name = 'RedisStreamsConnectionError';
 }
+
+/**
+ * A reader fell so far behind that its stream was trimmed (by `maxLength`)
+ * past entries it had not read: messages were, or are about to be, lost.
+ */
+export class RedisStreamsLagError extends AMQError {
+  override name = 'RedisStreamsLagError';
+}

@@ -1,5 +1,5 @@
 export { connect } from './connect';
-export { RedisStreamsConnectionError } from './errors';
+export { RedisStreamsConnectionError, RedisStreamsLagError } from './errors';
 export { bucketOf, StreamKeys } from './keys';
 export type { RedisStreamsConnectOptions, RedisStreamsOptions } from './options';
 export { DEFAULTS as REDIS_STREAMS_DEFAULTS } from './options';

@@ -51,10 +51,10 @@ export interface RedisStreamsSettings {
 
 export const DEFAULTS = Object.freeze({
   buckets: 16,
-  maxLength: 10_000,
+  maxLength: 100_000,
   retentionMs: 300_000,
   blockMs: 5_000,
-  readCount: 128,
+  readCount: 1_000,
 });
 
 /** The numeric settings, which may also ride on the URL (`redis://host?retentionMs=60000`). */

@@ -3,7 +3,7 @@ import { type AMQExchangeName, backoffDelay } from '@teal/amq-core';
 import type { RedisClient } from './clients';
 import { DuplicateFilter } from './dedupe';
 import { parseEntry, streamReply, type XReadReply } from './entries';
-import { PACKAGE, RedisStreamsConnectionError } from './errors';
+import { PACKAGE, RedisStreamsConnectionError, RedisStreamsLagError } from './errors';
 import { compareStreamIds } from './ids';
 
 /** What the reader needs from its transport. */
@@ -165,8 +165,12 @@ export class StreamReader {
         // A stream dropped (and maybe re-added at a new position) meanwhile: its new cursor reads on.
         if (cursor === undefined || this.#cursors.get(stream) !== cursor) break;
         const id = entryId.toString();
-        cursor.position = id;
         const entry = parseEntry(fields);
+        // Each entry names the one before it: a later one means trimming removed entries unread.
+        if (entry?.previous != null && compareStreamIds(entry.previous, cursor.position) > 0) {
+          this.#reportTrimmed(cursor);
+        }
+        cursor.position = id;
         if (entry === null) continue;
         if (
           entry.producer !== null &&
@@ -179,5 +183,14 @@ export class StreamReader {
         this.#hooks.deliver(cursor.exchange, entry.routingKey, entry.body);
       }
     }
+  }
+
+  #reportTrimmed(cursor: Cursor): void {
+    this.#hooks.reportError(
+      new RedisStreamsLagError(
+        `[${PACKAGE}] the reader fell more than maxLength entries behind on ${cursor.exchange}: ` +
+          'entries were trimmed before it read them, so messages were lost; raise maxLength or readCount, or read faster',
+      ),
+    );
   }
 }

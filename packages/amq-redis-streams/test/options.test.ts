@@ -10,10 +10,10 @@ describe('redis-streams settings', () => {
       cluster: false,
       exchangePrefix: '',
       buckets: 16,
-      maxLength: 10_000,
+      maxLength: 100_000,
       retentionMs: 300_000,
       blockMs: 5_000,
-      readCount: 128,
+      readCount: 1_000,
     });
   });
 

@@ -14,6 +14,11 @@ const LAST_WRITABLE_INSTANT = Date.parse('9999-12-31T23:59:59.999Z');
  * also when it has no offset.
  */
 export function parseDatetime(text: string, requireOffset = false): Date | null {
+  // Fast path for what encoders write (`2023-06-01T12:34:56.789Z`): exact when it round-trips.
+  if (text.length === 24 && text.charCodeAt(23) === 90 /* Z */) {
+    const date = new Date(text);
+    if (!Number.isNaN(date.getTime()) && date.toISOString() === text) return date;
+  }
   const match = ISO_DATETIME.exec(text);
   if (!match) return null;
   const [, year, month, day, hour, minute, second = '0', fraction = '', offsetText] = match;

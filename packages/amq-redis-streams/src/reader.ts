@@ -167,7 +167,12 @@ export class StreamReader {
         const id = entryId.toString();
         const entry = parseEntry(fields);
         // Each entry names the one before it: a later one means trimming removed entries unread.
-        if (entry?.previous != null && compareStreamIds(entry.previous, cursor.position) > 0) {
+        const previous = entry?.previous;
+        if (
+          previous != null &&
+          previous !== cursor.position &&
+          compareStreamIds(previous, cursor.position) > 0
+        ) {
           this.#reportTrimmed(cursor);
         }
         cursor.position = id;

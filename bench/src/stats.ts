@@ -5,8 +5,9 @@ export interface Spread {
   max: number;
 }
 
+/** Min, median and max of the values that are numbers; NaN for each when none is. */
 export function spread(values: readonly number[]): Spread {
-  const sorted = [...values].sort((a, b) => a - b);
+  const sorted = values.filter((value) => !Number.isNaN(value)).sort((a, b) => a - b);
   return {
     min: sorted[0] ?? Number.NaN,
     median: percentile(sorted, 50),

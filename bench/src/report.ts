@@ -45,7 +45,11 @@ const format = (value: number) =>
       ? Math.round(value).toLocaleString('en')
       : value.toPrecision(3);
 const formatSpread = (s: Spread | null) =>
-  s === null ? '–' : `${format(s.median)} (${format(s.min)} – ${format(s.max)})`;
+  s === null || Number.isNaN(s.median)
+    ? '–'
+    : `${format(s.median)} (${format(s.min)} – ${format(s.max)})`;
+const formatRatio = (ratio: number | null) =>
+  ratio === null || Number.isNaN(ratio) ? '–' : ratio.toFixed(2);
 
 export function markdown(
   rows: readonly Row[],
@@ -60,7 +64,8 @@ export function markdown(
     '',
     'Each cell: median (min – max). The ratio is adapter median ÷ raw median: above 1 is better for',
     'throughputs, below 1 for latencies. Raw baselines use the same client library doing the',
-    'equivalent work (JSON text out, parsed in); see `bench/src/raw/`.',
+    'equivalent work (JSON text out, parsed in); see `bench/src/raw/`. A raw NATS client has no',
+    'chunking: it cannot send a 1 MiB webhook over the default max_payload, which the adapter delivers.',
     '',
   ];
   for (const target of [...new Set(rows.map((row) => row.target))]) {
@@ -72,7 +77,7 @@ export function markdown(
     );
     for (const row of rows.filter((r) => r.target === target)) {
       lines.push(
-        `| ${row.scenario} | ${row.figure} | ${formatSpread(row.adapter)} | ${formatSpread(row.raw)} | ${row.ratio === null ? '–' : row.ratio.toFixed(2)} | ${verdict(row)} |`,
+        `| ${row.scenario} | ${row.figure} | ${formatSpread(row.adapter)} | ${formatSpread(row.raw)} | ${formatRatio(row.ratio)} | ${verdict(row)} |`,
       );
     }
     lines.push('');

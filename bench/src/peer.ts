@@ -26,6 +26,13 @@ export const EXCHANGE_OF: Readonly<Record<BenchKind, string>> = {
   powens_webhook: 'powens_domain_webhooks',
 };
 
+/** The exchange kind and routing key a raw client sends a benchmark message with. */
+export function route(message: Message): [BenchKind, string] {
+  if (message.kind === 'powens_webhook') return ['powens_webhook', message.domain];
+  if (message.kind === 'callback') return ['callback', message.state];
+  throw new Error(`the benchmarks send no ${message.kind} messages`);
+}
+
 /** A peer on a TeaL handler: encode, route, decode and the callback included. */
 export function handlerPeer(handler: AMQHandler): BenchPeer {
   const peer: BenchPeer = {

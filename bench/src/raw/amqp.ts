@@ -1,5 +1,5 @@
 import amqplib from 'amqplib';
-import { type BenchPeer, EXCHANGE_OF, type PeerFactory, rawCodec } from '../peer';
+import { type BenchPeer, EXCHANGE_OF, type PeerFactory, rawCodec, route } from '../peer';
 
 /** amqplib alone: a confirm channel publishing, a server-named queue consumed with acks. */
 export function rawAmqp(url: string): PeerFactory {
@@ -21,13 +21,7 @@ export function rawAmqp(url: string): PeerFactory {
       },
       send: (message) =>
         new Promise<void>((resolve, reject) => {
-          const kind = message.kind === 'powens_webhook' ? 'powens_webhook' : 'callback';
-          const key =
-            message.kind === 'powens_webhook'
-              ? message.domain
-              : message.kind === 'callback'
-                ? message.state
-                : '';
+          const [kind, key] = route(message);
           channel.publish(
             prefix + EXCHANGE_OF[kind],
             key,

@@ -1,14 +1,8 @@
 import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type Subscription } from '@nats-io/transport-node';
-import { type BenchPeer, EXCHANGE_OF, type PeerFactory, rawCodec } from '../peer';
+import { type BenchPeer, EXCHANGE_OF, type PeerFactory, rawCodec, route } from '../peer';
 
 const token = (prefix: string) => Buffer.from(prefix).toString('hex') || 'x';
-
-function route(message: Parameters<BenchPeer['send']>[0]): [keyof typeof EXCHANGE_OF, string] {
-  if (message.kind === 'powens_webhook') return ['powens_webhook', message.domain];
-  if (message.kind === 'callback') return ['callback', message.state];
-  throw new Error(`the benchmarks send no ${message.kind} messages`);
-}
 
 /** nats.js alone: publish + flush, a subscription per bound key. */
 export function rawNats(url: string): PeerFactory {

@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { type BenchPeer, EXCHANGE_OF, type PeerFactory, rawCodec } from '../peer';
+import { type BenchPeer, EXCHANGE_OF, type PeerFactory, rawCodec, route } from '../peer';
 
 /** ioredis alone: XADD to a stream per key, one blocking XREAD over every bound stream. */
 export function rawRedis(url: string): PeerFactory {
@@ -57,13 +57,7 @@ export function rawRedis(url: string): PeerFactory {
         else await commands.client('UNBLOCK', readerId);
       },
       send: async (message) => {
-        const kind = message.kind === 'powens_webhook' ? 'powens_webhook' : 'callback';
-        const key =
-          message.kind === 'powens_webhook'
-            ? message.domain
-            : message.kind === 'callback'
-              ? message.state
-              : '';
+        const [kind, key] = route(message);
         await commands.xadd(
           streamOf(kind, key),
           'MAXLEN',

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 const repositoryRoot = fileURLToPath(new URL('..', import.meta.url));
 
 function reportPaths() {
-  return ['packages', 'apps'].flatMap((group) => {
+  return ['packages', 'apps', 'tests'].flatMap((group) => {
     const groupDir = join(repositoryRoot, group);
     if (!existsSync(groupDir)) return [];
     return readdirSync(groupDir, { withFileTypes: true })

@@ -4,6 +4,7 @@ import { promisify } from 'node:util';
 import { type AMQHandler, EXCHANGE_NAMES, redactUrl } from '@teal/amq-core';
 import { transportOf } from '@teal/amq-core/testing';
 import { connect as amqpConnect, type ChannelModel } from 'amqplib';
+import { afterEach } from 'vitest';
 import type { AmqpTransport } from '../src/transport';
 
 /** The broker under test: `AMQP_URL`, or a local RabbitMQ. */
@@ -103,4 +104,13 @@ export async function waitFor(
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Clean-ups a test registers; they run after each test, last first, failures ignored. */
+export function cleanupsAfterEach(): Array<() => Promise<unknown>> {
+  const cleanups: Array<() => Promise<unknown>> = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
+  });
+  return cleanups;
 }

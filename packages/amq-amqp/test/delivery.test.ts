@@ -4,13 +4,20 @@ import {
   AMQSendError,
   AMQSettingsError,
 } from '@teal/amq-core';
-import { describeWithBroker, transportOf } from '@teal/amq-core/testing';
+import { describeWithBroker, recordLogs, transportOf } from '@teal/amq-core/testing';
 import { callbackMessage, type Message } from '@teal/messages';
 import type { ChannelModel } from 'amqplib';
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { AmqpConnectionError, type AmqpConnectOptions, connect } from '../src/index';
 import type { AmqpTransport } from '../src/transport';
-import { AMQP_URL, isolatedPrefix, rabbitUnavailable, rawConnection, waitFor } from './broker';
+import {
+  AMQP_URL,
+  cleanupsAfterEach,
+  isolatedPrefix,
+  rabbitUnavailable,
+  rawConnection,
+  waitFor,
+} from './broker';
 
 const unavailable = await rabbitUnavailable();
 
@@ -19,10 +26,7 @@ function callback(state: string, n = 0): Message {
 }
 
 describeWithBroker('amqp delivery: acks, limits, refusals', unavailable, () => {
-  const cleanups: (() => Promise<unknown>)[] = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
-  });
+  const cleanups = cleanupsAfterEach();
 
   async function raw(): Promise<ChannelModel> {
     const model = await rawConnection();
@@ -117,14 +121,11 @@ describeWithBroker('amqp delivery: acks, limits, refusals', unavailable, () => {
 
   it('drops, with a warning, deliveries from an exchange that is not a TeaL one', async () => {
     const exchangePrefix = isolated();
-    const warnings: string[] = [];
-    const logger = {
-      debug() {},
-      info() {},
-      warn: (message: string, fields?: object) =>
-        warnings.push(`${message} ${JSON.stringify(fields)}`),
-      error() {},
-    };
+    const { logger, records } = recordLogs();
+    const warnings = () =>
+      records
+        .filter((record) => record.level === 'warn')
+        .map((record) => `${record.message} ${JSON.stringify(record.fields)}`);
     const target = await handler({ exchangePrefix, logger });
     const urls: string[] = [];
     collect(target, urls);
@@ -135,8 +136,8 @@ describeWithBroker('amqp delivery: acks, limits, refusals', unavailable, () => {
     await channel.bindQueue(transportOf<AmqpTransport>(target).settings.queueName, stray, 'k');
     channel.publish(stray, 'k', Buffer.from('{"secret":"token-value"}'));
     await target.send(callback('k', 1));
-    await waitFor(() => urls.length === 1 && warnings.some((line) => line.includes(stray)));
-    expect(warnings.join('\n')).not.toContain('token-value');
+    await waitFor(() => urls.length === 1 && warnings().some((line) => line.includes(stray)));
+    expect(JSON.stringify(records)).not.toContain('token-value');
   });
 
   it('never shows the URL password in connection errors', async () => {

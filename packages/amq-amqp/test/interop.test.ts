@@ -11,9 +11,9 @@ import {
   powensWebhookMessage,
   routingKeyOf,
 } from '@teal/messages';
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { connect } from '../src/index';
-import { AMQP_URL, isolatedPrefix, rabbitUnavailable, waitFor } from './broker';
+import { AMQP_URL, cleanupsAfterEach, isolatedPrefix, rabbitUnavailable, waitFor } from './broker';
 
 /** Debian's python3 with python3-aio-pika and python3-pydantic (1.x), not a pyenv shim. */
 const PYTHON = process.env.TEAL_INTEROP_PYTHON ?? '/usr/bin/python3';
@@ -86,10 +86,7 @@ function wireFields(message: Message): Record<string, unknown> {
 }
 
 describeWithBroker('amqp interop with a Python aio-pika + pydantic peer', unavailable, () => {
-  const cleanups: (() => Promise<unknown>)[] = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
-  });
+  const cleanups = cleanupsAfterEach();
 
   const isolated = () => isolatedPrefix(cleanups);
 

@@ -1,11 +1,12 @@
 import { type AMQHandler, AMQSendError } from '@teal/amq-core';
 import { describeWithBroker, transportOf } from '@teal/amq-core/testing';
 import { callbackMessage, type Message } from '@teal/messages';
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { type AmqpConnectOptions, connect } from '../src/index';
 import type { AmqpTransport } from '../src/transport';
 import {
   AMQP_URL,
+  cleanupsAfterEach,
   dropConnection,
   isolatedPrefix,
   rabbitUnavailable,
@@ -21,10 +22,7 @@ function callback(state: string, n: number): Message {
 }
 
 describeWithBroker('amqp reconnection', unavailable, () => {
-  const cleanups: (() => Promise<unknown>)[] = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
-  });
+  const cleanups = cleanupsAfterEach();
 
   const isolated = () => isolatedPrefix(cleanups);
 

@@ -2,18 +2,22 @@ import { EXCHANGE_NAMES } from '@teal/amq-core';
 import { describeWithBroker, transportOf } from '@teal/amq-core/testing';
 import { callbackMessage } from '@teal/messages';
 import type { ChannelModel } from 'amqplib';
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { connect } from '../src/index';
 import type { AmqpTransport } from '../src/transport';
-import { AMQP_URL, isolatedPrefix, rabbitUnavailable, rawConnection, waitFor } from './broker';
+import {
+  AMQP_URL,
+  cleanupsAfterEach,
+  isolatedPrefix,
+  rabbitUnavailable,
+  rawConnection,
+  waitFor,
+} from './broker';
 
 const unavailable = await rabbitUnavailable();
 
 describeWithBroker('amqp topology: exchanges and the handler queue', unavailable, () => {
-  const cleanups: (() => Promise<unknown>)[] = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
-  });
+  const cleanups = cleanupsAfterEach();
 
   async function raw(): Promise<ChannelModel> {
     const model = await rawConnection();

@@ -1,6 +1,6 @@
 import { connect as connectNats, headers } from '@nats-io/transport-node';
-import type { AMQHandler, LogFields, Logger } from '@teal/amq-core';
-import { describeWithBroker, Inbox, waitFor } from '@teal/amq-core/testing';
+import type { AMQHandler } from '@teal/amq-core';
+import { describeWithBroker, Inbox, recordLogs, waitFor } from '@teal/amq-core/testing';
 import { callbackMessage, powensWebhookMessage } from '@teal/messages';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
@@ -57,13 +57,8 @@ describeWithBroker(
     }
 
     it('never delivers half a message: an incomplete set is dropped with a warning naming its sizes', async () => {
-      const warnings: Array<{ message: string; fields: LogFields | undefined }> = [];
-      const logger: Logger = {
-        debug() {},
-        info() {},
-        warn: (message, fields) => warnings.push({ message, fields }),
-        error() {},
-      };
+      const { logger, records } = recordLogs();
+      const warnings = () => records.filter((record) => record.level === 'warn');
       const receiver = await handler({ exchangePrefix: 'partial', logger, chunkTimeoutMs: 200 });
       const inbox = new Inbox(receiver);
       await receiver.bindCallbackState('s');
@@ -77,8 +72,8 @@ describeWithBroker(
       }
       await nc.flush();
       await nc.close();
-      await waitFor(() => warnings.length > 0, 'the warning for the incomplete message');
-      expect(warnings[0]?.fields).toMatchObject({
+      await waitFor(() => warnings().length > 0, 'the warning for the incomplete message');
+      expect(warnings()[0]?.fields).toMatchObject({
         exchange: 'callbacks',
         expectedBytes: 3000,
         receivedBytes: 2000,

@@ -1,5 +1,6 @@
 import type { Message } from '@teal/messages';
 import type { AMQExchangeName } from '../exchanges';
+import type { LogFields, Logger } from '../logger';
 import type { Transport } from '../transport';
 import type { AMQHandler } from '../types';
 
@@ -103,4 +104,25 @@ export class Inbox {
     }
     return this.messages;
   }
+}
+
+/** One record of a `recordLogs()` logger. */
+export interface LogRecord {
+  readonly level: 'debug' | 'info' | 'warn' | 'error';
+  readonly message: string;
+  readonly fields: LogFields | undefined;
+}
+
+/** A logger that keeps every record, for tests that check what a handler logs (and that it logs no secret). */
+export function recordLogs(): { logger: Logger; records: LogRecord[] } {
+  const records: LogRecord[] = [];
+  const at =
+    (level: LogRecord['level']) =>
+    (message: string, fields?: LogFields): void => {
+      records.push({ level, message, fields });
+    };
+  return {
+    records,
+    logger: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') },
+  };
 }

@@ -1,10 +1,12 @@
 export { describeHandlerContract } from './contract';
 export { goldenMessages } from './fixtures';
+export type { LogRecord } from './helpers';
 export {
   Inbox,
   publishRawForTesting,
   randomKey,
   randomPrefix,
+  recordLogs,
   sleep,
   transportOf,
   waitFor,

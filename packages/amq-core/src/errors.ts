@@ -49,3 +49,18 @@ export class AMQSendError extends AMQError {
 export class AMQBindError extends AMQError {
   override name = 'AMQBindError';
 }
+
+/**
+ * A handler whose callback could not keep up, on a transport that cannot hold
+ * the broker back, dropped deliveries over its backlog bounds.
+ */
+export class AMQBacklogOverflowError extends AMQError {
+  override name = 'AMQBacklogOverflowError';
+  /** How many deliveries were dropped in this overflow so far. */
+  readonly dropped: number;
+
+  constructor(message: string, dropped: number, options?: ErrorOptions) {
+    super(message, options);
+    this.dropped = dropped;
+  }
+}

@@ -3,6 +3,7 @@ export type { AdapterModule, ConnectOptions } from './connect';
 export { adapterPackageOf, connect, withHandler } from './connect';
 export {
   AMQAdapterMissingError,
+  AMQBacklogOverflowError,
   AMQBindError,
   AMQClosedError,
   AMQError,
@@ -25,5 +26,11 @@ export { maskMessage, maskUrl, silentLogger, stderrLogger } from './logger';
 export { connectMemory } from './memory/connect';
 export type { AMQSettings } from './settings';
 export { parseBrokerUrl, redactUrl, settingsFromEnv } from './settings';
-export type { Delivery, Transport, TransportContext, TransportFactory } from './transport';
+export type {
+  Backlog,
+  Delivery,
+  Transport,
+  TransportContext,
+  TransportFactory,
+} from './transport';
 export type { AMQHandler, ErrorContext, ErrorHook, MessageCallback } from './types';

@@ -15,29 +15,63 @@ export interface Delivery {
   readonly settled?: () => void;
 }
 
+/**
+ * How much a handler holds for its callback: deliveries received but not yet
+ * handed to the callback. A stuck callback must not make it grow without
+ * bound, so a transport that can hold the broker back (stop reading a stream,
+ * stop pulling a consumer) looks at it before taking more.
+ */
+export interface Backlog {
+  /** The most deliveries the handler holds (`maxBacklog`). */
+  readonly maxMessages: number;
+  /** The most body bytes the handler holds (`maxBacklogBytes`). */
+  readonly maxBytes: number;
+  /** Deliveries held now. */
+  readonly messages: number;
+  /** Body bytes held now. */
+  readonly bytes: number;
+  /** How many more deliveries fit before the handler is full (0 when full). */
+  readonly room: number;
+  /**
+   * Resolves once the handler has room again — its backlog drained to half its
+   * bounds — at once when it is not full; rejects with `signal`'s reason.
+   */
+  untilRoom(signal?: AbortSignal): Promise<void>;
+}
+
 /** What the handler gives an adapter's transport. */
 export interface TransportContext {
   /** The exchange prefix: `prefix + exchange` is the broker-side exchange name. */
   readonly exchangePrefix: string;
   readonly logger: Logger;
   /**
-   * How long core lets `send()` wait for `publish()`. A publish still queued
-   * (say, waiting out an outage) when this runs out must be dropped, never
-   * written later: `send()` has already rejected. Binds may wait as long.
+   * How long core gives `publish()`, `bind()` and `unbind()` (the handler's
+   * `sendTimeoutMs`). Each call also gets the deadline itself as a signal;
+   * this is for waits no call owns, like a first connection.
    */
   readonly sendTimeoutMs: number;
   /** Hands a received body to the handler, which decodes it and runs the callback in order. */
   deliver(delivery: Delivery): void;
-  /** Every (exchange, key) bound right now: what a reconnect must restore. */
+  /** Every (exchange, key) bound right now: what a reconnect must restore, and nothing more. */
   bindings(): Iterable<readonly [AMQExchangeName, string]>;
   /** Reports a connection problem that nothing awaits (it goes to the handler's `onError`). */
   reportError(error: unknown): void;
+  /** What the handler holds for its callback; see `Transport.appliesBackpressure`. */
+  readonly backlog: Backlog;
 }
 
 /**
  * The broker-specific part of a handler. Core does the bookkeeping (double
- * binds, empty keys, decoding, ordering, close-once); a transport only
+ * binds, empty keys, decoding, ordering, backlog, close-once); a transport only
  * publishes, subscribes and unsubscribes keys, and keeps its connection up.
+ *
+ * Deadlines: `publish`, `bind`, `unbind` and `close` get an `AbortSignal`
+ * that fires when the caller stops waiting (the send timeout, or the caller's
+ * own signal). Core rejects the caller's promise at that instant; the
+ * transport must then settle soon, and must never write a body once the
+ * signal fired — a body already on the wire must be unable to land after it
+ * (a deadline the broker checks), because `send()` has told its caller the
+ * message was not sent.
  */
 export interface Transport {
   /** The adapter's package name, used in error messages: `@teal/amq-amqp`. */
@@ -46,14 +80,38 @@ export interface Transport {
   readonly maxRoutingKeyBytes?: number;
   /** Whether the transport is connected right now. */
   readonly isConnected: boolean;
-  /** Publishes a body; resolves once the broker has accepted it. */
-  publish(exchange: AMQExchangeName, routingKey: string, body: string | Uint8Array): Promise<void>;
+  /**
+   * Whether the transport holds the broker back while `context.backlog` is
+   * full, so that what a stuck callback cannot take stays on the broker. When
+   * it does not, core drops the deliveries that overflow the backlog, counts
+   * them and reports them to `onError` (an `AMQBacklogOverflowError`).
+   */
+  readonly appliesBackpressure?: boolean;
+  /** Publishes a body; resolves once the broker has accepted it. Nothing is written after `signal` fired. */
+  publish(
+    exchange: AMQExchangeName,
+    routingKey: string,
+    body: string | Uint8Array,
+    signal: AbortSignal,
+  ): Promise<void>;
   /** Starts receiving messages sent with this key; resolves once they will be received. */
-  bind(exchange: AMQExchangeName, routingKey: string): Promise<void>;
-  /** Stops receiving messages sent with this key. */
-  unbind(exchange: AMQExchangeName, routingKey: string): Promise<void>;
-  /** Releases every broker resource and connection. Called once. */
-  close(): Promise<void>;
+  bind(exchange: AMQExchangeName, routingKey: string, signal: AbortSignal): Promise<void>;
+  /**
+   * Stops receiving messages sent with this key. When it cannot reach the
+   * broker, the key must still end up unbound there once the connection is back.
+   */
+  unbind(exchange: AMQExchangeName, routingKey: string, signal: AbortSignal): Promise<void>;
+  /**
+   * Releases every broker resource and connection. Called once; past
+   * `signal`, it lets go of what it could not release politely.
+   */
+  close(signal: AbortSignal): Promise<void>;
+  /**
+   * What the transport believes it holds on the broker right now — queues,
+   * bindings, consumers, subscriptions, keys — one line each, for tests that
+   * check nothing of a handler outlives its last unbind or its close.
+   */
+  resources?(): readonly string[];
 }
 
 /** Makes the connected transport of a new handler. */

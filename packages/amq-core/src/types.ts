@@ -8,8 +8,11 @@ export type MessageCallback = (message: Message) => unknown;
 export type ErrorHook = (error: unknown, context: ErrorContext) => void;
 
 export interface ErrorContext {
-  /** What failed: the user's callback, or the adapter's connection to its broker. */
-  readonly source: 'callback' | 'connection';
+  /**
+   * What failed: the user's callback, the adapter's connection to its broker,
+   * or the backlog of a callback that does not keep up (messages dropped).
+   */
+  readonly source: 'callback' | 'connection' | 'backlog';
   /** The exchange of the message the callback was handling. */
   readonly exchange?: AMQExchangeName;
 }

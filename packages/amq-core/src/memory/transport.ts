@@ -24,13 +24,14 @@ export class MemoryTransport implements Transport, MemorySubscriber {
     exchange: AMQExchangeName,
     routingKey: string,
     body: string | Uint8Array,
+    signal: AbortSignal,
   ): Promise<void> {
-    if (!this.#isConnected) await this.#reconnected;
+    await this.#connected(signal);
     this.#broker.publish(this.#fullName(exchange), routingKey, body);
   }
 
-  async bind(exchange: AMQExchangeName, routingKey: string): Promise<void> {
-    if (!this.#isConnected) await this.#reconnected;
+  async bind(exchange: AMQExchangeName, routingKey: string, signal: AbortSignal): Promise<void> {
+    await this.#connected(signal);
     this.#subscribe(exchange, routingKey);
   }
 
@@ -45,6 +46,10 @@ export class MemoryTransport implements Transport, MemorySubscriber {
   async close(): Promise<void> {
     this.#dropSubscriptions();
     this.#isConnected = false;
+  }
+
+  resources(): readonly string[] {
+    return [...this.#subscriptions.keys()].map((id) => `binding ${id.replace('\u0000', ' ')}`);
   }
 
   receive(exchange: AMQExchangeName, routingKey: string, body: string | Uint8Array): void {
@@ -67,6 +72,21 @@ export class MemoryTransport implements Transport, MemorySubscriber {
         resolve();
       }, outageMs);
     });
+  }
+
+  /** Resolves once connected; rejects, never to write, once `signal` fired. */
+  async #connected(signal: AbortSignal): Promise<void> {
+    if (!this.#isConnected) {
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = () => reject(signal.reason);
+        signal.addEventListener('abort', onAbort, { once: true });
+        void this.#reconnected.then(() => {
+          signal.removeEventListener('abort', onAbort);
+          resolve();
+        });
+      });
+    }
+    signal.throwIfAborted();
   }
 
   #subscribe(exchange: AMQExchangeName, routingKey: string): void {

@@ -1,12 +1,15 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import type { Message } from '@teal/messages';
 import type { AMQExchangeName } from '../exchanges';
 import type { LogFields, Logger } from '../logger';
-import type { Transport } from '../transport';
+import type { Backlog, Transport } from '../transport';
 import type { AMQHandler } from '../types';
 
 // Registered symbols: the testing bundle meets handlers made by the main bundle.
 const publishRaw = Symbol.for('@teal/amq-core.publishRaw');
 const transportKey = Symbol.for('@teal/amq-core.transport');
+const backlogKey = Symbol.for('@teal/amq-core.backlog');
 
 /** A random exchange prefix, so that tests never share broker state. */
 export function randomPrefix(): string {
@@ -125,4 +128,32 @@ export function recordLogs(): { logger: Logger; records: LogRecord[] } {
     records,
     logger: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') },
   };
+}
+
+/** A handler's backlog, and how many deliveries it dropped because it was full. */
+export function backlogOf(handler: AMQHandler): Backlog & { readonly overflowed: number } {
+  const backlog = (handler as unknown as Record<symbol, unknown>)[backlogKey];
+  if (backlog === undefined || backlog === null) {
+    throw new TypeError('[@teal/amq-core] backlogOf() needs a handler made by createHandler()');
+  }
+  return backlog as Backlog & { readonly overflowed: number };
+}
+
+let collectGarbage: (() => void) | undefined;
+
+/**
+ * The process's heap and external memory (buffers) after full garbage
+ * collections, in bytes: what a test that checks memory stays bounded compares.
+ */
+export async function memoryFootprint(): Promise<number> {
+  if (collectGarbage === undefined) {
+    setFlagsFromString('--expose-gc');
+    collectGarbage = runInNewContext('gc') as () => void;
+  }
+  for (let round = 0; round < 3; round++) {
+    collectGarbage();
+    await sleep(20);
+  }
+  const { heapUsed, external } = process.memoryUsage();
+  return heapUsed + external;
 }

@@ -1,8 +1,11 @@
 export { describeHandlerContract } from './contract';
+export { FaultProxy } from './fault-proxy';
 export { goldenMessages } from './fixtures';
 export type { LogRecord } from './helpers';
 export {
+  backlogOf,
   Inbox,
+  memoryFootprint,
   publishRawForTesting,
   randomKey,
   randomPrefix,
@@ -12,4 +15,9 @@ export {
   waitFor,
 } from './helpers';
 export { brokersRequired, describeWithBroker, probeBroker } from './probe';
-export type { AdapterCapabilities, ContractTarget } from './target';
+export type {
+  AdapterCapabilities,
+  BrokerTarget,
+  ContractTarget,
+  HostileFrame,
+} from './target';

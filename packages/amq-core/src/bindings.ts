@@ -1,59 +1,178 @@
+import { raceSignal } from './deadline';
 import type { AMQExchangeName } from './exchanges';
 
+/** Who holds a key: the explicit binds (one holder for all of them), a waiter, a subscription. */
+export type Holder = object;
+
 /**
- * The keys a handler is bound to, per exchange, and the broker operations in
- * flight for each: operations on one key run one after the other, so a bind
- * racing an unbind ends in the state of the last call.
+ * Binds or unbinds one key on the broker; rejects when the broker does not.
+ * Without a signal, it makes its own deadline.
+ */
+export type BrokerOperation = (
+  operation: 'bind' | 'unbind',
+  exchange: AMQExchangeName,
+  key: string,
+  signal: AbortSignal | undefined,
+) => Promise<void>;
+
+interface KeyState {
+  readonly exchange: AMQExchangeName;
+  readonly key: string;
+  readonly holders: Set<Holder>;
+  /** The last bind queued, while the key is held: what a new holder waits for. */
+  bound: Promise<void> | null;
+  /** Settles once every broker operation queued for the key has. */
+  chain: Promise<void>;
+}
+
+/**
+ * The keys a handler is bound to, with who holds each: the broker binding
+ * exists while at least one holder does, made by the first holder and undone
+ * by the last to let go. Broker operations on one key run one after the
+ * other, so the broker ends in the state of the last change.
  */
 export class Bindings {
-  readonly #keys = new Map<AMQExchangeName, Set<string>>();
-  readonly #inFlight = new Map<string, Promise<void>>();
+  readonly #keys = new Map<string, KeyState>();
+  readonly #broker: BrokerOperation;
+  readonly #report: (error: unknown) => void;
 
+  /** `report` hears of the failures nobody awaits: undoing a bind that answered too late. */
+  constructor(broker: BrokerOperation, report: (error: unknown) => void) {
+    this.#broker = broker;
+    this.#report = report;
+  }
+
+  /** Whether the key has a holder: its deliveries are wanted. */
   has(exchange: AMQExchangeName, key: string): boolean {
-    return this.#keys.get(exchange)?.has(key) ?? false;
+    return (this.#keys.get(idOf(exchange, key))?.holders.size ?? 0) > 0;
   }
 
-  add(exchange: AMQExchangeName, key: string): void {
-    let keys = this.#keys.get(exchange);
-    if (keys === undefined) {
-      keys = new Set();
-      this.#keys.set(exchange, keys);
+  /** Every held (exchange, key): what a reconnect must restore, and nothing more. */
+  *entries(): IterableIterator<readonly [AMQExchangeName, string]> {
+    for (const state of this.#keys.values()) {
+      if (state.holders.size > 0) yield [state.exchange, state.key];
     }
-    keys.add(key);
   }
 
-  delete(exchange: AMQExchangeName, key: string): void {
-    this.#keys.get(exchange)?.delete(key);
-  }
-
+  /** How many keys are held. */
   get size(): number {
     let size = 0;
-    for (const keys of this.#keys.values()) size += keys.size;
+    for (const state of this.#keys.values()) if (state.holders.size > 0) size++;
     return size;
   }
 
-  *entries(): IterableIterator<readonly [AMQExchangeName, string]> {
-    for (const [exchange, keys] of this.#keys) {
-      for (const key of keys) yield [exchange, key];
+  /**
+   * Adds a holder to the key, held at once (deliveries that arrive while the
+   * broker binds are kept); resolves once the broker binding is in place. When
+   * the bind fails, every holder that waited for it lets go.
+   */
+  hold(exchange: AMQExchangeName, key: string, holder: Holder, signal: AbortSignal): Promise<void> {
+    const state = this.#stateOf(exchange, key);
+    state.holders.add(holder);
+    if (state.bound === null) {
+      const bound = this.#enqueue(state, 'bind', signal);
+      state.bound = bound;
+      bound.catch(() => {
+        // Those who waited for this bind learn it failed; the key is free again.
+        if (state.bound !== bound) return;
+        state.bound = null;
+        state.holders.clear();
+        this.#forgetIfIdle(state);
+      });
+    }
+    return state.bound;
+  }
+
+  /** Removes a holder; the last one out unbinds the key on the broker. */
+  release(
+    exchange: AMQExchangeName,
+    key: string,
+    holder: Holder,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const state = this.#keys.get(idOf(exchange, key));
+    if (state === undefined || !state.holders.delete(holder) || state.holders.size > 0) {
+      return Promise.resolve();
+    }
+    state.bound = null;
+    return this.#enqueue(state, 'unbind', signal);
+  }
+
+  /** Whether `holder` holds the key. */
+  isHeldBy(exchange: AMQExchangeName, key: string, holder: Holder): boolean {
+    return this.#keys.get(idOf(exchange, key))?.holders.has(holder) ?? false;
+  }
+
+  /** Settles once every broker operation in flight has. */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.#keys.values()].map((state) => state.chain));
+  }
+
+  #stateOf(exchange: AMQExchangeName, key: string): KeyState {
+    const id = idOf(exchange, key);
+    let state = this.#keys.get(id);
+    if (state === undefined) {
+      state = { exchange, key, holders: new Set(), bound: null, chain: Promise.resolve() };
+      this.#keys.set(id, state);
+    }
+    return state;
+  }
+
+  /**
+   * Queues a broker operation after the key's earlier ones. The caller's
+   * promise settles at `signal` at the latest; the queue moves on only once the
+   * broker answered, and a bind that answers after its caller gave up is undone
+   * unless someone holds the key again by then.
+   */
+  #enqueue(state: KeyState, operation: 'bind' | 'unbind', signal?: AbortSignal): Promise<void> {
+    let answered: () => void = ignore;
+    const chain = new Promise<void>((resolve) => {
+      answered = resolve;
+    });
+    const previous = state.chain;
+    state.chain = chain;
+    void chain.then(() => {
+      if (state.chain === chain) this.#forgetIfIdle(state);
+    });
+    return previous.then(async () => {
+      if (signal?.aborted) {
+        answered();
+        throw signal.reason;
+      }
+      const broker = this.#broker(operation, state.exchange, state.key, signal);
+      broker.then(answered, answered);
+      if (signal === undefined) return broker;
+      try {
+        await raceSignal(broker, signal);
+      } catch (error) {
+        if (operation === 'bind' && signal.aborted) this.#undoLateBind(state, broker);
+        throw error;
+      }
+    });
+  }
+
+  #undoLateBind(state: KeyState, broker: Promise<void>): void {
+    broker.then(() => {
+      if (state.holders.size > 0 || state.bound !== null) return;
+      this.#enqueue(state, 'unbind').catch(this.#report);
+    }, ignore);
+  }
+
+  #forgetIfIdle(state: KeyState): void {
+    const id = idOf(state.exchange, state.key);
+    if (state.holders.size === 0 && state.bound === null && this.#keys.get(id) === state) {
+      // Only once nothing is queued: a later operation must still run after the pending ones.
+      void state.chain.then(() => {
+        if (state.holders.size === 0 && state.bound === null && this.#keys.get(id) === state) {
+          this.#keys.delete(id);
+        }
+      });
     }
   }
-
-  /** Runs `operation` after every earlier operation on the same key has settled. */
-  serialize(exchange: AMQExchangeName, key: string, operation: () => Promise<void>): Promise<void> {
-    const id = `${exchange}\u0000${key}`;
-    const previous = this.#inFlight.get(id);
-    const next = previous === undefined ? operation() : previous.then(operation, operation);
-    const tracked = next.finally(() => {
-      if (this.#inFlight.get(id) === tracked) this.#inFlight.delete(id);
-    });
-    // Callers see `next`'s outcome; the chain itself must not reject unhandled.
-    tracked.catch(() => {});
-    this.#inFlight.set(id, tracked);
-    return next;
-  }
-
-  /** Settles once every operation in flight has. */
-  async settled(): Promise<void> {
-    await Promise.allSettled(this.#inFlight.values());
-  }
 }
+
+function idOf(exchange: AMQExchangeName, key: string): string {
+  return `${exchange}\u0000${key}`;
+}
+
+function ignore(): void {}

@@ -1,11 +1,38 @@
-import { encodeMessage, type Message, routingKeyOf } from '@teal/messages';
-import { Bindings } from './bindings';
-import { Dispatcher } from './dispatcher';
-import { AMQBindError, AMQClosedError, AMQError, AMQRoutingKeyError, AMQSendError } from './errors';
-import { type AMQExchangeName, exchangeOfKind } from './exchanges';
+import {
+  encodeMessage,
+  type Message,
+  type MessageKind,
+  type MessageOfKind,
+  routingKeyOf,
+} from '@teal/messages';
+import { Bindings, type Holder } from './bindings';
+import { Deadline } from './deadline';
+import { DeliveryQueue } from './delivery-queue';
+import {
+  AMQBindError,
+  AMQClosedError,
+  AMQError,
+  AMQRoutingKeyError,
+  AMQSendError,
+  AMQTimeoutError,
+} from './errors';
+import { type HandlerEvent, type HandlerEventListener, HandlerEvents } from './events';
+import { type AMQExchangeName, exchangeOfKind, isExchangeName, kindOfExchange } from './exchanges';
+import { Listeners } from './listeners';
 import { type Logger, stderrLogger } from './logger';
+import { Subscription } from './subscription';
 import type { Delivery, Transport, TransportContext, TransportFactory } from './transport';
-import type { AMQHandler, ErrorContext, ErrorHook, MessageCallback } from './types';
+import type {
+  AMQHandler,
+  CloseOptions,
+  ErrorContext,
+  ErrorHook,
+  KeySubscription,
+  MessageCallback,
+  SendOptions,
+  SubscribeOptions,
+  WaitOptions,
+} from './types';
 
 /** Options every handler takes, whatever its adapter. */
 export interface HandlerOptions {
@@ -51,8 +78,11 @@ export const backlogKey: unique symbol = Symbol.for('@teal/amq-core.backlog') as
 
 const DEFAULT_MAX_BACKLOG = 1_000;
 const DEFAULT_MAX_BACKLOG_BYTES = 64 * 1024 * 1024;
+const DEFAULT_HIGH_WATER_MARK = 100;
 /** How long `close()` waits past its deadline for a transport that ignores it. */
 const CLOSE_GRACE_MS = 1_000;
+/** The one holder of every explicit bind of a key: bound twice is bound once. */
+const EXPLICIT: Holder = Object.freeze({ explicit: true });
 
 const utf8 = new TextEncoder();
 
@@ -76,9 +106,15 @@ class Handler implements AMQHandler {
   readonly logger: Logger;
   readonly #exchangePrefix: string;
   readonly #sendTimeoutMs: number;
-  readonly #bindings = new Bindings();
-  readonly #dispatcher: Dispatcher;
+  readonly #bindings: Bindings;
+  readonly #listeners = new Listeners();
+  readonly #queue: DeliveryQueue;
+  readonly #events: HandlerEvents;
+  /** Ends each pending `waitFor()` with an error, for `close()`. */
+  readonly #waits = new Set<(error: unknown) => void>();
+  readonly #subscriptions = new Set<Pick<Subscription<Message>, 'fail'>>();
   #transport: Transport | null = null;
+  #isConnected = true;
   #closing: Promise<void> | null = null;
 
   constructor(options: HandlerOptions) {
@@ -89,7 +125,14 @@ class Handler implements AMQHandler {
       options.onError ??
       ((error, context) => this.logger.error(`${context.source} error`, { ...context, error }));
     this.#sendTimeoutMs = positive('sendTimeoutMs', options.sendTimeoutMs ?? 10_000);
-    this.#dispatcher = new Dispatcher(this, {
+    this.#events = new HandlerEvents((error) =>
+      this.logger.error('an event listener threw', { error }),
+    );
+    this.#bindings = new Bindings(
+      (operation, exchange, key, signal) => this.#onBroker(operation, exchange, key, signal),
+      (error) => this.report(error, { source: 'connection' }),
+    );
+    this.#queue = new DeliveryQueue(this, {
       concurrency: positive('concurrency', options.concurrency ?? 1),
       maxBacklog: positive('maxBacklog', options.maxBacklog ?? DEFAULT_MAX_BACKLOG),
       maxBacklogBytes: positive(
@@ -104,13 +147,14 @@ class Handler implements AMQHandler {
       exchangePrefix: this.#exchangePrefix,
       logger: this.logger,
       sendTimeoutMs: this.#sendTimeoutMs,
-      deliver: (delivery) => this.#dispatcher.push(delivery),
+      deliver: (delivery) => this.#queue.push(delivery),
       bindings: () => this.#bindings.entries(),
       reportError: (error) => this.report(error, { source: 'connection' }),
-      backlog: this.#dispatcher,
+      connectionChanged: (isConnected, error) => this.#connectionChanged(isConnected, error),
+      backlog: this.#queue,
     };
     const transport = await factory(context);
-    this.#dispatcher.appliesBackpressure = transport.appliesBackpressure === true;
+    this.#queue.appliesBackpressure = transport.appliesBackpressure === true;
     this.#transport = transport;
   }
 
@@ -126,58 +170,176 @@ class Handler implements AMQHandler {
     return this.#bindings.has(delivery.exchange, delivery.routingKey);
   }
 
-  send(message: Message): Promise<void> {
-    let exchange: AMQExchangeName;
-    let routingKey: string;
-    let body: string;
+  isListened(delivery: Delivery): boolean {
+    return this.#listeners.has(delivery.exchange, delivery.routingKey);
+  }
+
+  route(delivery: Delivery, message: Message): Promise<void> | undefined {
+    return this.#listeners.route(delivery.exchange, delivery.routingKey, message);
+  }
+
+  send(message: Message, options: SendOptions = {}): Promise<void> {
     try {
       const transport = this.#open('send');
-      body = encodeMessage(message);
-      exchange = exchangeOfKind(message.kind);
-      routingKey = routingKeyOf(message);
+      const body = encodeMessage(message);
+      const routingKey = routingKeyOf(message);
       this.#checkKey(transport, 'send', routingKey);
-      return this.#publish(transport, exchange, routingKey, body);
+      return this.#publish(
+        transport,
+        exchangeOfKind(message.kind),
+        routingKey,
+        body,
+        options.signal,
+      );
     } catch (error) {
       return Promise.reject(error);
     }
   }
 
+  waitFor<K extends MessageKind>(
+    kind: K,
+    key: string,
+    options: WaitOptions = {},
+  ): Promise<MessageOfKind<K>> {
+    let transport: Transport;
+    let exchange: AMQExchangeName;
+    try {
+      transport = this.#open('waitFor');
+      exchange = this.#exchangeOf('waitFor', kind);
+      this.#checkKey(transport, 'waitFor', key, 'key');
+      if (options.timeoutMs !== undefined) positive('timeoutMs', options.timeoutMs);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const { signal, timeoutMs } = options;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise<MessageOfKind<K>>((resolve, reject) => {
+      const holder: Holder = {};
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const finish = (error: unknown, message?: Message) => {
+        if (!this.#waits.delete(fail)) return;
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        this.#listeners.remove(exchange, key, listener);
+        this.#letGo(exchange, key, holder);
+        if (message === undefined) reject(error);
+        else resolve(message as MessageOfKind<K>);
+      };
+      const fail = (error: unknown) => finish(error);
+      const listener = {
+        accept: (message: Message) => {
+          finish(undefined, message);
+          return undefined;
+        },
+      };
+      const onAbort = () => fail(signal?.reason);
+      this.#waits.add(fail);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(
+          () =>
+            fail(
+              new AMQTimeoutError(
+                `[@teal/amq-core] waitFor('${kind}'): no message within ${timeoutMs} ms`,
+              ),
+            ),
+          timeoutMs,
+        );
+      }
+      this.#listeners.add(exchange, key, listener);
+      this.#hold(transport, exchange, key, holder, 'waitFor').then(() => {
+        try {
+          options.onBound?.();
+        } catch (error) {
+          fail(error);
+        }
+      }, fail);
+    });
+  }
+
+  subscribe<K extends MessageKind>(
+    kind: K,
+    key: string,
+    options: SubscribeOptions = {},
+  ): KeySubscription<MessageOfKind<K>> {
+    const transport = this.#open('subscribe');
+    const exchange = this.#exchangeOf('subscribe', kind);
+    this.#checkKey(transport, 'subscribe', key, 'key');
+    const highWaterMark = positive(
+      'highWaterMark',
+      options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK,
+    );
+    const { signal } = options;
+    const onAbort = () => subscription.fail(signal?.reason, true);
+    const subscription: Subscription<MessageOfKind<K>> = new Subscription(highWaterMark, () => {
+      signal?.removeEventListener('abort', onAbort);
+      this.#subscriptions.delete(subscription);
+      this.#listeners.remove(exchange, key, subscription);
+      this.#letGo(exchange, key, subscription);
+    });
+    this.#subscriptions.add(subscription);
+    this.#listeners.add(exchange, key, subscription);
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener('abort', onAbort, { once: true });
+    subscription.bound = this.#hold(transport, exchange, key, subscription, 'subscribe');
+    subscription.bound.catch((error: unknown) => subscription.fail(error, false));
+    return subscription;
+  }
+
+  bind(kind: MessageKind, key: string): Promise<void> {
+    return this.#bindExplicitly('bind', kind, key, 'key');
+  }
+
+  unbind(kind: MessageKind, key: string): Promise<void> {
+    return this.#unbindExplicitly('unbind', kind, key, 'key');
+  }
+
   bindCallbackState(state: string): Promise<void> {
-    return this.#bind('callbacks', state, 'bindCallbackState', 'state');
+    return this.#bindExplicitly('bindCallbackState', 'callback', state, 'state');
   }
 
   unbindCallbackState(state: string): Promise<void> {
-    return this.#unbind('callbacks', state, 'unbindCallbackState', 'state');
+    return this.#unbindExplicitly('unbindCallbackState', 'callback', state, 'state');
   }
 
   bindOpenIDCIBARequestIdentifier(requestId: string): Promise<void> {
-    return this.#bind(
-      'openid_ciba_callbacks',
-      requestId,
+    return this.#bindExplicitly(
       'bindOpenIDCIBARequestIdentifier',
+      'openid_ciba_callback',
+      requestId,
       'requestId',
     );
   }
 
   unbindOpenIDCIBARequestIdentifier(requestId: string): Promise<void> {
-    return this.#unbind(
-      'openid_ciba_callbacks',
-      requestId,
+    return this.#unbindExplicitly(
       'unbindOpenIDCIBARequestIdentifier',
+      'openid_ciba_callback',
+      requestId,
       'requestId',
     );
   }
 
   bindPowensDomainWebhooks(domain: string): Promise<void> {
-    return this.#bind('powens_domain_webhooks', domain, 'bindPowensDomainWebhooks', 'domain');
+    return this.#bindExplicitly('bindPowensDomainWebhooks', 'powens_webhook', domain, 'domain');
   }
 
   unbindPowensDomainWebhooks(domain: string): Promise<void> {
-    return this.#unbind('powens_domain_webhooks', domain, 'unbindPowensDomainWebhooks', 'domain');
+    return this.#unbindExplicitly('unbindPowensDomainWebhooks', 'powens_webhook', domain, 'domain');
   }
 
-  close(): Promise<void> {
-    if (this.#closing === null) this.#closing = this.#shutdown();
+  on<E extends HandlerEvent>(event: E, listener: HandlerEventListener<E>): this {
+    this.#events.on(event, listener);
+    return this;
+  }
+
+  off<E extends HandlerEvent>(event: E, listener: HandlerEventListener<E>): this {
+    this.#events.off(event, listener);
+    return this;
+  }
+
+  close(options: CloseOptions = {}): Promise<void> {
+    if (this.#closing === null) this.#closing = this.#shutdown(options.drainTimeoutMs);
     return this.#closing;
   }
 
@@ -189,8 +351,8 @@ class Handler implements AMQHandler {
     return this.#transport;
   }
 
-  get [backlogKey](): Dispatcher {
-    return this.#dispatcher;
+  get [backlogKey](): DeliveryQueue {
+    return this.#queue;
   }
 
   [publishRaw](
@@ -198,20 +360,28 @@ class Handler implements AMQHandler {
     routingKey: string,
     body: string | Uint8Array,
   ): Promise<void> {
-    return this.#publish(this.#open('publish'), exchange, routingKey, body);
+    return this.#publish(this.#open('publish'), exchange, routingKey, body, undefined);
   }
 
-  /** Hands an error nothing awaits to `onError`; a throwing hook is logged, never rethrown. */
+  /** Hands an error nothing awaits to `onError` and the `error` listeners; a throwing hook is logged. */
   report(error: unknown, context: ErrorContext): void {
     try {
       this.onError(error, context);
     } catch (hookError) {
       this.logger.error('the error hook threw', { error: hookError });
     }
+    this.#events.emit('error', error, context);
   }
 
-  async #shutdown(): Promise<void> {
-    this.#dispatcher.stop();
+  async #shutdown(drainTimeoutMs: number | undefined): Promise<void> {
+    if (drainTimeoutMs === undefined) {
+      this.#queue.stop();
+    } else {
+      await this.#drain(drainTimeoutMs);
+    }
+    const closed = new AMQClosedError('[@teal/amq-core] the handler was closed');
+    for (const fail of [...this.#waits]) fail(closed);
+    for (const subscription of [...this.#subscriptions]) subscription.fail(closed, false);
     const transport = this.#transport;
     if (transport === null) return;
     const deadline = new Deadline(
@@ -236,68 +406,122 @@ class Handler implements AMQHandler {
     }
   }
 
-  #bind(exchange: AMQExchangeName, key: string, method: string, argument: string): Promise<void> {
-    let transport: Transport;
+  /** Lets what was received reach the callback and listeners, for at most `timeoutMs`. */
+  async #drain(timeoutMs: number): Promise<void> {
+    if (!Number.isFinite(timeoutMs) || timeoutMs < 0) {
+      throw new AMQError(`[@teal/amq-core] drainTimeoutMs must be 0 or more, got ${timeoutMs}`);
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const isDrained = await Promise.race([
+      this.#queue.drain().then(() => true),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (isDrained) return;
+    const left = this.#queue.release();
+    if (left > 0) {
+      this.logger.warn('close(): messages left undelivered after drainTimeoutMs', {
+        messages: left,
+        drainTimeoutMs: timeoutMs,
+      });
+    }
+  }
+
+  #connectionChanged(isConnected: boolean, error: unknown): void {
+    if (this.isClosed || isConnected === this.#isConnected) return;
+    this.#isConnected = isConnected;
+    if (!isConnected) {
+      this.#events.emit('disconnected', error);
+      return;
+    }
+    this.#events.emit('connected');
+    this.#events.emit('reconnected');
+  }
+
+  #bindExplicitly(method: string, kind: MessageKind, key: string, argument: string): Promise<void> {
     try {
-      transport = this.#open(method);
+      const transport = this.#open(method);
+      const exchange = this.#exchangeOf(method, kind);
       this.#checkKey(transport, method, key, argument);
+      return this.#hold(transport, exchange, key, EXPLICIT, method);
     } catch (error) {
       return Promise.reject(error);
     }
-    const deadline = this.#deadline(AMQBindError, transport, `${method}() on ${exchange}`);
-    const work = this.#bindings.serialize(exchange, key, async () => {
-      if (this.#bindings.has(exchange, key) || deadline.signal.aborted) return;
-      this.#open(method);
-      // Bound before the broker confirms, so nothing that arrives meanwhile is dropped.
-      this.#bindings.add(exchange, key);
-      try {
-        await transport.bind(exchange, key, deadline.signal);
-      } catch (error) {
-        this.#bindings.delete(exchange, key);
-        throw brokerError(AMQBindError, transport, `${method}() failed`, error);
-      }
-      if (deadline.signal.aborted && this.#bindings.has(exchange, key)) {
-        // The caller was told it failed: the broker must not keep what core does not have.
-        this.#bindings.delete(exchange, key);
-        await this.#undoBind(transport, exchange, key);
-      }
-    });
-    return deadline.race(work);
   }
 
-  #unbind(exchange: AMQExchangeName, key: string, method: string, argument: string): Promise<void> {
-    let transport: Transport;
+  #unbindExplicitly(
+    method: string,
+    kind: MessageKind,
+    key: string,
+    argument: string,
+  ): Promise<void> {
     try {
-      transport = this.#open(method);
+      const transport = this.#open(method);
+      const exchange = this.#exchangeOf(method, kind);
       this.#checkKey(transport, method, key, argument);
+      const deadline = this.#bindDeadline(transport, `${method}() on ${exchange}`);
+      return deadline.race(this.#bindings.release(exchange, key, EXPLICIT, deadline.signal));
     } catch (error) {
       return Promise.reject(error);
     }
-    const deadline = this.#deadline(AMQBindError, transport, `${method}() on ${exchange}`);
-    const work = this.#bindings.serialize(exchange, key, async () => {
-      if (!this.#bindings.has(exchange, key)) return;
-      this.#open(method);
-      // Unbound at once: nothing for this key reaches the callback after this call.
-      this.#bindings.delete(exchange, key);
-      await transport.unbind(exchange, key, deadline.signal).catch((error: unknown) => {
-        throw brokerError(AMQBindError, transport, `${method}() failed`, error);
-      });
-    });
-    return deadline.race(work);
   }
 
-  /** Unbinds a key whose bind completed after its caller gave up on it. */
-  async #undoBind(transport: Transport, exchange: AMQExchangeName, key: string): Promise<void> {
-    const deadline = this.#deadline(AMQBindError, transport, `undoing a late bind on ${exchange}`);
-    try {
-      await transport.unbind(exchange, key, deadline.signal);
-    } catch (error) {
-      this.report(brokerError(AMQBindError, transport, 'undoing a late bind failed', error), {
-        source: 'connection',
-        exchange,
+  /**
+   * Holds the key for `holder`; resolves once the broker binding is in place.
+   * A holder whose deadline passes lets go, so the broker never keeps what the
+   * caller was told failed.
+   */
+  #hold(
+    transport: Transport,
+    exchange: AMQExchangeName,
+    key: string,
+    holder: Holder,
+    method: string,
+  ): Promise<void> {
+    const deadline = this.#bindDeadline(transport, `${method}() on ${exchange}`);
+    return deadline
+      .race(this.#bindings.hold(exchange, key, holder, deadline.signal))
+      .catch((error: unknown) => {
+        if (!this.isClosed) this.#letGo(exchange, key, holder);
+        throw error;
       });
+  }
+
+  /** Lets go of the key for `holder`, in the background; a failed unbind goes to `onError`. */
+  #letGo(exchange: AMQExchangeName, key: string, holder: Holder): void {
+    if (this.isClosed || !this.#bindings.isHeldBy(exchange, key, holder)) return;
+    this.#bindings.release(exchange, key, holder).catch((error: unknown) => {
+      if (!this.isClosed) this.report(error, { source: 'connection', exchange });
+    });
+  }
+
+  /** What `Bindings` asks of the broker, with a deadline of its own when it has none. */
+  async #onBroker(
+    operation: 'bind' | 'unbind',
+    exchange: AMQExchangeName,
+    key: string,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    const transport = this.#transport;
+    if (transport === null) throw new AMQClosedError('[@teal/amq-core] the handler was closed');
+    const own =
+      signal === undefined
+        ? this.#bindDeadline(transport, `${operation} on ${exchange}`)
+        : undefined;
+    try {
+      if (operation === 'bind') await transport.bind(exchange, key, signal ?? own!.signal);
+      else await transport.unbind(exchange, key, signal ?? own!.signal);
+    } catch (error) {
+      throw brokerError(
+        AMQBindError,
+        transport,
+        `${operation === 'bind' ? 'binding' : 'unbinding'} a key on ${exchange} failed`,
+        error,
+      );
     } finally {
-      deadline.clear();
+      own?.clear();
     }
   }
 
@@ -306,11 +530,16 @@ class Handler implements AMQHandler {
     exchange: AMQExchangeName,
     routingKey: string,
     body: string | Uint8Array,
+    signal: AbortSignal | undefined,
   ): Promise<void> {
-    const deadline = this.#deadline(
-      AMQSendError,
-      transport,
-      (ms) => `the broker did not accept the message on ${exchange} within ${ms} ms`,
+    const timeoutMs = this.#sendTimeoutMs;
+    const deadline = new Deadline(
+      timeoutMs,
+      () =>
+        new AMQSendError(
+          `[${transport.name}] the broker did not accept the message on ${exchange} within ${timeoutMs} ms`,
+        ),
+      signal,
     );
     let published: Promise<void>;
     try {
@@ -331,18 +560,15 @@ class Handler implements AMQHandler {
     );
   }
 
-  /** The deadline of one operation: `sendTimeoutMs` from now. */
-  #deadline(
-    Kind: typeof AMQSendError | typeof AMQBindError,
-    transport: Transport,
-    what: string | ((timeoutMs: number) => string),
-  ): Deadline {
+  #bindDeadline(transport: Transport, what: string): Deadline {
     const timeoutMs = this.#sendTimeoutMs;
-    const message =
-      typeof what === 'string'
-        ? `${what}: no answer from the broker within ${timeoutMs} ms`
-        : what(timeoutMs);
-    return new Deadline(timeoutMs, () => new Kind(`[${transport.name}] ${message}`));
+    return new Deadline(
+      timeoutMs,
+      () =>
+        new AMQBindError(
+          `[${transport.name}] ${what}: no answer from the broker within ${timeoutMs} ms`,
+        ),
+    );
   }
 
   #open(method: string): Transport {
@@ -350,6 +576,16 @@ class Handler implements AMQHandler {
       throw new AMQClosedError(`[@teal/amq-core] ${method}() after close(): make a new handler`);
     }
     return this.#transport;
+  }
+
+  #exchangeOf(method: string, kind: MessageKind): AMQExchangeName {
+    const exchange = exchangeOfKind(kind);
+    if (exchange === undefined || !isExchangeName(exchange) || kindOfExchange(exchange) !== kind) {
+      throw new AMQError(
+        `[@teal/amq-core] ${method}(): unknown message kind ${JSON.stringify(String(kind)).slice(0, 40)}: use 'callback', 'openid_ciba_callback' or 'powens_webhook'`,
+      );
+    }
+    return exchange;
   }
 
   #checkKey(transport: Transport, method: string, key: string, argument = 'routing key'): void {
@@ -367,63 +603,6 @@ class Handler implements AMQHandler {
         );
       }
     }
-  }
-}
-
-/**
- * One operation's deadline: a signal the transport gets, which fires with a
- * timeout error after `timeoutMs`, and the caller's promise, which rejects at
- * that instant whatever the transport does.
- */
-class Deadline {
-  readonly #controller = new AbortController();
-  readonly #timer: ReturnType<typeof setTimeout>;
-
-  constructor(timeoutMs: number, reason: () => Error) {
-    this.#timer = setTimeout(() => this.#controller.abort(reason()), timeoutMs);
-  }
-
-  get signal(): AbortSignal {
-    return this.#controller.signal;
-  }
-
-  /** `work`'s outcome, or the deadline's error if it fires first. */
-  race(work: Promise<void>): Promise<void> {
-    const signal = this.#controller.signal;
-    return new Promise<void>((resolve, reject) => {
-      if (signal.aborted) {
-        reject(signal.reason);
-        return;
-      }
-      const onAbort = () => reject(signal.reason);
-      signal.addEventListener('abort', onAbort, { once: true });
-      work.then(
-        () => {
-          this.clear();
-          signal.removeEventListener('abort', onAbort);
-          resolve();
-        },
-        (error: unknown) => {
-          this.clear();
-          signal.removeEventListener('abort', onAbort);
-          reject(error);
-        },
-      );
-    });
-  }
-
-  /** Resolves `graceMs` after the deadline fired. */
-  expiry(graceMs: number): Promise<void> {
-    const signal = this.#controller.signal;
-    return new Promise((resolve) => {
-      const later = () => setTimeout(resolve, graceMs).unref?.();
-      if (signal.aborted) later();
-      else signal.addEventListener('abort', later, { once: true });
-    });
-  }
-
-  clear(): void {
-    clearTimeout(this.#timer);
   }
 }
 

@@ -10,7 +10,9 @@ export {
   AMQRoutingKeyError,
   AMQSendError,
   AMQSettingsError,
+  AMQTimeoutError,
 } from './errors';
+export type { HandlerEvent, HandlerEventListener, HandlerEventMap } from './events';
 export {
   AMQExchangeName,
   EXCHANGE_NAMES,
@@ -33,4 +35,14 @@ export type {
   TransportContext,
   TransportFactory,
 } from './transport';
-export type { AMQHandler, ErrorContext, ErrorHook, MessageCallback } from './types';
+export type {
+  AMQHandler,
+  CloseOptions,
+  ErrorContext,
+  ErrorHook,
+  KeySubscription,
+  MessageCallback,
+  SendOptions,
+  SubscribeOptions,
+  WaitOptions,
+} from './types';

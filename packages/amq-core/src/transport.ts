@@ -56,6 +56,13 @@ export interface TransportContext {
   bindings(): Iterable<readonly [AMQExchangeName, string]>;
   /** Reports a connection problem that nothing awaits (it goes to the handler's `onError`). */
   reportError(error: unknown): void;
+  /**
+   * Tells the handler its connection was lost (`false`, with the error) or is
+   * back with every binding restored (`true`); the handler emits its
+   * `disconnected`, `connected` and `reconnected` events from it. Repeats are
+   * ignored.
+   */
+  connectionChanged(isConnected: boolean, error?: unknown): void;
   /** What the handler holds for its callback; see `Transport.appliesBackpressure`. */
   readonly backlog: Backlog;
 }

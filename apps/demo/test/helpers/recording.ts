@@ -25,7 +25,7 @@ export function recordingHandler(
       if (refused.has(key)) return Promise.reject(new Error(`the broker refused ${key}`));
       return real[method](key);
     };
-  return {
+  const handler: AMQHandler = {
     get callback() {
       return real.callback;
     },
@@ -44,14 +44,27 @@ export function recordingHandler(
     get isConnected() {
       return real.isConnected;
     },
-    send: (message) => real.send(message),
+    send: (message, options) => real.send(message, options),
+    waitFor: (kind, key, options) => real.waitFor(kind, key, options),
+    subscribe: (kind, key, options) => real.subscribe(kind, key, options),
+    bind: (kind, key) => real.bind(kind, key),
+    unbind: (kind, key) => real.unbind(kind, key),
+    on(event, listener) {
+      real.on(event, listener);
+      return handler;
+    },
+    off(event, listener) {
+      real.off(event, listener);
+      return handler;
+    },
     bindCallbackState: record('bindCallbackState'),
     unbindCallbackState: record('unbindCallbackState'),
     bindOpenIDCIBARequestIdentifier: record('bindOpenIDCIBARequestIdentifier'),
     unbindOpenIDCIBARequestIdentifier: record('unbindOpenIDCIBARequestIdentifier'),
     bindPowensDomainWebhooks: record('bindPowensDomainWebhooks'),
     unbindPowensDomainWebhooks: record('unbindPowensDomainWebhooks'),
-    close: () => real.close(),
+    close: (options) => real.close(options),
     [Symbol.asyncDispose]: () => real.close(),
   };
+  return handler;
 }

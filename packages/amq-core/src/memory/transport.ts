@@ -65,10 +65,12 @@ export class MemoryTransport implements Transport, MemorySubscriber {
     if (!this.#isConnected) return;
     this.#isConnected = false;
     this.#dropSubscriptions();
+    this.#context.connectionChanged(false, new Error('the memory broker dropped the connection'));
     this.#reconnected = new Promise((resolve) => {
       setTimeout(() => {
         for (const [exchange, key] of this.#context.bindings()) this.#subscribe(exchange, key);
         this.#isConnected = true;
+        this.#context.connectionChanged(true);
         resolve();
       }, outageMs);
     });

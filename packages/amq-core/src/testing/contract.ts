@@ -10,6 +10,9 @@ import { lifecycleSuite } from './suites/lifecycle';
 import { orderingSuite } from './suites/ordering';
 import { resourcesSuite } from './suites/resources';
 import { robustnessSuite } from './suites/robustness';
+import { shutdownSuite } from './suites/shutdown';
+import { streamingSuite } from './suites/streaming';
+import { waitingSuite } from './suites/waiting';
 import type { ContractTarget } from './target';
 
 /**
@@ -48,5 +51,8 @@ export function describeHandlerContract(target: ContractTarget): void {
     hostileSuite(suite);
     backlogSuite(suite);
     resourcesSuite(suite);
+    waitingSuite(suite);
+    streamingSuite(suite);
+    shutdownSuite(suite);
   });
 }

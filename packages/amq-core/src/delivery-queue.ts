@@ -5,14 +5,19 @@ import type { Logger } from './logger';
 import type { Backlog, Delivery } from './transport';
 import type { ErrorContext, MessageCallback } from './types';
 
-interface DispatcherHost {
+interface DeliveryHost {
   readonly callback: MessageCallback | null;
   readonly logger: Logger;
+  /** Whether the delivery's key is held: its messages are wanted. */
   isBound(delivery: Delivery): boolean;
+  /** Whether a `waitFor()` or `subscribe()` listens to the delivery's key. */
+  isListened(delivery: Delivery): boolean;
+  /** Hands a message to the listeners of its key; a promise while one of them is full. */
+  route(delivery: Delivery, message: Message): Promise<void> | undefined;
   report(error: unknown, context: ErrorContext): void;
 }
 
-export interface DispatcherOptions {
+export interface DeliveryQueueOptions {
   /** How many callbacks may run at once. */
   readonly concurrency: number;
   readonly maxBacklog: number;
@@ -27,16 +32,17 @@ interface Waiter {
 }
 
 /**
- * Runs the callback on deliveries in arrival order, at most `concurrency` at
- * a time (1: each awaited before the next). Undecodable bodies, unbound keys
- * and deliveries without a callback are dropped; every delivery is settled.
- * What waits for the callback is bounded (`maxBacklog`, `maxBacklogBytes`):
- * a transport that applies backpressure waits for room, and from one that
- * does not, deliveries over the bounds are dropped, counted and reported.
+ * The deliveries waiting for the handler's callback and listeners, handed to
+ * them in arrival order, at most `concurrency` at a time (1: each awaited
+ * before the next). Undecodable bodies, unbound keys and deliveries nobody
+ * listens to are dropped; every delivery is settled. What waits is bounded
+ * (`maxBacklog`, `maxBacklogBytes`): a transport that applies backpressure
+ * waits for room, and from one that does not, deliveries over the bounds are
+ * dropped, counted and reported.
  */
-export class Dispatcher implements Backlog {
-  readonly #host: DispatcherHost;
-  readonly #options: DispatcherOptions;
+export class DeliveryQueue implements Backlog {
+  readonly #host: DeliveryHost;
+  readonly #options: DeliveryQueueOptions;
   /** The transport holds the broker back when the backlog is full: nothing is dropped here. */
   appliesBackpressure = false;
   // A FIFO as an array and a head index: shift() on a long array is O(n).
@@ -46,12 +52,15 @@ export class Dispatcher implements Backlog {
   #running = 0;
   #isPumping = false;
   #isStopped = false;
+  /** Draining for a graceful close: what arrives now is left unsettled, for the broker to keep. */
+  #isDraining = false;
+  #onIdle: (() => void) | null = null;
   #waiters: Waiter[] = [];
   /** Deliveries dropped over the bounds in the current overflow, and ever. */
   #overflowing = 0;
   #overflowed = 0;
 
-  constructor(host: DispatcherHost, options: DispatcherOptions) {
+  constructor(host: DeliveryHost, options: DeliveryQueueOptions) {
     this.#host = host;
     this.#options = options;
   }
@@ -102,6 +111,7 @@ export class Dispatcher implements Backlog {
   }
 
   push(delivery: Delivery): void {
+    if (this.#isDraining) return;
     if (this.#isStopped) {
       delivery.settled?.();
       return;
@@ -114,6 +124,33 @@ export class Dispatcher implements Backlog {
     this.#queue.push(delivery);
     this.#bytes += sizeOf(delivery.body);
     this.#pump();
+  }
+
+  /**
+   * Takes nothing more, and resolves once every delivery already received was
+   * handed over and its callback finished.
+   */
+  drain(): Promise<void> {
+    this.#isDraining = true;
+    if (this.#running === 0 && this.messages === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.#onIdle = resolve;
+    });
+  }
+
+  /**
+   * Lets go of what still waits, unsettled, so that a broker that redelivers
+   * keeps it for someone else; returns how many. Running callbacks finish on
+   * their own.
+   */
+  release(): number {
+    const left = this.messages;
+    this.#isStopped = true;
+    this.#queue = [];
+    this.#head = 0;
+    this.#bytes = 0;
+    this.#wakeWaiters();
+    return left;
   }
 
   /** Drops what waits; callbacks already running finish on their own. */
@@ -158,6 +195,11 @@ export class Dispatcher implements Backlog {
       }
     } finally {
       this.#isPumping = false;
+    }
+    if (this.#onIdle !== null && this.#running === 0 && this.messages === 0) {
+      const onIdle = this.#onIdle;
+      this.#onIdle = null;
+      onIdle();
     }
   }
 
@@ -207,11 +249,13 @@ export class Dispatcher implements Backlog {
     );
   }
 
-  /** Runs one delivery; returns a promise only when the callback returned one. */
+  /** Runs one delivery; returns a promise only while a listener or the callback works on it. */
   #run(delivery: Delivery): Promise<void> | undefined {
     const host = this.#host;
     const callback = host.callback;
-    if (this.#isStopped || callback === null || !host.isBound(delivery)) return undefined;
+    if (this.#isStopped || !host.isBound(delivery)) return undefined;
+    const isListened = host.isListened(delivery);
+    if (callback === null && !isListened) return undefined;
     let message: Message;
     try {
       message = decodeMessage(kindOfExchange(delivery.exchange), delivery.body);
@@ -227,6 +271,18 @@ export class Dispatcher implements Backlog {
       });
       return undefined;
     }
+    const routed = isListened ? host.route(delivery, message) : undefined;
+    if (routed !== undefined) return routed.then(() => this.#call(callback, message, delivery));
+    return this.#call(callback, message, delivery);
+  }
+
+  /** Runs the callback; returns a promise only when it returned one. */
+  #call(
+    callback: MessageCallback | null,
+    message: Message,
+    delivery: Delivery,
+  ): Promise<void> | undefined {
+    if (callback === null) return undefined;
     let result: unknown;
     try {
       result = callback(message);

@@ -34,10 +34,13 @@ interface KeyState {
 export class Bindings {
   readonly #keys = new Map<string, KeyState>();
   readonly #broker: BrokerOperation;
-  readonly #report: (error: unknown) => void;
+  readonly #report: (error: unknown, exchange: AMQExchangeName) => void;
 
   /** `report` hears of the failures nobody awaits: undoing a bind that answered too late. */
-  constructor(broker: BrokerOperation, report: (error: unknown) => void) {
+  constructor(
+    broker: BrokerOperation,
+    report: (error: unknown, exchange: AMQExchangeName) => void,
+  ) {
     this.#broker = broker;
     this.#report = report;
   }
@@ -154,7 +157,7 @@ export class Bindings {
   #undoLateBind(state: KeyState, broker: Promise<void>): void {
     broker.then(() => {
       if (state.holders.size > 0 || state.bound !== null) return;
-      this.#enqueue(state, 'unbind').catch(this.#report);
+      this.#enqueue(state, 'unbind').catch((error: unknown) => this.#report(error, state.exchange));
     }, ignore);
   }
 

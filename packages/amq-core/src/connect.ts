@@ -1,6 +1,6 @@
 import { AMQAdapterMissingError, AMQSettingsError } from './errors';
-import type { HandlerOptions } from './handler';
 import { connectMemory } from './memory/connect';
+import type { HandlerOptions } from './options';
 import { type AMQSettings, parseBrokerUrl } from './settings';
 import type { AMQHandler } from './types';
 

@@ -5,21 +5,22 @@ import {
   type MessageOfKind,
   routingKeyOf,
 } from '@teal/messages';
-import { Bindings, type Holder } from './bindings';
 import { Deadline } from './deadline';
 import { DeliveryQueue } from './delivery-queue';
-import {
-  AMQBindError,
-  AMQClosedError,
-  AMQError,
-  AMQRoutingKeyError,
-  AMQSendError,
-  AMQTimeoutError,
-} from './errors';
+import { AMQClosedError, AMQError, AMQRoutingKeyError, AMQSendError } from './errors';
 import { type HandlerEvent, type HandlerEventListener, HandlerEvents } from './events';
 import { type AMQExchangeName, exchangeOfKind, isExchangeName, kindOfExchange } from './exchanges';
+import { brokerError, EXPLICIT, KeyHolds } from './holds';
 import { Listeners } from './listeners';
 import { type Logger, stderrLogger } from './logger';
+import {
+  DEFAULT_HIGH_WATER_MARK,
+  DEFAULT_MAX_BACKLOG,
+  DEFAULT_MAX_BACKLOG_BYTES,
+  DEFAULT_SEND_TIMEOUT_MS,
+  type HandlerOptions,
+  positive,
+} from './options';
 import { Subscription } from './subscription';
 import type { Delivery, Transport, TransportContext, TransportFactory } from './transport';
 import type {
@@ -33,35 +34,7 @@ import type {
   SubscribeOptions,
   WaitOptions,
 } from './types';
-
-/** Options every handler takes, whatever its adapter. */
-export interface HandlerOptions {
-  /** Prepended to every exchange name; isolates applications sharing a broker. Default `''`. */
-  exchangePrefix?: string;
-  /** Where the handler logs. Default: warnings and errors as JSON on stderr. */
-  logger?: Logger;
-  /** How many callbacks may run at once. Default 1: each is awaited before the next. */
-  concurrency?: number;
-  /**
-   * How long `send()`, a bind or an unbind waits for the broker, outages
-   * included, before it rejects; `close()` waits as long before it lets go of
-   * what it could not release politely. Default 10 s.
-   */
-  sendTimeoutMs?: number;
-  /**
-   * The most deliveries the handler holds for a callback that does not keep
-   * up. Beyond it, an adapter that can hold the broker back stops taking
-   * messages (they wait on the broker); one that cannot (core NATS, memory)
-   * drops them, counts them and reports them to `onError`. Default 1,000.
-   */
-  maxBacklog?: number;
-  /** The same bound in body bytes. Default 64 MiB. */
-  maxBacklogBytes?: number;
-  /** The initial callback. */
-  callback?: MessageCallback | null;
-  /** The initial error hook. */
-  onError?: ErrorHook;
-}
+import { waitForMessage } from './waiter';
 
 /**
  * Sends a raw body through a handler's transport; reached through
@@ -76,13 +49,8 @@ export const transportKey: unique symbol = Symbol.for('@teal/amq-core.transport'
 /** The handler's backlog; reached through `backlogOf()` of `@teal/amq-core/testing`. */
 export const backlogKey: unique symbol = Symbol.for('@teal/amq-core.backlog') as never;
 
-const DEFAULT_MAX_BACKLOG = 1_000;
-const DEFAULT_MAX_BACKLOG_BYTES = 64 * 1024 * 1024;
-const DEFAULT_HIGH_WATER_MARK = 100;
 /** How long `close()` waits past its deadline for a transport that ignores it. */
 const CLOSE_GRACE_MS = 1_000;
-/** The one holder of every explicit bind of a key: bound twice is bound once. */
-const EXPLICIT: Holder = Object.freeze({ explicit: true });
 
 const utf8 = new TextEncoder();
 
@@ -105,13 +73,13 @@ class Handler implements AMQHandler {
   onError: ErrorHook;
   readonly logger: Logger;
   readonly #exchangePrefix: string;
-  readonly #sendTimeoutMs: number;
-  readonly #bindings: Bindings;
-  readonly #listeners = new Listeners();
+  readonly sendTimeoutMs: number;
+  readonly holds: KeyHolds;
+  readonly listeners = new Listeners();
+  /** Ends each pending `waitFor()` with an error, for `close()`. */
+  readonly waits = new Set<(error: unknown) => void>();
   readonly #queue: DeliveryQueue;
   readonly #events: HandlerEvents;
-  /** Ends each pending `waitFor()` with an error, for `close()`. */
-  readonly #waits = new Set<(error: unknown) => void>();
   readonly #subscriptions = new Set<Pick<Subscription<Message>, 'fail'>>();
   #transport: Transport | null = null;
   #isConnected = true;
@@ -124,14 +92,14 @@ class Handler implements AMQHandler {
     this.onError =
       options.onError ??
       ((error, context) => this.logger.error(`${context.source} error`, { ...context, error }));
-    this.#sendTimeoutMs = positive('sendTimeoutMs', options.sendTimeoutMs ?? 10_000);
+    this.sendTimeoutMs = positive(
+      'sendTimeoutMs',
+      options.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS,
+    );
     this.#events = new HandlerEvents((error) =>
       this.logger.error('an event listener threw', { error }),
     );
-    this.#bindings = new Bindings(
-      (operation, exchange, key, signal) => this.#onBroker(operation, exchange, key, signal),
-      (error) => this.report(error, { source: 'connection' }),
-    );
+    this.holds = new KeyHolds(this);
     this.#queue = new DeliveryQueue(this, {
       concurrency: positive('concurrency', options.concurrency ?? 1),
       maxBacklog: positive('maxBacklog', options.maxBacklog ?? DEFAULT_MAX_BACKLOG),
@@ -146,9 +114,9 @@ class Handler implements AMQHandler {
     const context: TransportContext = {
       exchangePrefix: this.#exchangePrefix,
       logger: this.logger,
-      sendTimeoutMs: this.#sendTimeoutMs,
+      sendTimeoutMs: this.sendTimeoutMs,
       deliver: (delivery) => this.#queue.push(delivery),
-      bindings: () => this.#bindings.entries(),
+      bindings: () => this.holds.bindings.entries(),
       reportError: (error) => this.report(error, { source: 'connection' }),
       connectionChanged: (isConnected, error) => this.#connectionChanged(isConnected, error),
       backlog: this.#queue,
@@ -156,6 +124,14 @@ class Handler implements AMQHandler {
     const transport = await factory(context);
     this.#queue.appliesBackpressure = transport.appliesBackpressure === true;
     this.#transport = transport;
+  }
+
+  get transport(): Transport | null {
+    return this.#transport;
+  }
+
+  reportUnbindError(error: unknown, exchange: AMQExchangeName): void {
+    this.report(error, { source: 'connection', exchange });
   }
 
   get isClosed(): boolean {
@@ -167,15 +143,15 @@ class Handler implements AMQHandler {
   }
 
   isBound(delivery: Delivery): boolean {
-    return this.#bindings.has(delivery.exchange, delivery.routingKey);
+    return this.holds.bindings.has(delivery.exchange, delivery.routingKey);
   }
 
   isListened(delivery: Delivery): boolean {
-    return this.#listeners.has(delivery.exchange, delivery.routingKey);
+    return this.listeners.has(delivery.exchange, delivery.routingKey);
   }
 
   route(delivery: Delivery, message: Message): Promise<void> | undefined {
-    return this.#listeners.route(delivery.exchange, delivery.routingKey, message);
+    return this.listeners.route(delivery.exchange, delivery.routingKey, message);
   }
 
   send(message: Message, options: SendOptions = {}): Promise<void> {
@@ -211,50 +187,7 @@ class Handler implements AMQHandler {
     } catch (error) {
       return Promise.reject(error);
     }
-    const { signal, timeoutMs } = options;
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    return new Promise<MessageOfKind<K>>((resolve, reject) => {
-      const holder: Holder = {};
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const finish = (error: unknown, message?: Message) => {
-        if (!this.#waits.delete(fail)) return;
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        this.#listeners.remove(exchange, key, listener);
-        this.#letGo(exchange, key, holder);
-        if (message === undefined) reject(error);
-        else resolve(message as MessageOfKind<K>);
-      };
-      const fail = (error: unknown) => finish(error);
-      const listener = {
-        accept: (message: Message) => {
-          finish(undefined, message);
-          return undefined;
-        },
-      };
-      const onAbort = () => fail(signal?.reason);
-      this.#waits.add(fail);
-      signal?.addEventListener('abort', onAbort, { once: true });
-      if (timeoutMs !== undefined) {
-        timer = setTimeout(
-          () =>
-            fail(
-              new AMQTimeoutError(
-                `[@teal/amq-core] waitFor('${kind}'): no message within ${timeoutMs} ms`,
-              ),
-            ),
-          timeoutMs,
-        );
-      }
-      this.#listeners.add(exchange, key, listener);
-      this.#hold(transport, exchange, key, holder, 'waitFor').then(() => {
-        try {
-          options.onBound?.();
-        } catch (error) {
-          fail(error);
-        }
-      }, fail);
-    });
+    return waitForMessage(this, transport, exchange, key, options) as Promise<MessageOfKind<K>>;
   }
 
   subscribe<K extends MessageKind>(
@@ -274,14 +207,14 @@ class Handler implements AMQHandler {
     const subscription: Subscription<MessageOfKind<K>> = new Subscription(highWaterMark, () => {
       signal?.removeEventListener('abort', onAbort);
       this.#subscriptions.delete(subscription);
-      this.#listeners.remove(exchange, key, subscription);
-      this.#letGo(exchange, key, subscription);
+      this.listeners.remove(exchange, key, subscription);
+      this.holds.letGo(exchange, key, subscription);
     });
     this.#subscriptions.add(subscription);
-    this.#listeners.add(exchange, key, subscription);
+    this.listeners.add(exchange, key, subscription);
     if (signal?.aborted) onAbort();
     else signal?.addEventListener('abort', onAbort, { once: true });
-    subscription.bound = this.#hold(transport, exchange, key, subscription, 'subscribe');
+    subscription.bound = this.holds.hold(transport, exchange, key, subscription, 'subscribe');
     subscription.bound.catch((error: unknown) => subscription.fail(error, false));
     return subscription;
   }
@@ -380,17 +313,17 @@ class Handler implements AMQHandler {
       await this.#drain(drainTimeoutMs);
     }
     const closed = new AMQClosedError('[@teal/amq-core] the handler was closed');
-    for (const fail of [...this.#waits]) fail(closed);
+    for (const fail of [...this.waits]) fail(closed);
     for (const subscription of [...this.#subscriptions]) subscription.fail(closed, false);
     const transport = this.#transport;
     if (transport === null) return;
     const deadline = new Deadline(
-      this.#sendTimeoutMs,
-      () => new AMQError(`[${transport.name}] close() took longer than ${this.#sendTimeoutMs} ms`),
+      this.sendTimeoutMs,
+      () => new AMQError(`[${transport.name}] close() took longer than ${this.sendTimeoutMs} ms`),
     );
     try {
       // The transport first: a bind waiting out an outage must not hold close() up.
-      const closed = Promise.all([transport.close(deadline.signal), this.#bindings.settled()]);
+      const closed = Promise.all([transport.close(deadline.signal), this.holds.bindings.settled()]);
       const isClosed = await Promise.race([
         closed.then(() => true),
         deadline.expiry(CLOSE_GRACE_MS).then(() => false),
@@ -398,7 +331,7 @@ class Handler implements AMQHandler {
       if (!isClosed) {
         this.logger.warn('the transport did not close within sendTimeoutMs; leaving it behind', {
           adapter: transport.name,
-          sendTimeoutMs: this.#sendTimeoutMs,
+          sendTimeoutMs: this.sendTimeoutMs,
         });
       }
     } finally {
@@ -445,7 +378,7 @@ class Handler implements AMQHandler {
       const transport = this.#open(method);
       const exchange = this.#exchangeOf(method, kind);
       this.#checkKey(transport, method, key, argument);
-      return this.#hold(transport, exchange, key, EXPLICIT, method);
+      return this.holds.hold(transport, exchange, key, EXPLICIT, method);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -461,67 +394,9 @@ class Handler implements AMQHandler {
       const transport = this.#open(method);
       const exchange = this.#exchangeOf(method, kind);
       this.#checkKey(transport, method, key, argument);
-      const deadline = this.#bindDeadline(transport, `${method}() on ${exchange}`);
-      return deadline.race(this.#bindings.release(exchange, key, EXPLICIT, deadline.signal));
+      return this.holds.releaseExplicit(transport, exchange, key, method);
     } catch (error) {
       return Promise.reject(error);
-    }
-  }
-
-  /**
-   * Holds the key for `holder`; resolves once the broker binding is in place.
-   * A holder whose deadline passes lets go, so the broker never keeps what the
-   * caller was told failed.
-   */
-  #hold(
-    transport: Transport,
-    exchange: AMQExchangeName,
-    key: string,
-    holder: Holder,
-    method: string,
-  ): Promise<void> {
-    const deadline = this.#bindDeadline(transport, `${method}() on ${exchange}`);
-    return deadline
-      .race(this.#bindings.hold(exchange, key, holder, deadline.signal))
-      .catch((error: unknown) => {
-        if (!this.isClosed) this.#letGo(exchange, key, holder);
-        throw error;
-      });
-  }
-
-  /** Lets go of the key for `holder`, in the background; a failed unbind goes to `onError`. */
-  #letGo(exchange: AMQExchangeName, key: string, holder: Holder): void {
-    if (this.isClosed || !this.#bindings.isHeldBy(exchange, key, holder)) return;
-    this.#bindings.release(exchange, key, holder).catch((error: unknown) => {
-      if (!this.isClosed) this.report(error, { source: 'connection', exchange });
-    });
-  }
-
-  /** What `Bindings` asks of the broker, with a deadline of its own when it has none. */
-  async #onBroker(
-    operation: 'bind' | 'unbind',
-    exchange: AMQExchangeName,
-    key: string,
-    signal: AbortSignal | undefined,
-  ): Promise<void> {
-    const transport = this.#transport;
-    if (transport === null) throw new AMQClosedError('[@teal/amq-core] the handler was closed');
-    const own =
-      signal === undefined
-        ? this.#bindDeadline(transport, `${operation} on ${exchange}`)
-        : undefined;
-    try {
-      if (operation === 'bind') await transport.bind(exchange, key, signal ?? own!.signal);
-      else await transport.unbind(exchange, key, signal ?? own!.signal);
-    } catch (error) {
-      throw brokerError(
-        AMQBindError,
-        transport,
-        `${operation === 'bind' ? 'binding' : 'unbinding'} a key on ${exchange} failed`,
-        error,
-      );
-    } finally {
-      own?.clear();
     }
   }
 
@@ -532,7 +407,7 @@ class Handler implements AMQHandler {
     body: string | Uint8Array,
     signal: AbortSignal | undefined,
   ): Promise<void> {
-    const timeoutMs = this.#sendTimeoutMs;
+    const timeoutMs = this.sendTimeoutMs;
     const deadline = new Deadline(
       timeoutMs,
       () =>
@@ -557,17 +432,6 @@ class Handler implements AMQHandler {
           error,
         );
       }),
-    );
-  }
-
-  #bindDeadline(transport: Transport, what: string): Deadline {
-    const timeoutMs = this.#sendTimeoutMs;
-    return new Deadline(
-      timeoutMs,
-      () =>
-        new AMQBindError(
-          `[${transport.name}] ${what}: no answer from the broker within ${timeoutMs} ms`,
-        ),
     );
   }
 
@@ -604,23 +468,4 @@ class Handler implements AMQHandler {
       }
     }
   }
-}
-
-function positive(name: string, value: number): number {
-  if (!Number.isFinite(value) || value <= 0) {
-    throw new AMQError(`[@teal/amq-core] ${name} must be a positive number, got ${value}`);
-  }
-  return value;
-}
-
-/** An adapter's own errors pass as they are; anything else is wrapped, with its cause. */
-function brokerError(
-  Kind: typeof AMQSendError | typeof AMQBindError,
-  transport: Transport,
-  what: string,
-  error: unknown,
-): AMQError {
-  if (error instanceof AMQError) return error;
-  const reason = error instanceof Error ? error.message : String(error);
-  return new Kind(`[${transport.name}] ${what}: ${reason}`, { cause: error });
 }

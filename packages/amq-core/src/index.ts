@@ -21,11 +21,11 @@ export {
   isExchangeName,
   kindOfExchange,
 } from './exchanges';
-export type { HandlerOptions } from './handler';
 export { createHandler } from './handler';
 export type { LogFields, Logger } from './logger';
 export { maskMessage, maskUrl, silentLogger, stderrLogger } from './logger';
 export { connectMemory } from './memory/connect';
+export type { HandlerOptions } from './options';
 export type { AMQSettings } from './settings';
 export { parseBrokerUrl, redactUrl, settingsFromEnv } from './settings';
 export type {

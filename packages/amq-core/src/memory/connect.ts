@@ -1,5 +1,5 @@
-import type { HandlerOptions } from '../handler';
 import { createHandler } from '../handler';
+import type { HandlerOptions } from '../options';
 import type { AMQSettings } from '../settings';
 import { parseBrokerUrl } from '../settings';
 import type { AMQHandler } from '../types';

@@ -1,5 +1,5 @@
 import { afterAll, afterEach } from 'vitest';
-import type { HandlerOptions } from '../handler';
+import type { HandlerOptions } from '../options';
 import type { AMQHandler } from '../types';
 import { randomPrefix } from './helpers';
 import type { ContractTarget } from './target';

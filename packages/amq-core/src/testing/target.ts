@@ -1,5 +1,5 @@
 import type { AMQExchangeName } from '../exchanges';
-import type { HandlerOptions } from '../handler';
+import type { HandlerOptions } from '../options';
 import type { AMQHandler } from '../types';
 
 /** Where a frame published at broker level goes: an exchange of a prefix, and a routing key. */

@@ -1,7 +1,7 @@
 import { callbackMessage } from '@teal/messages';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AMQBindError, AMQError, AMQSendError } from '../../errors';
-import type { HandlerOptions } from '../../handler';
+import type { HandlerOptions } from '../../options';
 import type { AMQHandler } from '../../types';
 import type { SuiteContext } from '../context';
 import { FaultProxy } from '../fault-proxy';

@@ -38,6 +38,7 @@ describe('error classes', () => {
     expect(error instanceof errors.AMQSendError).toBe(false);
     const forged: unknown = { name: 'AMQError', message: 'forged' };
     expect(forged instanceof errors.AMQError).toBe(false);
-    expect(null instanceof errors.AMQError).toBe(false);
+    const nothing: unknown = null;
+    expect(nothing instanceof errors.AMQError).toBe(false);
   });
 });

@@ -21,6 +21,8 @@ export interface DemoConfig {
   readonly bodyLimitBytes: number;
   /** How many keys one WebSocket may wait on at once. */
   readonly maxRegistrationsPerSocket: number;
+  /** On SIGTERM, how long the handler may take to hand over what it already received. */
+  readonly drainTimeoutMs: number;
   /** Where `/callback` redirects once the message is sent; a plain page when unset. */
   readonly callbackRedirectUrl: string | null;
   /** The listener's public base URL, for the page's links when the listener runs apart. */
@@ -62,6 +64,7 @@ export function readConfig(env: Env, argv: readonly string[] = []): DemoConfig {
     isPasswordGenerated: password === undefined,
     bodyLimitBytes: readInteger(env, 'BODY_LIMIT_BYTES', 1_048_576, 1, 64 * 1_048_576),
     maxRegistrationsPerSocket: readInteger(env, 'DISPATCHER_MAX_REGISTRATIONS', 100, 1, 100_000),
+    drainTimeoutMs: readInteger(env, 'DRAIN_TIMEOUT_MS', 10_000, 0, 600_000),
     callbackRedirectUrl: readHttpUrl(env, 'CALLBACK_REDIRECT_URL'),
     listenerUrl: readHttpUrl(env, 'LISTENER_URL')?.replace(/\/+$/, '') ?? null,
     trustProxy: readBoolean(env, 'TRUST_PROXY'),

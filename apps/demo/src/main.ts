@@ -20,12 +20,15 @@ let handler: AMQHandler | null = null;
 let app: FastifyInstance | null = null;
 let stopping: Promise<void> | null = null;
 
-/** Closes the server, then the handler (so nothing is left to send), then exits. */
+/**
+ * Closes the server, then drains the handler (what it already received reaches
+ * the sockets still open, for at most DRAIN_TIMEOUT_MS), then exits.
+ */
 function stop(code: number): Promise<void> {
   stopping ??= (async () => {
     try {
       await app?.close();
-      await handler?.close();
+      await handler?.close({ drainTimeoutMs: config.drainTimeoutMs });
     } catch (error) {
       log.error({ err: error }, 'stopping failed');
       code = 1;

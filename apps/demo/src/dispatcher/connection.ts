@@ -1,3 +1,4 @@
+import type { AMQHandler, KeySubscription } from '@teal/amq-core';
 import type { Message } from '@teal/messages';
 import type { FastifyBaseLogger } from 'fastify';
 import type { RawData, WebSocket } from 'ws';
@@ -9,10 +10,10 @@ import {
   parseClientMessage,
   type Registration,
 } from './protocol';
-import type { KeyRegistry, Subscriber } from './registry';
 
 export interface ConnectionOptions {
-  readonly registry: KeyRegistry;
+  /** The handler the socket's keys are subscribed on; it shares one broker binding per key. */
+  readonly handler: AMQHandler;
   readonly maxRegistrations: number;
   readonly log: FastifyBaseLogger;
 }
@@ -20,11 +21,14 @@ export interface ConnectionOptions {
 // A client this far behind is too slow to keep: it would hold messages in memory.
 const MAX_BUFFERED_BYTES = 8 * 1_048_576;
 
-/** One dispatcher WebSocket: its registrations, its messages in and out. */
-export class DispatcherConnection implements Subscriber {
+/**
+ * One dispatcher WebSocket: a subscription of the handler per registered
+ * key, whose messages it pushes, and the frames the client sends.
+ */
+export class DispatcherConnection {
   readonly #socket: WebSocket;
   readonly #options: ConnectionOptions;
-  readonly #registrations = new Map<string, Registration>();
+  readonly #registrations = new Map<string, KeySubscription<Message>>();
   #isClosed = false;
   #isAlive = true;
 
@@ -39,7 +43,7 @@ export class DispatcherConnection implements Subscriber {
     socket.on('error', (error) => options.log.debug({ err: error }, 'websocket error'));
   }
 
-  deliver(message: Message): void {
+  #push(message: Message): void {
     if (this.#isClosed) return;
     if (this.#socket.bufferedAmount > MAX_BUFFERED_BYTES) {
       this.#options.log.warn('closing a websocket that does not keep up with its messages');
@@ -77,8 +81,9 @@ export class DispatcherConnection implements Subscriber {
   }
 
   async #register(registration: Registration): Promise<void> {
-    const id = `${registration.kind}\u0000${registration.key}`;
-    if (!this.#registrations.has(id)) {
+    const id = idOf(registration);
+    let subscription = this.#registrations.get(id);
+    if (subscription === undefined) {
       if (this.#registrations.size >= this.#options.maxRegistrations) {
         this.#send(
           errorFrame(
@@ -87,37 +92,53 @@ export class DispatcherConnection implements Subscriber {
         );
         return;
       }
-      this.#registrations.set(id, registration);
+      subscription = this.#options.handler.subscribe(registration.kind, registration.key);
+      this.#registrations.set(id, subscription);
+      void this.#forward(subscription);
     }
     try {
-      await this.#options.registry.acquire(this, registration);
+      await subscription.bound;
     } catch (error) {
-      this.#registrations.delete(id);
-      this.#options.registry.release(this, registration);
+      if (this.#registrations.get(id) === subscription) this.#registrations.delete(id);
       this.#options.log.warn({ err: error, kind: registration.kind }, 'binding a key failed');
       this.#send(errorFrame(`register_to: the broker could not bind the key: ${describe(error)}`));
       return;
     }
-    if (this.#registrations.has(id)) this.#send(acknowledgementFrame('register_to', registration));
+    if (this.#registrations.get(id) === subscription) {
+      this.#send(acknowledgementFrame('register_to', registration));
+    }
+  }
+
+  /** Pushes a subscription's messages until it ends (unregistered, socket closed, handler closed). */
+  async #forward(subscription: KeySubscription<Message>): Promise<void> {
+    try {
+      for await (const message of subscription) this.#push(message);
+    } catch {
+      // A failed bind is answered by #register; a closed handler ends every subscription.
+    }
   }
 
   #unregister(registration: Registration): void {
-    const id = `${registration.kind}\u0000${registration.key}`;
-    if (this.#registrations.delete(id)) this.#options.registry.release(this, registration);
+    const id = idOf(registration);
+    const subscription = this.#registrations.get(id);
+    this.#registrations.delete(id);
+    void subscription?.return();
     this.#send(acknowledgementFrame('unregister_from' satisfies ClientAction, registration));
   }
 
   #onClose(): void {
     this.#isClosed = true;
-    for (const registration of this.#registrations.values()) {
-      this.#options.registry.release(this, registration);
-    }
+    for (const subscription of this.#registrations.values()) void subscription.return();
     this.#registrations.clear();
   }
 
   #send(frame: string): void {
     if (!this.#isClosed) this.#socket.send(frame);
   }
+}
+
+function idOf(registration: Registration): string {
+  return `${registration.kind}\u0000${registration.key}`;
 }
 
 function rawText(data: RawData): string {

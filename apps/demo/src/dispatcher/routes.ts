@@ -4,7 +4,6 @@ import type { FastifyInstance } from 'fastify';
 import { replyText } from '../listener/replies';
 import { hasDispatcherCredentials } from './auth';
 import { DispatcherConnection } from './connection';
-import { KeyRegistry } from './registry';
 
 export interface DispatcherOptions {
   readonly handler: AMQHandler;
@@ -17,19 +16,14 @@ export interface DispatcherOptions {
 const MAX_CLIENT_FRAME_BYTES = 64 * 1024;
 
 /**
- * `GET /ws`: the WebSocket dispatcher. Messages bound by a client's keys are
- * pushed to it; the handler's callback is the dispatcher's.
+ * `GET /ws`: the WebSocket dispatcher. Each key a client registers is a
+ * subscription of the handler, whose messages are pushed to the client;
+ * clients waiting on one key share its broker binding.
  */
 export async function registerDispatcher(
   app: FastifyInstance,
   options: DispatcherOptions,
-): Promise<KeyRegistry> {
-  const registry = new KeyRegistry(options.handler, (error) => {
-    // Sockets closing on shutdown release their keys after the handler closed: nothing to undo.
-    if (!options.handler.isClosed) app.log.warn({ err: error }, 'unbinding a key failed');
-  });
-  options.handler.callback = (message) => registry.dispatch(message);
-
+): Promise<void> {
   await app.register(websocket, { options: { maxPayload: MAX_CLIENT_FRAME_BYTES } });
 
   const connections = new Set<DispatcherConnection>();
@@ -57,7 +51,7 @@ export async function registerDispatcher(
     },
     (socket, request) => {
       const connection = new DispatcherConnection(socket, {
-        registry,
+        handler: options.handler,
         maxRegistrations: options.maxRegistrationsPerSocket,
         log: request.log,
       });
@@ -65,5 +59,4 @@ export async function registerDispatcher(
       socket.on('close', () => connections.delete(connection));
     },
   );
-  return registry;
 }

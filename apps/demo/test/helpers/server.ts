@@ -23,8 +23,6 @@ export interface TestDemo {
 export interface TestDemoOptions {
   readonly env?: Record<string, string>;
   readonly argv?: readonly string[];
-  /** Wraps the demo's handler (to record its calls). */
-  readonly wrap?: (handler: AMQHandler) => AMQHandler;
   readonly heartbeatMs?: number;
 }
 
@@ -43,8 +41,7 @@ export async function startTestDemo(options: TestDemoOptions = {}): Promise<Test
     },
   });
   const logger = createLogger(config.logLevel, stream);
-  const own = await connect({ url, logger: silentLogger });
-  const handler = options.wrap ? options.wrap(own) : own;
+  const handler = await connect({ url, logger: silentLogger });
   const peer = await connect({ url, logger: silentLogger });
   const inbox = new Inbox(peer);
   const app = await buildServer({
@@ -63,7 +60,7 @@ export async function startTestDemo(options: TestDemoOptions = {}): Promise<Test
     logs,
     async close() {
       await app.close();
-      await own.close();
+      await handler.close();
       await peer.close();
     },
   };

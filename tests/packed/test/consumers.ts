@@ -41,6 +41,27 @@ export const CJS_SCRIPT = `const { connect } = require('@teal/amq-core');
 const { callbackMessage, openIDCIBACallbackMessage, powensWebhookMessage } = require('@teal/messages');
 ${ROUND_TRIP}`;
 
+/**
+ * A CommonJS application: core's CommonJS build loads the adapter with
+ * `import()`, so the adapter's errors come from core's ES module build — and
+ * must still be \`instanceof\` the classes the application required.
+ */
+export const CJS_INSTANCEOF_SCRIPT = `const { connect, AMQError } = require('@teal/amq-core');
+(async () => {
+  try {
+    await connect({ url: process.env.UNREACHABLE_URL, sendTimeoutMs: 3000 });
+    console.log(JSON.stringify({ error: null }));
+  } catch (error) {
+    console.log(JSON.stringify({
+      name: error.name,
+      isAMQError: error instanceof AMQError,
+      // The prototype chain alone says whether it came from another copy of core.
+      isFromOtherCopy: !AMQError.prototype.isPrototypeOf(error),
+    }));
+  }
+})();
+`;
+
 /** What a project with only core asks for when it wants RabbitMQ. */
 export const MISSING_ADAPTER_SCRIPT = `import { connect } from '@teal/amq-core';
 try {
@@ -69,12 +90,19 @@ export async function main(): Promise<string> {
   };
   const wire: string = encodeMessage(callbackMessage({ url: 'https://app.test/cb', state: 's' }));
   const decoded = decodeMessage('callback', wire);
-  await handler.send(decoded);
+  const waited = handler.waitFor('callback', 's', { timeoutMs: 1_000 });
+  const subscription = handler.subscribe('powens_webhook', 'd.biapi.pro', { highWaterMark: 10 });
+  await subscription.bound;
+  handler.on('disconnected', (error: unknown) => void error);
+  await handler.send(decoded, { signal: AbortSignal.timeout(5_000) });
+  const first: string = (await waited).state;
+  await subscription.return();
+  await handler.bind('openid_ciba_callback', 'r');
   // @ts-expect-error a callback message needs its state
   callbackMessage({ url: 'https://app.test/cb' });
-  await handler.close();
+  await handler.close({ drainTimeoutMs: 1_000 });
   await connect({ url: 'memory://' }).then((other) => other.close());
-  return decoded.state + String(new AMQClosedError('closed') instanceof Error);
+  return first + decoded.state + String(new AMQClosedError('closed') instanceof Error);
 }
 `;
 }

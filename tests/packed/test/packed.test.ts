@@ -5,7 +5,13 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { brokersRequired, probeBroker } from '@teal/amq-core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CJS_SCRIPT, ESM_SCRIPT, MISSING_ADAPTER_SCRIPT, typedConsumer } from './consumers';
+import {
+  CJS_INSTANCEOF_SCRIPT,
+  CJS_SCRIPT,
+  ESM_SCRIPT,
+  MISSING_ADAPTER_SCRIPT,
+  typedConsumer,
+} from './consumers';
 
 const run = promisify(execFile);
 const root = resolve(__dirname, '../../..');
@@ -95,26 +101,47 @@ for (const project of PROJECTS) {
       });
     }
 
-    it('type-checks a TypeScript consumer against the shipped declarations (ESM and CJS)', async () => {
-      writeFileSync(join(dir, 'consumer.mts'), typedConsumer(project.adapter));
-      writeFileSync(join(dir, 'consumer.cts'), typedConsumer(project.adapter));
-      const args = [
-        '--noEmit',
-        '--strict',
-        '--module',
-        'nodenext',
-        '--moduleResolution',
-        'nodenext',
-        '--target',
-        'es2022',
-        '--types',
-        'node',
-      ];
-      const result = await run('node', [tsc, ...args, 'consumer.mts', 'consumer.cts'], {
-        cwd: dir,
-      }).catch((error: { stdout: string }) => ({ stdout: error.stdout, failed: true }));
-      expect(result.stdout).toBe('');
-    });
+    for (const [types, options] of [
+      ['@types/node', { types: ['node'] }],
+      [
+        'no Node types, the lib the README names',
+        { types: [], lib: ['es2022', 'esnext.disposable', 'dom'] },
+      ],
+    ] as const) {
+      it(`type-checks a TypeScript consumer against the shipped declarations (ESM and CJS, ${types})`, async () => {
+        writeFileSync(join(dir, 'consumer.mts'), typedConsumer(project.adapter));
+        writeFileSync(join(dir, 'consumer.cts'), typedConsumer(project.adapter));
+        const compilerOptions = {
+          noEmit: true,
+          strict: true,
+          module: 'nodenext',
+          moduleResolution: 'nodenext',
+          target: 'es2022',
+          ...options,
+        };
+        const config = `tsconfig.${options.types.length === 0 ? 'no-node' : 'node'}.json`;
+        writeFileSync(
+          join(dir, config),
+          JSON.stringify({ compilerOptions, files: ['consumer.mts', 'consumer.cts'] }),
+        );
+        const result = await run('node', [tsc, '-p', config], { cwd: dir }).catch(
+          (error: { stdout: string }) => ({ stdout: error.stdout, failed: true }),
+        );
+        expect(result.stdout).toBe('');
+      });
+    }
+
+    if (project.adapter !== null) {
+      it('keeps instanceof for an adapter error caught in a CommonJS application', async () => {
+        writeFileSync(join(dir, 'instanceof.cjs'), CJS_INSTANCEOF_SCRIPT);
+        const unreachable = new URL(project.url);
+        unreachable.hostname = '127.0.0.1';
+        unreachable.port = '1';
+        const env = { ...process.env, UNREACHABLE_URL: unreachable.toString() };
+        const { stdout } = await run('node', ['instanceof.cjs'], { cwd: dir, env });
+        expect(JSON.parse(stdout)).toMatchObject({ isAMQError: true, isFromOtherCopy: true });
+      });
+    }
 
     if (project.adapter === null) {
       it('asked for amqp:// with only core installed, names the package to install', async () => {

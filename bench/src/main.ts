@@ -2,7 +2,15 @@ import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { probeBroker, randomPrefix } from '@teal/amq-core/testing';
 import { machine, markdown, type Row, verdict } from './report';
-import { type Figures, FULL, QUICK, SCENARIOS, type Scenario, throughput } from './scenarios';
+import {
+  type Figures,
+  FULL,
+  QUICK,
+  SCENARIOS,
+  type Scenario,
+  throughput,
+  waits,
+} from './scenarios';
 import { spread } from './stats';
 import { TARGETS } from './targets';
 
@@ -24,13 +32,15 @@ for (const target of TARGETS) {
     continue;
   }
   // The memory broker has no raw client: its throughput is kept as an absolute figure.
-  const scenarios: readonly Scenario[] = target.raw === null ? [throughput] : SCENARIOS;
+  const scenarios: readonly Scenario[] = target.raw === null ? [throughput, waits] : SCENARIOS;
   for (const scenario of scenarios) {
     const adapterRuns: Figures[] = [];
     const rawRuns: Figures[] = [];
     for (let round = 0; round < rounds; round++) {
       adapterRuns.push(await scenario.run(target.adapter, randomPrefix(), sizes));
-      if (target.raw !== null) rawRuns.push(await scenario.run(target.raw, randomPrefix(), sizes));
+      if (target.raw !== null && scenario.adapterOnly !== true) {
+        rawRuns.push(await scenario.run(target.raw, randomPrefix(), sizes));
+      }
     }
     for (const figure of Object.keys(adapterRuns[0] ?? {})) {
       const adapter = spread(adapterRuns.map((run) => run[figure]!));

@@ -13,6 +13,8 @@ export interface BenchPeer {
   /** Called with the routing key of each message delivered. */
   onMessage: ((key: string) => void) | null;
   close(): Promise<void>;
+  /** The TeaL handler behind an adapter's peer, for the scenarios of its own API. */
+  readonly handler?: AMQHandler;
 }
 
 /** Makes a connected peer on an exchange prefix of its own. */
@@ -36,11 +38,11 @@ export function route(message: Message): [BenchKind, string] {
 /** A peer on a TeaL handler: encode, route, decode and the callback included. */
 export function handlerPeer(handler: AMQHandler): BenchPeer {
   const peer: BenchPeer = {
-    bind: (key, kind = 'callback') =>
-      kind === 'callback' ? handler.bindCallbackState(key) : handler.bindPowensDomainWebhooks(key),
+    bind: (key, kind = 'callback') => handler.bind(kind, key),
     send: (message) => handler.send(message),
     onMessage: null,
     close: () => handler.close(),
+    handler,
   };
   handler.callback = (message) => peer.onMessage?.(routingKeyOf(message));
   return peer;

@@ -13,6 +13,7 @@ export interface Sizes {
   bindingProbes: number;
   fanOutHandlers: number;
   fanOut: number;
+  waits: number;
   payloads: ReadonlyArray<{ label: string; bytes: number; count: number }>;
 }
 
@@ -24,6 +25,7 @@ export const FULL: Sizes = {
   bindingProbes: 300,
   fanOutHandlers: 10,
   fanOut: 5_000,
+  waits: 10_000,
   payloads: [
     { label: '200 B', bytes: 200, count: 5_000 },
     { label: '64 KiB', bytes: 64 * 1024, count: 400 },
@@ -39,6 +41,7 @@ export const QUICK: Sizes = {
   bindingProbes: 20,
   fanOutHandlers: 3,
   fanOut: 100,
+  waits: 200,
   payloads: [
     { label: '200 B', bytes: 200, count: 50 },
     { label: '64 KiB', bytes: 64 * 1024, count: 10 },
@@ -50,6 +53,8 @@ export interface Scenario {
   name: string;
   /** Which figures are better when higher (throughputs); the rest are better lower. */
   higherIsBetter: readonly string[];
+  /** Measures the handler's own API: no raw-client baseline. */
+  adapterOnly?: boolean;
   run(factory: PeerFactory, prefix: string, sizes: Sizes): Promise<Figures>;
 }
 
@@ -241,7 +246,57 @@ export const payloads: Scenario = {
   },
 };
 
-export const SCENARIOS: readonly Scenario[] = [throughput, latency, bindings, fanOut, payloads];
+/** `waits` concurrent `waitFor()` on distinct keys, then as many sends resolving them. */
+export const waits: Scenario = {
+  name: 'waitFor',
+  higherIsBetter: [],
+  adapterOnly: true,
+  async run(factory, prefix, sizes) {
+    const [sender, receiver] = await pair(factory, prefix);
+    const handler = receiver.handler;
+    if (handler === undefined) throw new Error('waitFor needs a TeaL handler');
+    try {
+      const keys = Array.from({ length: sizes.waits }, (_, i) => `wait-${i}`);
+      collectGarbage();
+      const heapBefore = process.memoryUsage().heapUsed;
+      let bound = 0;
+      let allBound = () => {};
+      const everyBound = new Promise<void>((resolve) => {
+        allBound = resolve;
+      });
+      const onBound = () => {
+        if (++bound === keys.length) allBound();
+      };
+      const start = performance.now();
+      const waiting = keys.map((key) => handler.waitFor('callback', key, { onBound }));
+      await everyBound;
+      const boundMs = performance.now() - start;
+      collectGarbage();
+      const heapMiB = (process.memoryUsage().heapUsed - heapBefore) / 2 ** 20;
+      const messages = keys.map((key) =>
+        callbackMessage({ url: `https://app.test/callback?state=${key}`, state: key }),
+      );
+      await pipeline(sender, messages, sizes.inFlight);
+      await Promise.all(waiting);
+      return {
+        'all bound ms': boundMs,
+        'all resolved ms': performance.now() - start,
+        'heap MiB (waiting)': heapMiB,
+      };
+    } finally {
+      await Promise.all([sender.close(), receiver.close()]);
+    }
+  },
+};
+
+export const SCENARIOS: readonly Scenario[] = [
+  throughput,
+  latency,
+  bindings,
+  fanOut,
+  payloads,
+  waits,
+];
 
 function collectGarbage(): void {
   (globalThis as { gc?: () => void }).gc?.();

@@ -1,4 +1,4 @@
-import { type AMQHandler, createHandler } from '@teal/amq-core';
+import { type AMQHandler, createHandler } from '@teal/amq-core/adapter';
 import { type AmqpConnectOptions, resolveSettings } from './options';
 import { AmqpTransport } from './transport';
 

@@ -1,4 +1,4 @@
-import { AMQError, redactUrl } from '@teal/amq-core';
+import { AMQError, redactUrl } from '@teal/amq-core/adapter';
 
 /** The handler could not connect to RabbitMQ, or lost its connection. */
 export class AmqpConnectionError extends AMQError {

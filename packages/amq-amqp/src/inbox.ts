@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { isExchangeName, type TransportContext } from '@teal/amq-core';
+import { isExchangeName, type TransportContext } from '@teal/amq-core/adapter';
 import type { ConsumeMessage } from 'amqplib';
 
 /** Settled deliveries up to this size are kept as they are in the ring of recent ones. */

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { AMQSettingsError, type ConnectOptions, parseBrokerUrl } from '@teal/amq-core';
+import { AMQSettingsError, type ConnectOptions, parseBrokerUrl } from '@teal/amq-core/adapter';
 
 /**
  * What `connect()` of `@teal/amq-amqp` takes: core's options plus the RabbitMQ

@@ -1,4 +1,4 @@
-import { type AMQExchangeName, AMQSendError } from '@teal/amq-core';
+import { type AMQExchangeName, AMQSendError } from '@teal/amq-core/adapter';
 import { describe } from './errors';
 import type { AmqpSession } from './session';
 

@@ -1,4 +1,4 @@
-import { type AMQExchangeName, EXCHANGE_NAMES } from '@teal/amq-core';
+import { type AMQExchangeName, EXCHANGE_NAMES } from '@teal/amq-core/adapter';
 import {
   connect as amqpConnect,
   type Channel,

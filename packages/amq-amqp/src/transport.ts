@@ -5,7 +5,7 @@ import {
   redactUrl,
   type Transport,
   type TransportContext,
-} from '@teal/amq-core';
+} from '@teal/amq-core/adapter';
 import { AmqpConnectionError, connectionError, describe } from './errors';
 import { Inbox } from './inbox';
 import type { AmqpSettings } from './options';

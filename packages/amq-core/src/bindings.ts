@@ -1,5 +1,5 @@
-import { raceSignal } from './deadline';
 import type { AMQExchangeName } from './exchanges';
+import { raceSignal } from './timing';
 
 /** Who holds a key: the explicit binds (one holder for all of them), a waiter, a subscription. */
 export type Holder = object;

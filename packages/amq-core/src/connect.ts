@@ -1,52 +1,104 @@
-import { AMQAdapterMissingError, AMQSettingsError } from './errors';
-import { connectMemory } from './memory/connect';
-import type { HandlerOptions } from './options';
-import { type AMQSettings, parseBrokerUrl } from './settings';
-import type { AMQHandler } from './types';
+import {
+  type AdapterModule,
+  AMQAdapterMissingError,
+  type AMQHandler,
+  AMQSettingsError,
+  type ConnectOptions,
+  messageOf,
+  parseBrokerUrl,
+} from '@teal/amq-core/adapter';
+import { connectMemory } from './memory/transport';
 
-/** What `connect()` takes: the settings and the options every handler has. */
-export type ConnectOptions = AMQSettings & HandlerOptions;
+/** Loads the adapter module that serves a URL scheme. */
+export type AdapterLoader = () => Promise<AdapterModule>;
 
-/** What an adapter package exports for `connect()` to load it by URL scheme. */
-export interface AdapterModule {
-  connect(options: ConnectOptions): Promise<AMQHandler>;
+interface Registration {
+  readonly load: AdapterLoader;
+  /** The npm package the loader imports, named when it is not installed. */
+  readonly packageName?: string;
 }
 
-const ADAPTER_OF_SCHEME: Readonly<Record<string, string>> = {
-  'amqp:': '@teal/amq-amqp',
-  'amqps:': '@teal/amq-amqp',
-  'redis:': '@teal/amq-redis-streams',
-  'rediss:': '@teal/amq-redis-streams',
-  'nats:': '@teal/amq-nats',
-  'tls:': '@teal/amq-nats',
-};
+/** The first-party adapters, by scheme: each loaded from its package when first used. */
+const BUILT_IN: ReadonlyArray<readonly [string, string]> = [
+  ['amqp:', '@teal/amq-amqp'],
+  ['amqps:', '@teal/amq-amqp'],
+  ['redis:', '@teal/amq-redis-streams'],
+  ['rediss:', '@teal/amq-redis-streams'],
+  ['nats:', '@teal/amq-nats'],
+  ['tls:', '@teal/amq-nats'],
+  ['postgres:', '@teal/amq-postgres'],
+  ['postgresql:', '@teal/amq-postgres'],
+];
 
-/** The adapter package that serves a URL scheme (`amqp:` → `@teal/amq-amqp`), if any. */
+const adapters = new Map<string, Registration>([
+  ['memory:', { load: async () => ({ connect: connectMemory }) }],
+  ...BUILT_IN.map(
+    ([scheme, packageName]) =>
+      [scheme, { load: () => importAdapter(packageName, scheme), packageName }] as const,
+  ),
+]);
+
+/** The adapter package that serves a URL scheme (`amqp:` → `@teal/amq-amqp`), if it is a package. */
 export function adapterPackageOf(scheme: string): string | undefined {
-  return ADAPTER_OF_SCHEME[scheme];
+  return adapters.get(scheme)?.packageName;
 }
 
 /**
- * Connects a handler to the broker the URL names. `memory:` is built in; other
- * schemes load their adapter package, which must be installed.
+ * Makes `connect()` load `load()`'s adapter for URLs of `scheme` (`kafka` or
+ * `kafka:`), in place of the adapter that served it before, if any.
  */
-export async function connect(options: ConnectOptions): Promise<AMQHandler> {
-  const url = parseBrokerUrl(options.url, 'url');
-  if (url.protocol === 'memory:') return connectMemory(options);
-  const packageName = adapterPackageOf(url.protocol);
-  if (packageName === undefined) {
+export function registerAdapter(scheme: string, load: AdapterLoader): void {
+  const normalized = scheme.endsWith(':') ? scheme.toLowerCase() : `${scheme.toLowerCase()}:`;
+  if (!/^[a-z][a-z0-9+.-]{0,31}:$/.test(normalized)) {
     throw new AMQSettingsError(
-      'url',
-      `[@teal/amq-core] unsupported URL scheme ${url.protocol} in url: use memory:, amqp:, amqps:, redis:, rediss:, nats: or tls:`,
+      'scheme',
+      `[@teal/amq-core] registerAdapter(): ${JSON.stringify(scheme.slice(0, 40))} is not a URL scheme: use letters, digits, + . - (kafka, or kafka:)`,
     );
   }
-  const adapter = await loadAdapter(packageName, url.protocol);
-  return adapter.connect(options);
+  if (typeof load !== 'function') {
+    throw new TypeError(
+      '[@teal/amq-core] registerAdapter(): load must be a function returning the adapter module',
+    );
+  }
+  adapters.set(normalized, { load });
+}
+
+/**
+ * Connects a handler to the broker the URL names: with the adapter module
+ * given as `adapter`, else with the one registered for the URL's scheme
+ * (`memory:` is built in; the first-party adapters load their package, which
+ * must be installed).
+ */
+export async function connect(
+  options: ConnectOptions & { readonly adapter?: AdapterModule },
+): Promise<AMQHandler> {
+  const { adapter, ...settings } = options;
+  const url = parseBrokerUrl(settings.url, 'url');
+  let module: AdapterModule;
+  if (adapter !== undefined) {
+    module = adapter;
+  } else {
+    const registration = adapters.get(url.protocol);
+    if (registration === undefined) {
+      throw new AMQSettingsError(
+        'url',
+        `[@teal/amq-core] unsupported URL scheme ${url.protocol} in url: use ${[...adapters.keys()].join(', ')}, or registerAdapter() for another`,
+      );
+    }
+    module = await registration.load();
+  }
+  if (typeof module?.connect !== 'function') {
+    throw new AMQSettingsError(
+      'adapter',
+      '[@teal/amq-core] the adapter module does not export connect()',
+    );
+  }
+  return module.connect(settings);
 }
 
 /** Runs `fn` with a connected handler and always closes it. */
 export async function withHandler<T>(
-  options: ConnectOptions,
+  options: ConnectOptions & { readonly adapter?: AdapterModule },
   fn: (handler: AMQHandler) => Promise<T> | T,
 ): Promise<T> {
   const handler = await connect(options);
@@ -57,27 +109,21 @@ export async function withHandler<T>(
   }
 }
 
-async function loadAdapter(packageName: string, scheme: string): Promise<AdapterModule> {
-  let module: Partial<AdapterModule>;
+async function importAdapter(packageName: string, scheme: string): Promise<AdapterModule> {
   try {
-    module = (await import(packageName)) as Partial<AdapterModule>;
+    return (await import(packageName)) as AdapterModule;
   } catch (error) {
     if (isMissingPackage(error, packageName)) {
       throw new AMQAdapterMissingError(packageName, scheme, { cause: error });
     }
     throw error;
   }
-  if (typeof module.connect !== 'function') {
-    throw new AMQSettingsError('url', `[@teal/amq-core] ${packageName} does not export connect()`);
-  }
-  return module as AdapterModule;
 }
 
 function isMissingPackage(error: unknown, packageName: string): boolean {
   const code = (error as { code?: unknown } | null)?.code;
-  const message = error instanceof Error ? error.message : '';
   return (
     (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') &&
-    message.includes(packageName)
+    messageOf(error).includes(packageName)
   );
 }

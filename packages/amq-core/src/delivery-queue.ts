@@ -1,6 +1,7 @@
 import { decodeMessage, type Message, MessageDecodeError } from '@teal/messages';
 import { AMQBacklogOverflowError } from './errors';
 import { kindOfExchange } from './exchanges';
+import { Fifo } from './fifo';
 import type { Logger } from './logger';
 import type { Backlog, Delivery } from './transport';
 import type { ErrorContext, MessageCallback } from './types';
@@ -45,9 +46,7 @@ export class DeliveryQueue implements Backlog {
   readonly #options: DeliveryQueueOptions;
   /** The transport holds the broker back when the backlog is full: nothing is dropped here. */
   appliesBackpressure = false;
-  // A FIFO as an array and a head index: shift() on a long array is O(n).
-  #queue: Delivery[] = [];
-  #head = 0;
+  readonly #queue = new Fifo<Delivery>();
   #bytes = 0;
   #running = 0;
   #isPumping = false;
@@ -75,7 +74,7 @@ export class DeliveryQueue implements Backlog {
 
   /** How many deliveries wait for the callback. */
   get messages(): number {
-    return this.#queue.length - this.#head;
+    return this.#queue.size;
   }
 
   get bytes(): number {
@@ -146,8 +145,7 @@ export class DeliveryQueue implements Backlog {
   release(): number {
     const left = this.messages;
     this.#isStopped = true;
-    this.#queue = [];
-    this.#head = 0;
+    this.#queue.drain();
     this.#bytes = 0;
     this.#wakeWaiters();
     return left;
@@ -156,9 +154,7 @@ export class DeliveryQueue implements Backlog {
   /** Drops what waits; callbacks already running finish on their own. */
   stop(): void {
     this.#isStopped = true;
-    const dropped = this.#queue.slice(this.#head);
-    this.#queue = [];
-    this.#head = 0;
+    const dropped = this.#queue.drain();
     this.#bytes = 0;
     for (const delivery of dropped) delivery.settled?.();
     if (this.#overflowing > 0) this.#endOverflow();
@@ -169,16 +165,8 @@ export class DeliveryQueue implements Backlog {
     if (this.#isPumping) return;
     this.#isPumping = true;
     try {
-      while (this.#running < this.#options.concurrency && this.#head < this.#queue.length) {
-        const delivery = this.#queue[this.#head]!;
-        this.#head++;
-        if (this.#head === this.#queue.length) {
-          this.#queue = [];
-          this.#head = 0;
-        } else if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
-          this.#queue = this.#queue.slice(this.#head);
-          this.#head = 0;
-        }
+      while (this.#running < this.#options.concurrency && this.#queue.size > 0) {
+        const delivery = this.#queue.shift()!;
         this.#bytes -= sizeOf(delivery.body);
         if (this.#waiters.length > 0 || this.#overflowing > 0) this.#wakeWaiters();
         const pending = this.#run(delivery);

@@ -115,3 +115,8 @@ export class AMQBacklogOverflowError extends AMQError {
     this.dropped = dropped;
   }
 }
+
+/** What an error says, whatever was thrown: for messages that quote a cause. */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

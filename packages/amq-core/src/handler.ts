@@ -5,7 +5,6 @@ import {
   type MessageOfKind,
   routingKeyOf,
 } from '@teal/messages';
-import { Deadline } from './deadline';
 import { DeliveryQueue } from './delivery-queue';
 import { AMQClosedError, AMQError, AMQRoutingKeyError, AMQSendError } from './errors';
 import { type HandlerEvent, type HandlerEventListener, HandlerEvents } from './events';
@@ -22,6 +21,7 @@ import {
   positive,
 } from './options';
 import { Subscription } from './subscription';
+import { Deadline } from './timing';
 import type { Delivery, Transport, TransportContext, TransportFactory } from './transport';
 import type {
   AMQHandler,

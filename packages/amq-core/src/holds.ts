@@ -1,7 +1,7 @@
 import { Bindings, type Holder } from './bindings';
-import { Deadline } from './deadline';
 import { AMQBindError, AMQClosedError, AMQError, type AMQSendError } from './errors';
 import type { AMQExchangeName } from './exchanges';
+import { Deadline } from './timing';
 import type { Transport } from './transport';
 
 /** The one holder of every explicit bind of a key: bound twice is bound once. */

@@ -1,48 +1,49 @@
-export { backoffDelay } from './backoff';
-export type { AdapterModule, ConnectOptions } from './connect';
-export { adapterPackageOf, connect, withHandler } from './connect';
+/**
+ * `@teal/amq-core`: what an application uses. Adapter authors import
+ * `@teal/amq-core/adapter`; the contract suite is `@teal/amq-core/testing`.
+ */
 export {
+  type AdapterModule,
   AMQAdapterMissingError,
   AMQBacklogOverflowError,
   AMQBindError,
   AMQClosedError,
   AMQError,
+  AMQExchangeName,
+  type AMQHandler,
   AMQRoutingKeyError,
   AMQSendError,
+  type AMQSettings,
   AMQSettingsError,
   AMQTimeoutError,
-} from './errors';
-export type { HandlerEvent, HandlerEventListener, HandlerEventMap } from './events';
-export {
-  AMQExchangeName,
+  type CloseOptions,
+  type ConnectOptions,
+  type ErrorContext,
+  type ErrorHook,
   EXCHANGE_NAMES,
   exchangeOf,
   exchangeOfKind,
+  type HandlerEvent,
+  type HandlerEventListener,
+  type HandlerEventMap,
+  type HandlerOptions,
   isExchangeName,
+  type KeySubscription,
   kindOfExchange,
-} from './exchanges';
-export { createHandler } from './handler';
-export type { LogFields, Logger } from './logger';
-export { maskMessage, maskUrl, silentLogger, stderrLogger } from './logger';
-export { connectMemory } from './memory/connect';
-export type { HandlerOptions } from './options';
-export type { AMQSettings } from './settings';
-export { parseBrokerUrl, redactUrl, settingsFromEnv } from './settings';
-export type {
-  Backlog,
-  Delivery,
-  Transport,
-  TransportContext,
-  TransportFactory,
-} from './transport';
-export type {
-  AMQHandler,
-  CloseOptions,
-  ErrorContext,
-  ErrorHook,
-  KeySubscription,
-  MessageCallback,
-  SendOptions,
-  SubscribeOptions,
-  WaitOptions,
-} from './types';
+  type LogFields,
+  type Logger,
+  type MessageCallback,
+  maskMessage,
+  maskUrl,
+  parseBrokerUrl,
+  redactUrl,
+  type SendOptions,
+  type SubscribeOptions,
+  silentLogger,
+  stderrLogger,
+  type WaitOptions,
+} from '@teal/amq-core/adapter';
+export type { AdapterLoader } from './connect';
+export { adapterPackageOf, connect, registerAdapter, withHandler } from './connect';
+export { connectMemory } from './memory/transport';
+export { settingsFromEnv } from './settings';

@@ -1,6 +1,22 @@
 import { AMQError } from './errors';
 import type { Logger } from './logger';
-import type { ErrorHook, MessageCallback } from './types';
+import type { AMQHandler, ErrorHook, MessageCallback } from './types';
+
+/** Where a handler connects, as the Python original's `AMQSettings` has it. */
+export interface AMQSettings {
+  /** The broker URL; its scheme picks the adapter (`memory:`, `amqp:`, `redis:`, `nats:` …). */
+  url: string;
+  /** Prepended to every exchange name. Default `''`. */
+  exchangePrefix?: string;
+}
+
+/** What an adapter's `connect()` takes: the settings and the options every handler has. */
+export type ConnectOptions = AMQSettings & HandlerOptions;
+
+/** What an adapter package exports, for `connect()` to load it by URL scheme or to be given it. */
+export interface AdapterModule {
+  connect(options: ConnectOptions): Promise<AMQHandler>;
+}
 
 /** Options every handler takes, whatever its adapter. */
 export interface HandlerOptions {

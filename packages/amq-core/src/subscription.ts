@@ -1,4 +1,5 @@
 import type { Message } from '@teal/messages';
+import { Fifo } from './fifo';
 import type { KeyListener } from './listeners';
 import type { KeySubscription } from './types';
 
@@ -19,8 +20,7 @@ export class Subscription<T extends Message> implements KeySubscription<T>, KeyL
   bound: Promise<void> = Promise.resolve();
   readonly #highWaterMark: number;
   readonly #onEnd: () => void;
-  #buffer: T[] = [];
-  #head = 0;
+  readonly #buffer = new Fifo<T>();
   #pending: Pending<T> | null = null;
   /** Resolves a delivery waiting for room. */
   #hasRoom: (() => void) | null = null;
@@ -48,20 +48,15 @@ export class Subscription<T extends Message> implements KeySubscription<T>, KeyL
       return undefined;
     }
     this.#buffer.push(message as T);
-    if (this.#buffer.length - this.#head < this.#highWaterMark) return undefined;
+    if (this.#buffer.size < this.#highWaterMark) return undefined;
     return new Promise<void>((resolve) => {
       this.#hasRoom = resolve;
     });
   }
 
   next(): Promise<IteratorResult<T, undefined>> {
-    if (this.#head < this.#buffer.length) {
-      const value = this.#buffer[this.#head]!;
-      this.#head++;
-      if (this.#head === this.#buffer.length) {
-        this.#buffer = [];
-        this.#head = 0;
-      }
+    if (this.#buffer.size > 0) {
+      const value = this.#buffer.shift()!;
       this.#wakeDelivery();
       return Promise.resolve({ value, done: false });
     }
@@ -99,10 +94,7 @@ export class Subscription<T extends Message> implements KeySubscription<T>, KeyL
    */
   fail(error: unknown, dropBuffered: boolean): void {
     if (this.#isEnded || this.#failure !== null) return;
-    if (dropBuffered) {
-      this.#buffer = [];
-      this.#head = 0;
-    }
+    if (dropBuffered) this.#buffer.drain();
     const pending = this.#pending;
     if (pending !== null) {
       this.#pending = null;
@@ -113,14 +105,13 @@ export class Subscription<T extends Message> implements KeySubscription<T>, KeyL
     this.#failure = { error };
     this.#wakeDelivery();
     // Nobody may ever call next() again: the key goes now, not at the next call.
-    if (this.#head === this.#buffer.length) this.#release();
+    if (this.#buffer.size === 0) this.#release();
   }
 
   #end(): void {
     if (this.#isEnded) return;
     this.#isEnded = true;
-    this.#buffer = [];
-    this.#head = 0;
+    this.#buffer.drain();
     const pending = this.#pending;
     this.#pending = null;
     pending?.resolve({ value: undefined, done: true });
@@ -137,11 +128,7 @@ export class Subscription<T extends Message> implements KeySubscription<T>, KeyL
   #wakeDelivery(): void {
     const hasRoom = this.#hasRoom;
     if (hasRoom === null) return;
-    if (
-      this.#isEnded ||
-      this.#failure !== null ||
-      this.#buffer.length - this.#head < this.#highWaterMark
-    ) {
+    if (this.#isEnded || this.#failure !== null || this.#buffer.size < this.#highWaterMark) {
       this.#hasRoom = null;
       hasRoom();
     }

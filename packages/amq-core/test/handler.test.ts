@@ -1,13 +1,12 @@
 import { callbackMessage } from '@teal/messages';
 import { describe, expect, it } from 'vitest';
+import { createHandler, type Transport } from '../src/adapter';
 import {
   AMQError,
   type AMQHandler,
   AMQRoutingKeyError,
   AMQSendError,
   connectMemory,
-  createHandler,
-  type Transport,
   withHandler,
 } from '../src/index';
 import { Inbox, randomKey, sleep, waitFor } from '../src/testing/index';

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { parseBrokerUrl } from '../src/adapter';
 import {
   AMQSettingsError,
   adapterPackageOf,
   connect,
-  parseBrokerUrl,
   redactUrl,
   settingsFromEnv,
 } from '../src/index';

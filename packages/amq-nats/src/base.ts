@@ -4,7 +4,7 @@ import {
   AMQRoutingKeyError,
   type Transport,
   type TransportContext,
-} from '@teal/amq-core';
+} from '@teal/amq-core/adapter';
 import { type Part, Reassembler, splitBody } from './chunks';
 import type { NatsLink } from './link';
 import { sleep } from './retry';

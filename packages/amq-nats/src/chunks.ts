@@ -1,5 +1,5 @@
 import { headers, type Msg, type MsgHdrs, nuid } from '@nats-io/transport-node';
-import { type AMQExchangeName, AMQSendError, type Logger } from '@teal/amq-core';
+import { type AMQExchangeName, AMQSendError, type Logger } from '@teal/amq-core/adapter';
 
 /** `<message id> <index> <count> <total bytes>` on each chunk of a message too large for one NATS message. */
 export const CHUNK_HEADER = 'Teal-Chunk';

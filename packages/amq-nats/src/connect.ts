@@ -1,4 +1,4 @@
-import { type AMQHandler, createHandler } from '@teal/amq-core';
+import { type AMQHandler, createHandler } from '@teal/amq-core/adapter';
 import type { NatsTransportBase } from './base';
 import { CoreTransport } from './core-transport';
 import { JetStreamTransport } from './jetstream-transport';

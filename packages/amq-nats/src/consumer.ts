@@ -1,6 +1,6 @@
 import { AckPolicy, DeliverPolicy, type JetStreamManager, ReplayPolicy } from '@nats-io/jetstream';
 import { createInbox, type Msg, nanos, nuid, type Subscription } from '@nats-io/transport-node';
-import { AMQError, type AMQExchangeName, backoffDelay, type Logger } from '@teal/amq-core';
+import { AMQError, type AMQExchangeName, backoffDelay, type Logger } from '@teal/amq-core/adapter';
 import type { NatsLink } from './link';
 import { isStreamNotFound, sleep } from './retry';
 import type { PrefixStream } from './stream';

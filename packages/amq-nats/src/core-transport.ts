@@ -1,5 +1,5 @@
 import type { Subscription } from '@nats-io/transport-node';
-import { AMQError, type AMQExchangeName } from '@teal/amq-core';
+import { AMQError, type AMQExchangeName } from '@teal/amq-core/adapter';
 import { NatsTransportBase } from './base';
 import { asAMQError, retryUntil } from './retry';
 

@@ -5,7 +5,12 @@ import {
   jetstreamManager,
 } from '@nats-io/jetstream';
 import type { Msg } from '@nats-io/transport-node';
-import { AMQError, type AMQExchangeName, type Logger, type TransportContext } from '@teal/amq-core';
+import {
+  AMQError,
+  type AMQExchangeName,
+  type Logger,
+  type TransportContext,
+} from '@teal/amq-core/adapter';
 import { NatsTransportBase } from './base';
 import { type ConsumerHost, ExchangeConsumer } from './consumer';
 import type { NatsLink } from './link';

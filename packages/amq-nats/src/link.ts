@@ -1,5 +1,10 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { AMQError, AMQSendError, backoffDelay, type TransportContext } from '@teal/amq-core';
+import {
+  AMQError,
+  AMQSendError,
+  backoffDelay,
+  type TransportContext,
+} from '@teal/amq-core/adapter';
 import { Coalescer } from './coalescer';
 import type { NatsSettings } from './settings';
 

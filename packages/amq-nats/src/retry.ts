@@ -1,5 +1,5 @@
 import { JetStreamApiError } from '@nats-io/jetstream';
-import { AMQError, backoffDelay } from '@teal/amq-core';
+import { AMQError, backoffDelay } from '@teal/amq-core/adapter';
 import type { NatsLink } from './link';
 
 /** How long one request may wait for its reply before it is tried again. */

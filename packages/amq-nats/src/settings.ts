@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { NodeConnectionOptions } from '@nats-io/transport-node';
-import { AMQSettingsError, type ConnectOptions, parseBrokerUrl } from '@teal/amq-core';
+import { AMQSettingsError, type ConnectOptions, parseBrokerUrl } from '@teal/amq-core/adapter';
 import { encodeToken, isValidSubjectRoot } from './subjects';
 
 /** `core`: plain NATS subscriptions, at most once. `jetstream`: a stream per prefix, resumable. */

@@ -7,7 +7,7 @@ import {
   type StreamInfo,
 } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
-import { AMQSettingsError, type Logger } from '@teal/amq-core';
+import { AMQSettingsError, type Logger } from '@teal/amq-core/adapter';
 import { Coalescer } from './coalescer';
 import { isStreamNotFound } from './retry';
 import type { NatsSettings } from './settings';

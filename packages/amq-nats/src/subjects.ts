@@ -1,4 +1,4 @@
-import { AMQError, type AMQExchangeName } from '@teal/amq-core';
+import { AMQError, type AMQExchangeName } from '@teal/amq-core/adapter';
 
 const utf8 = new TextEncoder();
 // ignoreBOM: a leading U+FEFF is part of the key, not a byte-order mark to strip.

@@ -1,4 +1,4 @@
-import { backoffDelay } from '@teal/amq-core';
+import { backoffDelay } from '@teal/amq-core/adapter';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { PACKAGE, RedisStreamsConnectionError } from './errors';
 import type { RedisStreamsSettings } from './options';

@@ -1,4 +1,4 @@
-import { type AMQHandler, createHandler } from '@teal/amq-core';
+import { type AMQHandler, createHandler } from '@teal/amq-core/adapter';
 import { parseSettings, type RedisStreamsConnectOptions } from './options';
 import { RedisStreamsTransport } from './transport';
 

@@ -1,4 +1,4 @@
-import { AMQError } from '@teal/amq-core';
+import { AMQError } from '@teal/amq-core/adapter';
 
 /** The package name, prefixed to every message this adapter writes. */
 export const PACKAGE = '@teal/amq-redis-streams';

@@ -1,4 +1,4 @@
-import type { AMQExchangeName } from '@teal/amq-core';
+import type { AMQExchangeName } from '@teal/amq-core/adapter';
 
 const utf8 = new TextEncoder();
 

@@ -1,4 +1,4 @@
-import { AMQSettingsError, type ConnectOptions, parseBrokerUrl } from '@teal/amq-core';
+import { AMQSettingsError, type ConnectOptions, parseBrokerUrl } from '@teal/amq-core/adapter';
 import type { RedisOptions } from 'ioredis';
 import { PACKAGE } from './errors';
 

@@ -1,5 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { type AMQExchangeName, backoffDelay } from '@teal/amq-core';
+import { type AMQExchangeName, backoffDelay } from '@teal/amq-core/adapter';
 import type { RedisClient } from './clients';
 import { DuplicateFilter } from './dedupe';
 import { parseEntry, streamReply, type XReadReply } from './entries';

@@ -5,7 +5,7 @@ import {
   AMQSendError,
   type Transport,
   type TransportContext,
-} from '@teal/amq-core';
+} from '@teal/amq-core/adapter';
 import {
   type ClientRole,
   closeClient,

@@ -1,4 +1,4 @@
-import type { AMQExchangeName } from '../exchanges';
+import type { AMQExchangeName } from '@teal/amq-core/adapter';
 
 /** A subscriber's end of a binding: where the broker delivers. */
 export interface MemorySubscriber {

@@ -1,6 +1,26 @@
-import type { AMQExchangeName } from '../exchanges';
-import type { Transport, TransportContext } from '../transport';
-import type { MemoryBroker, MemorySubscriber } from './broker';
+import {
+  type AMQExchangeName,
+  type AMQHandler,
+  type ConnectOptions,
+  createHandler,
+  parseBrokerUrl,
+  type Transport,
+  type TransportContext,
+} from '@teal/amq-core/adapter';
+import { MemoryBroker, type MemorySubscriber } from './broker';
+
+/**
+ * Connects a handler to an in-process broker: `memory://` is the default one,
+ * `memory://name` a separate one. Bodies cross it through the real wire codec.
+ */
+export async function connectMemory(options: ConnectOptions): Promise<AMQHandler> {
+  const url = parseBrokerUrl(options.url, 'url');
+  if (url.protocol !== 'memory:') {
+    throw new TypeError(`[@teal/amq-core] connectMemory() takes memory: URLs, not ${url.protocol}`);
+  }
+  const broker = MemoryBroker.named(url.hostname);
+  return createHandler(async (context) => new MemoryTransport(broker, context), options);
+}
 
 /** The memory adapter's transport: bindings on an in-process `MemoryBroker`. */
 export class MemoryTransport implements Transport, MemorySubscriber {

@@ -1,6 +1,6 @@
+import { AMQBacklogOverflowError } from '@teal/amq-core';
 import { callbackMessage, type Message } from '@teal/messages';
 import { describe, expect, it } from 'vitest';
-import { AMQBacklogOverflowError } from '../../errors';
 import type { AMQHandler } from '../../types';
 import type { SuiteContext } from '../context';
 import {

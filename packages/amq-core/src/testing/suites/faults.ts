@@ -1,6 +1,6 @@
+import { AMQBindError, AMQError, AMQSendError } from '@teal/amq-core';
 import { callbackMessage } from '@teal/messages';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AMQBindError, AMQError, AMQSendError } from '../../errors';
 import type { HandlerOptions } from '../../options';
 import type { AMQHandler } from '../../types';
 import type { SuiteContext } from '../context';

@@ -1,6 +1,6 @@
+import { AMQClosedError } from '@teal/amq-core';
 import { callbackMessage } from '@teal/messages';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AMQClosedError } from '../../errors';
 import type { HandlerOptions } from '../../options';
 import type { SuiteContext } from '../context';
 import { FaultProxy } from '../fault-proxy';

@@ -1,6 +1,6 @@
+import { AMQTimeoutError } from '@teal/amq-core';
 import { callbackMessage, openIDCIBACallbackMessage } from '@teal/messages';
 import { describe, expect, it } from 'vitest';
-import { AMQTimeoutError } from '../../errors';
 import type { AMQHandler } from '../../types';
 import type { SuiteContext } from '../context';
 import { randomKey, reportFigure, waitFor } from '../helpers';

@@ -3,6 +3,16 @@
  * implements a `Transport` and turns it into a handler with `createHandler()`;
  * see CONTRIBUTING.md, "Anatomy of an adapter".
  */
+export type {
+  BindingEvent,
+  ConnectionEvent,
+  DeliverEvent,
+  DropEvent,
+  DropReason,
+  HandlerEventBase,
+  SendEvent,
+} from './diagnostics';
+export { DIAGNOSTICS_CHANNELS } from './diagnostics';
 export {
   AMQAdapterMissingError,
   AMQBacklogOverflowError,

@@ -1,4 +1,5 @@
 import { decodeMessage, type Message, MessageDecodeError } from '@teal/messages';
+import { type DropReason, deliverChannel, dropChannel, type HandlerEventBase } from './diagnostics';
 import { AMQBacklogOverflowError } from './errors';
 import { kindOfExchange } from './exchanges';
 import { Fifo } from './fifo';
@@ -16,7 +17,11 @@ interface DeliveryHost {
   /** Hands a message to the listeners of its key; a promise while one of them is full. */
   route(delivery: Delivery, message: Message): Promise<void> | undefined;
   report(error: unknown, context: ErrorContext): void;
+  /** Who the diagnostics events are about. */
+  readonly eventBase: HandlerEventBase;
 }
+
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 
 export interface DeliveryQueueOptions {
   /** How many callbacks may run at once. */
@@ -211,6 +216,7 @@ export class DeliveryQueue implements Backlog {
   }
 
   #overflow(delivery: Delivery): void {
+    this.#dropped(delivery, 'overflow');
     this.#overflowing++;
     this.#overflowed++;
     delivery.settled?.();
@@ -241,9 +247,10 @@ export class DeliveryQueue implements Backlog {
   #run(delivery: Delivery): Promise<void> | undefined {
     const host = this.#host;
     const callback = host.callback;
-    if (this.#isStopped || !host.isBound(delivery)) return undefined;
+    if (this.#isStopped) return undefined;
+    if (!host.isBound(delivery)) return this.#dropped(delivery, 'unbound');
     const isListened = host.isListened(delivery);
-    if (callback === null && !isListened) return undefined;
+    if (callback === null && !isListened) return this.#dropped(delivery, 'unbound');
     let message: Message;
     try {
       message = decodeMessage(kindOfExchange(delivery.exchange), delivery.body);
@@ -257,11 +264,31 @@ export class DeliveryQueue implements Backlog {
         exchange: delivery.exchange,
         reason,
       });
-      return undefined;
+      return this.#dropped(delivery, 'undecodable');
     }
-    const routed = isListened ? host.route(delivery, message) : undefined;
-    if (routed !== undefined) return routed.then(() => this.#call(callback, message, delivery));
-    return this.#call(callback, message, delivery);
+    const hand = () => {
+      const routed = isListened ? host.route(delivery, message) : undefined;
+      if (routed !== undefined) return routed.then(() => this.#call(callback, message, delivery));
+      return this.#call(callback, message, delivery);
+    };
+    if (!deliverChannel.hasSubscribers) return hand();
+    return deliverChannel.tracePromise(async () => hand(), {
+      ...host.eventBase,
+      exchange: delivery.exchange,
+      kind: message.kind,
+      routingKey: delivery.routingKey,
+      bodyBytes: sizeOf(delivery.body),
+      headers: delivery.headers ?? NO_HEADERS,
+      message,
+      backlog: this.messages,
+    });
+  }
+
+  #dropped(delivery: Delivery, reason: DropReason): undefined {
+    if (dropChannel.hasSubscribers) {
+      dropChannel.publish({ ...this.#host.eventBase, exchange: delivery.exchange, reason });
+    }
+    return undefined;
   }
 
   /** Runs the callback; returns a promise only when it returned one. */

@@ -6,6 +6,13 @@ import {
   routingKeyOf,
 } from '@teal/messages';
 import { DeliveryQueue } from './delivery-queue';
+import {
+  connectionChannel,
+  type HandlerEventBase,
+  nextHandlerId,
+  type SendEvent,
+  sendChannel,
+} from './diagnostics';
 import { AMQClosedError, AMQError, AMQRoutingKeyError, AMQSendError } from './errors';
 import { type HandlerEvent, type HandlerEventListener, HandlerEvents } from './events';
 import { type AMQExchangeName, exchangeOfKind, isExchangeName, kindOfExchange } from './exchanges';
@@ -82,6 +89,7 @@ class Handler implements AMQHandler {
   readonly #events: HandlerEvents;
   readonly #subscriptions = new Set<Pick<Subscription<Message>, 'fail'>>();
   #transport: Transport | null = null;
+  #eventBase: HandlerEventBase = { handlerId: nextHandlerId(), adapter: '' };
   #isConnected = true;
   #closing: Promise<void> | null = null;
 
@@ -124,6 +132,12 @@ class Handler implements AMQHandler {
     const transport = await factory(context);
     this.#queue.appliesBackpressure = transport.appliesBackpressure === true;
     this.#transport = transport;
+    this.#eventBase = Object.freeze({ ...this.#eventBase, adapter: transport.name });
+  }
+
+  /** Who the diagnostics events are about. */
+  get eventBase(): HandlerEventBase {
+    return this.#eventBase;
   }
 
   get transport(): Transport | null {
@@ -160,12 +174,22 @@ class Handler implements AMQHandler {
       const body = encodeMessage(message);
       const routingKey = routingKeyOf(message);
       this.#checkKey(transport, 'send', routingKey);
-      return this.#publish(
-        transport,
-        exchangeOfKind(message.kind),
+      const exchange = exchangeOfKind(message.kind);
+      if (!sendChannel.hasSubscribers) {
+        return this.#publish(transport, exchange, routingKey, body, options.signal, undefined);
+      }
+      const event: SendEvent = {
+        ...this.#eventBase,
+        exchange,
+        kind: message.kind,
         routingKey,
-        body,
-        options.signal,
+        bodyBytes: body.length,
+        headers: {},
+      };
+      // The subscriber adds trace context to `event.headers` at start, before the publish.
+      return sendChannel.tracePromise(
+        () => this.#publish(transport, exchange, routingKey, body, options.signal, event.headers),
+        event,
       );
     } catch (error) {
       return Promise.reject(error);
@@ -293,7 +317,7 @@ class Handler implements AMQHandler {
     routingKey: string,
     body: string | Uint8Array,
   ): Promise<void> {
-    return this.#publish(this.#open('publish'), exchange, routingKey, body, undefined);
+    return this.#publish(this.#open('publish'), exchange, routingKey, body, undefined, undefined);
   }
 
   /** Hands an error nothing awaits to `onError` and the `error` listeners; a throwing hook is logged. */
@@ -365,6 +389,13 @@ class Handler implements AMQHandler {
   #connectionChanged(isConnected: boolean, error: unknown): void {
     if (this.isClosed || isConnected === this.#isConnected) return;
     this.#isConnected = isConnected;
+    if (connectionChannel.hasSubscribers) {
+      connectionChannel.publish({
+        ...this.#eventBase,
+        state: isConnected ? 'connected' : 'disconnected',
+        ...(isConnected ? {} : { error }),
+      });
+    }
     if (!isConnected) {
       this.#events.emit('disconnected', error);
       return;
@@ -406,6 +437,7 @@ class Handler implements AMQHandler {
     routingKey: string,
     body: string | Uint8Array,
     signal: AbortSignal | undefined,
+    headers: Readonly<Record<string, string>> | undefined,
   ): Promise<void> {
     const timeoutMs = this.sendTimeoutMs;
     const deadline = new Deadline(
@@ -418,7 +450,10 @@ class Handler implements AMQHandler {
     );
     let published: Promise<void>;
     try {
-      published = transport.publish(exchange, routingKey, body, deadline.signal);
+      published =
+        headers === undefined || Object.keys(headers).length === 0
+          ? transport.publish(exchange, routingKey, body, deadline.signal)
+          : transport.publish(exchange, routingKey, body, deadline.signal, headers);
     } catch (error) {
       deadline.clear();
       return Promise.reject(error);

@@ -1,4 +1,5 @@
 import { Bindings, type Holder } from './bindings';
+import { bindChannel, type HandlerEventBase, unbindChannel } from './diagnostics';
 import { AMQBindError, AMQClosedError, AMQError, type AMQSendError } from './errors';
 import type { AMQExchangeName } from './exchanges';
 import { Deadline } from './timing';
@@ -12,6 +13,7 @@ export interface HoldsHost {
   readonly transport: Transport | null;
   readonly isClosed: boolean;
   readonly sendTimeoutMs: number;
+  readonly eventBase: HandlerEventBase;
   /** Hears of failures nobody awaits: an unbind in the background. */
   reportUnbindError(error: unknown, exchange: AMQExchangeName): void;
 }
@@ -82,9 +84,23 @@ export class KeyHolds {
     const own =
       signal === undefined ? this.#deadline(transport, `${operation} on ${exchange}`) : undefined;
     const deadline = signal ?? own!.signal;
+    const channel = operation === 'bind' ? bindChannel : unbindChannel;
+    const run = () =>
+      operation === 'bind'
+        ? transport.bind(exchange, key, deadline)
+        : transport.unbind(exchange, key, deadline);
     try {
-      if (operation === 'bind') await transport.bind(exchange, key, deadline);
-      else await transport.unbind(exchange, key, deadline);
+      if (!channel.hasSubscribers) {
+        await run();
+      } else {
+        const bindings = this.bindings.size;
+        await channel.tracePromise(run, {
+          ...this.#host.eventBase,
+          exchange,
+          routingKey: key,
+          bindings,
+        });
+      }
     } catch (error) {
       const what = `${operation === 'bind' ? 'binding' : 'unbinding'} a key on ${exchange} failed`;
       throw brokerError(AMQBindError, transport, what, error);

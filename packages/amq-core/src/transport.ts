@@ -9,6 +9,11 @@ export interface Delivery {
   /** The message as it travelled: JSON text or its UTF-8 bytes. */
   readonly body: string | Uint8Array;
   /**
+   * The broker metadata it came with (message headers, a stream field, a
+   * column), as the sender's `publish()` got it: trace context, never the body.
+   */
+  readonly headers?: Readonly<Record<string, string>>;
+  /**
    * Called once the handler is done with the delivery: the callback has run
    * (or failed), or the body was dropped. Adapters acknowledge here.
    */
@@ -94,12 +99,18 @@ export interface Transport {
    * them and reports them to `onError` (an `AMQBacklogOverflowError`).
    */
   readonly appliesBackpressure?: boolean;
-  /** Publishes a body; resolves once the broker has accepted it. Nothing is written after `signal` fired. */
+  /**
+   * Publishes a body; resolves once the broker has accepted it. Nothing is
+   * written after `signal` fired. `headers` (trace context, when someone
+   * traces) travel as broker metadata beside the body, never in it, and come
+   * back as the `headers` of the delivery.
+   */
   publish(
     exchange: AMQExchangeName,
     routingKey: string,
     body: string | Uint8Array,
     signal: AbortSignal,
+    headers?: Readonly<Record<string, string>>,
   ): Promise<void>;
   /** Starts receiving messages sent with this key; resolves once they will be received. */
   bind(exchange: AMQExchangeName, routingKey: string, signal: AbortSignal): Promise<void>;

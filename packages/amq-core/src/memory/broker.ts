@@ -2,7 +2,12 @@ import type { AMQExchangeName } from '@teal/amq-core/adapter';
 
 /** A subscriber's end of a binding: where the broker delivers. */
 export interface MemorySubscriber {
-  receive(exchange: AMQExchangeName, routingKey: string, body: string | Uint8Array): void;
+  receive(
+    exchange: AMQExchangeName,
+    routingKey: string,
+    body: string | Uint8Array,
+    headers: Readonly<Record<string, string>> | undefined,
+  ): void;
 }
 
 interface Subscription {
@@ -67,13 +72,18 @@ export class MemoryBroker {
   }
 
   /** Routes a body to every subscriber of the key, each on a later microtask, in order. */
-  publish(fullExchange: string, routingKey: string, body: string | Uint8Array): void {
+  publish(
+    fullExchange: string,
+    routingKey: string,
+    body: string | Uint8Array,
+    headers?: Readonly<Record<string, string>>,
+  ): void {
     const subscriptions = this.#exchanges.get(fullExchange)?.get(routingKey);
     if (subscriptions === undefined) return;
     for (const { subscriber, exchange } of subscriptions) {
       // Each subscriber gets its own copy, as across a network.
       const copy = typeof body === 'string' ? body : body.slice();
-      queueMicrotask(() => subscriber.receive(exchange, routingKey, copy));
+      queueMicrotask(() => subscriber.receive(exchange, routingKey, copy, headers));
     }
   }
 

@@ -45,9 +45,10 @@ export class MemoryTransport implements Transport, MemorySubscriber {
     routingKey: string,
     body: string | Uint8Array,
     signal: AbortSignal,
+    headers?: Readonly<Record<string, string>>,
   ): Promise<void> {
     await this.#connected(signal);
-    this.#broker.publish(this.#fullName(exchange), routingKey, body);
+    this.#broker.publish(this.#fullName(exchange), routingKey, body, headers);
   }
 
   async bind(exchange: AMQExchangeName, routingKey: string, signal: AbortSignal): Promise<void> {
@@ -72,8 +73,17 @@ export class MemoryTransport implements Transport, MemorySubscriber {
     return [...this.#subscriptions.keys()].map((id) => `binding ${id.replace('\u0000', ' ')}`);
   }
 
-  receive(exchange: AMQExchangeName, routingKey: string, body: string | Uint8Array): void {
-    this.#context.deliver({ exchange, routingKey, body });
+  receive(
+    exchange: AMQExchangeName,
+    routingKey: string,
+    body: string | Uint8Array,
+    headers: Readonly<Record<string, string>> | undefined,
+  ): void {
+    this.#context.deliver(
+      headers === undefined
+        ? { exchange, routingKey, body }
+        : { exchange, routingKey, body, headers },
+    );
   }
 
   /**

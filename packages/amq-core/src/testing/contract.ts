@@ -7,6 +7,7 @@ import { faultsSuite } from './suites/faults';
 import { hostileSuite } from './suites/hostile';
 import { isolationSuite } from './suites/isolation';
 import { lifecycleSuite } from './suites/lifecycle';
+import { observabilitySuite } from './suites/observability';
 import { orderingSuite } from './suites/ordering';
 import { resourcesSuite } from './suites/resources';
 import { robustnessSuite } from './suites/robustness';
@@ -54,5 +55,6 @@ export function describeHandlerContract(target: ContractTarget): void {
     waitingSuite(suite);
     streamingSuite(suite);
     shutdownSuite(suite);
+    observabilitySuite(suite);
   });
 }

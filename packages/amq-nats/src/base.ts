@@ -5,8 +5,10 @@ import {
   type Transport,
   type TransportContext,
 } from '@teal/amq-core';
-import { type Part, Reassembler, splitBody } from './chunks';
+import { type Part, splitBody } from './chunks';
+import { contain } from './contain';
 import type { NatsLink } from './link';
+import { Reassembler } from './reassembler';
 import { sleep } from './retry';
 import type { NatsSettings } from './settings';
 import { Subjects, SubjectTokenError } from './subjects';
@@ -97,9 +99,14 @@ export abstract class NatsTransportBase implements Transport {
     return splitBody(bytes, limit, this.settings.maxMessageBytes);
   }
 
-  /** Hands a received message to the handler, once whole if it came in chunks. */
+  /**
+   * Hands a received message to the handler, once whole if it came in chunks.
+   * Runs inside the client's socket reader: nothing it throws may escape.
+   */
   protected deliver(exchange: AMQExchangeName, routingKey: string, msg: Msg): void {
-    const body = this.#reassembler.accept(exchange, msg);
-    if (body !== undefined) this.context.deliver({ exchange, routingKey, body });
+    contain(this.context.logger, { exchange }, () => {
+      const body = this.#reassembler.accept(exchange, msg);
+      if (body !== undefined) this.context.deliver({ exchange, routingKey, body });
+    });
   }
 }

@@ -1,6 +1,7 @@
 import { AckPolicy, DeliverPolicy, type JetStreamManager, ReplayPolicy } from '@nats-io/jetstream';
 import { createInbox, type Msg, nanos, nuid, type Subscription } from '@nats-io/transport-node';
 import { AMQError, type AMQExchangeName, backoffDelay, type Logger } from '@teal/amq-core';
+import { contain } from './contain';
 import type { NatsLink } from './link';
 import { isStreamNotFound, sleep } from './retry';
 import type { PrefixStream } from './stream';
@@ -158,7 +159,8 @@ export class ExchangeConsumer {
     // Subscribed before the consumer exists: the server may push before it replies.
     const subscription = this.#host.link.nc.subscribe(inbox, {
       callback: (error, msg) => {
-        if (this.#subscription === subscription) this.#onMessage(error, msg);
+        if (this.#subscription !== subscription) return;
+        contain(this.#host.logger, { exchange: this.exchange }, () => this.#onMessage(error, msg));
       },
     });
     this.#subscription = subscription;

@@ -1,6 +1,7 @@
 import type { Subscription } from '@nats-io/transport-node';
 import { AMQError, type AMQExchangeName } from '@teal/amq-core';
 import { NatsTransportBase } from './base';
+import { contain } from './contain';
 import { asAMQError, retryUntil } from './retry';
 
 /**
@@ -38,15 +39,18 @@ export class CoreTransport extends NatsTransportBase {
     const subject = this.subjectOf(exchange, routingKey);
     if (this.#subscriptions.has(subject)) return;
     const subscription = this.link.nc.subscribe(subject, {
-      callback: (error, msg) => {
-        if (error !== null) {
-          this.context.reportError(
-            new AMQError(`[@teal/amq-nats] a subscription on ${exchange} failed`, { cause: error }),
-          );
-          return;
-        }
-        this.deliver(exchange, routingKey, msg);
-      },
+      callback: (error, msg) =>
+        contain(this.context.logger, { exchange }, () => {
+          if (error !== null) {
+            this.context.reportError(
+              new AMQError(`[@teal/amq-nats] a subscription on ${exchange} failed`, {
+                cause: error,
+              }),
+            );
+            return;
+          }
+          this.deliver(exchange, routingKey, msg);
+        }),
     });
     this.#subscriptions.set(subject, subscription);
     try {

@@ -52,16 +52,22 @@ export abstract class NatsTransportBase implements Transport {
     exchange: AMQExchangeName,
     routingKey: string,
     body: string | Uint8Array,
+    signal: AbortSignal,
   ): Promise<void>;
-  abstract bind(exchange: AMQExchangeName, routingKey: string): Promise<void>;
-  abstract unbind(exchange: AMQExchangeName, routingKey: string): Promise<void>;
+  abstract bind(exchange: AMQExchangeName, routingKey: string, signal: AbortSignal): Promise<void>;
+  abstract unbind(
+    exchange: AMQExchangeName,
+    routingKey: string,
+    signal: AbortSignal,
+  ): Promise<void>;
+  abstract resources(): readonly string[];
 
-  async close(): Promise<void> {
+  async close(signal: AbortSignal): Promise<void> {
     try {
-      await this.release();
+      await this.release(signal);
     } finally {
       this.#reassembler.clear();
-      await this.link.close();
+      await this.link.close(signal);
     }
   }
 
@@ -77,8 +83,8 @@ export abstract class NatsTransportBase implements Transport {
     while (this.link.disconnects === before && Date.now() < deadline) await sleep(5);
   }
 
-  /** Releases what the transport holds on the server, before the connection closes. */
-  protected abstract release(): Promise<void>;
+  /** Releases what the transport holds on the server, before the connection closes; gives up at `signal`. */
+  protected abstract release(signal: AbortSignal): Promise<void>;
 
   protected subjectOf(exchange: AMQExchangeName, key: string): string {
     try {
@@ -109,4 +115,9 @@ export abstract class NatsTransportBase implements Transport {
       if (body !== undefined) this.context.deliver({ exchange, routingKey, body });
     });
   }
+}
+
+/** How a binding reads in `resources()`, and in the broker's view tests compare it with. */
+export function bindingLine(exchange: AMQExchangeName, routingKey: string): string {
+  return `binding ${exchange} ${routingKey}`;
 }

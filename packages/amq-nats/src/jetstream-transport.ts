@@ -4,12 +4,19 @@ import {
   jetstream,
   jetstreamManager,
 } from '@nats-io/jetstream';
-import type { Msg } from '@nats-io/transport-node';
-import { AMQError, type AMQExchangeName, type Logger, type TransportContext } from '@teal/amq-core';
-import { NatsTransportBase } from './base';
+import { type Msg, nuid } from '@nats-io/transport-node';
+import {
+  AMQError,
+  type AMQExchangeName,
+  type Backlog,
+  type Logger,
+  type TransportContext,
+} from '@teal/amq-core';
+import { bindingLine, NatsTransportBase } from './base';
 import { type ConsumerHost, ExchangeConsumer } from './consumer';
 import type { NatsLink } from './link';
-import { asAMQError, isStreamNotFound, retryUntil } from './retry';
+import { OrderedPublisher } from './publisher';
+import { ATTEMPT_TIMEOUT_MS, asAMQError, isStreamNotFound, raceSignal, retryUntil } from './retry';
 import type { NatsSettings } from './settings';
 import { PrefixStream } from './stream';
 
@@ -17,17 +24,27 @@ const API_TIMEOUT_MS = 5_000;
 
 /**
  * JetStream: the prefix's stream captures every subject; a send resolves on
- * the stream's acknowledgement. Each exchange with bound keys has one
- * consumer (see `ExchangeConsumer`) filtered locally by key; a key delivers
- * what the stream stored from the moment its bind was called.
+ * the stream's acknowledgement, in call order through retries (see
+ * `OrderedPublisher`). Each exchange with bound keys has one consumer (see
+ * `ExchangeConsumer`) filtered locally by key, deleted with the exchange's
+ * last key; a key delivers what the stream stored from the moment its bind
+ * was called. The consumers stop while the backlog is full.
  */
 export class JetStreamTransport extends NatsTransportBase implements ConsumerHost {
+  readonly appliesBackpressure = true;
   readonly jsm: JetStreamManager;
   readonly stream: PrefixStream;
+  /** Every consumer name of this handler starts with it: `teal_<unique id>_`. */
+  readonly consumerPrefix = `teal_${nuid.next()}_`;
   readonly #js: JetStreamClient;
+  readonly #publisher: OrderedPublisher;
   /** Per exchange, each bound key and the first stream sequence it delivers. */
   readonly #keys = new Map<AMQExchangeName, Map<string, number>>();
-  readonly #consumers = new Map<AMQExchangeName, Promise<ExchangeConsumer>>();
+  readonly #consumers = new Map<AMQExchangeName, ExchangeConsumer>();
+  readonly #started = new Map<ExchangeConsumer, Promise<void>>();
+  /** Consumers to delete that the server could not be asked to delete yet. */
+  readonly #orphans = new Set<string>();
+  #serial = 0;
 
   private constructor(
     link: NatsLink,
@@ -39,11 +56,11 @@ export class JetStreamTransport extends NatsTransportBase implements ConsumerHos
     this.jsm = jsm;
     this.#js = jetstream(link.nc, { timeout: API_TIMEOUT_MS });
     this.stream = new PrefixStream(jsm, settings, this.subjects, context.logger);
+    this.#publisher = new OrderedPublisher(link, (error) => this.#repairStream(error));
     // The client restored the inboxes, but the consumers may have lost messages meanwhile.
     link.onReconnect(() => {
-      for (const consumer of this.#consumers.values()) {
-        consumer.then((started) => started.reset('reconnected'), ignore);
-      }
+      for (const consumer of this.#consumers.values()) consumer.reset('reconnected');
+      for (const name of this.#orphans) void this.deleteConsumer(name);
     });
   }
 
@@ -60,7 +77,8 @@ export class JetStreamTransport extends NatsTransportBase implements ConsumerHos
     const jsm = await jetstreamManager(link.nc, { timeout: API_TIMEOUT_MS, checkAPI: false });
     const transport = new JetStreamTransport(link, settings, context, jsm);
     try {
-      await retryUntil(link, Date.now() + context.sendTimeoutMs, () => transport.stream.ensure());
+      const signal = AbortSignal.timeout(context.sendTimeoutMs);
+      await retryUntil(link, signal, () => transport.stream.ensure());
     } catch (error) {
       throw asAMQError(error, `cannot create or read the JetStream stream ${settings.streamName}`);
     }
@@ -71,6 +89,10 @@ export class JetStreamTransport extends NatsTransportBase implements ConsumerHos
     return this.context.logger;
   }
 
+  get backlog(): Backlog {
+    return this.context.backlog;
+  }
+
   reportError(error: unknown): void {
     this.context.reportError(error);
   }
@@ -79,62 +101,52 @@ export class JetStreamTransport extends NatsTransportBase implements ConsumerHos
     exchange: AMQExchangeName,
     routingKey: string,
     body: string | Uint8Array,
+    signal: AbortSignal,
   ): Promise<void> {
     const subject = this.subjectOf(exchange, routingKey);
     const limit = Math.min(this.link.maxPayload, this.stream.maxMessageSize);
     const parts = this.partsOf(body, limit);
-    const deadline = Date.now() + this.context.sendTimeoutMs;
     // Every try sends the same message ids: the stream stores each part once.
-    await retryUntil(
-      this.link,
-      deadline,
-      (timeout) =>
-        Promise.all(
-          parts.map((part) =>
-            this.#js.publish(subject, part.data, {
-              msgID: part.id,
-              timeout,
-              ...(part.headers ? { headers: part.headers } : {}),
-            }),
-          ),
+    const attempt = () =>
+      Promise.all(
+        parts.map((part) =>
+          this.#js.publish(subject, part.data, {
+            msgID: part.id,
+            timeout: ATTEMPT_TIMEOUT_MS,
+            ...(part.headers ? { headers: part.headers } : {}),
+          }),
         ),
-      (error) => this.#repairStream(error),
-    );
+      );
+    await this.#publisher.publish(attempt, signal);
   }
 
-  async bind(exchange: AMQExchangeName, routingKey: string): Promise<void> {
+  async bind(exchange: AMQExchangeName, routingKey: string, signal: AbortSignal): Promise<void> {
+    this.subjectOf(exchange, routingKey);
+    let start: number | undefined;
     try {
-      await this.#bind(exchange, routingKey);
+      start = await retryUntil(
+        this.link,
+        signal,
+        () => this.stream.nextSequence(),
+        (error) => this.#repairStream(error),
+      );
+      const keys = this.#keys.get(exchange) ?? new Map<string, number>();
+      this.#keys.set(exchange, keys);
+      keys.set(routingKey, start);
+      await raceSignal(this.#consumerOf(exchange, start), signal);
     } catch (error) {
+      if (start !== undefined && this.#keys.get(exchange)?.get(routingKey) === start) {
+        this.#unbindLocally(exchange, routingKey);
+      }
       throw asAMQError(error, `the server did not confirm the binding on ${exchange}`);
     }
   }
 
-  async #bind(exchange: AMQExchangeName, routingKey: string): Promise<void> {
-    this.subjectOf(exchange, routingKey);
-    const deadline = Date.now() + this.context.sendTimeoutMs;
-    const start = await retryUntil(
-      this.link,
-      deadline,
-      () => this.stream.nextSequence(),
-      (error) => this.#repairStream(error),
-    );
-    let keys = this.#keys.get(exchange);
-    if (keys === undefined) {
-      keys = new Map();
-      this.#keys.set(exchange, keys);
-    }
-    keys.set(routingKey, start);
-    try {
-      await this.#consumerOf(exchange, start, deadline);
-    } catch (error) {
-      keys.delete(routingKey);
-      throw error;
-    }
-  }
-
-  async unbind(exchange: AMQExchangeName, routingKey: string): Promise<void> {
-    this.#keys.get(exchange)?.delete(routingKey);
+  async unbind(exchange: AMQExchangeName, routingKey: string, signal: AbortSignal): Promise<void> {
+    const stopped = this.#unbindLocally(exchange, routingKey);
+    // The key is unbound here already; a consumer the server could not be asked to delete
+    // is deleted after the reconnect (or by the server, idle, after 30 s): no need to fail.
+    await raceSignal(stopped, signal).catch(() => {});
   }
 
   receive(exchange: AMQExchangeName, msg: Msg, sequence: number): void {
@@ -156,51 +168,83 @@ export class JetStreamTransport extends NatsTransportBase implements ConsumerHos
     for (const [key, start] of keys) if (start > sequence) keys.set(key, sequence);
   }
 
-  protected async release(): Promise<void> {
-    const consumers = [...this.#consumers.values()];
-    this.#consumers.clear();
-    const stops = consumers.map((consumer) =>
-      consumer.then(
-        (c) => c.stop(),
-        () => {},
-      ),
-    );
-    // Deleting consumers is a courtesy (the server drops idle ones): never hold close() long for it.
-    await Promise.race([
-      Promise.allSettled(stops),
-      new Promise((resolve) => setTimeout(resolve, 2_000).unref()),
-    ]);
+  nextConsumerName(): string {
+    return `${this.consumerPrefix}${++this.#serial}`;
   }
 
-  #consumerOf(
-    exchange: AMQExchangeName,
-    start: number,
-    deadline: number,
-  ): Promise<ExchangeConsumer> {
-    let consumer = this.#consumers.get(exchange);
-    if (consumer === undefined) {
-      const created = new ExchangeConsumer(
-        this,
-        exchange,
-        this.subjects.exchangeWildcard(exchange),
-        start,
-      );
-      consumer = retryUntil(
-        this.link,
-        deadline,
-        () => created.start(),
-        (error) => this.#repairStream(error),
-      ).then(
-        () => created,
-        async (error: unknown) => {
-          this.#consumers.delete(exchange);
-          await created.stop();
-          throw error;
-        },
-      );
-      this.#consumers.set(exchange, consumer);
+  async deleteConsumer(name: string): Promise<void> {
+    this.#orphans.add(name);
+    if (!this.link.isConnected) return;
+    try {
+      await this.jsm.consumers.delete(this.stream.name, name);
+      this.#orphans.delete(name);
+    } catch (error) {
+      if (isConsumerGone(error)) this.#orphans.delete(name);
     }
-    return consumer;
+  }
+
+  resources(): readonly string[] {
+    const lines: string[] = [];
+    for (const [exchange, keys] of this.#keys) {
+      for (const key of keys.keys()) lines.push(bindingLine(exchange, key));
+    }
+    const names = [...this.#consumers.values()].map((consumer) => consumer.name);
+    for (const name of [...names, ...this.#orphans]) {
+      if (name !== '') lines.push(`consumer ${this.stream.name} ${name}`);
+    }
+    return lines;
+  }
+
+  protected async release(signal: AbortSignal): Promise<void> {
+    const stops = [...this.#consumers.keys()].map((exchange) => this.#stopConsumer(exchange));
+    this.#keys.clear();
+    const orphans = [...this.#orphans].map((name) => this.deleteConsumer(name));
+    await raceSignal(Promise.allSettled([...stops, ...orphans]), signal).catch(() => {});
+  }
+
+  /** Forgets the key; with the exchange's last key, stops its consumer (resolves once deleted). */
+  #unbindLocally(exchange: AMQExchangeName, routingKey: string): Promise<void> {
+    const keys = this.#keys.get(exchange);
+    keys?.delete(routingKey);
+    if (keys !== undefined && keys.size > 0) return Promise.resolve();
+    this.#keys.delete(exchange);
+    return this.#stopConsumer(exchange);
+  }
+
+  #stopConsumer(exchange: AMQExchangeName): Promise<void> {
+    const consumer = this.#consumers.get(exchange);
+    if (consumer === undefined) return Promise.resolve();
+    this.#consumers.delete(exchange);
+    this.#started.delete(consumer);
+    return consumer.stop();
+  }
+
+  /** The exchange's consumer, started; made on the first bind, shared by the later ones. */
+  #consumerOf(exchange: AMQExchangeName, start: number): Promise<void> {
+    const existing = this.#consumers.get(exchange);
+    if (existing !== undefined) return this.#started.get(existing) ?? Promise.resolve();
+    const consumer = new ExchangeConsumer(
+      this,
+      exchange,
+      this.subjects.exchangeWildcard(exchange),
+      start,
+    );
+    // Shared by every bind waiting for it, so no one call's deadline: the handler's send timeout.
+    const signal = AbortSignal.timeout(this.context.sendTimeoutMs);
+    const started = retryUntil(
+      this.link,
+      signal,
+      () => consumer.start(),
+      (error) => this.#repairStream(error),
+    ).catch(async (error: unknown) => {
+      await (this.#consumers.get(exchange) === consumer
+        ? this.#stopConsumer(exchange)
+        : consumer.stop());
+      throw error;
+    });
+    this.#consumers.set(exchange, consumer);
+    this.#started.set(consumer, started);
+    return started;
   }
 
   async #repairStream(error: unknown): Promise<void> {
@@ -213,4 +257,9 @@ export class JetStreamTransport extends NatsTransportBase implements ConsumerHos
   }
 }
 
-function ignore(): void {}
+/** Whether deleting a consumer failed because there is nothing to delete. */
+function isConsumerGone(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  // 10014: consumer not found; 10059: stream not found.
+  return code === 10014 || code === 10059;
+}

@@ -1,6 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import {
+  type AddressInfo,
+  connect as connectTcp,
+  createServer,
+  type Server,
+  type Socket,
+} from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -144,4 +150,73 @@ async function freePort(): Promise<number> {
       server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
     });
   });
+}
+
+/**
+ * A TCP proxy that can swallow what the server sends while still forwarding
+ * what the client sends (`muteReplies()`), then reset every connection
+ * (`reset()`): the server processed a publish whose confirmation was lost.
+ * `FaultProxy` freezes both ways, which cannot make that case.
+ */
+export class ReplyMutingProxy {
+  readonly #server: Server;
+  readonly #links = new Set<{ client: Socket; upstream: Socket }>();
+  #isMuted = false;
+
+  private constructor(server: Server) {
+    this.#server = server;
+  }
+
+  static async start(brokerUrl: string): Promise<ReplyMutingProxy> {
+    const target = new URL(brokerUrl);
+    const server = createServer({ noDelay: true });
+    const proxy = new ReplyMutingProxy(server);
+    server.on('connection', (client) => {
+      const upstream = connectTcp({
+        host: target.hostname,
+        port: Number(target.port) || 4222,
+        noDelay: true,
+      });
+      const link = { client, upstream };
+      proxy.#links.add(link);
+      const end = () => {
+        proxy.#links.delete(link);
+        client.destroy();
+        upstream.destroy();
+      };
+      client.on('error', end).on('close', end);
+      upstream.on('error', end).on('close', end);
+      client.on('data', (data) => upstream.write(data));
+      upstream.on('data', (data) => {
+        if (!proxy.#isMuted) client.write(data);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return proxy;
+  }
+
+  urlFor(brokerUrl: string): string {
+    const url = new URL(brokerUrl);
+    url.hostname = '127.0.0.1';
+    url.port = String((this.#server.address() as AddressInfo).port);
+    return url.toString();
+  }
+
+  muteReplies(): void {
+    this.#isMuted = true;
+  }
+
+  /** Resets every connection and forwards both ways again. */
+  reset(): void {
+    this.#isMuted = false;
+    for (const { client, upstream } of [...this.#links]) {
+      client.resetAndDestroy();
+      upstream.destroy();
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.reset();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
 }

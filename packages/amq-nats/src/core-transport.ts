@@ -1,5 +1,5 @@
 import type { Subscription } from '@nats-io/transport-node';
-import { AMQError, type AMQExchangeName } from '@teal/amq-core';
+import { AMQError, type AMQExchangeName, AMQSendError } from '@teal/amq-core';
 import { bindingLine, NatsTransportBase } from './base';
 import { contain } from './contain';
 import { asAMQError, raceSignal, sleep } from './retry';
@@ -20,8 +20,6 @@ interface Bound {
  */
 export class CoreTransport extends NatsTransportBase {
   readonly #bound = new Map<string, Bound>();
-  /** The connection (a value of `disconnects`) an unconfirmed publish was last reported on. */
-  #reportedEpoch = -1;
 
   async publish(
     exchange: AMQExchangeName,
@@ -49,9 +47,11 @@ export class CoreTransport extends NatsTransportBase {
         throw error;
       }
       // The connection dropped before the server confirmed: whether it got the message is
-      // unknown, and sending it again could deliver it twice. Core NATS is at most once: the
-      // send resolves, as a send the server confirmed and no receiver was bound for would.
-      this.#reportUnconfirmed(exchange, epoch);
+      // unknown, and sending it again could deliver it twice. Core NATS is at most once.
+      throw new NatsUnconfirmedSendError(
+        `[@teal/amq-nats] the connection to ${this.settings.server} dropped before the server confirmed the message on ${exchange}: it was not sent again, and may or may not have been delivered (core NATS delivers at most once; use mode=jetstream for confirmed sends)`,
+        { cause: error },
+      );
     }
   }
 
@@ -124,13 +124,13 @@ export class CoreTransport extends NatsTransportBase {
     this.#bound.get(subject)?.subscription.unsubscribe();
     this.#bound.delete(subject);
   }
+}
 
-  #reportUnconfirmed(exchange: AMQExchangeName, epoch: number): void {
-    if (this.#reportedEpoch === epoch) return;
-    this.#reportedEpoch = epoch;
-    this.context.logger.warn(
-      'the connection dropped before the server confirmed a publish; core NATS delivers at most once, so it is not sent again and may be lost',
-      { exchange, server: this.settings.server },
-    );
-  }
+/**
+ * A core-mode send whose connection dropped after the message was written but
+ * before the server confirmed it: the server may or may not have it, and it
+ * is not sent again (a second copy could be delivered twice).
+ */
+export class NatsUnconfirmedSendError extends AMQSendError {
+  override name = 'NatsUnconfirmedSendError';
 }

@@ -12,7 +12,12 @@ import {
 import { callbackMessage, encodeMessage, type Message } from '@teal/messages';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import type { NatsTransportBase } from '../src/base';
-import { connect, type NatsConnectOptions, type NatsMode } from '../src/index';
+import {
+  connect,
+  type NatsConnectOptions,
+  type NatsMode,
+  NatsUnconfirmedSendError,
+} from '../src/index';
 import { durableHandlers, NATS_URL, ReplyMutingProxy } from './support';
 
 const urlOf = (message: Message) => (message.kind === 'callback' ? message.url : '');
@@ -127,7 +132,7 @@ describeWithBroker('nats under network faults', await probeBroker(NATS_URL), () 
       expect(transportOf<NatsTransportBase>(binder).resources()).toEqual([]);
     });
 
-    it(`${mode}: a publish the server got but could not confirm is delivered once, not published again`, async () => {
+    it(`${mode}: a publish the server got but could not confirm is delivered once, not published again${mode === 'core' ? ', and its send says so' : ''}`, async () => {
       const prefix = `faults-${mode}-${randomKey('p')}.`;
       const muting = await ReplyMutingProxy.start(NATS_URL);
       try {
@@ -141,10 +146,16 @@ describeWithBroker('nats under network faults', await probeBroker(NATS_URL), () 
         muting.muteReplies();
         const first = callbackMessage({ url: 'https://x.test/first', state: 'k' });
         const sending = sender.send(first);
+        sending.catch(() => {});
         await inbox.receive(1);
         muting.reset();
-        // Core NATS cannot tell whether it arrived: it resolves rather than risk a duplicate.
-        await sending;
+        if (mode === 'core') {
+          // Core NATS cannot tell whether it arrived: it says so rather than risk a duplicate.
+          await expect(sending).rejects.toBeInstanceOf(NatsUnconfirmedSendError);
+        } else {
+          // JetStream sends it again with its message id: stored once, confirmed.
+          await sending;
+        }
         await waitFor(() => sender.isConnected, 'the sender to reconnect', 30_000);
         const second = callbackMessage({ url: 'https://x.test/second', state: 'k' });
         await sender.send(second);
@@ -182,17 +193,24 @@ describeWithBroker('nats under network faults', await probeBroker(NATS_URL), () 
         if (seq % 20 === 19) await sleep(2);
       }
       const outcomes = await Promise.allSettled(sends);
-      expect(outcomes.filter((outcome) => outcome.status === 'rejected')).toEqual([]);
       if (mode === 'jetstream') {
+        expect(outcomes.filter((outcome) => outcome.status === 'rejected')).toEqual([]);
         await waitFor(() => seen.length >= total, `all ${total} messages`, 60_000);
         await sleep(500);
         expect(seen).toEqual(Array.from({ length: total }, (_, seq) => seq));
       } else {
-        // At most once: what the cut lost is lost; what arrived is in order, once.
+        // At most once: what the cut lost is lost; what arrived is in order, once. Only the
+        // sends on the wire when the cut came reject, saying they cannot tell; those issued
+        // during the outage waited for the connection.
         await sleep(1_000);
         expect(seen).toEqual([...seen].sort((a, b) => a - b));
         expect(new Set(seen).size).toBe(seen.length);
         expect(seen.at(-1)).toBe(total - 1);
+        for (const outcome of outcomes) {
+          if (outcome.status === 'rejected') {
+            expect(outcome.reason).toBeInstanceOf(NatsUnconfirmedSendError);
+          }
+        }
       }
     }, 90_000);
   }

@@ -1,5 +1,5 @@
-import { AckPolicy, DeliverPolicy, type JetStreamManager, ReplayPolicy } from '@nats-io/jetstream';
-import { createInbox, type Msg, nanos, type Subscription } from '@nats-io/transport-node';
+import type { JetStreamManager } from '@nats-io/jetstream';
+import { createInbox, type Msg, type Subscription } from '@nats-io/transport-node';
 import {
   AMQError,
   type AMQExchangeName,
@@ -9,13 +9,9 @@ import {
 } from '@teal/amq-core';
 import { contain } from './contain';
 import type { NatsLink } from './link';
+import { HEARTBEAT_MS, pushConsumerConfig, sequencesOf } from './push-consumer';
 import { isStreamNotFound, sleep } from './retry';
 import type { PrefixStream } from './stream';
-
-/** How often the server says it is still there when idle; three missed and the consumer is recreated. */
-const HEARTBEAT_MS = 5_000;
-/** How long the server keeps a consumer nobody listens to (a crashed handler's). */
-const INACTIVE_MS = 30_000;
 
 export interface ConsumerHost {
   readonly link: NatsLink;
@@ -187,19 +183,10 @@ export class ExchangeConsumer {
     this.#name = name;
     this.#expectedDelivery = 1;
     this.#lastActivity = Date.now();
-    const created = this.#host.jsm.consumers.add(this.#host.stream.name, {
-      name,
-      deliver_subject: inbox,
-      filter_subject: this.#filter,
-      ack_policy: AckPolicy.None,
-      deliver_policy: DeliverPolicy.StartSequence,
-      opt_start_seq: this.#lastSequence + 1,
-      replay_policy: ReplayPolicy.Instant,
-      flow_control: true,
-      idle_heartbeat: nanos(HEARTBEAT_MS),
-      inactive_threshold: nanos(INACTIVE_MS),
-      mem_storage: true,
-    });
+    const created = this.#host.jsm.consumers.add(
+      this.#host.stream.name,
+      pushConsumerConfig(name, inbox, this.#filter, this.#lastSequence + 1),
+    );
     this.#created = created.then(ignore, ignore);
     await created;
   }
@@ -252,13 +239,6 @@ export class ExchangeConsumer {
     if (this.#resetting !== null || this.#isPaused || !this.#host.link.isConnected) return;
     if (Date.now() - this.#lastActivity > 3 * HEARTBEAT_MS) this.reset('heartbeats missed');
   }
-}
-
-/** The stream and delivery sequences of a `$JS.ACK` reply subject (v1 and v2 layouts). */
-function sequencesOf(reply: string): [number, number] {
-  const tokens = reply.split('.');
-  const at = tokens.length === 9 ? 5 : 7;
-  return [Number(tokens[at]), Number(tokens[at + 1])];
 }
 
 function ignore(): void {}

@@ -4,16 +4,9 @@ import {
   jetstream,
   jetstreamManager,
 } from '@nats-io/jetstream';
-import { type Msg, nuid } from '@nats-io/transport-node';
-import {
-  AMQError,
-  type AMQExchangeName,
-  type Backlog,
-  type Logger,
-  type TransportContext,
-} from '@teal/amq-core';
-import { bindingLine, NatsTransportBase } from './base';
-import { type ConsumerHost, ExchangeConsumer } from './consumer';
+import { AMQError, type AMQExchangeName, type TransportContext } from '@teal/amq-core';
+import { NatsTransportBase } from './base';
+import { ConsumerPool } from './consumer-pool';
 import type { NatsLink } from './link';
 import { OrderedPublisher } from './publisher';
 import { ATTEMPT_TIMEOUT_MS, asAMQError, isStreamNotFound, raceSignal, retryUntil } from './retry';
@@ -25,26 +18,19 @@ const API_TIMEOUT_MS = 5_000;
 /**
  * JetStream: the prefix's stream captures every subject; a send resolves on
  * the stream's acknowledgement, in call order through retries (see
- * `OrderedPublisher`). Each exchange with bound keys has one consumer (see
- * `ExchangeConsumer`) filtered locally by key, deleted with the exchange's
- * last key; a key delivers what the stream stored from the moment its bind
- * was called. The consumers stop while the backlog is full.
+ * `OrderedPublisher`). Each exchange with bound keys has one consumer,
+ * filtered locally by key and deleted with the exchange's last key (see
+ * `ConsumerPool`); a key delivers what the stream stored from the moment its
+ * bind was called. The consumers stop while the backlog is full, so what a
+ * stuck callback cannot take waits in the stream.
  */
-export class JetStreamTransport extends NatsTransportBase implements ConsumerHost {
+export class JetStreamTransport extends NatsTransportBase {
   readonly appliesBackpressure = true;
   readonly jsm: JetStreamManager;
   readonly stream: PrefixStream;
-  /** Every consumer name of this handler starts with it: `teal_<unique id>_`. */
-  readonly consumerPrefix = `teal_${nuid.next()}_`;
   readonly #js: JetStreamClient;
   readonly #publisher: OrderedPublisher;
-  /** Per exchange, each bound key and the first stream sequence it delivers. */
-  readonly #keys = new Map<AMQExchangeName, Map<string, number>>();
-  readonly #consumers = new Map<AMQExchangeName, ExchangeConsumer>();
-  readonly #started = new Map<ExchangeConsumer, Promise<void>>();
-  /** Consumers to delete that the server could not be asked to delete yet. */
-  readonly #orphans = new Set<string>();
-  #serial = 0;
+  readonly #pool: ConsumerPool;
 
   private constructor(
     link: NatsLink,
@@ -56,11 +42,16 @@ export class JetStreamTransport extends NatsTransportBase implements ConsumerHos
     this.jsm = jsm;
     this.#js = jetstream(link.nc, { timeout: API_TIMEOUT_MS });
     this.stream = new PrefixStream(jsm, settings, this.subjects, context.logger);
-    this.#publisher = new OrderedPublisher(link, (error) => this.#repairStream(error));
-    // The client restored the inboxes, but the consumers may have lost messages meanwhile.
-    link.onReconnect(() => {
-      for (const consumer of this.#consumers.values()) consumer.reset('reconnected');
-      for (const name of this.#orphans) void this.deleteConsumer(name);
+    const repair = (error: unknown) => this.#repairStream(error);
+    this.#publisher = new OrderedPublisher(link, repair);
+    this.#pool = new ConsumerPool({
+      link,
+      jsm,
+      stream: this.stream,
+      subjects: this.subjects,
+      context,
+      deliver: (exchange, key, msg) => this.deliver(exchange, key, msg),
+      repair,
     });
   }
 
@@ -85,16 +76,9 @@ export class JetStreamTransport extends NatsTransportBase implements ConsumerHos
     return transport;
   }
 
-  get logger(): Logger {
-    return this.context.logger;
-  }
-
-  get backlog(): Backlog {
-    return this.context.backlog;
-  }
-
-  reportError(error: unknown): void {
-    this.context.reportError(error);
+  /** Every consumer name of this handler starts with it: `teal_<unique id>_`. */
+  get consumerPrefix(): string {
+    return this.#pool.prefix;
   }
 
   async publish(
@@ -130,121 +114,25 @@ export class JetStreamTransport extends NatsTransportBase implements ConsumerHos
         () => this.stream.nextSequence(),
         (error) => this.#repairStream(error),
       );
-      const keys = this.#keys.get(exchange) ?? new Map<string, number>();
-      this.#keys.set(exchange, keys);
-      keys.set(routingKey, start);
-      await raceSignal(this.#consumerOf(exchange, start), signal);
+      await raceSignal(this.#pool.bind(exchange, routingKey, start), signal);
     } catch (error) {
-      if (start !== undefined && this.#keys.get(exchange)?.get(routingKey) === start) {
-        this.#unbindLocally(exchange, routingKey);
-      }
+      if (start !== undefined) void this.#pool.unbind(exchange, routingKey, start);
       throw asAMQError(error, `the server did not confirm the binding on ${exchange}`);
     }
   }
 
   async unbind(exchange: AMQExchangeName, routingKey: string, signal: AbortSignal): Promise<void> {
-    const stopped = this.#unbindLocally(exchange, routingKey);
-    // The key is unbound here already; a consumer the server could not be asked to delete
+    // The key is unbound here at once; a consumer the server could not be asked to delete
     // is deleted after the reconnect (or by the server, idle, after 30 s): no need to fail.
-    await raceSignal(stopped, signal).catch(() => {});
-  }
-
-  receive(exchange: AMQExchangeName, msg: Msg, sequence: number): void {
-    const key = this.subjects.keyOf(exchange, msg.subject);
-    if (key === undefined) {
-      this.context.logger.warn('dropped a message whose subject holds no routing key', {
-        exchange,
-      });
-      return;
-    }
-    const start = this.#keys.get(exchange)?.get(key);
-    if (start === undefined || sequence < start) return;
-    this.deliver(exchange, key, msg);
-  }
-
-  rewind(exchange: AMQExchangeName, sequence: number): void {
-    const keys = this.#keys.get(exchange);
-    if (keys === undefined) return;
-    for (const [key, start] of keys) if (start > sequence) keys.set(key, sequence);
-  }
-
-  nextConsumerName(): string {
-    return `${this.consumerPrefix}${++this.#serial}`;
-  }
-
-  async deleteConsumer(name: string): Promise<void> {
-    this.#orphans.add(name);
-    if (!this.link.isConnected) return;
-    try {
-      await this.jsm.consumers.delete(this.stream.name, name);
-      this.#orphans.delete(name);
-    } catch (error) {
-      if (isConsumerGone(error)) this.#orphans.delete(name);
-    }
+    await raceSignal(this.#pool.unbind(exchange, routingKey), signal).catch(() => {});
   }
 
   resources(): readonly string[] {
-    const lines: string[] = [];
-    for (const [exchange, keys] of this.#keys) {
-      for (const key of keys.keys()) lines.push(bindingLine(exchange, key));
-    }
-    const names = [...this.#consumers.values()].map((consumer) => consumer.name);
-    for (const name of [...names, ...this.#orphans]) {
-      if (name !== '') lines.push(`consumer ${this.stream.name} ${name}`);
-    }
-    return lines;
+    return this.#pool.resources();
   }
 
   protected async release(signal: AbortSignal): Promise<void> {
-    const stops = [...this.#consumers.keys()].map((exchange) => this.#stopConsumer(exchange));
-    this.#keys.clear();
-    const orphans = [...this.#orphans].map((name) => this.deleteConsumer(name));
-    await raceSignal(Promise.allSettled([...stops, ...orphans]), signal).catch(() => {});
-  }
-
-  /** Forgets the key; with the exchange's last key, stops its consumer (resolves once deleted). */
-  #unbindLocally(exchange: AMQExchangeName, routingKey: string): Promise<void> {
-    const keys = this.#keys.get(exchange);
-    keys?.delete(routingKey);
-    if (keys !== undefined && keys.size > 0) return Promise.resolve();
-    this.#keys.delete(exchange);
-    return this.#stopConsumer(exchange);
-  }
-
-  #stopConsumer(exchange: AMQExchangeName): Promise<void> {
-    const consumer = this.#consumers.get(exchange);
-    if (consumer === undefined) return Promise.resolve();
-    this.#consumers.delete(exchange);
-    this.#started.delete(consumer);
-    return consumer.stop();
-  }
-
-  /** The exchange's consumer, started; made on the first bind, shared by the later ones. */
-  #consumerOf(exchange: AMQExchangeName, start: number): Promise<void> {
-    const existing = this.#consumers.get(exchange);
-    if (existing !== undefined) return this.#started.get(existing) ?? Promise.resolve();
-    const consumer = new ExchangeConsumer(
-      this,
-      exchange,
-      this.subjects.exchangeWildcard(exchange),
-      start,
-    );
-    // Shared by every bind waiting for it, so no one call's deadline: the handler's send timeout.
-    const signal = AbortSignal.timeout(this.context.sendTimeoutMs);
-    const started = retryUntil(
-      this.link,
-      signal,
-      () => consumer.start(),
-      (error) => this.#repairStream(error),
-    ).catch(async (error: unknown) => {
-      await (this.#consumers.get(exchange) === consumer
-        ? this.#stopConsumer(exchange)
-        : consumer.stop());
-      throw error;
-    });
-    this.#consumers.set(exchange, consumer);
-    this.#started.set(consumer, started);
-    return started;
+    await raceSignal(this.#pool.close(), signal).catch(() => {});
   }
 
   async #repairStream(error: unknown): Promise<void> {
@@ -255,11 +143,4 @@ export class JetStreamTransport extends NatsTransportBase implements ConsumerHos
       await this.stream.ensure();
     }
   }
-}
-
-/** Whether deleting a consumer failed because there is nothing to delete. */
-function isConsumerGone(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  // 10014: consumer not found; 10059: stream not found.
-  return code === 10014 || code === 10059;
 }

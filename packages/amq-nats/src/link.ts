@@ -140,7 +140,8 @@ export class NatsLink {
     const closing = this.nc.close();
     if (signal === undefined) return closing;
     const onAbort = () => socketOf(this.nc)?.destroy();
-    signal.addEventListener('abort', onAbort, { once: true });
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
     try {
       await closing;
     } finally {

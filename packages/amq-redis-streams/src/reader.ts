@@ -1,5 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { type AMQExchangeName, backoffDelay } from '@teal/amq-core';
+import { untilAborted } from './abort';
 import type { RedisClient } from './clients';
 import { DuplicateFilter } from './dedupe';
 import { parseEntry, streamReply, type XReadReply } from './entries';
@@ -49,9 +50,6 @@ export class StreamReader {
   #loop: Promise<void> | null = null;
   #isStopped = false;
   readonly #stopped = new AbortController();
-  readonly #stopSignal = new Promise<null>((resolve) =>
-    this.#stopped.signal.addEventListener('abort', () => resolve(null), { once: true }),
-  );
   #isReading = false;
   #reads = 0;
   #wokenAtRead = -1;
@@ -127,7 +125,7 @@ export class StreamReader {
           'STREAMS', ...streams, ...ids,
         );
         // A connection closed while reconnecting never settles its pending command: stop() must not wait for it.
-        reply = streamReply(await Promise.race([read, this.#stopSignal]));
+        reply = streamReply(await untilAborted(read, this.#stopped.signal));
         failures = 0;
       } catch (error) {
         if (this.#isStopped) return;

@@ -6,6 +6,7 @@ import {
   type Transport,
   type TransportContext,
 } from '@teal/amq-core';
+import { untilAborted } from './abort';
 import {
   type ClientRole,
   closeClient,
@@ -50,14 +51,10 @@ export class RedisStreamsTransport implements Transport {
   readonly #lastIds = new Map<string, Promise<string>>();
   #isClosed = false;
   #isCorked = false;
-  #rejectPending: (error: Error) => void = () => {};
-  /** Rejects once the transport closes: what was in flight then must not wait for a dead connection. */
-  readonly #closed = new Promise<never>((_, reject) => {
-    this.#rejectPending = reject;
-  });
+  /** Fires once the transport closes: what was in flight then must not wait for a dead connection. */
+  readonly #closed = new AbortController();
 
   private constructor(settings: RedisStreamsSettings, context: TransportContext) {
-    this.#closed.catch(() => {});
     this.#settings = settings;
     this.#context = context;
     this.keys = new StreamKeys(settings.exchangePrefix, settings.buckets);
@@ -109,7 +106,7 @@ export class RedisStreamsTransport implements Transport {
     this.#isClosed = true;
     const closedError = new AMQClosedError(`[${PACKAGE}] the handler was closed`);
     this.#gate.close(closedError);
-    this.#rejectPending(closedError);
+    this.#closed.abort(closedError);
     await this.#reader?.stop();
     if (this.#readerClient !== null && this.#command.status === 'ready') {
       this.#command.del(this.keys.wakeStream(this.handlerId)).catch(() => {});
@@ -200,7 +197,7 @@ export class RedisStreamsTransport implements Transport {
       const message = `[${PACKAGE}] could not ${what}${on}: no connection to Redis at ${describeServer(this.#settings)} within ${timeoutMs} ms`;
       return what === 'send' ? new AMQSendError(message) : new RedisStreamsConnectionError(message);
     });
-    return Promise.race([run, this.#closed]);
+    return untilAborted(run, this.#closed.signal);
   }
 
   #createClient(role: ClientRole): RedisClient {

@@ -77,7 +77,11 @@ async function restartUnderLoad(server: PrivateRedis, downMs: number, sendTimeou
     const deliveredSet = new Set(delivered);
     // The first send confirmed after the server died: the restarted server confirmed it.
     const firstBack = confirmed.find((send) => send.endedAt > diedAt);
+    const closing = performance.now();
+    await Promise.all(handlers.splice(0).map((handler) => handler.close()));
+    const closeMs = Math.round(performance.now() - closing);
     return {
+      closeMs,
       sent: sends.length,
       confirmed: confirmed.length,
       rejected: sends.filter((send) => send.outcome === 'rejected').length,
@@ -125,9 +129,10 @@ describeWithBroker(
         for (let run = 1; run <= runs; run++) {
           const result = await restartUnderLoad(server, downMs, sendTimeoutMs);
           reportFigure(
-            `redis-streams restart ${run}/${runs} (no persistence, ${downMs} ms down, sendTimeoutMs ${sendTimeoutMs}): sent ${result.sent}, confirmed ${result.confirmed}, rejected ${result.rejected}, delivered ${result.delivered}, lost ${result.lost.length} (after the restart ${result.lostAfterRestart.length}), duplicated ${result.duplicated}, rejected but delivered ${result.rejectedButDelivered.length} (of ${result.inFlightAtDeath.length} in flight at the kill), longest send ${result.longestSendMs} ms, recovered in ${result.recoverySeconds.toFixed(2)} s`,
+            `redis-streams restart ${run}/${runs} (no persistence, ${downMs} ms down, sendTimeoutMs ${sendTimeoutMs}): sent ${result.sent}, confirmed ${result.confirmed}, rejected ${result.rejected}, delivered ${result.delivered}, lost ${result.lost.length} (after the restart ${result.lostAfterRestart.length}), duplicated ${result.duplicated}, rejected but delivered ${result.rejectedButDelivered.length} (of ${result.inFlightAtDeath.length} in flight at the kill), longest send ${result.longestSendMs} ms, close ${result.closeMs} ms, recovered in ${result.recoverySeconds.toFixed(2)} s`,
           );
           expect(result.longestSendMs).toBeLessThan(sendTimeoutMs + 1_000);
+          expect(result.closeMs).toBeLessThan(sendTimeoutMs + 1_000);
           expect(result.lostAfterRestart).toEqual([]);
           expect(result.rejectedAfterRecovery).toEqual([]);
           expect(result.duplicated).toBe(0);

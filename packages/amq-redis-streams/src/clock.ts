@@ -4,29 +4,30 @@ interface Evaluator {
   eval(script: string, keys: number, ...args: string[]): Promise<unknown>;
 }
 
+/** How many recent measurements the offset is the best of. */
+const KEPT = 4;
+
 /**
  * How far Redis's clock is ahead of this process's, so that a deadline on the
  * local clock can be checked by Redis (`APPEND_SCRIPT`). Measured on every
- * (re)connection and with every heartbeat. The estimate is a lower bound —
+ * (re)connection and with every heartbeat. Each measurement is a lower bound —
  * the server read its clock before the reply arrived — so a deadline turned
  * into server time is never later than the true one: a write refused a little
- * early, never accepted late.
+ * early, never accepted late. The offset is the highest of the last few
+ * measurements on this connection: one taken while the event loop stalled
+ * (a reply read late) would make it needlessly early.
  */
 export class ServerClock {
   readonly #client: Evaluator;
   readonly #key: string;
   /** Server time minus local time, in ms, at most; 0 until measured. */
   #offsetMs = 0;
-  #isMeasured = false;
+  #recent: number[] = [];
 
   /** `key` names the node whose clock counts (any key of the prefix's slot); it is never written. */
   constructor(client: Evaluator, key: string) {
     this.#client = client;
     this.#key = key;
-  }
-
-  get isMeasured(): boolean {
-    return this.#isMeasured;
   }
 
   /** Reads the server's clock once and updates the offset. */
@@ -37,8 +38,14 @@ export class ServerClock {
     if (!Array.isArray(reply) || reply.length !== 2) throw new TypeError('TIME: unexpected reply');
     const serverMs = Number(reply[0]) * 1_000 + Math.floor(Number(reply[1]) / 1_000);
     if (!Number.isFinite(serverMs)) throw new TypeError('TIME: unexpected reply');
-    this.#offsetMs = serverMs - receivedAt;
-    this.#isMeasured = true;
+    this.#recent.push(serverMs - receivedAt);
+    if (this.#recent.length > KEPT) this.#recent.shift();
+    this.#offsetMs = Math.max(...this.#recent);
+  }
+
+  /** The connection dropped: the next server may keep another time. The offset stands until measured. */
+  forget(): void {
+    this.#recent = [];
   }
 
   /** A local time (ms since the epoch) on the server's clock. */

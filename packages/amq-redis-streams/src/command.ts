@@ -40,6 +40,7 @@ export class CommandConnection {
     client.on('close', () => {
       this.#epoch++;
       this.#gate.shut();
+      this.#clock.forget();
     });
     this.#heartbeat = setInterval(() => this.#probe(), heartbeatMs);
     this.#heartbeat.unref();

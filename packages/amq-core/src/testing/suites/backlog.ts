@@ -1,4 +1,4 @@
-import { AMQBacklogOverflowError } from '@teal/amq-core';
+import { AMQBacklogOverflowError } from '@teal/amq-core/adapter';
 import { callbackMessage, type Message } from '@teal/messages';
 import { describe, expect, it } from 'vitest';
 import type { AMQHandler } from '../../types';

@@ -1,4 +1,4 @@
-import { AMQRoutingKeyError, exchangeOf } from '@teal/amq-core';
+import { AMQRoutingKeyError, exchangeOf } from '@teal/amq-core/adapter';
 import { callbackMessage, openIDCIBACallbackMessage, routingKeyOf } from '@teal/messages';
 import { describe, expect, it } from 'vitest';
 import type { AMQHandler } from '../../types';

@@ -1,4 +1,4 @@
-import { AMQBindError, AMQError, AMQSendError } from '@teal/amq-core';
+import { AMQBindError, AMQError, AMQSendError } from '@teal/amq-core/adapter';
 import { callbackMessage } from '@teal/messages';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { HandlerOptions } from '../../options';

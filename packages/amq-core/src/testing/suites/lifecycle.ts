@@ -1,4 +1,4 @@
-import { AMQClosedError } from '@teal/amq-core';
+import { AMQClosedError } from '@teal/amq-core/adapter';
 import { callbackMessage } from '@teal/messages';
 import { describe, expect, it } from 'vitest';
 import type { SuiteContext } from '../context';

@@ -1,4 +1,4 @@
-import { AMQClosedError } from '@teal/amq-core';
+import { AMQClosedError } from '@teal/amq-core/adapter';
 import { callbackMessage } from '@teal/messages';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { HandlerOptions } from '../../options';

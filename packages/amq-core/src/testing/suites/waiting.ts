@@ -1,4 +1,4 @@
-import { AMQTimeoutError } from '@teal/amq-core';
+import { AMQTimeoutError } from '@teal/amq-core/adapter';
 import { callbackMessage, openIDCIBACallbackMessage } from '@teal/messages';
 import { describe, expect, it } from 'vitest';
 import type { AMQHandler } from '../../types';

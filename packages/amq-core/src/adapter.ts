@@ -23,6 +23,7 @@ export {
   AMQSendError,
   AMQSettingsError,
   AMQTimeoutError,
+  AMQUnconfirmedSendError,
   messageOf,
 } from './errors';
 export type { HandlerEvent, HandlerEventListener, HandlerEventMap } from './events';

@@ -88,6 +88,16 @@ export class AMQSendError extends AMQError {
   override name = 'AMQSendError';
 }
 
+/**
+ * The message was written, but the connection died before the broker
+ * confirmed it: whether the broker has it is unknown, so it may still be
+ * delivered (once). Every other rejected send is never delivered.
+ */
+export class AMQUnconfirmedSendError extends AMQSendError {
+  static override readonly kind: string = 'AMQUnconfirmedSendError';
+  override name = 'AMQUnconfirmedSendError';
+}
+
 /** The broker did not bind or unbind a key. */
 export class AMQBindError extends AMQError {
   static override readonly kind: string = 'AMQBindError';

@@ -16,6 +16,7 @@ export {
   type AMQSettings,
   AMQSettingsError,
   AMQTimeoutError,
+  AMQUnconfirmedSendError,
   type BindingEvent,
   type CloseOptions,
   type ConnectionEvent,

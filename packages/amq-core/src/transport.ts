@@ -78,12 +78,15 @@ export interface TransportContext {
  * publishes, subscribes and unsubscribes keys, and keeps its connection up.
  *
  * Deadlines: `publish`, `bind`, `unbind` and `close` get an `AbortSignal`
- * that fires when the caller stops waiting (the send timeout, or the caller's
- * own signal). Core rejects the caller's promise at that instant; the
- * transport must then settle soon, and must never write a body once the
- * signal fired — a body already on the wire must be unable to land after it
- * (a deadline the broker checks), because `send()` has told its caller the
- * message was not sent.
+ * that fires when the caller stops waiting: `context.sendTimeoutMs` after
+ * the call (core calls `publish()` as `send()` starts), or earlier when the
+ * caller's own signal fires. Core rejects the caller's promise at that
+ * instant; the transport must then settle soon, and must never write a body
+ * once the signal fired — a body already on the wire must be unable to land
+ * after the timeout (a deadline the broker checks), because `send()` has
+ * told its caller the message was not sent. The one honest exception: a body
+ * written whose confirmation the connection lost rejects with an
+ * `AMQUnconfirmedSendError` — the broker may have it.
  */
 export interface Transport {
   /** The adapter's package name, used in error messages: `@teal/amq-amqp`. */

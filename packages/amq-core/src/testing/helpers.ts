@@ -1,5 +1,6 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { messageOf } from '@teal/amq-core/adapter';
 import type { Message } from '@teal/messages';
 import type { AMQExchangeName } from '../exchanges';
 import type { LogFields, Logger } from '../logger';
@@ -91,11 +92,11 @@ export class Inbox {
 
   /** Waits until at least `count` messages arrived. */
   async receive(count: number, timeoutMs = 20_000): Promise<Message[]> {
-    await waitFor(
-      () => this.messages.length >= count,
-      `${count} messages (got ${this.messages.length})`,
-      timeoutMs,
-    );
+    try {
+      await waitFor(() => this.messages.length >= count, `${count} messages`, timeoutMs);
+    } catch (error) {
+      throw new Error(`${messageOf(error)} (got ${this.messages.length})`);
+    }
     return this.messages;
   }
 

@@ -1,5 +1,4 @@
 import type { AMQExchangeName } from './exchanges';
-import { raceSignal } from './timing';
 
 /** Who holds a key: the explicit binds (one holder for all of them), a waiter, a subscription. */
 export type Holder = object;
@@ -144,21 +143,22 @@ export class Bindings {
       }
       const broker = this.#broker(operation, state.exchange, state.key, signal);
       broker.then(answered, answered);
-      if (signal === undefined) return broker;
-      try {
-        await raceSignal(broker, signal);
-      } catch (error) {
-        if (operation === 'bind' && signal.aborted) this.#undoLateBind(state, broker);
-        throw error;
+      // The transport settles soon after the signal fires: no listener needed here.
+      await broker;
+      if (operation === 'bind' && signal?.aborted) {
+        this.#undoLateBind(state);
+        throw signal.reason;
       }
     });
   }
 
-  #undoLateBind(state: KeyState, broker: Promise<void>): void {
-    broker.then(() => {
+  /** A bind the broker made after its caller gave up: undone unless someone holds the key again. */
+  #undoLateBind(state: KeyState): void {
+    // After the failed bind let its holders go (their handlers run in the coming microtasks).
+    setImmediate(() => {
       if (state.holders.size > 0 || state.bound !== null) return;
       this.#enqueue(state, 'unbind').catch((error: unknown) => this.#report(error, state.exchange));
-    }, ignore);
+    });
   }
 
   #forgetIfIdle(state: KeyState): void {

@@ -2,23 +2,25 @@
  * One operation's deadline: a signal that fires with a timeout error after
  * `timeoutMs`, or with the reason of the caller's own signal if that fires
  * first. Transports get the signal; callers get `race()`, which settles at the
- * deadline whatever the transport does.
+ * deadline whatever the transport does. The timer rejects the races itself:
+ * a listener on an `AbortSignal` costs Node more than a whole publish.
  */
 export class Deadline {
   readonly #controller = new AbortController();
   readonly #timer: ReturnType<typeof setTimeout> | undefined;
   readonly #caller: AbortSignal | undefined;
   readonly #onCallerAbort: (() => void) | undefined;
+  #racers: Array<(reason: unknown) => void> = [];
 
   constructor(timeoutMs: number, reason: () => Error, caller?: AbortSignal) {
     if (caller?.aborted) {
       this.#controller.abort(caller.reason);
       return;
     }
-    this.#timer = setTimeout(() => this.#controller.abort(reason()), timeoutMs);
+    this.#timer = setTimeout(() => this.#fire(reason()), timeoutMs);
     if (caller !== undefined) {
       this.#caller = caller;
-      this.#onCallerAbort = () => this.#controller.abort(caller.reason);
+      this.#onCallerAbort = () => this.#fire(caller.reason);
       caller.addEventListener('abort', this.#onCallerAbort, { once: true });
     }
   }
@@ -29,12 +31,24 @@ export class Deadline {
 
   /** `work`'s outcome, or the deadline's reason if it fires first; clears the deadline once settled. */
   race<T>(work: Promise<T>): Promise<T> {
-    const raced = raceSignal(work, this.#controller.signal);
-    raced.then(
-      () => this.clear(),
-      () => this.clear(),
-    );
-    return raced;
+    const signal = this.#controller.signal;
+    if (signal.aborted) {
+      work.catch(() => {});
+      return Promise.reject(signal.reason);
+    }
+    return new Promise<T>((resolve, reject) => {
+      this.#racers.push(reject);
+      work.then(
+        (value) => {
+          this.clear();
+          resolve(value);
+        },
+        (error: unknown) => {
+          this.clear();
+          reject(error);
+        },
+      );
+    });
   }
 
   /** Resolves `graceMs` after the deadline fired. */
@@ -49,9 +63,18 @@ export class Deadline {
 
   clear(): void {
     clearTimeout(this.#timer);
+    this.#racers = [];
     if (this.#onCallerAbort !== undefined) {
       this.#caller?.removeEventListener('abort', this.#onCallerAbort);
     }
+  }
+
+  #fire(reason: unknown): void {
+    if (this.#controller.signal.aborted) return;
+    this.#controller.abort(reason);
+    const racers = this.#racers;
+    this.#racers = [];
+    for (const reject of racers) reject(reason);
   }
 }
 

@@ -155,10 +155,10 @@ export class Bindings {
   /** A bind the broker made after its caller gave up: undone unless someone holds the key again. */
   #undoLateBind(state: KeyState): void {
     // After the failed bind let its holders go (their handlers run in the coming microtasks).
-    setImmediate(() => {
+    setTimeout(() => {
       if (state.holders.size > 0 || state.bound !== null) return;
       this.#enqueue(state, 'unbind').catch((error: unknown) => this.#report(error, state.exchange));
-    });
+    }, 0);
   }
 
   #forgetIfIdle(state: KeyState): void {

@@ -66,6 +66,22 @@ describe('logs', () => {
     for (const secret of [...SECRETS, signature, credentials]) expect(logs).not.toContain(secret);
   });
 
+  it('mask a hostile request target in linear time, before routing or auth', async () => {
+    // 16,000 `?` after a path kept the event loop busy 0.5 s per request in the quadratic masker.
+    const baseUrl = await listen(demo.app);
+    const hostile = `${baseUrl}/anything${'?'.repeat(15_000)}`;
+    const started = performance.now();
+    const responses = await Promise.all(Array.from({ length: 4 }, () => fetch(hostile)));
+    const health = await fetch(`${baseUrl}/healthz`);
+    // Quadratic masking takes tens of seconds here; the bound only catches that.
+    expect(performance.now() - started).toBeLessThan(5_000);
+    expect(health.status).toBe(200);
+    expect(responses.map((response) => response.status)).not.toContain(500);
+    const logged = demo.logs.filter((line) => line.includes('/anything'));
+    expect(logged.length).toBeGreaterThan(0);
+    for (const line of logged) expect(line.length).toBeLessThan(4_096);
+  });
+
   it('redact tokens in the fields of the handler logger', () => {
     const lines: string[] = [];
     const stream = new Writable({

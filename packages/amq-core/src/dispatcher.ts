@@ -106,11 +106,11 @@ export class Dispatcher implements Backlog {
       delivery.settled?.();
       return;
     }
-    if (!this.appliesBackpressure && this.room === 0) {
+    // Once full, it drops until the backlog drained to half: no report storm at the edge.
+    if (!this.appliesBackpressure && (this.#overflowing > 0 || this.room === 0)) {
       this.#overflow(delivery);
       return;
     }
-    if (this.#overflowing > 0) this.#endOverflow();
     this.#queue.push(delivery);
     this.#bytes += sizeOf(delivery.body);
     this.#pump();
@@ -124,6 +124,7 @@ export class Dispatcher implements Backlog {
     this.#head = 0;
     this.#bytes = 0;
     for (const delivery of dropped) delivery.settled?.();
+    if (this.#overflowing > 0) this.#endOverflow();
     this.#wakeWaiters();
   }
 
@@ -142,7 +143,7 @@ export class Dispatcher implements Backlog {
           this.#head = 0;
         }
         this.#bytes -= sizeOf(delivery.body);
-        if (this.#waiters.length > 0) this.#wakeWaiters();
+        if (this.#waiters.length > 0 || this.#overflowing > 0) this.#wakeWaiters();
         const pending = this.#run(delivery);
         if (pending === undefined) {
           delivery.settled?.();
@@ -160,13 +161,17 @@ export class Dispatcher implements Backlog {
     }
   }
 
-  /** Wakes `untilRoom()` once the backlog drained to half its bounds (or delivery stopped). */
+  /**
+   * Once the backlog drained to half its bounds (or delivery stopped): wakes
+   * `untilRoom()` and ends an overflow.
+   */
   #wakeWaiters(): void {
     const hasRoom =
       this.#isStopped ||
       (this.messages <= this.#options.maxBacklog / 2 &&
         this.#bytes <= this.#options.maxBacklogBytes / 2);
     if (!hasRoom) return;
+    if (this.#overflowing > 0) this.#endOverflow();
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const waiter of waiters) {
@@ -182,7 +187,7 @@ export class Dispatcher implements Backlog {
     if (this.#overflowing === 1) {
       this.#host.report(
         new AMQBacklogOverflowError(
-          `[@teal/amq-core] the callback does not keep up: ${this.messages} messages wait for it, the backlog's bound (maxBacklog ${this.#options.maxBacklog}, maxBacklogBytes ${this.#options.maxBacklogBytes}); dropping what arrives until it has room`,
+          `[@teal/amq-core] the callback does not keep up: ${this.messages} messages (${this.#bytes} bytes) wait for it, the backlog's bound (maxBacklog ${this.#options.maxBacklog}, maxBacklogBytes ${this.#options.maxBacklogBytes}); dropping what arrives until half of it drained`,
           1,
         ),
         { source: 'backlog', exchange: delivery.exchange },

@@ -71,9 +71,54 @@ export function maskMessage(message: Message): Record<string, unknown> {
   }
 }
 
-/** A URL with its password and every query and fragment value masked. */
+/** Longer URLs are cut, after their credentials are masked, before anything else looks at them. */
+const MAX_MASKED_URL_LENGTH = 2_048;
+
+/**
+ * A URL with its password and every query and fragment value masked, cut to
+ * 2,048 characters. It takes anything, URL or not (a request target, a
+ * setting someone mistyped), and runs in time linear in its length.
+ */
 export function maskUrl(url: string): string {
-  return url
-    .replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@:]*:)[^/@]*@/i, `$1${MASK}@`)
-    .replace(/([?&#][^=&#]*=)[^&#]*/g, `$1${MASK}`);
+  const masked = maskParameters(maskCredentials(String(url)));
+  return masked.length > MAX_MASKED_URL_LENGTH
+    ? `${masked.slice(0, MAX_MASKED_URL_LENGTH)}…[${masked.length - MAX_MASKED_URL_LENGTH} more characters]`
+    : masked;
+}
+
+/**
+ * Masks the password of `scheme://user:password@host`. In a URL that does not
+ * parse, the password may hold `/`, `?`, `#` or `@`, so everything between
+ * `://` and the last `@` goes.
+ */
+function maskCredentials(url: string): string {
+  const authority = url.indexOf('://');
+  if (authority < 1) return url;
+  if (URL.canParse(url)) {
+    // A valid URL's user information holds none of `/ ? # @`: the password ends at the first `@`.
+    return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/?#@:]*:)[^/?#@]*@/i, `$1${MASK}@`);
+  }
+  const at = url.lastIndexOf('@');
+  if (at < authority) return url;
+  return `${url.slice(0, authority + 3)}${MASK}${url.slice(at)}`;
+}
+
+/**
+ * Masks every `name=value` value of the query and fragment: parameters run
+ * from `?` (its first occurrence), `&` or `#` to the next `&` or `#`, and the
+ * name ends at the first `=`. One pass over the text, no backtracking.
+ */
+function maskParameters(url: string): string {
+  const chunks = url.split(/[&#]/);
+  const delimiters = url.match(/[&#]/g) ?? [];
+  let result = '';
+  for (let index = 0; index < chunks.length; index++) {
+    const chunk = chunks[index]!;
+    // Before the first `&` or `#`, a parameter starts at the first `?`.
+    const start = index === 0 ? chunk.indexOf('?') : 0;
+    const equals = start < 0 ? -1 : chunk.indexOf('=', start);
+    result += equals < 0 ? chunk : `${chunk.slice(0, equals + 1)}${MASK}`;
+    if (index < delimiters.length) result += delimiters[index];
+  }
+  return result;
 }

@@ -46,13 +46,11 @@ export function parseBrokerUrl(url: string, setting = 'url'): URL {
   }
 }
 
-/** A URL safe to log: the password is masked. */
+/** A URL safe to log: the password is masked, whatever the URL's shape. */
 export function redactUrl(url: string | URL): string {
-  try {
-    const parsed = new URL(String(url));
-    if (parsed.password !== '') parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return maskUrl(String(url));
-  }
+  const text = String(url);
+  if (!URL.canParse(text)) return maskUrl(text);
+  const parsed = new URL(text);
+  if (parsed.password !== '') parsed.password = '***';
+  return parsed.toString();
 }

@@ -43,6 +43,38 @@ describe('settingsFromEnv', () => {
   });
 });
 
+/** Passwords holding every character that makes URL parsers stumble. */
+const AWKWARD_PASSWORDS = ['/', '#', '?', '@', '%', '%2F', '/?#@%'].map(
+  (awkward) => `hunter${awkward}twoPW`,
+);
+const SCHEMES = ['amqp', 'amqps', 'redis', 'rediss', 'nats', 'tls', 'memory', 'kafka'];
+
+describe('URL passwords in errors', () => {
+  for (const password of AWKWARD_PASSWORDS) {
+    it(`never shows a password like ${JSON.stringify(password)}, whatever the scheme`, async () => {
+      for (const scheme of SCHEMES) {
+        for (const url of [
+          `${scheme}://user:${password}@127.0.0.1:1`,
+          `${scheme}://:${password}@127.0.0.1`,
+          `${scheme}://user:${password}@[bad`,
+        ]) {
+          const shown = [redactUrl(url)];
+          try {
+            settingsFromEnv({ AMQP_URL: url });
+            parseBrokerUrl(url);
+          } catch (error) {
+            shown.push(JSON.stringify(error, Object.getOwnPropertyNames(error)));
+          }
+          for (const text of shown) {
+            expect(text).not.toContain('hunter');
+            expect(text).not.toContain('twoPW');
+          }
+        }
+      }
+    });
+  }
+});
+
 describe('URLs', () => {
   it('redacts passwords', () => {
     expect(redactUrl('amqp://guest:s3cret@localhost:5672/')).toBe(

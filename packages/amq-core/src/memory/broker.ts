@@ -77,6 +77,21 @@ export class MemoryBroker {
     }
   }
 
+  /** The bindings one subscriber holds, as `binding <exchange> <key>`: what the broker routes to it. */
+  bindingsOf(subscriber: MemorySubscriber): string[] {
+    const bindings: string[] = [];
+    for (const keys of this.#exchanges.values()) {
+      for (const [key, subscriptions] of keys) {
+        for (const subscription of subscriptions) {
+          if (subscription.subscriber === subscriber) {
+            bindings.push(`binding ${subscription.exchange} ${key}`);
+          }
+        }
+      }
+    }
+    return bindings;
+  }
+
   /** How many bindings the broker holds: zero once every handler closed. */
   get bindingCount(): number {
     let count = 0;

@@ -9,6 +9,8 @@ export interface SuiteContext {
   readonly target: ContractTarget;
   /** A new random prefix; `handler()` uses one per test unless told otherwise. */
   prefix(): string;
+  /** The prefix `handler()` gives this test's handlers. */
+  testPrefix(): string;
   /** A connected handler on this test's prefix (or the given one), closed after the test. */
   handler(options?: HandlerOptions): Promise<AMQHandler>;
 }
@@ -37,6 +39,7 @@ export function createSuiteContext(target: ContractTarget): SuiteContext {
   return {
     target,
     prefix: nextPrefix,
+    testPrefix: () => testPrefix,
     async handler(options = {}) {
       const handler = await target.createHandler({ exchangePrefix: testPrefix, ...options });
       open.push(handler);

@@ -1,10 +1,14 @@
 import { describe, it } from 'vitest';
 import { createSuiteContext } from './context';
 import { brokersRequired } from './probe';
+import { backlogSuite } from './suites/backlog';
 import { deliverySuite } from './suites/delivery';
+import { faultsSuite } from './suites/faults';
+import { hostileSuite } from './suites/hostile';
 import { isolationSuite } from './suites/isolation';
 import { lifecycleSuite } from './suites/lifecycle';
 import { orderingSuite } from './suites/ordering';
+import { resourcesSuite } from './suites/resources';
 import { robustnessSuite } from './suites/robustness';
 import type { ContractTarget } from './target';
 
@@ -40,5 +44,9 @@ export function describeHandlerContract(target: ContractTarget): void {
     orderingSuite(suite);
     robustnessSuite(suite);
     lifecycleSuite(suite);
+    faultsSuite(suite);
+    hostileSuite(suite);
+    backlogSuite(suite);
+    resourcesSuite(suite);
   });
 }

@@ -157,3 +157,8 @@ export async function memoryFootprint(): Promise<number> {
   const { heapUsed, external } = process.memoryUsage();
   return heapUsed + external;
 }
+
+/** Writes a figure a test measured (`[teal] …` on stderr), for the record of a run. */
+export function reportFigure(line: string): void {
+  process.stderr.write(`[teal] ${line}\n`);
+}

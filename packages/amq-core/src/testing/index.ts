@@ -10,6 +10,7 @@ export {
   randomKey,
   randomPrefix,
   recordLogs,
+  reportFigure,
   sleep,
   transportOf,
   waitFor,

@@ -59,7 +59,7 @@ export class HandlerQueue {
       const wanted = new Map<string, Binding>();
       for (const binding of this.#context.bindings()) wanted.set(idOf(...binding), binding);
       if (wanted.size === 0) {
-        if (this.#mayExist || this.#mayBeBound.size > 0) await this.#delete(session);
+        if (this.mayExist) await this.#delete(session);
         return;
       }
       await this.#declare(session);
@@ -125,8 +125,13 @@ export class HandlerQueue {
   async release(session: AmqpSession): Promise<void> {
     this.#cancelLinger();
     await this.#serialize(async () => {
-      if (this.#mayExist || this.#mayBeBound.size > 0) await this.#delete(session);
+      if (this.mayExist) await this.#delete(session);
     });
+  }
+
+  /** Whether anything of the handler may be on the broker: the queue, or a binding of it. */
+  get mayExist(): boolean {
+    return this.#mayExist || this.#mayBeBound.size > 0;
   }
 
   /** What the handler believes it holds on the broker: `queue`, `consumer`, `binding` lines. */

@@ -11,6 +11,7 @@ import { AckBatcher } from './acks';
 import { describe } from './errors';
 import { guardContentHeaders } from './frames';
 import type { AmqpSettings } from './options';
+import { untilAborted } from './signals';
 
 /** What a session tells its transport. */
 export interface SessionEvents {
@@ -289,28 +290,4 @@ interface SocketLike {
   resetAndDestroy?(): void;
   once?(event: string, listener: () => void): void;
   emit?(event: string, error: Error): void;
-}
-
-/** `work`'s outcome, or `onAbort` once `signal` fired, whichever comes first. */
-export function untilAborted<T>(
-  work: Promise<T>,
-  signal: AbortSignal | undefined,
-  onAbort: T,
-): Promise<T> {
-  if (signal === undefined) return work;
-  if (signal.aborted) return Promise.resolve(onAbort);
-  return new Promise<T>((resolve, reject) => {
-    const abort = () => resolve(onAbort);
-    signal.addEventListener('abort', abort, { once: true });
-    work.then(
-      (value) => {
-        signal.removeEventListener('abort', abort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', abort);
-        reject(error);
-      },
-    );
-  });
 }

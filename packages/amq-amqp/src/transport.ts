@@ -2,24 +2,34 @@ import {
   AMQClosedError,
   type AMQExchangeName,
   backoffDelay,
-  redactUrl,
   type Transport,
   type TransportContext,
 } from '@teal/amq-core';
-import { AmqpConnectionError, connectionError, describe } from './errors';
+import { type AmqpConnectionError, connectionError } from './errors';
 import { Inbox } from './inbox';
+import { SessionKeeper } from './keeper';
 import type { AmqpSettings } from './options';
 import { Outbox } from './outbox';
 import { HandlerQueue } from './queue';
-import { AmqpSession, type SessionEvents, untilAborted } from './session';
+import { AmqpSession, type SessionEvents } from './session';
+import { sleep, untilAborted } from './signals';
 
 /** RabbitMQ refuses routing keys longer than this many UTF-8 bytes (a short string). */
 export const MAX_ROUTING_KEY_BYTES = 255;
 
+/** The events of a session opened only to clean up: nothing to report. */
+const quietEvents: SessionEvents = {
+  onDrain: () => {},
+  onLost: () => {},
+  onBlocked: () => {},
+  onReturn: () => {},
+  onUndecodableHeaders: () => {},
+};
+
 /**
- * The RabbitMQ transport of one handler: it keeps one session (connection,
- * channels) up, opening a new one with backoff whenever the current one is
- * lost, and has the handler's queue reconciled on each before using it.
+ * The RabbitMQ transport of one handler: publishes through the outbox,
+ * binds through the handler's queue, and has a keeper hold one session up,
+ * reconciling the queue on each before it is used.
  */
 export class AmqpTransport implements Transport {
   readonly name = '@teal/amq-amqp';
@@ -27,38 +37,55 @@ export class AmqpTransport implements Transport {
   readonly appliesBackpressure = true;
   readonly settings: AmqpSettings;
   readonly #context: TransportContext;
-  readonly #inbox: Inbox;
   readonly #outbox: Outbox;
   readonly #queue: HandlerQueue;
-  /** Waiting for a session: resolved with it, or rejected at their deadline or on close. */
-  readonly #waiters = new Set<(session: AmqpSession | Error) => void>();
-  #session: AmqpSession | null = null;
-  #reconnecting: Promise<void> | null = null;
-  #wakeUp: (() => void) | null = null;
-  #isClosed = false;
-  /** When the current outage began. */
-  #lostAt = 0;
-  #lostCount = 0;
+  readonly #keeper: SessionKeeper;
   /** The session reset because a write on it was overdue: one reset, one warning. */
   #resetting: AmqpSession | null = null;
 
   private constructor(settings: AmqpSettings, context: TransportContext) {
     this.settings = settings;
     this.#context = context;
-    this.#inbox = new Inbox(context, settings.prefetch);
-    this.#outbox = new Outbox(context.sendTimeoutMs, (session) => this.#overdue(session));
-    this.#queue = new HandlerQueue(settings, context, (message, ack) =>
-      this.#inbox.receive(message, ack),
+    const inbox = new Inbox(context, settings.prefetch);
+    const outbox = new Outbox(context.sendTimeoutMs, (session) => this.#overdue(session));
+    const queue = new HandlerQueue(settings, context, (message, ack) =>
+      inbox.receive(message, ack),
     );
+    this.#outbox = outbox;
+    this.#queue = queue;
+    this.#keeper = new SessionKeeper(settings, context, {
+      prepare: (session) => {
+        // Whatever an earlier connection left unacknowledged will be redelivered.
+        inbox.connectionLost();
+        return queue.attach(session);
+      },
+      installed: (session, isReconnection) => {
+        // Receivers that lost the broker too may not be back yet: retry what finds no queue.
+        if (isReconnection) outbox.startGrace(settings.reconnectGraceMs);
+        outbox.attach(session);
+        // Keys core unbound while the session was being set up may have been bound on it.
+        if (isReconnection) queue.prune(session).catch(() => {});
+      },
+      lost: () => {
+        outbox.detach();
+        queue.detach();
+        inbox.connectionLost();
+      },
+      discard: (session) => this.#release(session, AbortSignal.timeout(context.sendTimeoutMs)),
+      drained: (session) => outbox.drained(session),
+      returned: (message) => outbox.returned(message),
+      undecodableHeaders: () =>
+        context.logger.warn(
+          'dropped the header table of a delivery that could not be decoded; its body goes on alone',
+        ),
+    });
   }
 
   /** Connects; rejects with an `AmqpConnectionError` (password masked) when the broker cannot be reached. */
   static async open(settings: AmqpSettings, context: TransportContext): Promise<AmqpTransport> {
     const transport = new AmqpTransport(settings, context);
     try {
-      if (!transport.#install(await transport.#openSession())) {
-        throw new Error('the connection closed as soon as it opened');
-      }
+      await transport.#keeper.start();
     } catch (error) {
       throw connectionError('cannot connect to', settings.givenUrl, error);
     }
@@ -66,7 +93,7 @@ export class AmqpTransport implements Transport {
   }
 
   get isConnected(): boolean {
-    return this.#session !== null && !this.#session.isEnded;
+    return this.#keeper.current !== null;
   }
 
   publish(
@@ -80,7 +107,7 @@ export class AmqpTransport implements Transport {
 
   async bind(exchange: AMQExchangeName, routingKey: string, signal: AbortSignal): Promise<void> {
     for (;;) {
-      const session = await this.#connected('bind', signal);
+      const session = await this.#keeper.connected('bind', signal);
       const bound = this.#queue.bind(session, exchange, routingKey);
       try {
         await untilAborted(bound, signal, undefined);
@@ -102,7 +129,7 @@ export class AmqpTransport implements Transport {
   }
 
   async unbind(exchange: AMQExchangeName, routingKey: string, signal: AbortSignal): Promise<void> {
-    const session = this.isConnected ? this.#session : null;
+    const session = this.#keeper.current;
     // Without a session the binding stays tracked: the next session removes it.
     const unbound = this.#queue.unbind(session, exchange, routingKey);
     try {
@@ -117,28 +144,17 @@ export class AmqpTransport implements Transport {
   }
 
   async close(signal: AbortSignal): Promise<void> {
-    this.#isClosed = true;
-    this.#wakeUp?.();
     const closed = new AMQClosedError('[@teal/amq-amqp] the handler was closed');
+    const session = this.#keeper.stop(closed);
     this.#outbox.failAll(closed);
-    for (const waiter of this.#waiters) waiter(closed);
-    this.#waiters.clear();
-    const session = this.#session;
-    this.#session = null;
-    if (session !== null) {
-      const released = await untilAborted(
-        this.#queue.release(session).then(
-          () => true,
-          () => false,
-        ),
-        signal,
-        false,
-      );
-      if (!released) session.reset();
-      await session.close(signal);
+    if (session !== null && !session.isEnded) {
+      await this.#release(session, signal);
+    } else if (this.#queue.mayExist) {
+      // In an outage: the queue would wait for x-expires. Until the deadline, try to delete it.
+      await this.#releaseWhenBack(signal);
     }
     this.#queue.detach();
-    await untilAborted(this.#reconnecting ?? Promise.resolve(), signal, undefined);
+    await untilAborted(this.#keeper.settled, signal, undefined);
   }
 
   /** What the transport believes it holds on the broker: its queue, consumer and bindings. */
@@ -148,117 +164,55 @@ export class AmqpTransport implements Transport {
 
   /** How many times the connection was lost so far. */
   get lostConnections(): number {
-    return this.#lostCount;
+    return this.#keeper.lostCount;
   }
 
   /** For tests: kills the TCP connection without a word to the broker. */
   destroySocket(): void {
-    this.#session?.reset();
+    this.#keeper.current?.reset();
   }
 
-  /** Opens a session and makes the broker's queue and bindings equal core's on it. */
-  async #openSession(): Promise<AmqpSession> {
-    // Whatever the previous connection left unacknowledged will be redelivered.
-    this.#inbox.connectionLost();
-    let session: AmqpSession | null = null;
-    const events: SessionEvents = {
-      onDrain: () => {
-        if (session !== null) this.#outbox.drained(session);
-      },
-      onLost: (error) => {
-        if (session !== null && session === this.#session) this.#lose(error);
-      },
-      onBlocked: (reason) => {
-        if (reason === null) this.#context.logger.warn('RabbitMQ unblocked publishing');
-        else this.#context.logger.warn('RabbitMQ blocked publishing', { reason });
-      },
-      onReturn: (message) => this.#outbox.returned(message),
-      onUndecodableHeaders: () => {
-        this.#context.logger.warn(
-          'dropped the header table of a delivery that could not be decoded; its body goes on alone',
-        );
-      },
-    };
-    session = await AmqpSession.open(this.settings, events);
-    try {
-      await this.#queue.attach(session);
-    } catch (error) {
-      await session.close(AbortSignal.timeout(1_000));
-      throw error;
-    }
-    return session;
-  }
-
-  /** Makes an opened session the current one, unless it died in between (then `false`). */
-  #install(session: AmqpSession): boolean {
-    if (session.isEnded) return false;
-    this.#session = session;
-    this.#outbox.attach(session);
-    for (const waiter of this.#waiters) waiter(session);
-    this.#waiters.clear();
-    return true;
-  }
-
-  #lose(error: Error): void {
-    this.#session = null;
-    this.#lostAt = Date.now();
-    this.#lostCount++;
-    this.#outbox.detach();
-    this.#queue.detach();
-    this.#inbox.connectionLost();
-    this.#context.reportError(
-      new AmqpConnectionError(
-        `[@teal/amq-amqp] lost the connection to ${redactUrl(this.settings.givenUrl)} (${describe(error)}); reconnecting`,
+  /** Deletes the queue and ends the session, politely until `signal`, then by a reset. */
+  async #release(session: AmqpSession, signal: AbortSignal): Promise<void> {
+    const released = await untilAborted(
+      this.#queue.release(session).then(
+        () => true,
+        () => false,
       ),
+      signal,
+      false,
     );
-    this.#reconnecting ??= this.#reconnect().finally(() => {
-      this.#reconnecting = null;
-    });
+    if (!released) session.reset();
+    await session.close(signal);
   }
 
-  async #reconnect(): Promise<void> {
-    for (let attempt = 0; !this.#isClosed; attempt++) {
-      await this.#sleep(backoffDelay(attempt));
-      if (this.#isClosed) return;
-      let session: AmqpSession;
-      try {
-        session = await this.#openSession();
-      } catch (error) {
-        if (attempt === 0 || attempt % 10 === 9) {
-          this.#context.reportError(
-            connectionError(
-              `reconnect attempt ${attempt + 1} failed for`,
-              this.settings.givenUrl,
-              error,
-            ),
-          );
-        }
+  /** Connects again, with backoff, only to delete the queue; gives up at `signal`. */
+  async #releaseWhenBack(signal: AbortSignal): Promise<void> {
+    for (let attempt = 0; !signal.aborted; attempt++) {
+      await sleep(backoffDelay(attempt), signal);
+      if (signal.aborted) return;
+      const opening = AmqpSession.open(this.settings, quietEvents);
+      const session = await untilAborted(
+        opening.catch(() => null),
+        signal,
+        null,
+      );
+      if (session === null) {
+        // Not open, or open too late: a connection that opens after the deadline is closed at once.
+        opening.then(
+          (late) => late.close(AbortSignal.timeout(1_000)),
+          () => {},
+        );
         continue;
       }
-      if (this.#isClosed) {
-        await this.#queue.release(session).catch(() => {});
-        await session.close(AbortSignal.timeout(this.#context.sendTimeoutMs));
-        return;
-      }
-      // Receivers that lost the broker too may not be back yet: retry what finds no queue.
-      this.#outbox.startGrace(this.settings.reconnectGraceMs);
-      if (!this.#install(session)) continue;
-      // Keys core unbound while the session was being set up may have been bound on it.
-      this.#queue.prune(session).catch(() => {});
-      const outageMs = Date.now() - this.#lostAt;
-      if (outageMs > this.settings.queueExpiresMs) {
-        this.#context.logger.warn(
-          'reconnected after an outage longer than queueExpiresMs: the queue may have expired, losing what was sent meanwhile',
-          { outageMs, queueExpiresMs: this.settings.queueExpiresMs },
-        );
-      }
+      await this.#release(session, signal);
       return;
     }
   }
 
   /** A message written on this session reached its deadline unconfirmed: the link may be stalled. */
   #overdue(session: AmqpSession): void {
-    if (session !== this.#session || session.isEnded || this.#resetting === session) return;
+    if (session !== this.#keeper.current || this.#resetting === session) return;
     this.#resetting = session;
     this.#context.logger.warn(
       'a message written to RabbitMQ was not confirmed by its deadline; resetting the connection so that it cannot land late',
@@ -267,47 +221,8 @@ export class AmqpTransport implements Transport {
   }
 
   #prune(): void {
-    const session = this.#session;
-    if (session !== null && !session.isEnded) this.#queue.prune(session).catch(() => {});
-  }
-
-  /** The live session, waiting for a reconnection until `signal` fires. */
-  #connected(method: string, signal: AbortSignal): Promise<AmqpSession> {
-    if (this.#isClosed) {
-      return Promise.reject(new AMQClosedError(`[@teal/amq-amqp] ${method}() after close()`));
-    }
-    const session = this.#session;
-    if (session !== null && !session.isEnded) return Promise.resolve(session);
-    if (signal.aborted) return Promise.reject(signal.reason);
-    return new Promise<AmqpSession>((resolve, reject) => {
-      const onAbort = () => {
-        this.#waiters.delete(waiter);
-        reject(
-          new AmqpConnectionError(
-            `[@teal/amq-amqp] ${method}(): no connection to RabbitMQ before the deadline; check that the broker is up`,
-            { cause: signal.reason },
-          ),
-        );
-      };
-      const waiter = (outcome: AmqpSession | Error) => {
-        signal.removeEventListener('abort', onAbort);
-        if (outcome instanceof Error) reject(outcome);
-        else resolve(outcome);
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-      this.#waiters.add(waiter);
-    });
-  }
-
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.#wakeUp = done;
-    });
+    const session = this.#keeper.current;
+    if (session !== null) this.#queue.prune(session).catch(() => {});
   }
 
   #error(what: string, cause: unknown): AmqpConnectionError {

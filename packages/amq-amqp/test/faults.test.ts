@@ -18,7 +18,7 @@ import {
   waitFor,
 } from './broker';
 import { OutageProxy } from './proxy';
-import { brokerBindings } from './rabbitmqctl';
+import { brokerBindings, brokerResources } from './rabbitmqctl';
 
 const unavailable = await rabbitUnavailable();
 
@@ -87,6 +87,23 @@ describeWithBroker(
       await reconnected(receiver, 0);
       await sleep(500);
       expect(await brokerBindings(receiver)).toEqual(coreBindings(['kept']));
+    });
+
+    it('deletes its queue when closed during an outage that ends before the close deadline', async () => {
+      const exchangePrefix = isolatedPrefix(cleanups);
+      const { proxy, handler: receiver } = await behindFaultProxy({
+        exchangePrefix,
+        sendTimeoutMs: 8_000,
+      });
+      await receiver.bindCallbackState('k');
+      proxy.cut();
+      await waitFor(() => !receiver.isConnected, 10_000, 'the handler to notice the cut');
+      const closing = receiver.close();
+      await sleep(1_000);
+      proxy.restore();
+      await closing;
+      expect(transportOf<AmqpTransport>(receiver).resources()).toEqual([]);
+      expect(await brokerResources(receiver)).toEqual([]);
     });
 
     it('releases the bodies of sends rejected during an outage at once, not at reconnection', async () => {

@@ -2,11 +2,14 @@ import type { TransportContext } from '@teal/amq-core';
 import type { AmqpSettings } from './options';
 import type { AmqpSession, DeliveryHandler } from './session';
 
+/** The body size the first prefetch assumes, before any was seen: a large TeaL message. */
+const ASSUMED_BODY_BYTES = 4_096;
+
 /**
  * The consumer of the handler's queue, which holds RabbitMQ back while the
  * handler's backlog is full. The prefetch bounds the messages (it is at most
- * `maxBacklog`, and shrinks to what half of `maxBacklogBytes` holds at the
- * average body size seen); when the backlog is full anyway — on bytes — the
+ * `maxBacklog`, and at most what half of `maxBacklogBytes` holds at the
+ * average body size seen, or 4 KiB before any); when the backlog is full anyway — on bytes — the
  * consumer is cancelled, so the broker keeps the rest, and starts again once
  * the callback has drained the backlog to half. What was already on its way
  * still arrives, in order.
@@ -78,8 +81,8 @@ export class Consumer {
   #prefetch(): number {
     const backlog = this.#context.backlog;
     const bound = Math.min(this.#settings.prefetch, backlog.maxMessages);
-    if (this.#averageBytes === 0) return bound;
-    const fitting = Math.floor(backlog.maxBytes / 2 / this.#averageBytes);
+    const averageBytes = this.#averageBytes === 0 ? ASSUMED_BODY_BYTES : this.#averageBytes;
+    const fitting = Math.floor(backlog.maxBytes / 2 / averageBytes);
     return Math.max(1, Math.min(bound, fitting));
   }
 

@@ -131,6 +131,9 @@ describeWithBroker(
         expect(outcomes.every((outcome) => outcome.status === 'rejected')).toBe(true);
       }
       const grownMiB = ((await memoryFootprint()) - before) / 2 ** 20;
+      console.log(
+        `[teal] amqp: 4,000 sends of 10 KB rejected during an outage: ${grownMiB.toFixed(1)} MiB`,
+      );
       // 4,000 bodies of 10 KB are 40 MB; what a rejected send leaves behind is a few bytes.
       expect(grownMiB).toBeLessThan(12);
       proxy.restore();

@@ -9,6 +9,11 @@ import { PrivateRabbit } from './private-rabbit';
 const PORT = 5690;
 /** How many restarts the test runs: `TEAL_RESTART_RUNS` (the README's figures come from 6). */
 const RUNS = Number(process.env.TEAL_RESTART_RUNS ?? 2);
+/** The handlers' `reconnectGraceMs`: `TEAL_RESTART_GRACE_MS=0` shows what is lost without it. */
+const GRACE_MS =
+  process.env.TEAL_RESTART_GRACE_MS === undefined
+    ? undefined
+    : Number(process.env.TEAL_RESTART_GRACE_MS);
 /** A send every few milliseconds: a few hundred a second, each awaited. */
 const PAUSE_MS = 3;
 
@@ -47,7 +52,13 @@ describeWithBroker('amqp: a RabbitMQ restart under steady sends', unavailable, (
    */
   async function restartUnderLoad(how: Figures['how']): Promise<Figures> {
     const exchangePrefix = `restart.${Math.random().toString(36).slice(2, 8)}.`;
-    const options = { url: rabbit.url, exchangePrefix, sendTimeoutMs: 30_000, onError: () => {} };
+    const options = {
+      url: rabbit.url,
+      exchangePrefix,
+      sendTimeoutMs: 30_000,
+      onError: () => {},
+      ...(GRACE_MS === undefined ? {} : { reconnectGraceMs: GRACE_MS }),
+    };
     const receiver = await connect(options);
     const sender = await connect(options);
     const delivered = new Map<number, number>();

@@ -89,6 +89,28 @@ describeWithBroker(
       expect(await brokerBindings(receiver)).toEqual(coreBindings(['kept']));
     });
 
+    it('leaves on the broker exactly the bindings core has after a bind that lands past its deadline', async () => {
+      const exchangePrefix = isolatedPrefix(cleanups);
+      const proxy = await OutageProxy.start(AMQP_URL);
+      cleanups.push(() => proxy.stop());
+      const receiver = await handler({
+        exchangePrefix,
+        url: proxy.urlFor(AMQP_URL),
+        sendTimeoutMs: 800,
+      });
+      await receiver.bindCallbackState('kept');
+      proxy.stall();
+      await expect(receiver.bindCallbackState('late')).rejects.toThrow();
+      // The link heals before the heartbeat gives up on it: the bind lands, late.
+      proxy.heal();
+      await waitFor(
+        async () => (await brokerBindings(receiver)).join() === coreBindings(['kept']).join(),
+        10_000,
+        "the broker to hold exactly core's bindings",
+      );
+      expect(receiver.isConnected).toBe(true);
+    });
+
     it('deletes its queue when closed during an outage that ends before the close deadline', async () => {
       const exchangePrefix = isolatedPrefix(cleanups);
       const { proxy, handler: receiver } = await behindFaultProxy({

@@ -3,6 +3,7 @@ import type { Message } from 'amqplib';
 import { describe } from './errors';
 import { Lanes, laneOf, type Outgoing } from './outgoing';
 import type { AmqpSession } from './session';
+import { SignalWatch } from './signals';
 
 /** How long a message RabbitMQ returned as unroutable waits before it is published again. */
 const RETRY_DELAY_MS = 100;
@@ -14,7 +15,8 @@ const RETRY_MARGIN_MS = 250;
  * is written at once and settles on the broker's ack or nack. Publishes wait,
  * in order, while there is no session (an outage) or while the channel's
  * buffer is full (until `drain`). A publish whose deadline fires while it
- * waits is dropped at once, body and all, and never written.
+ * waits is dropped at once, body and all, and never written; one written and
+ * still unconfirmed at its deadline is reported to `onOverdue`.
  *
  * For a grace period after a reconnection, messages go out `mandatory`: one
  * that RabbitMQ returns (no queue bound its key, as when receivers have not
@@ -31,6 +33,8 @@ export class Outbox {
   /** Insertion-ordered, and an abandoned message leaves it at once. */
   readonly #waiting = new Set<Outgoing>();
   readonly #lanes: Lanes;
+  /** Written messages awaiting their confirm, watched for one whose deadline fires. */
+  readonly #inFlight = new SignalWatch();
   /** `mandatory` messages written and not yet confirmed, by message id. */
   readonly #mandatory = new Map<string, Outgoing>();
   #graceUntil = 0;
@@ -61,16 +65,19 @@ export class Outbox {
         session: null,
         messageId: undefined,
         wasReturned: false,
+        isListening: false,
         resolve,
         reject,
         onAbort: () => this.#abandon(outgoing),
+        watched: { signal, aborted: () => this.#overdue(outgoing) },
       };
-      signal.addEventListener('abort', outgoing.onAbort, { once: true });
       if (this.#lanes.size > 0 && this.#lanes.has(laneOf(outgoing))) {
-        this.#lanes.hold(outgoing);
+        this.#hold(outgoing);
       } else if (this.#isWritable && this.#waiting.size === 0) {
         this.#write(outgoing);
       } else {
+        // Waiting, it must leave at once when its deadline fires, body and all.
+        listen(outgoing);
         this.#waiting.add(outgoing);
       }
     });
@@ -129,7 +136,7 @@ export class Outbox {
     // Held messages first: they were called before anything of their key that waits.
     for (const outgoing of this.#lanes.takeAll()) {
       if (!this.#isWritable) {
-        this.#lanes.hold(outgoing);
+        this.#hold(outgoing);
         continue;
       }
       if (outgoing.wasReturned && !this.#mayRetry(outgoing)) {
@@ -156,6 +163,7 @@ export class Outbox {
     const mandatory = Date.now() < this.#graceUntil;
     outgoing.messageId = mandatory ? `teal.${outgoing.seq}` : undefined;
     outgoing.wasReturned = false;
+    unlisten(outgoing);
     outgoing.state = 'written';
     outgoing.session = session;
     // What is written is the channel's now; only a return brings the body back.
@@ -182,16 +190,18 @@ export class Outbox {
       );
       return;
     }
+    this.#inFlight.add(outgoing.watched);
     if (!isWritable) this.#isWritable = false;
   }
 
   #confirmed(outgoing: Outgoing, error: unknown): void {
+    this.#inFlight.delete(outgoing.watched);
     if (outgoing.messageId !== undefined) this.#mandatory.delete(outgoing.messageId);
     if (outgoing.state !== 'written') return;
     if (error !== null && error !== undefined) {
       this.#settle(outgoing, confirmError(outgoing.exchange, error));
     } else if (outgoing.wasReturned && this.#mayRetry(outgoing)) {
-      this.#lanes.hold(outgoing);
+      this.#hold(outgoing);
     } else {
       this.#settle(outgoing, null);
     }
@@ -207,14 +217,25 @@ export class Outbox {
     );
   }
 
-  /** The deadline fired: drop what is not written; a write still unconfirmed may be stuck. */
+  /** Holds a message in its key's lane, where it must leave at once if its deadline fires. */
+  #hold(outgoing: Outgoing): void {
+    listen(outgoing);
+    this.#lanes.hold(outgoing);
+  }
+
+  /** The deadline of a message that is not written fired: it goes, body and all. */
   #abandon(outgoing: Outgoing): void {
-    const { state, session } = outgoing;
-    if (state === 'settled') return;
+    const { state } = outgoing;
     if (state === 'waiting') this.#waiting.delete(outgoing);
-    if (state === 'held') this.#lanes.remove(outgoing);
+    else if (state === 'held') this.#lanes.remove(outgoing);
+    else return;
     this.#settle(outgoing, outgoing.signal.reason ?? new AMQSendError('[@teal/amq-amqp] aborted'));
-    if (state === 'written' && session !== null && session === this.#session && !session.isEnded) {
+  }
+
+  /** A written message reached its deadline unconfirmed: its link may be stalled. */
+  #overdue(outgoing: Outgoing): void {
+    const session = outgoing.state === 'written' ? outgoing.session : null;
+    if (session !== null && session === this.#session && !session.isEnded) {
       this.#onOverdue(session);
     }
   }
@@ -224,10 +245,23 @@ export class Outbox {
     outgoing.state = 'settled';
     outgoing.body = null;
     outgoing.session = null;
-    outgoing.signal.removeEventListener('abort', outgoing.onAbort);
+    unlisten(outgoing);
+    this.#inFlight.delete(outgoing.watched);
     if (error === null) outgoing.resolve();
     else outgoing.reject(error);
   }
+}
+
+function listen(outgoing: Outgoing): void {
+  if (outgoing.isListening) return;
+  outgoing.isListening = true;
+  outgoing.signal.addEventListener('abort', outgoing.onAbort, { once: true });
+}
+
+function unlisten(outgoing: Outgoing): void {
+  if (!outgoing.isListening) return;
+  outgoing.isListening = false;
+  outgoing.signal.removeEventListener('abort', outgoing.onAbort);
 }
 
 function confirmError(exchange: AMQExchangeName, error: unknown): AMQSendError {

@@ -1,5 +1,6 @@
 import type { AMQExchangeName } from '@teal/amq-core';
 import type { AmqpSession } from './session';
+import type { Watched } from './signals';
 
 /** One `publish()`, from the call until it settles. */
 export interface Outgoing {
@@ -20,9 +21,14 @@ export interface Outgoing {
   messageId: string | undefined;
   /** RabbitMQ returned it (no queue took it) on its last write. */
   wasReturned: boolean;
+  /** Listening for its signal: only while it waits, for a written one the watch does. */
+  isListening: boolean;
   readonly resolve: () => void;
   readonly reject: (error: unknown) => void;
+  /** Its deadline fired while it waits: it leaves at once. */
   readonly onAbort: () => void;
+  /** What the watch of written messages is given: its deadline fired while unconfirmed. */
+  readonly watched: Watched;
 }
 
 /** The key an outgoing message is ordered by. */

@@ -9,6 +9,12 @@ function idOf(exchange: AMQExchangeName, routingKey: string): string {
   return `${exchange}\u0000${routingKey}`;
 }
 
+/** The binding an id names: exchange names hold no NUL, so the first one separates. */
+function bindingOf(id: string): Binding {
+  const at = id.indexOf('\u0000');
+  return [id.slice(0, at) as AMQExchangeName, id.slice(at + 1)];
+}
+
 /**
  * The handler's queue on the broker and its bindings, across sessions.
  *
@@ -25,8 +31,8 @@ export class HandlerQueue {
   readonly #settings: AmqpSettings;
   readonly #context: TransportContext;
   readonly #consumer: Consumer;
-  /** Bindings that may exist on the broker, each with the number of the last bind sent for it. */
-  readonly #mayBeBound = new Map<string, { readonly binding: Binding; readonly stamp: number }>();
+  /** Bindings that may exist on the broker, by id, each with the number of the last bind sent for it. */
+  readonly #mayBeBound = new Map<string, number>();
   #stamp = 0;
   /** The queue may exist on the broker: declared, and not deleted since. */
   #mayExist = false;
@@ -64,8 +70,8 @@ export class HandlerQueue {
       }
       await this.#declare(session);
       const work: Promise<void>[] = [];
-      for (const [id, { binding }] of this.#mayBeBound) {
-        if (!wanted.has(id)) work.push(this.#unbindOn(session, ...binding));
+      for (const id of this.#mayBeBound.keys()) {
+        if (!wanted.has(id)) work.push(this.#unbindOn(session, ...bindingOf(id)));
       }
       for (const binding of wanted.values()) work.push(this.#bindOn(session, ...binding));
       await Promise.all(work);
@@ -114,8 +120,8 @@ export class HandlerQueue {
     const wanted = new Set<string>();
     for (const binding of this.#context.bindings()) wanted.add(idOf(...binding));
     const work: Promise<void>[] = [];
-    for (const [id, { binding }] of this.#mayBeBound) {
-      if (!wanted.has(id)) work.push(this.#unbindOn(session, ...binding));
+    for (const id of this.#mayBeBound.keys()) {
+      if (!wanted.has(id)) work.push(this.#unbindOn(session, ...bindingOf(id)));
     }
     await Promise.all(work);
     this.#lingerIfUnbound();
@@ -140,8 +146,9 @@ export class HandlerQueue {
     const lines: string[] = [];
     if (this.#mayExist) lines.push(`queue ${queueName}`);
     if (this.#consumer.isConsuming) lines.push(`consumer ${queueName}`);
-    for (const { binding } of this.#mayBeBound.values()) {
-      lines.push(`binding ${binding[0]} ${binding[1]}`);
+    for (const id of this.#mayBeBound.keys()) {
+      const [exchange, routingKey] = bindingOf(id);
+      lines.push(`binding ${exchange} ${routingKey}`);
     }
     return lines;
   }
@@ -167,10 +174,7 @@ export class HandlerQueue {
     routingKey: string,
   ): Promise<void> {
     // Tracked before it is sent: from then on, it may be on the broker.
-    this.#mayBeBound.set(idOf(exchange, routingKey), {
-      binding: [exchange, routingKey],
-      stamp: ++this.#stamp,
-    });
+    this.#mayBeBound.set(idOf(exchange, routingKey), ++this.#stamp);
     await session.bind(exchange, routingKey);
   }
 
@@ -184,7 +188,7 @@ export class HandlerQueue {
     if (sent === undefined) return;
     await session.unbind(exchange, routingKey);
     // A bind of the key sent meanwhile went after it on the same channel: it is bound.
-    if (this.#mayBeBound.get(id)?.stamp === sent.stamp) this.#mayBeBound.delete(id);
+    if (this.#mayBeBound.get(id) === sent) this.#mayBeBound.delete(id);
   }
 
   /** After an unbind: once core has no key left, the queue goes after `queueLingerMs`. */

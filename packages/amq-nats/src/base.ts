@@ -5,8 +5,10 @@ import {
   type Transport,
   type TransportContext,
 } from '@teal/amq-core';
-import { type Part, Reassembler, splitBody } from './chunks';
+import { type Part, splitBody } from './chunks';
+import { contain } from './contain';
 import type { NatsLink } from './link';
+import { Reassembler } from './reassembler';
 import { sleep } from './retry';
 import type { NatsSettings } from './settings';
 import { Subjects, SubjectTokenError } from './subjects';
@@ -50,16 +52,22 @@ export abstract class NatsTransportBase implements Transport {
     exchange: AMQExchangeName,
     routingKey: string,
     body: string | Uint8Array,
+    signal: AbortSignal,
   ): Promise<void>;
-  abstract bind(exchange: AMQExchangeName, routingKey: string): Promise<void>;
-  abstract unbind(exchange: AMQExchangeName, routingKey: string): Promise<void>;
+  abstract bind(exchange: AMQExchangeName, routingKey: string, signal: AbortSignal): Promise<void>;
+  abstract unbind(
+    exchange: AMQExchangeName,
+    routingKey: string,
+    signal: AbortSignal,
+  ): Promise<void>;
+  abstract resources(): readonly string[];
 
-  async close(): Promise<void> {
+  async close(signal: AbortSignal): Promise<void> {
     try {
-      await this.release();
+      await this.release(signal);
     } finally {
       this.#reassembler.clear();
-      await this.link.close();
+      await this.link.close(signal);
     }
   }
 
@@ -75,8 +83,8 @@ export abstract class NatsTransportBase implements Transport {
     while (this.link.disconnects === before && Date.now() < deadline) await sleep(5);
   }
 
-  /** Releases what the transport holds on the server, before the connection closes. */
-  protected abstract release(): Promise<void>;
+  /** Releases what the transport holds on the server, before the connection closes; gives up at `signal`. */
+  protected abstract release(signal: AbortSignal): Promise<void>;
 
   protected subjectOf(exchange: AMQExchangeName, key: string): string {
     try {
@@ -97,9 +105,19 @@ export abstract class NatsTransportBase implements Transport {
     return splitBody(bytes, limit, this.settings.maxMessageBytes);
   }
 
-  /** Hands a received message to the handler, once whole if it came in chunks. */
+  /**
+   * Hands a received message to the handler, once whole if it came in chunks.
+   * Runs inside the client's socket reader: nothing it throws may escape.
+   */
   protected deliver(exchange: AMQExchangeName, routingKey: string, msg: Msg): void {
-    const body = this.#reassembler.accept(exchange, msg);
-    if (body !== undefined) this.context.deliver({ exchange, routingKey, body });
+    contain(this.context.logger, { exchange }, () => {
+      const body = this.#reassembler.accept(exchange, msg);
+      if (body !== undefined) this.context.deliver({ exchange, routingKey, body });
+    });
   }
+}
+
+/** How a binding reads in `resources()`, and in the broker's view tests compare it with. */
+export function bindingLine(exchange: AMQExchangeName, routingKey: string): string {
+  return `binding ${exchange} ${routingKey}`;
 }

@@ -1,10 +1,16 @@
-import { headers, type Msg, type MsgHdrs, nuid } from '@nats-io/transport-node';
-import { type AMQExchangeName, AMQSendError, type Logger } from '@teal/amq-core';
+import { headers, type MsgHdrs, nuid } from '@nats-io/transport-node';
+import { AMQSendError } from '@teal/amq-core';
 
 /** `<message id> <index> <count> <total bytes>` on each chunk of a message too large for one NATS message. */
 export const CHUNK_HEADER = 'Teal-Chunk';
 /** Room left in each chunk for headers (chunk and JetStream message id). */
 const HEADER_ROOM = 1024;
+/** Every chunk but the last of a set is at least this large: a sender never makes smaller ones. */
+export const MIN_CHUNK_BYTES = HEADER_ROOM;
+/** The longest chunk header a sender writes is about 60 characters: anything much longer is forged. */
+const MAX_CHUNK_HEADER_LENGTH = 128;
+const CHUNK_ID = /^[A-Za-z0-9_-]{1,64}$/;
+const DECIMAL = /^\d{1,15}$/;
 
 /** One NATS message of a TeaL message: the whole body, or one chunk of it. */
 export interface Part {
@@ -50,103 +56,36 @@ export function splitBody(body: Uint8Array, limit: number, maxMessageBytes: numb
   });
 }
 
-interface Pending {
-  readonly parts: Array<Uint8Array | undefined>;
+/** What a chunk header announces, once checked against the limits any real sender keeps. */
+export interface ChunkHeader {
+  readonly id: string;
+  readonly index: number;
+  readonly count: number;
   readonly total: number;
-  readonly timer: NodeJS.Timeout;
-  received: number;
-  bytes: number;
 }
 
 /**
- * Puts chunked messages back together: a body is handed over only once every
- * chunk arrived, in order of index. A set that stays incomplete for
- * `timeoutMs` is dropped with a warning naming its sizes. A set whose first
- * chunk was never seen (the key was bound mid-message) is ignored quietly.
+ * Reads a chunk header, or `undefined` when no sender of ours could have
+ * written it: too long, malformed, an index past the count, a total over
+ * `maxMessageBytes`, or more chunks than the total could fill at the smallest
+ * chunk size (`x 0 99999999999 10`). Linear in the header's length, which is
+ * capped first.
  */
-export class Reassembler {
-  readonly #pending = new Map<string, Pending>();
-  readonly #logger: Logger;
-  readonly #timeoutMs: number;
-  readonly #maxMessageBytes: number;
-
-  constructor(logger: Logger, timeoutMs: number, maxMessageBytes: number) {
-    this.#logger = logger;
-    this.#timeoutMs = timeoutMs;
-    this.#maxMessageBytes = maxMessageBytes;
+export function parseChunkHeader(header: string, maxMessageBytes: number): ChunkHeader | undefined {
+  if (header.length > MAX_CHUNK_HEADER_LENGTH) return undefined;
+  const fields = header.split(' ');
+  if (fields.length !== 4) return undefined;
+  const [id = '', index, count, total] = fields;
+  if (!CHUNK_ID.test(id)) return undefined;
+  const parsed = { id, index: decimal(index), count: decimal(count), total: decimal(total) };
+  if (!(parsed.total >= 1 && parsed.total <= maxMessageBytes)) return undefined;
+  if (!(parsed.count >= 1 && parsed.count <= Math.ceil(parsed.total / MIN_CHUNK_BYTES))) {
+    return undefined;
   }
-
-  /** The whole body `msg` completes, its own data when not chunked, or `undefined`. */
-  accept(exchange: AMQExchangeName, msg: Msg): Uint8Array | undefined {
-    const header = msg.headers?.get(CHUNK_HEADER);
-    if (header === undefined || header === '') return msg.data;
-    const [id, index, count, total] = parseChunkHeader(header);
-    if (id === '' || !(index >= 0 && index < count && total <= this.#maxMessageBytes)) {
-      this.#logger.warn('dropped a chunk with an unusable header', {
-        exchange,
-        chunkBytes: msg.data.length,
-      });
-      return undefined;
-    }
-    const setId = `${msg.subject} ${id}`;
-    let pending = this.#pending.get(setId);
-    if (pending === undefined) {
-      if (index !== 0) return undefined;
-      const timer = setTimeout(() => this.#expire(setId, exchange), this.#timeoutMs);
-      timer.unref();
-      pending = { parts: new Array(count), total, timer, received: 0, bytes: 0 };
-      this.#pending.set(setId, pending);
-    }
-    if (pending.parts.length !== count || pending.parts[index] !== undefined) return undefined;
-    pending.parts[index] = msg.data;
-    pending.received++;
-    pending.bytes += msg.data.length;
-    if (pending.received < count) return undefined;
-    clearTimeout(pending.timer);
-    this.#pending.delete(setId);
-    if (pending.bytes !== pending.total) {
-      this.#logger.warn('dropped a large message whose chunks do not add up', {
-        exchange,
-        expectedBytes: pending.total,
-        receivedBytes: pending.bytes,
-      });
-      return undefined;
-    }
-    const body = new Uint8Array(pending.total);
-    let offset = 0;
-    for (const part of pending.parts as Uint8Array[]) {
-      body.set(part, offset);
-      offset += part.length;
-    }
-    return body;
-  }
-
-  /** Forgets every incomplete set. */
-  clear(): void {
-    for (const pending of this.#pending.values()) clearTimeout(pending.timer);
-    this.#pending.clear();
-  }
-
-  #expire(setId: string, exchange: AMQExchangeName): void {
-    const pending = this.#pending.get(setId);
-    if (pending === undefined) return;
-    this.#pending.delete(setId);
-    this.#logger.warn('dropped a large message whose chunks did not all arrive in time', {
-      exchange,
-      expectedBytes: pending.total,
-      receivedBytes: pending.bytes,
-      receivedChunks: pending.received,
-      chunks: pending.parts.length,
-      timeoutMs: this.#timeoutMs,
-    });
-  }
+  if (!(parsed.index >= 0 && parsed.index < parsed.count)) return undefined;
+  return parsed;
 }
 
-function parseChunkHeader(header: string): [string, number, number, number] {
-  const [id = '', index, count, total] = header.split(' ');
-  return [id, strictInteger(index), strictInteger(count), strictInteger(total)];
-}
-
-function strictInteger(text: string | undefined): number {
-  return text !== undefined && /^\d{1,15}$/.test(text) ? Number(text) : Number.NaN;
+function decimal(text: string | undefined): number {
+  return text !== undefined && DECIMAL.test(text) ? Number(text) : Number.NaN;
 }

@@ -1,25 +1,34 @@
-import { AckPolicy, DeliverPolicy, type JetStreamManager, ReplayPolicy } from '@nats-io/jetstream';
-import { createInbox, type Msg, nanos, nuid, type Subscription } from '@nats-io/transport-node';
-import { AMQError, type AMQExchangeName, backoffDelay, type Logger } from '@teal/amq-core';
+import type { JetStreamManager } from '@nats-io/jetstream';
+import { createInbox, type Msg, type Subscription } from '@nats-io/transport-node';
+import {
+  AMQError,
+  type AMQExchangeName,
+  type Backlog,
+  backoffDelay,
+  type Logger,
+} from '@teal/amq-core';
+import { contain } from './contain';
 import type { NatsLink } from './link';
+import { HEARTBEAT_MS, pushConsumerConfig, sequencesOf } from './push-consumer';
 import { isStreamNotFound, sleep } from './retry';
 import type { PrefixStream } from './stream';
-
-/** How often the server says it is still there when idle; three missed and the consumer is recreated. */
-const HEARTBEAT_MS = 5_000;
-/** How long the server keeps a consumer nobody listens to (a crashed handler's). */
-const INACTIVE_MS = 30_000;
 
 export interface ConsumerHost {
   readonly link: NatsLink;
   readonly jsm: JetStreamManager;
   readonly stream: PrefixStream;
   readonly logger: Logger;
+  /** What the handler holds for its callback: the consumer stops while it is full. */
+  readonly backlog: Backlog;
   reportError(error: unknown): void;
   /** A message of the exchange, each stream sequence once and in order. */
   receive(exchange: AMQExchangeName, msg: Msg, sequence: number): void;
   /** The stream starts again at `sequence` (it lost messages): keys bound later start there too. */
   rewind(exchange: AMQExchangeName, sequence: number): void;
+  /** A new consumer name, unique on the stream, that tells the handler's consumers apart. */
+  nextConsumerName(): string;
+  /** Deletes a consumer on the server: now, or after the next reconnect if it cannot. */
+  deleteConsumer(name: string): Promise<void>;
 }
 
 /**
@@ -30,23 +39,29 @@ export interface ConsumerHost {
  * a reconnect, a gap in delivery sequences, missed heartbeats, a server that
  * restarted without it — it is recreated at that sequence + 1, so nothing
  * within the stream's retention is lost and nothing is delivered twice.
+ *
+ * The same resumption holds a stuck callback's messages back on the server:
+ * when the handler's backlog is full, the consumer is deleted (what the server
+ * already pushed is dropped unread) and recreated after the last sequence
+ * handed over once the backlog drained to half.
  */
 export class ExchangeConsumer {
   readonly exchange: AMQExchangeName;
   readonly #host: ConsumerHost;
   readonly #filter: string;
-  readonly #namePrefix: string;
   readonly #monitor: NodeJS.Timeout;
   #lastSequence: number;
   /** The stream's incarnation this consumer reads (see `PrefixStream.generation`). */
   #generation: number;
-  #serial = 0;
   #name = '';
   #subscription: Subscription | undefined;
+  /** The server's answer to the last creation, settled either way. */
+  #created: Promise<void> = Promise.resolve();
   #expectedDelivery = 1;
   #lastActivity = Date.now();
   #resetting: Promise<void> | null = null;
   #isStopped = false;
+  #isPaused = false;
 
   constructor(
     host: ConsumerHost,
@@ -57,11 +72,15 @@ export class ExchangeConsumer {
     this.#host = host;
     this.exchange = exchange;
     this.#filter = filter;
-    this.#namePrefix = `teal_${nuid.next()}`;
     this.#lastSequence = startSequence - 1;
     this.#generation = host.stream.generation;
     this.#monitor = setInterval(() => this.#checkHeartbeats(), HEARTBEAT_MS);
     this.#monitor.unref();
+  }
+
+  /** The server-side consumer's name, `''` while there is none (paused, stopped). */
+  get name(): string {
+    return this.#name;
   }
 
   /** Creates the server-side consumer; rejects if the server refuses it. */
@@ -71,27 +90,51 @@ export class ExchangeConsumer {
 
   /** Recreates the consumer after the last sequence handed over, retrying until it works or stops. */
   reset(reason: string): void {
-    if (this.#resetting !== null || this.#isStopped) return;
+    if (this.#resetting !== null || this.#isStopped || this.#isPaused) return;
     this.#host.logger.debug('recreating a JetStream consumer', { exchange: this.exchange, reason });
     this.#resetting = this.#recreate().finally(() => {
       this.#resetting = null;
     });
   }
 
+  /** Stops for good and deletes the server-side consumer (see `ConsumerHost.deleteConsumer`). */
   async stop(): Promise<void> {
     this.#isStopped = true;
     clearInterval(this.#monitor);
+    await this.#drop();
+  }
+
+  /** Stops taking messages while the backlog is full; resumes where it stopped once it has room. */
+  #pause(): void {
+    this.#isPaused = true;
+    this.#host.logger.debug('the backlog is full: pausing a JetStream consumer', {
+      exchange: this.exchange,
+    });
+    void this.#drop();
+    void this.#host.backlog.untilRoom().then(async () => {
+      // A recreation under way when the pause came may have made a consumer the pause dropped.
+      await this.#resetting;
+      this.#isPaused = false;
+      this.reset('the backlog has room again');
+    });
+  }
+
+  /** Forgets the subscription and deletes the server-side consumer, once its creation settled. */
+  #drop(): Promise<void> {
     this.#subscription?.unsubscribe();
-    if (this.#name !== '' && this.#host.link.isConnected) {
-      await this.#host.jsm.consumers.delete(this.#host.stream.name, this.#name).catch(() => {});
-    }
+    this.#subscription = undefined;
+    const name = this.#name;
+    this.#name = '';
+    if (name === '') return Promise.resolve();
+    return this.#created.then(() => this.#host.deleteConsumer(name));
   }
 
   async #recreate(): Promise<void> {
-    for (let attempt = 0; !this.#isStopped; attempt++) {
+    for (let attempt = 0; !this.#isStopped && !this.#isPaused; attempt++) {
       try {
         await this.#host.link.waitConnected();
         await this.#resync();
+        if (this.#isStopped || this.#isPaused) return;
         await this.#create();
         return;
       } catch (error) {
@@ -110,74 +153,42 @@ export class ExchangeConsumer {
     }
   }
 
-  /**
-   * Notices what the stream lost while the consumer was away: the whole stream
-   * (deleted and created again), its last messages (a server that lost its
-   * store's tail) or its oldest ones (retention).
-   */
+  /** Notices what the stream lost while the consumer was away (see `PrefixStream.resumeAfter`). */
   async #resync(): Promise<void> {
     // Read before the request: the old consumer may deliver more while it is in flight.
-    const before = this.#lastSequence;
-    const { state } = await this.#host.stream.info();
-    const fields = { stream: this.#host.stream.name, exchange: this.exchange };
-    if (this.#host.stream.generation !== this.#generation) {
-      this.#generation = this.#host.stream.generation;
-      this.#host.logger.warn(
-        'the JetStream stream was created again; delivering it from its start',
-        fields,
-      );
-      this.#lastSequence = 0;
-      this.#host.rewind(this.exchange, 1);
-    } else if (state.last_seq < before) {
-      this.#host.logger.warn(
-        'the JetStream stream lost its last messages; resuming at its end',
-        fields,
-      );
-      this.#lastSequence = state.last_seq;
-      this.#host.rewind(this.exchange, state.last_seq + 1);
-    } else if (state.first_seq > before + 1) {
-      // Some of them may have been for other exchanges: the stream holds the whole prefix.
-      this.#host.logger.warn(
-        'the JetStream stream dropped messages (max age or bytes) while the consumer was away',
-        {
-          ...fields,
-          droppedSequences: state.first_seq - 1 - before,
-        },
-      );
+    const resumed = await this.#host.stream.resumeAfter(
+      this.#lastSequence,
+      this.#generation,
+      this.exchange,
+    );
+    this.#generation = resumed.generation;
+    if (resumed.isRewound) {
+      this.#lastSequence = resumed.lastSequence;
+      this.#host.rewind(this.exchange, resumed.lastSequence + 1);
     }
   }
 
   async #create(): Promise<void> {
-    const previous = this.#name;
-    this.#subscription?.unsubscribe();
-    if (previous !== '') {
-      this.#host.jsm.consumers.delete(this.#host.stream.name, previous).catch(() => {});
-    }
-    const name = `${this.#namePrefix}_${++this.#serial}`;
+    void this.#drop();
+    const name = this.#host.nextConsumerName();
     const inbox = createInbox();
     // Subscribed before the consumer exists: the server may push before it replies.
     const subscription = this.#host.link.nc.subscribe(inbox, {
       callback: (error, msg) => {
-        if (this.#subscription === subscription) this.#onMessage(error, msg);
+        if (this.#subscription !== subscription) return;
+        contain(this.#host.logger, { exchange: this.exchange }, () => this.#onMessage(error, msg));
       },
     });
     this.#subscription = subscription;
     this.#name = name;
     this.#expectedDelivery = 1;
     this.#lastActivity = Date.now();
-    await this.#host.jsm.consumers.add(this.#host.stream.name, {
-      name,
-      deliver_subject: inbox,
-      filter_subject: this.#filter,
-      ack_policy: AckPolicy.None,
-      deliver_policy: DeliverPolicy.StartSequence,
-      opt_start_seq: this.#lastSequence + 1,
-      replay_policy: ReplayPolicy.Instant,
-      flow_control: true,
-      idle_heartbeat: nanos(HEARTBEAT_MS),
-      inactive_threshold: nanos(INACTIVE_MS),
-      mem_storage: true,
-    });
+    const created = this.#host.jsm.consumers.add(
+      this.#host.stream.name,
+      pushConsumerConfig(name, inbox, this.#filter, this.#lastSequence + 1),
+    );
+    this.#created = created.then(ignore, ignore);
+    await created;
   }
 
   #onMessage(error: Error | null, msg: Msg): void {
@@ -201,6 +212,11 @@ export class ExchangeConsumer {
     }
     this.#expectedDelivery++;
     if (stream <= this.#lastSequence) return;
+    if (this.#host.backlog.room === 0) {
+      // Not handed over: the consumer made after the pause starts with it.
+      this.#pause();
+      return;
+    }
     this.#lastSequence = stream;
     this.#host.receive(this.exchange, msg, stream);
   }
@@ -219,14 +235,10 @@ export class ExchangeConsumer {
   }
 
   #checkHeartbeats(): void {
-    if (this.#resetting !== null || !this.#host.link.isConnected) return;
+    // A paused consumer has no server-side consumer to hear from.
+    if (this.#resetting !== null || this.#isPaused || !this.#host.link.isConnected) return;
     if (Date.now() - this.#lastActivity > 3 * HEARTBEAT_MS) this.reset('heartbeats missed');
   }
 }
 
-/** The stream and delivery sequences of a `$JS.ACK` reply subject (v1 and v2 layouts). */
-function sequencesOf(reply: string): [number, number] {
-  const tokens = reply.split('.');
-  const at = tokens.length === 9 ? 5 : 7;
-  return [Number(tokens[at]), Number(tokens[at + 1])];
-}
+function ignore(): void {}

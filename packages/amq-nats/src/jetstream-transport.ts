@@ -4,12 +4,12 @@ import {
   jetstream,
   jetstreamManager,
 } from '@nats-io/jetstream';
-import type { Msg } from '@nats-io/transport-node';
-import { AMQError, type AMQExchangeName, type Logger, type TransportContext } from '@teal/amq-core';
+import { AMQError, type AMQExchangeName, type TransportContext } from '@teal/amq-core';
 import { NatsTransportBase } from './base';
-import { type ConsumerHost, ExchangeConsumer } from './consumer';
+import { ConsumerPool } from './consumer-pool';
 import type { NatsLink } from './link';
-import { asAMQError, isStreamNotFound, retryUntil } from './retry';
+import { OrderedPublisher } from './publisher';
+import { ATTEMPT_TIMEOUT_MS, asAMQError, isStreamNotFound, raceSignal, retryUntil } from './retry';
 import type { NatsSettings } from './settings';
 import { PrefixStream } from './stream';
 
@@ -17,17 +17,20 @@ const API_TIMEOUT_MS = 5_000;
 
 /**
  * JetStream: the prefix's stream captures every subject; a send resolves on
- * the stream's acknowledgement. Each exchange with bound keys has one
- * consumer (see `ExchangeConsumer`) filtered locally by key; a key delivers
- * what the stream stored from the moment its bind was called.
+ * the stream's acknowledgement, in call order through retries (see
+ * `OrderedPublisher`). Each exchange with bound keys has one consumer,
+ * filtered locally by key and deleted with the exchange's last key (see
+ * `ConsumerPool`); a key delivers what the stream stored from the moment its
+ * bind was called. The consumers stop while the backlog is full, so what a
+ * stuck callback cannot take waits in the stream.
  */
-export class JetStreamTransport extends NatsTransportBase implements ConsumerHost {
+export class JetStreamTransport extends NatsTransportBase {
+  readonly appliesBackpressure = true;
   readonly jsm: JetStreamManager;
   readonly stream: PrefixStream;
   readonly #js: JetStreamClient;
-  /** Per exchange, each bound key and the first stream sequence it delivers. */
-  readonly #keys = new Map<AMQExchangeName, Map<string, number>>();
-  readonly #consumers = new Map<AMQExchangeName, Promise<ExchangeConsumer>>();
+  readonly #publisher: OrderedPublisher;
+  readonly #pool: ConsumerPool;
 
   private constructor(
     link: NatsLink,
@@ -39,11 +42,16 @@ export class JetStreamTransport extends NatsTransportBase implements ConsumerHos
     this.jsm = jsm;
     this.#js = jetstream(link.nc, { timeout: API_TIMEOUT_MS });
     this.stream = new PrefixStream(jsm, settings, this.subjects, context.logger);
-    // The client restored the inboxes, but the consumers may have lost messages meanwhile.
-    link.onReconnect(() => {
-      for (const consumer of this.#consumers.values()) {
-        consumer.then((started) => started.reset('reconnected'), ignore);
-      }
+    const repair = (error: unknown) => this.#repairStream(error);
+    this.#publisher = new OrderedPublisher(link, repair);
+    this.#pool = new ConsumerPool({
+      link,
+      jsm,
+      stream: this.stream,
+      subjects: this.subjects,
+      context,
+      deliver: (exchange, key, msg) => this.deliver(exchange, key, msg),
+      repair,
     });
   }
 
@@ -60,147 +68,71 @@ export class JetStreamTransport extends NatsTransportBase implements ConsumerHos
     const jsm = await jetstreamManager(link.nc, { timeout: API_TIMEOUT_MS, checkAPI: false });
     const transport = new JetStreamTransport(link, settings, context, jsm);
     try {
-      await retryUntil(link, Date.now() + context.sendTimeoutMs, () => transport.stream.ensure());
+      const signal = AbortSignal.timeout(context.sendTimeoutMs);
+      await retryUntil(link, signal, () => transport.stream.ensure());
     } catch (error) {
       throw asAMQError(error, `cannot create or read the JetStream stream ${settings.streamName}`);
     }
     return transport;
   }
 
-  get logger(): Logger {
-    return this.context.logger;
-  }
-
-  reportError(error: unknown): void {
-    this.context.reportError(error);
+  /** Every consumer name of this handler starts with it: `teal_<unique id>_`. */
+  get consumerPrefix(): string {
+    return this.#pool.prefix;
   }
 
   async publish(
     exchange: AMQExchangeName,
     routingKey: string,
     body: string | Uint8Array,
+    signal: AbortSignal,
   ): Promise<void> {
     const subject = this.subjectOf(exchange, routingKey);
     const limit = Math.min(this.link.maxPayload, this.stream.maxMessageSize);
     const parts = this.partsOf(body, limit);
-    const deadline = Date.now() + this.context.sendTimeoutMs;
     // Every try sends the same message ids: the stream stores each part once.
-    await retryUntil(
-      this.link,
-      deadline,
-      (timeout) =>
-        Promise.all(
-          parts.map((part) =>
-            this.#js.publish(subject, part.data, {
-              msgID: part.id,
-              timeout,
-              ...(part.headers ? { headers: part.headers } : {}),
-            }),
-          ),
+    const attempt = () =>
+      Promise.all(
+        parts.map((part) =>
+          this.#js.publish(subject, part.data, {
+            msgID: part.id,
+            timeout: ATTEMPT_TIMEOUT_MS,
+            ...(part.headers ? { headers: part.headers } : {}),
+          }),
         ),
-      (error) => this.#repairStream(error),
-    );
+      );
+    await this.#publisher.publish(attempt, signal);
   }
 
-  async bind(exchange: AMQExchangeName, routingKey: string): Promise<void> {
+  async bind(exchange: AMQExchangeName, routingKey: string, signal: AbortSignal): Promise<void> {
+    this.subjectOf(exchange, routingKey);
+    let start: number | undefined;
     try {
-      await this.#bind(exchange, routingKey);
+      start = await retryUntil(
+        this.link,
+        signal,
+        () => this.stream.nextSequence(),
+        (error) => this.#repairStream(error),
+      );
+      await raceSignal(this.#pool.bind(exchange, routingKey, start), signal);
     } catch (error) {
+      if (start !== undefined) void this.#pool.unbind(exchange, routingKey, start);
       throw asAMQError(error, `the server did not confirm the binding on ${exchange}`);
     }
   }
 
-  async #bind(exchange: AMQExchangeName, routingKey: string): Promise<void> {
-    this.subjectOf(exchange, routingKey);
-    const deadline = Date.now() + this.context.sendTimeoutMs;
-    const start = await retryUntil(
-      this.link,
-      deadline,
-      () => this.stream.nextSequence(),
-      (error) => this.#repairStream(error),
-    );
-    let keys = this.#keys.get(exchange);
-    if (keys === undefined) {
-      keys = new Map();
-      this.#keys.set(exchange, keys);
-    }
-    keys.set(routingKey, start);
-    try {
-      await this.#consumerOf(exchange, start, deadline);
-    } catch (error) {
-      keys.delete(routingKey);
-      throw error;
-    }
+  async unbind(exchange: AMQExchangeName, routingKey: string, signal: AbortSignal): Promise<void> {
+    // The key is unbound here at once; a consumer the server could not be asked to delete
+    // is deleted after the reconnect (or by the server, idle, after 30 s): no need to fail.
+    await raceSignal(this.#pool.unbind(exchange, routingKey), signal).catch(() => {});
   }
 
-  async unbind(exchange: AMQExchangeName, routingKey: string): Promise<void> {
-    this.#keys.get(exchange)?.delete(routingKey);
+  resources(): readonly string[] {
+    return this.#pool.resources();
   }
 
-  receive(exchange: AMQExchangeName, msg: Msg, sequence: number): void {
-    const key = this.subjects.keyOf(exchange, msg.subject);
-    if (key === undefined) {
-      this.context.logger.warn('dropped a message whose subject holds no routing key', {
-        exchange,
-      });
-      return;
-    }
-    const start = this.#keys.get(exchange)?.get(key);
-    if (start === undefined || sequence < start) return;
-    this.deliver(exchange, key, msg);
-  }
-
-  rewind(exchange: AMQExchangeName, sequence: number): void {
-    const keys = this.#keys.get(exchange);
-    if (keys === undefined) return;
-    for (const [key, start] of keys) if (start > sequence) keys.set(key, sequence);
-  }
-
-  protected async release(): Promise<void> {
-    const consumers = [...this.#consumers.values()];
-    this.#consumers.clear();
-    const stops = consumers.map((consumer) =>
-      consumer.then(
-        (c) => c.stop(),
-        () => {},
-      ),
-    );
-    // Deleting consumers is a courtesy (the server drops idle ones): never hold close() long for it.
-    await Promise.race([
-      Promise.allSettled(stops),
-      new Promise((resolve) => setTimeout(resolve, 2_000).unref()),
-    ]);
-  }
-
-  #consumerOf(
-    exchange: AMQExchangeName,
-    start: number,
-    deadline: number,
-  ): Promise<ExchangeConsumer> {
-    let consumer = this.#consumers.get(exchange);
-    if (consumer === undefined) {
-      const created = new ExchangeConsumer(
-        this,
-        exchange,
-        this.subjects.exchangeWildcard(exchange),
-        start,
-      );
-      consumer = retryUntil(
-        this.link,
-        deadline,
-        () => created.start(),
-        (error) => this.#repairStream(error),
-      ).then(
-        () => created,
-        async (error: unknown) => {
-          this.#consumers.delete(exchange);
-          await created.stop();
-          throw error;
-        },
-      );
-      this.#consumers.set(exchange, consumer);
-    }
-    return consumer;
+  protected async release(signal: AbortSignal): Promise<void> {
+    await raceSignal(this.#pool.close(), signal).catch(() => {});
   }
 
   async #repairStream(error: unknown): Promise<void> {
@@ -212,5 +144,3 @@ export class JetStreamTransport extends NatsTransportBase implements ConsumerHos
     }
   }
 }
-
-function ignore(): void {}

@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { AMQError, AMQSendError, backoffDelay, type TransportContext } from '@teal/amq-core';
 import { Coalescer } from './coalescer';
@@ -18,6 +19,7 @@ export class NatsLink {
   readonly #flusher: Coalescer<void>;
   readonly #waiters = new Set<() => void>();
   readonly #reconnectListeners: Array<() => void> = [];
+  readonly #dropListeners = new Set<() => void>();
   #isConnected = true;
   #isClosing = false;
   /** Disconnections seen so far: tests wait on it to know a drop happened. */
@@ -66,6 +68,21 @@ export class NatsLink {
     return this.nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD;
   }
 
+  /**
+   * Calls `listener` once the connection `epoch` (a value of `disconnects`)
+   * dropped — at once if it already has; returns what stops the watch. A set
+   * of listeners rather than a promise per connection: racing every publish
+   * against a long-lived promise would keep one reaction per publish alive.
+   */
+  onDrop(epoch: number, listener: () => void): () => void {
+    if (epoch !== this.disconnects || this.#isClosing) {
+      listener();
+      return () => {};
+    }
+    this.#dropListeners.add(listener);
+    return () => this.#dropListeners.delete(listener);
+  }
+
   /** Runs `listener` after each reconnection, once the client has restored its subscriptions. */
   onReconnect(listener: () => void): void {
     this.#reconnectListeners.push(listener);
@@ -76,40 +93,60 @@ export class NatsLink {
     return this.#flusher.run();
   }
 
-  /** Waits until connected; rejects at `deadline` (epoch ms) or when the link closes. */
-  waitConnected(deadline = Number.POSITIVE_INFINITY): Promise<void> {
+  /** Waits until connected; rejects with `signal`'s reason when it fires, or when the link closes. */
+  waitConnected(signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
     if (this.isConnected) return Promise.resolve();
     if (this.#isClosing || this.nc.isClosed()) return Promise.reject(this.#closedError());
     return new Promise((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
       const wake = () => {
-        clearTimeout(timer);
         this.#waiters.delete(wake);
+        signal?.removeEventListener('abort', onAbort);
         if (this.isConnected) resolve();
         else reject(this.#closedError());
       };
+      const onAbort = () => {
+        this.#waiters.delete(wake);
+        reject(signal?.reason);
+      };
       this.#waiters.add(wake);
-      if (Number.isFinite(deadline)) {
-        timer = setTimeout(
-          () => {
-            this.#waiters.delete(wake);
-            reject(
-              new AMQSendError(
-                `[@teal/amq-nats] not connected to ${this.#server} in time: the server is unreachable`,
-              ),
-            );
-          },
-          Math.max(0, deadline - Date.now()),
-        );
-      }
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
 
-  async close(): Promise<void> {
+  /**
+   * Drops the connection `epoch` (a value of `disconnects`) at once if it is
+   * still the current one: a TCP reset, so that nothing the socket still
+   * holds reaches the server later. For a publish whose deadline passed while
+   * it was unconfirmed: on a connection that stopped answering, its bytes may
+   * still be queued, and would land long after its sender was told it failed.
+   * The client reconnects by itself.
+   */
+  abandon(epoch: number, reason: string): void {
+    if (epoch !== this.disconnects || !this.isConnected) return;
+    const socket = socketOf(this.nc);
+    if (socket?.destroyed === true) return;
+    this.#context.logger.warn(`${reason}; resetting the connection`, { server: this.#server });
+    if (socket !== undefined) socket.resetAndDestroy();
+    else void this.nc.reconnect().catch(() => {});
+  }
+
+  /** Closes the connection politely; past `signal`, drops it. */
+  async close(signal?: AbortSignal): Promise<void> {
     this.#isClosing = true;
     this.#isConnected = false;
     this.#wakeAll();
-    await this.nc.close();
+    this.#dropped();
+    const closing = this.nc.close();
+    if (signal === undefined) return closing;
+    const onAbort = () => socketOf(this.nc)?.destroy();
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      await closing;
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
   }
 
   async #watchStatus(): Promise<void> {
@@ -118,6 +155,7 @@ export class NatsLink {
         case 'disconnect':
           this.#isConnected = false;
           this.disconnects++;
+          this.#dropped();
           this.#context.logger.warn('lost the connection to NATS; reconnecting', {
             server: this.#server,
           });
@@ -148,6 +186,7 @@ export class NatsLink {
   #onClosed(error: Error | undefined): void {
     this.#isConnected = false;
     this.#wakeAll();
+    this.#dropped();
     if (!this.#isClosing) {
       this.#report(
         `the connection to ${this.#server} closed for good: make a new handler`,
@@ -161,6 +200,12 @@ export class NatsLink {
     this.#context.reportError(new AMQError(`[@teal/amq-nats] ${message}`, { cause }));
   }
 
+  #dropped(): void {
+    const listeners = [...this.#dropListeners];
+    this.#dropListeners.clear();
+    for (const listener of listeners) listener();
+  }
+
   #wakeAll(): void {
     for (const wake of [...this.#waiters]) wake();
   }
@@ -172,4 +217,19 @@ export class NatsLink {
 
 export function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * The socket under the client, which its API does not expose: `abandon()`
+ * needs it to reset rather than close (a close would still try to send what
+ * is queued). `undefined` if the client's internals ever change shape.
+ */
+function socketOf(nc: NatsConnection): Socket | undefined {
+  const socket = (nc as { protocol?: { transport?: { socket?: unknown } } }).protocol?.transport
+    ?.socket;
+  return socket !== null &&
+    typeof socket === 'object' &&
+    typeof (socket as Socket).resetAndDestroy === 'function'
+    ? (socket as Socket)
+    : undefined;
 }

@@ -3,31 +3,54 @@ import { AMQError, backoffDelay } from '@teal/amq-core';
 import type { NatsLink } from './link';
 
 /** How long one request may wait for its reply before it is tried again. */
-const ATTEMPT_TIMEOUT_MS = 5_000;
+export const ATTEMPT_TIMEOUT_MS = 5_000;
 
 /**
  * Runs `attempt` until it succeeds: waits for the connection, retries what a
  * reconnect or a restarting server can fix (timeouts, no responders, 503s),
- * with jittered backoff, and gives up at `deadline` (epoch ms) with the last
- * error. `attempt` receives how long its request may wait.
+ * with jittered backoff. Once `signal` fired it starts no attempt and rejects
+ * with the signal's reason at once, leaving an attempt in flight to settle
+ * unobserved.
  */
 export async function retryUntil<T>(
   link: NatsLink,
-  deadline: number,
-  attempt: (timeoutMs: number) => Promise<T>,
+  signal: AbortSignal,
+  attempt: () => Promise<T>,
   beforeRetry?: (error: unknown) => Promise<void>,
 ): Promise<T> {
   for (let tries = 0; ; tries++) {
-    await link.waitConnected(deadline);
-    const remaining = deadline - Date.now();
+    await link.waitConnected(signal);
+    signal.throwIfAborted();
     try {
-      return await attempt(Math.max(1, Math.min(remaining, ATTEMPT_TIMEOUT_MS)));
+      return await raceSignal(attempt(), signal);
     } catch (error) {
-      if (!isRetriable(error) || Date.now() + 10 >= deadline) throw error;
-      await beforeRetry?.(error).catch(() => {});
-      await sleep(Math.min(backoffDelay(tries, 50, 1_000), Math.max(0, deadline - Date.now())));
+      if (signal.aborted || !isRetriable(error)) throw error;
+      await raceSignal(beforeRetry?.(error).catch(() => {}) ?? Promise.resolve(), signal);
+      await sleep(backoffDelay(tries, 50, 1_000), signal);
     }
   }
+}
+
+/** `work`'s outcome, or a rejection with `signal`'s reason as soon as it fires. */
+export function raceSignal<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    work.catch(() => {});
+    return Promise.reject(signal.reason);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
 }
 
 /** Whether an error may go away by itself: a lost connection, a server (re)starting. */
@@ -49,6 +72,8 @@ export function asAMQError(error: unknown, what: string): AMQError {
   return new AMQError(`[@teal/amq-nats] ${what}: ${reason}`, { cause: error });
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** Waits `ms`; rejects with `signal`'s reason as soon as it fires. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal === undefined) return new Promise((resolve) => setTimeout(resolve, ms));
+  return raceSignal(new Promise<void>((resolve) => setTimeout(resolve, ms).unref()), signal);
 }

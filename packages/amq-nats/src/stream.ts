@@ -7,7 +7,7 @@ import {
   type StreamInfo,
 } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
-import { AMQSettingsError, type Logger } from '@teal/amq-core';
+import { type AMQExchangeName, AMQSettingsError, type Logger } from '@teal/amq-core';
 import { Coalescer } from './coalescer';
 import { isStreamNotFound } from './retry';
 import type { NatsSettings } from './settings';
@@ -83,6 +83,41 @@ export class PrefixStream {
    */
   async nextSequence(): Promise<number> {
     return (await this.#ends.run()) + 1;
+  }
+
+  /**
+   * Where a consumer that handed over `lastSequence` of the stream's
+   * `generation` resumes, warning about what the stream lost meanwhile: the
+   * whole stream (deleted and created again: from its start), its last
+   * messages (a server that lost its store's tail: at its end) or its oldest
+   * ones (retention: after what is left).
+   */
+  async resumeAfter(
+    lastSequence: number,
+    generation: number,
+    exchange: AMQExchangeName,
+  ): Promise<{ lastSequence: number; generation: number; isRewound: boolean }> {
+    const { state } = await this.info();
+    const fields = { stream: this.name, exchange };
+    if (this.generation !== generation) {
+      this.#logger.warn(
+        'the JetStream stream was created again; delivering it from its start',
+        fields,
+      );
+      return { lastSequence: 0, generation: this.generation, isRewound: true };
+    }
+    if (state.last_seq < lastSequence) {
+      this.#logger.warn('the JetStream stream lost its last messages; resuming at its end', fields);
+      return { lastSequence: state.last_seq, generation, isRewound: true };
+    }
+    if (state.first_seq > lastSequence + 1) {
+      // Some of them may have been for other exchanges: the stream holds the whole prefix.
+      this.#logger.warn(
+        'the JetStream stream dropped messages (max age or bytes) while the consumer was away',
+        { ...fields, droppedSequences: state.first_seq - 1 - lastSequence },
+      );
+    }
+    return { lastSequence, generation, isRewound: false };
   }
 
   #check(info: StreamInfo): void {

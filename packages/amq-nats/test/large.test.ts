@@ -68,7 +68,7 @@ describeWithBroker(
       for (const index of [0, 1]) {
         const chunk = headers();
         chunk.set(CHUNK_HEADER, `dead-sender ${index} 3 3000`);
-        nc.publish(subject, new Uint8Array(1000), { headers: chunk });
+        nc.publish(subject, new Uint8Array(1024), { headers: chunk });
       }
       await nc.flush();
       await nc.close();
@@ -76,7 +76,7 @@ describeWithBroker(
       expect(warnings()[0]?.fields).toMatchObject({
         exchange: 'callbacks',
         expectedBytes: 3000,
-        receivedBytes: 2000,
+        receivedBytes: 2048,
       });
       const whole = callbackMessage({ url: 'https://x.test/after', state: 's' });
       await receiver.send(whole);

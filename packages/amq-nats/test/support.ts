@@ -1,6 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import {
+  type AddressInfo,
+  connect as connectTcp,
+  createServer,
+  type Server,
+  type Socket,
+} from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -62,27 +68,58 @@ export async function deleteStreams(
   }
 }
 
-/** A nats-server of the test's own on a random loopback port, which it may kill and restart. */
+/** Client ports of the package's private servers; their monitoring ports are these + 4000. */
+const PRIVATE_PORTS = Array.from({ length: 10 }, (_, i) => 4230 + i);
+const MONITOR_OFFSET = 4000;
+
+/**
+ * A nats-server of the test's own on a loopback port of 4230-4239 (monitoring,
+ * when asked for, on 8230-8239), which it may kill and restart, by PID.
+ */
 export class PrivateServer {
   readonly port: number;
   readonly url: string;
+  /** The monitoring endpoint (`http://127.0.0.1:<port>`), when started with it. */
+  readonly monitorUrl: string | undefined;
   readonly #dir: string;
   readonly #config: string;
   #process: ChildProcess | undefined;
 
-  private constructor(port: number, config: string) {
+  private constructor(port: number, config: string, isMonitored: boolean) {
     this.port = port;
     this.url = `nats://127.0.0.1:${port}`;
+    this.monitorUrl = isMonitored ? `http://127.0.0.1:${port + MONITOR_OFFSET}` : undefined;
     this.#dir = mkdtempSync(join(tmpdir(), 'teal-nats-'));
     this.#config = join(this.#dir, 'server.conf');
     writeFileSync(this.#config, `${config}\n`);
   }
 
-  /** Starts a server with JetStream in a fresh store directory; `config` adds lines (`max_payload: 65536`). */
-  static async start(config = ''): Promise<PrivateServer> {
-    const server = new PrivateServer(await freePort(), config);
-    await server.restart();
-    return server;
+  /**
+   * Starts a server with JetStream in a fresh store directory on the first free
+   * port of the range; `config` adds lines (`max_payload: 65536`).
+   */
+  static async start(
+    config = '',
+    { monitoring = false }: { monitoring?: boolean } = {},
+  ): Promise<PrivateServer> {
+    const ports = [...PRIVATE_PORTS].sort(() => Math.random() - 0.5);
+    for (const port of ports) {
+      if (!(await isFree(port)) || (monitoring && !(await isFree(port + MONITOR_OFFSET)))) continue;
+      const server = new PrivateServer(port, config, monitoring);
+      try {
+        await server.restart();
+        return server;
+      } catch {
+        // Another test file took the port meanwhile: the next one.
+        await server.stop();
+      }
+    }
+    throw new Error('no free port for a private nats-server in 4230-4239');
+  }
+
+  /** The server's process id, while it runs. */
+  get pid(): number | undefined {
+    return this.#process?.exitCode === null ? this.#process.pid : undefined;
   }
 
   /** Starts the server again on the same port and store. */
@@ -97,6 +134,7 @@ export class PrivateServer {
       join(this.#dir, 'store'),
       '-c',
       this.#config,
+      ...(this.monitorUrl ? ['-m', String(this.port + MONITOR_OFFSET)] : []),
     ];
     const child = spawn(NATS_SERVER_BIN, args, { stdio: 'ignore' });
     let failure: Error | undefined;
@@ -115,10 +153,10 @@ export class PrivateServer {
     }
   }
 
-  /** Kills the server as a crash would. */
+  /** Kills the server as a crash would (SIGKILL to its PID). */
   async kill(): Promise<void> {
     const child = this.#process;
-    if (child === undefined || child.exitCode !== null) return;
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGKILL');
     await exited;
@@ -135,13 +173,80 @@ export function privateServerUnavailable(): string | null {
   return existsSync(NATS_SERVER_BIN) ? null : `no nats-server binary at ${NATS_SERVER_BIN}`;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** Whether nothing listens on the loopback port. */
+function isFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
+}
+
+/**
+ * A TCP proxy that can swallow what the server sends while still forwarding
+ * what the client sends (`muteReplies()`), then reset every connection
+ * (`reset()`): the server processed a publish whose confirmation was lost.
+ * `FaultProxy` freezes both ways, which cannot make that case.
+ */
+export class ReplyMutingProxy {
+  readonly #server: Server;
+  readonly #links = new Set<{ client: Socket; upstream: Socket }>();
+  #isMuted = false;
+
+  private constructor(server: Server) {
+    this.#server = server;
+  }
+
+  static async start(brokerUrl: string): Promise<ReplyMutingProxy> {
+    const target = new URL(brokerUrl);
+    const server = createServer({ noDelay: true });
+    const proxy = new ReplyMutingProxy(server);
+    server.on('connection', (client) => {
+      const upstream = connectTcp({
+        host: target.hostname,
+        port: Number(target.port) || 4222,
+        noDelay: true,
+      });
+      const link = { client, upstream };
+      proxy.#links.add(link);
+      const end = () => {
+        proxy.#links.delete(link);
+        client.destroy();
+        upstream.destroy();
+      };
+      client.on('error', end).on('close', end);
+      upstream.on('error', end).on('close', end);
+      client.on('data', (data) => upstream.write(data));
+      upstream.on('data', (data) => {
+        if (!proxy.#isMuted) client.write(data);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return proxy;
+  }
+
+  urlFor(brokerUrl: string): string {
+    const url = new URL(brokerUrl);
+    url.hostname = '127.0.0.1';
+    url.port = String((this.#server.address() as AddressInfo).port);
+    return url.toString();
+  }
+
+  muteReplies(): void {
+    this.#isMuted = true;
+  }
+
+  /** Resets every connection and forwards both ways again. */
+  reset(): void {
+    this.#isMuted = false;
+    for (const { client, upstream } of [...this.#links]) {
+      client.resetAndDestroy();
+      upstream.destroy();
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.reset();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
 }

@@ -13,7 +13,10 @@ export type ClientRole = 'command' | 'reader';
  * Makes a connection, not yet connected. ioredis reconnects by itself with
  * the core backoff and resends, in order, every command that had no reply;
  * the command connection gives up on a command after 20 failed reconnects,
- * the reader never (it waits for the server with its XREAD).
+ * the reader never (it waits for the server with its XREAD). A connection
+ * that leaves a command unanswered for `livenessMs` (the reader: its BLOCK
+ * time on top) is deemed dead — a half-open link, a server that vanished —
+ * and replaced, its unanswered commands resent on the new one.
  */
 export function createClient(
   settings: RedisStreamsSettings,
@@ -31,6 +34,7 @@ export function createClient(
     enableAutoPipelining: false,
     autoResendUnfulfilledCommands: true,
     maxRetriesPerRequest: role === 'reader' ? null : 20,
+    socketTimeout: role === 'reader' ? settings.blockMs + settings.livenessMs : settings.livenessMs,
   } as const satisfies RedisOptions;
   const retryStrategy = (attempt: number) => backoffDelay(attempt - 1);
   if (!settings.cluster) {
@@ -78,26 +82,35 @@ export async function openClient(
   }
 }
 
-/** Closes politely (QUIT, after the replies in flight), or drops the connection after `timeoutMs`. */
-export async function closeClient(client: RedisClient, timeoutMs = 2_000): Promise<void> {
+/**
+ * Closes politely (QUIT, after the replies in flight), or drops the
+ * connection after `timeoutMs` or once `signal` fires.
+ */
+export async function closeClient(
+  client: RedisClient,
+  signal?: AbortSignal,
+  timeoutMs = 2_000,
+): Promise<void> {
   if (client.status === 'end') return;
-  if (client.status !== 'ready') {
+  if (client.status !== 'ready' || signal?.aborted) {
     client.disconnect();
     return;
   }
   let timer: NodeJS.Timeout | undefined;
-  let onClose: () => void = () => {};
+  let stopWaiting: () => void = () => {};
   // A connection that drops meanwhile keeps QUIT for its next life: stop waiting when it closes.
   const closedOrTimedOut = new Promise<void>((resolve) => {
     timer = setTimeout(resolve, timeoutMs);
-    onClose = resolve;
-    client.once('close', onClose);
+    stopWaiting = resolve;
+    client.once('close', stopWaiting);
+    signal?.addEventListener('abort', stopWaiting, { once: true });
   });
   try {
     await Promise.race([client.quit().catch(() => undefined), closedOrTimedOut]);
   } finally {
     clearTimeout(timer);
-    client.off('close', onClose);
+    client.off('close', stopWaiting);
+    signal?.removeEventListener('abort', stopWaiting);
     client.disconnect();
   }
 }

@@ -1,7 +1,20 @@
+import { compareStreamIds } from './ids';
+
 type Entry = [id: Buffer, fields: Buffer[]];
 
 /** What XREAD returns: each stream with new entries, and those entries; null when none. */
 export type XReadReply = [stream: Buffer, entries: Entry[]][] | null;
+
+/** The most fields an entry may have: ours have five, a foreign writer's a few more. */
+export const MAX_FIELDS = 32;
+/** The longest routing key, in UTF-8 bytes, that the adapter sends, binds or reads. */
+export const MAX_ROUTING_KEY_BYTES = 16_384;
+/** The longest producer id taken from an entry (ours are 16 characters). */
+const MAX_PRODUCER_BYTES = 64;
+/** A sequence number: a whole number from 1 to 10^15 − 1, written plainly. */
+const SEQUENCE = /^[1-9]\d{0,14}$/;
+/** A stream entry id: `<ms>-<seq>`, each a 64-bit number without leading zeros. */
+const STREAM_ID = /^(?:0|[1-9]\d{0,19})-(?:0|[1-9]\d{0,19})$/;
 
 /**
  * XREAD's reply as `[stream, entries][]`: RESP2 sends that shape; RESP3 sends
@@ -19,29 +32,76 @@ export function streamReply(reply: unknown): XReadReply {
 export interface ParsedEntry {
   readonly routingKey: string;
   readonly body: Uint8Array;
+  /** The writer's random id, with `sequence`; null for a writer that does not number its writes. */
   readonly producer: string | null;
   readonly sequence: number;
   /** The id of the entry before this one in its stream, when the writer recorded it. */
   readonly previous: string | null;
 }
 
-/** Reads the fields `k` (routing key), `b` (body), `p` (producer) and `n` (sequence); null when `k` or `b` lacks. */
-export function parseEntry(fields: Buffer[]): ParsedEntry | null {
-  let routingKey: string | null = null;
+/**
+ * Reads the fields `k` (routing key), `b` (body), `p` (producer), `n`
+ * (sequence) and `v` (previous id). `k` and `b` are required; `p` and `n`
+ * come together or not at all (a foreign writer's entry has neither); unknown
+ * fields are ignored. Returns why the entry is not a message, in words that
+ * quote none of its content, when it is not one.
+ */
+export function parseEntry(id: string, fields: readonly Buffer[]): ParsedEntry | string {
+  if (fields.length > 2 * MAX_FIELDS) return `it has more than ${MAX_FIELDS} fields`;
+  let key: Buffer | null = null;
   let body: Uint8Array | null = null;
-  let producer: string | null = null;
-  let sequence = Number.NaN;
-  let previous: string | null = null;
+  let producer: Buffer | null = null;
+  let sequence: Buffer | null = null;
+  let previous: Buffer | null = null;
   for (let index = 0; index + 1 < fields.length; index += 2) {
-    const name = fields[index]!.toString('latin1');
+    const name = fields[index]!;
+    if (name.length !== 1) continue;
     const value = fields[index + 1]!;
-    if (name === 'k') routingKey = value.toString('utf8');
-    else if (name === 'b') body = value;
-    else if (name === 'p') producer = value.toString('latin1');
-    else if (name === 'n') sequence = Number(value.toString('latin1'));
-    else if (name === 'v') previous = value.toString('latin1');
+    switch (name[0]) {
+      case 0x6b: // k
+        key = value;
+        break;
+      case 0x62: // b
+        body = value;
+        break;
+      case 0x70: // p
+        producer = value;
+        break;
+      case 0x6e: // n
+        sequence = value;
+        break;
+      case 0x76: // v
+        previous = value;
+        break;
+    }
   }
-  if (routingKey === null || body === null) return null;
-  const hasSequence = Number.isSafeInteger(sequence);
-  return { routingKey, body, producer: hasSequence ? producer : null, sequence, previous };
+  if (key === null) return 'it has no routing key (k)';
+  if (key.length > MAX_ROUTING_KEY_BYTES) {
+    return `its routing key (k) is longer than ${MAX_ROUTING_KEY_BYTES} bytes`;
+  }
+  if (body === null) return 'it has no body (b)';
+  if ((producer === null) !== (sequence === null)) {
+    return 'it has a producer (p) without a sequence number (n), or the reverse';
+  }
+  if (producer !== null && (producer.length === 0 || producer.length > MAX_PRODUCER_BYTES)) {
+    return `its producer (p) is not 1 to ${MAX_PRODUCER_BYTES} bytes`;
+  }
+  const sequenceText = sequence?.toString('latin1') ?? null;
+  if (sequenceText !== null && !SEQUENCE.test(sequenceText)) {
+    return 'its sequence number (n) is not a whole number from 1 to 10^15';
+  }
+  const previousText = previous?.toString('latin1') ?? null;
+  if (previousText !== null && !STREAM_ID.test(previousText)) {
+    return 'its previous id (v) is not a stream entry id';
+  }
+  if (previousText !== null && compareStreamIds(previousText, id) >= 0) {
+    return 'its previous id (v) is not before its own id';
+  }
+  return {
+    routingKey: key.toString('utf8'),
+    body,
+    producer: producer?.toString('latin1') ?? null,
+    sequence: sequenceText === null ? 0 : Number(sequenceText),
+    previous: previousText,
+  };
 }

@@ -1,69 +1,81 @@
 interface Connection {
   readonly status: string;
-  on(event: 'ready', listener: () => void): unknown;
 }
 
 interface Waiter {
   readonly start: () => void;
-  readonly fail: (error: Error) => void;
-  readonly timer: NodeJS.Timeout;
+  readonly fail: (error: unknown) => void;
+  readonly signal: AbortSignal;
+  readonly onAbort: () => void;
 }
 
 /**
- * Holds commands while the connection is down and issues them, in call
- * order, once it is ready again — after ioredis has resent what was in flight,
- * so writes reach Redis in the order they were made. A command that waited
- * longer than its deadline is dropped with an error instead of being sent
- * late: the caller has given up on it.
+ * Holds commands while the connection is not usable — down, or up but its
+ * server clock not yet measured — and issues them in call order once it is
+ * open again: after ioredis has resent what was in flight, so writes reach
+ * Redis in the order they were made. A command whose signal fires while it
+ * waits is dropped, never sent: its caller has given up on it.
  */
 export class ReadyGate {
   readonly #connection: Connection;
+  #isOpen = false;
   #waiting: Waiter[] = [];
   #closedError: Error | null = null;
 
   constructor(connection: Connection) {
     this.#connection = connection;
-    // ioredis emits `ready` on the tick after it resent the unanswered commands.
-    connection.on('ready', () => this.#release());
   }
 
-  /** Runs `operation` now if the connection is ready and nothing waits, else once it is. */
-  run<T>(operation: () => Promise<T>, timeoutMs: number, onTimeout: () => Error): Promise<T> {
+  /** Runs `operation` now if the gate is open and nothing waits, else once it opens, unless `signal` fires first. */
+  run<T>(operation: () => Promise<T>, signal: AbortSignal): Promise<T> {
     if (this.#closedError !== null) return Promise.reject(this.#closedError);
-    if (this.#connection.status === 'ready' && this.#waiting.length === 0) return operation();
+    if (signal.aborted) return Promise.reject(signal.reason);
+    if (this.#isUsable && this.#waiting.length === 0) return operation();
     return new Promise<T>((resolve, reject) => {
       const waiter: Waiter = {
         start: () => {
+          signal.removeEventListener('abort', waiter.onAbort);
           operation().then(resolve, reject);
         },
-        fail: reject,
-        timer: setTimeout(() => {
+        fail: (error) => {
+          signal.removeEventListener('abort', waiter.onAbort);
+          reject(error);
+        },
+        signal,
+        onAbort: () => {
           this.#waiting = this.#waiting.filter((other) => other !== waiter);
-          reject(onTimeout());
-        }, timeoutMs),
+          reject(signal.reason);
+        },
       };
+      signal.addEventListener('abort', waiter.onAbort, { once: true });
       this.#waiting.push(waiter);
     });
+  }
+
+  /** The connection is ready and its clock measured: issues what waits. */
+  open(): void {
+    this.#isOpen = true;
+    if (!this.#isUsable) return;
+    const waiting = this.#waiting;
+    this.#waiting = [];
+    for (const waiter of waiting) waiter.start();
+  }
+
+  /** The connection dropped: what comes next waits for `open()`. */
+  shut(): void {
+    this.#isOpen = false;
   }
 
   /** Rejects what waits and everything run later. */
   close(error: Error): void {
     this.#closedError = error;
+    this.#isOpen = false;
     const waiting = this.#waiting;
     this.#waiting = [];
-    for (const waiter of waiting) {
-      clearTimeout(waiter.timer);
-      waiter.fail(error);
-    }
+    for (const waiter of waiting) waiter.fail(error);
   }
 
-  #release(): void {
-    if (this.#connection.status !== 'ready') return;
-    const waiting = this.#waiting;
-    this.#waiting = [];
-    for (const waiter of waiting) {
-      clearTimeout(waiter.timer);
-      waiter.start();
-    }
+  get #isUsable(): boolean {
+    return this.#isOpen && this.#closedError === null && this.#connection.status === 'ready';
   }
 }

@@ -11,7 +11,7 @@ export interface RedisStreamsOptions {
    * shares a prefix must use the same value.
    */
   buckets?: number;
-  /** Approximate `MAXLEN` of each stream (Redis trims whole nodes, so slightly more may stay). Default 10,000. */
+  /** Approximate `MAXLEN` of each stream (Redis trims whole nodes, so slightly more may stay). Default 100,000. */
   maxLength?: number;
   /**
    * How long, in ms, an entry stays in its stream, and how long an unused
@@ -21,8 +21,14 @@ export interface RedisStreamsOptions {
   retentionMs?: number;
   /** The `BLOCK` timeout of the reader's `XREAD`, in ms; binds wake the reader before it. Default 5,000. */
   blockMs?: number;
-  /** Entries read per stream per `XREAD` (`COUNT`). Default 128. */
+  /** Entries read per stream per `XREAD` (`COUNT`), at most; fewer when the handler's backlog has less room. Default 1,000. */
   readCount?: number;
+  /**
+   * How long, in ms, a connection may leave a command unanswered (the reader:
+   * beyond its `BLOCK`) before it is deemed dead, dropped and replaced; the
+   * command connection sends a probe every half of it. Default 5,000.
+   */
+  livenessMs?: number;
   /** Connect to a Redis Cluster through the URL's node (`?cluster=true` in the URL does the same). Default `false`. */
   cluster?: boolean;
   /**
@@ -46,6 +52,7 @@ export interface RedisStreamsSettings {
   readonly retentionMs: number;
   readonly blockMs: number;
   readonly readCount: number;
+  readonly livenessMs: number;
   readonly redisOptions: RedisOptions;
 }
 
@@ -55,10 +62,18 @@ export const DEFAULTS = Object.freeze({
   retentionMs: 300_000,
   blockMs: 5_000,
   readCount: 1_000,
+  livenessMs: 5_000,
 });
 
 /** The numeric settings, which may also ride on the URL (`redis://host?retentionMs=60000`). */
-const NUMERIC = ['buckets', 'maxLength', 'retentionMs', 'blockMs', 'readCount'] as const;
+const NUMERIC = [
+  'buckets',
+  'maxLength',
+  'retentionMs',
+  'blockMs',
+  'readCount',
+  'livenessMs',
+] as const;
 const MAX: Partial<Record<(typeof NUMERIC)[number], number>> = { buckets: 4096 };
 
 /**

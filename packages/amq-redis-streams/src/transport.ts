@@ -2,37 +2,34 @@ import { randomBytes } from 'node:crypto';
 import {
   AMQClosedError,
   type AMQExchangeName,
-  AMQSendError,
   type Transport,
   type TransportContext,
 } from '@teal/amq-core';
-import {
-  type ClientRole,
-  closeClient,
-  createClient,
-  describeServer,
-  openClient,
-  type RedisClient,
-} from './clients';
+import { type ClientRole, createClient, describeServer, openClient } from './clients';
+import { CommandConnection } from './command';
+import { MAX_ROUTING_KEY_BYTES } from './entries';
 import { PACKAGE, RedisStreamsConnectionError } from './errors';
-import { ReadyGate } from './gate';
 import { StreamKeys } from './keys';
 import type { RedisStreamsSettings } from './options';
 import { StreamReader } from './reader';
-import { APPEND_SCRIPT } from './scripts';
+import { WarningThrottle } from './warnings';
 
-/** How long a wake stream outlives its last wake-up; the handler deletes it when it closes. */
+/** How long a wake stream outlives its last wake-up if its handler dies without closing. */
 const WAKE_RETENTION_MS = 60_000;
 /** How long the reader remembers a silent producer to drop its resent writes. */
 const MIN_DUPLICATE_WINDOW_MS = 300_000;
+/** How long a reader with no key left waits for a new bind before it stops and its wake stream goes. */
+export const READER_LINGER_MS = 1_000;
 
 /**
  * The Redis Streams transport of one handler: a command connection for
- * writes and binds, and, from the first bind, one reader connection.
+ * writes and binds, and, while a key is bound, one reader connection.
  * See the package README for the key layout and its guarantees.
  */
 export class RedisStreamsTransport implements Transport {
   readonly name = PACKAGE;
+  readonly maxRoutingKeyBytes = MAX_ROUTING_KEY_BYTES;
+  readonly appliesBackpressure = true;
   /** Random; names the handler's connections (`CLIENT LIST`) and its writes (duplicate detection). */
   readonly handlerId = randomBytes(8).toString('hex');
   readonly connectionNames: Readonly<Record<ClientRole, string>> = {
@@ -40,29 +37,30 @@ export class RedisStreamsTransport implements Transport {
     reader: `teal:${this.handlerId}:reader`,
   };
   readonly keys: StreamKeys;
+  readonly wakeStream: string;
   readonly #settings: RedisStreamsSettings;
   readonly #context: TransportContext;
-  readonly #command: RedisClient;
-  readonly #gate: ReadyGate;
+  readonly #command: CommandConnection;
+  readonly #warnings: WarningThrottle;
   #reader: StreamReader | null = null;
-  #readerClient: RedisClient | null = null;
+  #readerClient: ReturnType<typeof createClient> | null = null;
   #sequence = 0;
-  readonly #lastIds = new Map<string, Promise<string>>();
   #isClosed = false;
-  #isCorked = false;
-  #rejectPending: (error: Error) => void = () => {};
-  /** Rejects once the transport closes: what was in flight then must not wait for a dead connection. */
-  readonly #closed = new Promise<never>((_, reject) => {
-    this.#rejectPending = reject;
-  });
+  #pendingBinds = 0;
+  #linger: NodeJS.Timeout | null = null;
 
   private constructor(settings: RedisStreamsSettings, context: TransportContext) {
-    this.#closed.catch(() => {});
     this.#settings = settings;
     this.#context = context;
     this.keys = new StreamKeys(settings.exchangePrefix, settings.buckets);
-    this.#command = this.#createClient('command');
-    this.#gate = new ReadyGate(this.#command);
+    this.wakeStream = this.keys.wakeStream(this.handlerId);
+    this.#warnings = new WarningThrottle(context.logger);
+    this.#command = new CommandConnection(
+      this.#createClient('command'),
+      // Any key of the prefix's slot: in a cluster, its node's clock judges the deadlines.
+      this.wakeStream,
+      settings.livenessMs / 2,
+    );
   }
 
   /** Makes a transport whose command connection is up. */
@@ -71,93 +69,127 @@ export class RedisStreamsTransport implements Transport {
     context: TransportContext,
   ): Promise<RedisStreamsTransport> {
     const transport = new RedisStreamsTransport(settings, context);
-    await openClient(transport.#command, settings);
+    await openClient(transport.#command.client, settings);
     return transport;
   }
 
   get isConnected(): boolean {
     return (
       !this.#isClosed &&
-      this.#command.status === 'ready' &&
+      this.#command.client.status === 'ready' &&
       (this.#readerClient === null || this.#readerClient.status === 'ready')
     );
   }
 
-  publish(exchange: AMQExchangeName, routingKey: string, body: string | Uint8Array): Promise<void> {
-    const stream = this.keys.bucketStream(exchange, routingKey);
+  publish(
+    exchange: AMQExchangeName,
+    routingKey: string,
+    body: string | Uint8Array,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const { maxLength, retentionMs } = this.#settings;
     const payload =
       typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-    return this.#whenReady('send', exchange, () =>
-      // The sequence is taken when the write is issued: write order is sequence order.
-      // biome-ignore format: field/value pairs
-      this.#append(stream, this.#settings.maxLength, this.#settings.retentionMs,
-        'k', routingKey, 'p', this.handlerId, 'n', String(++this.#sequence), 'b', payload),
-    );
+    // The gate issues writes in call order: sequence order is write order.
+    const fields = [
+      'k',
+      routingKey,
+      'p',
+      this.handlerId,
+      'n',
+      String(++this.#sequence),
+      'b',
+      payload,
+    ];
+    const stream = this.keys.bucketStream(exchange, routingKey);
+    return this.#append(stream, maxLength, retentionMs, fields, signal);
   }
 
-  async bind(exchange: AMQExchangeName, routingKey: string): Promise<void> {
+  async bind(exchange: AMQExchangeName, routingKey: string, signal: AbortSignal): Promise<void> {
     const stream = this.keys.bucketStream(exchange, routingKey);
-    const boundAt = await this.#whenReady('bind', exchange, () => this.#lastId(stream));
-    await this.#openReader().add(exchange, stream, routingKey, boundAt);
+    this.#stopLingering();
+    this.#pendingBinds++;
+    try {
+      const boundAt = await this.#command.lastId(stream, signal);
+      if (this.#isClosed) throw new AMQClosedError(`[${PACKAGE}] the handler was closed`);
+      await this.#openReader().add(exchange, stream, routingKey, boundAt);
+    } finally {
+      this.#pendingBinds--;
+    }
   }
 
   async unbind(exchange: AMQExchangeName, routingKey: string): Promise<void> {
+    // Nothing of a binding lives in Redis: the reader stops reading the key at once.
     this.#reader?.remove(this.keys.bucketStream(exchange, routingKey), routingKey);
+    if (this.#reader?.isEmpty && this.#linger === null) {
+      this.#linger = setTimeout(() => this.#stopIdleReader(), READER_LINGER_MS);
+      this.#linger.unref();
+    }
   }
 
-  async close(): Promise<void> {
+  async close(signal: AbortSignal): Promise<void> {
     this.#isClosed = true;
-    const closedError = new AMQClosedError(`[${PACKAGE}] the handler was closed`);
-    this.#gate.close(closedError);
-    this.#rejectPending(closedError);
-    await this.#reader?.stop();
-    if (this.#readerClient !== null && this.#command.status === 'ready') {
-      this.#command.del(this.keys.wakeStream(this.handlerId)).catch(() => {});
+    this.#stopLingering();
+    const reader = this.#reader;
+    this.#reader = null;
+    await reader?.stop();
+    if (this.#command.client.status === 'ready') {
+      // QUIT waits for its reply: the wake stream goes before the connection does.
+      this.#command.client.del(this.wakeStream).catch(() => {});
     }
-    await closeClient(this.#command);
+    await this.#command.close(new AMQClosedError(`[${PACKAGE}] the handler was closed`), signal);
   }
 
-  /** The id of the stream's last entry (`0-0` if none); binds in one tick share one XREVRANGE per stream. */
-  #lastId(stream: string): Promise<string> {
-    let lastId = this.#lastIds.get(stream);
-    if (lastId === undefined) {
-      lastId = this.#command
-        .xrevrange(stream, '+', '-', 'COUNT', 1)
-        .then((entries) => entries[0]?.[0] ?? '0-0');
-      this.#lastIds.set(stream, lastId);
-      // Shared only by binds made before the command could reach Redis.
-      process.nextTick(() => this.#lastIds.delete(stream));
-    }
-    return lastId;
+  /** What the handler holds in Redis: its wake stream while it reads, and (client-side only) its bindings. */
+  resources(): readonly string[] {
+    if (this.#reader === null) return [];
+    const lines = [...this.#reader.bindings()].map(
+      ([exchange, key]) => `binding ${exchange} ${key}`,
+    );
+    return [...lines, `stream ${this.wakeStream}`];
   }
 
-  async #append(
+  #append(
     stream: string,
     maxLength: number,
     retentionMs: number,
-    ...fields: (string | Buffer)[]
+    fields: readonly (string | Buffer)[],
+    signal: AbortSignal,
   ): Promise<void> {
-    this.#coalesceWrites();
-    await this.#command.eval(APPEND_SCRIPT, 1, stream, maxLength, retentionMs, ...fields);
+    // The caller's deadline, for Redis to check: core made the signal to fire sendTimeoutMs from now.
+    const timeoutMs = this.#context.sendTimeoutMs;
+    const deadline = Date.now() + timeoutMs;
+    return this.#command.append(
+      stream,
+      maxLength,
+      retentionMs,
+      deadline,
+      timeoutMs,
+      fields,
+      signal,
+    );
   }
 
-  /**
-   * Holds the socket's writes until the end of the tick, so that the sends of
-   * one tick leave in one write instead of a system call each. Unlike
-   * ioredis's auto-pipelining, every command stays a command of its own, which
-   * ioredis resends on its own after a reconnect.
-   */
-  #coalesceWrites(): void {
-    const socket = (
-      this.#command as { stream?: { cork?(): void; uncork?(): void; writable?: boolean } }
-    ).stream;
-    if (this.#isCorked || socket?.writable !== true || typeof socket.cork !== 'function') return;
-    this.#isCorked = true;
-    socket.cork();
-    process.nextTick(() => {
-      this.#isCorked = false;
-      socket.uncork?.();
-    });
+  #stopLingering(): void {
+    if (this.#linger !== null) clearTimeout(this.#linger);
+    this.#linger = null;
+  }
+
+  /** Stops a reader left without keys, and deletes its wake stream: nothing of the handler stays in Redis. */
+  #stopIdleReader(): void {
+    this.#linger = null;
+    const reader = this.#reader;
+    if (reader === null || !reader.isEmpty || this.#pendingBinds > 0 || this.#isClosed) return;
+    this.#reader = null;
+    this.#readerClient = null;
+    // Before any wake of a later reader on the same connection: it cannot delete that one's entries.
+    const signal = AbortSignal.timeout(this.#context.sendTimeoutMs);
+    this.#command
+      .run(() => this.#command.client.del(this.wakeStream), signal)
+      .catch(() => {
+        // Unreachable Redis: the wake stream expires on its own (WAKE_RETENTION_MS).
+      });
+    void reader.stop();
   }
 
   #openReader(): StreamReader {
@@ -165,12 +197,11 @@ export class RedisStreamsTransport implements Transport {
     const client = this.#createClient('reader');
     // It connects, and reconnects, on its own; the first XREAD waits for it.
     client.connect().catch(() => {});
-    const wakeStream = this.keys.wakeStream(this.handlerId);
     this.#readerClient = client;
     this.#reader = new StreamReader(
       client,
       {
-        wakeStream,
+        wakeStream: this.wakeStream,
         blockMs: this.#settings.blockMs,
         readCount: this.#settings.readCount,
         duplicateWindowMs: Math.max(this.#settings.retentionMs, MIN_DUPLICATE_WINDOW_MS),
@@ -179,31 +210,22 @@ export class RedisStreamsTransport implements Transport {
         deliver: (exchange, routingKey, body) =>
           this.#context.deliver({ exchange, routingKey, body }),
         wake: () =>
-          this.#whenReady('bind', undefined, () =>
-            this.#append(wakeStream, 1, WAKE_RETENTION_MS, 'w', '1'),
+          this.#append(
+            this.wakeStream,
+            1,
+            WAKE_RETENTION_MS,
+            ['w', '1'],
+            AbortSignal.timeout(this.#context.sendTimeoutMs),
           ),
         reportError: (error) => this.#context.reportError(error),
+        backlog: this.#context.backlog,
+        warnings: this.#warnings,
       },
     );
     return this.#reader;
   }
 
-  /** Runs a command now, or once the connection is back if that is within the send timeout. */
-  #whenReady<T>(
-    what: string,
-    exchange: AMQExchangeName | undefined,
-    operation: () => Promise<T>,
-  ): Promise<T> {
-    const timeoutMs = this.#context.sendTimeoutMs;
-    const run = this.#gate.run(operation, timeoutMs, () => {
-      const on = exchange === undefined ? '' : ` on ${exchange}`;
-      const message = `[${PACKAGE}] could not ${what}${on}: no connection to Redis at ${describeServer(this.#settings)} within ${timeoutMs} ms`;
-      return what === 'send' ? new AMQSendError(message) : new RedisStreamsConnectionError(message);
-    });
-    return Promise.race([run, this.#closed]);
-  }
-
-  #createClient(role: ClientRole): RedisClient {
+  #createClient(role: ClientRole): ReturnType<typeof createClient> {
     const client = createClient(this.#settings, role, this.connectionNames[role]);
     // One warning and at most one reported error per outage, however many retries it takes.
     let isDown = false;

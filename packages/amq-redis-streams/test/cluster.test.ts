@@ -6,6 +6,7 @@ import { connect } from '../src/index';
 import type { RedisStreamsTransport } from '../src/transport';
 import { PrivateCluster } from './support/cluster';
 import { dropConnections } from './support/drop';
+import { redisCapabilities } from './support/frames';
 import { expectExactlyOnceAcrossKills } from './support/kill-scenario';
 
 // A private three-master cluster on loopback ports, for this file only.
@@ -13,10 +14,13 @@ const cluster = await PrivateCluster.tryStart();
 const unavailable = typeof cluster === 'string' ? cluster : null;
 const url = typeof cluster === 'string' ? '' : cluster.url;
 const nodeUrls = typeof cluster === 'string' ? [] : cluster.nodeUrls;
+let admin: Cluster | null = null;
 afterAll(async () => {
+  admin?.disconnect();
   if (typeof cluster !== 'string') await cluster.stop();
 });
 
+// No `url`: a fault proxy cannot stand in front of a cluster, whose nodes announce their own addresses.
 describeHandlerContract({
   name: 'redis-streams (cluster)',
   unavailable,
@@ -24,6 +28,10 @@ describeHandlerContract({
   capabilities: {
     dropConnection: async (handler) => void (await dropConnections(handler, nodeUrls)),
     deliversAcrossReconnect: true,
+    ...redisCapabilities(() => {
+      admin ??= new Cluster([{ host: '127.0.0.1', port: Number(new URL(nodeUrls[0]!).port) }]);
+      return admin;
+    }),
   },
 });
 

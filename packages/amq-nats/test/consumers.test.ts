@@ -1,0 +1,103 @@
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect as connectNats } from '@nats-io/transport-node';
+import type { AMQHandler } from '@teal/amq-core';
+import {
+  describeWithBroker,
+  FaultProxy,
+  Inbox,
+  probeBroker,
+  randomKey,
+  transportOf,
+  waitFor,
+} from '@teal/amq-core/testing';
+import { callbackMessage } from '@teal/messages';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import type { NatsTransportBase } from '../src/base';
+import { defaultStreamName } from '../src/settings';
+import { encodeToken } from '../src/subjects';
+import { durableHandlers, NATS_URL } from './support';
+
+/** The consumers on a prefix's stream, as the server lists them: `<exchange of its filter>`. */
+async function consumersOn(prefix: string): Promise<string[]> {
+  const nc = await connectNats({ servers: new URL(NATS_URL).host });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const exchanges: string[] = [];
+    for await (const info of jsm.consumers.list(defaultStreamName(encodeToken(prefix)))) {
+      exchanges.push(info.config.filter_subject?.split('.').at(-2) ?? '?');
+    }
+    return exchanges.sort();
+  } finally {
+    await nc.close();
+  }
+}
+
+describeWithBroker('nats JetStream consumers on the server', await probeBroker(NATS_URL), () => {
+  const durable = durableHandlers(NATS_URL);
+  const open: AMQHandler[] = [];
+  let proxy: FaultProxy;
+  beforeAll(async () => {
+    proxy = await FaultProxy.start(NATS_URL);
+  });
+  afterEach(async () => {
+    proxy.restore();
+    await Promise.allSettled(open.splice(0).map((handler) => handler.close()));
+  });
+  afterAll(async () => {
+    await proxy?.stop();
+  });
+
+  it('keeps one consumer per exchange with bound keys, deletes it with the last key, and every one on close', async () => {
+    const prefix = `consumers-${randomKey('p')}.`;
+    const receiver = await durable({ exchangePrefix: prefix });
+    open.push(receiver);
+    await receiver.bindCallbackState('a');
+    await receiver.bindCallbackState('b');
+    await receiver.bindPowensDomainWebhooks('d');
+    expect(await consumersOn(prefix)).toEqual(['callbacks', 'powens_domain_webhooks']);
+
+    await receiver.unbindCallbackState('a');
+    expect(await consumersOn(prefix)).toEqual(['callbacks', 'powens_domain_webhooks']);
+    await receiver.unbindCallbackState('b');
+    await expectConsumers(prefix, ['powens_domain_webhooks']);
+    expect(transportOf<NatsTransportBase>(receiver).resources()).toEqual([
+      'binding powens_domain_webhooks d',
+      expect.stringMatching(/^consumer TEAL_\S+ teal_\S+$/),
+    ]);
+
+    // Bound again, it delivers again.
+    await receiver.bindCallbackState('a');
+    const inbox = new Inbox(receiver);
+    await receiver.send(callbackMessage({ url: 'https://x.test/again', state: 'a' }));
+    await inbox.receive(1);
+    await receiver.close();
+    await expectConsumers(prefix, []);
+    expect(transportOf<NatsTransportBase>(receiver).resources()).toEqual([]);
+  });
+
+  it('deletes the consumer of a last key unbound during an outage once the connection is back', async () => {
+    const prefix = `consumers-${randomKey('p')}.`;
+    const receiver = await durable({ exchangePrefix: prefix, url: proxy.urlFor(NATS_URL) });
+    open.push(receiver);
+    await receiver.bindCallbackState('a');
+    expect(await consumersOn(prefix)).toEqual(['callbacks']);
+    proxy.cut();
+    await waitFor(() => !receiver.isConnected, 'the receiver to notice the cut');
+    await receiver.unbindCallbackState('a');
+    proxy.restore();
+    await waitFor(() => receiver.isConnected, 'the receiver to reconnect', 30_000);
+    await expectConsumers(prefix, []);
+    expect(transportOf<NatsTransportBase>(receiver).resources()).toEqual([]);
+  });
+});
+
+/** Polls the server until it lists exactly `expected`; fails naming what it lists. */
+async function expectConsumers(prefix: string, expected: string[]): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  let listed = await consumersOn(prefix);
+  while (JSON.stringify(listed) !== JSON.stringify(expected) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    listed = await consumersOn(prefix);
+  }
+  expect(listed).toEqual(expected);
+}

@@ -1,0 +1,135 @@
+import type { AMQHandler } from '@teal/amq-core';
+import {
+  describeWithBroker,
+  recordLogs,
+  sleep,
+  transportOf,
+  waitFor,
+} from '@teal/amq-core/testing';
+import { callbackMessage, encodeMessage } from '@teal/messages';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { bucketOf, connect, RedisStreamsLagError } from '../src/index';
+import type { RedisStreamsTransport } from '../src/transport';
+import { REDIS_URL, randomPrefix, redisUnavailable, scanKeys } from './support/redis';
+
+describeWithBroker('redis-streams hostile entries', await redisUnavailable(), () => {
+  let admin: Redis;
+  const handlers: AMQHandler[] = [];
+  const prefixes: string[] = [];
+  beforeAll(() => {
+    admin = new Redis(REDIS_URL);
+  });
+  afterEach(async () => {
+    await Promise.allSettled(handlers.splice(0).map((handler) => handler.close()));
+    for (const prefix of prefixes.splice(0)) {
+      const keys = await scanKeys(admin, `teal:{p:${prefix}}:*`);
+      if (keys.length > 0) await admin.del(...keys);
+    }
+  });
+  afterAll(() => admin.disconnect());
+
+  /** A receiver bound to `states` that records URLs, errors and logs, and a sender, on a fresh prefix. */
+  const setUp = async (states: readonly string[]) => {
+    const exchangePrefix = randomPrefix();
+    prefixes.push(exchangePrefix);
+    const { logger, records } = recordLogs();
+    const receiver = await connect({ url: REDIS_URL, exchangePrefix, logger });
+    const sender = await connect({ url: REDIS_URL, exchangePrefix });
+    handlers.push(receiver, sender);
+    const errors: unknown[] = [];
+    receiver.onError = (error) => errors.push(error);
+    const seen: string[] = [];
+    receiver.callback = (message) => {
+      if (message.kind === 'callback') seen.push(message.url);
+    };
+    for (const state of states) await receiver.bindCallbackState(state);
+    const keys = transportOf<RedisStreamsTransport>(receiver).keys;
+    return { receiver, sender, seen, errors, records, keys };
+  };
+
+  it('drops 200 entries that claim a gap their stream never had, without one RedisStreamsLagError, and with few warnings', async () => {
+    const state = 'forged-gaps';
+    const { sender, seen, errors, records, keys } = await setUp([state]);
+    const stream = keys.bucketStream('callbacks', state);
+    await sender.send(callbackMessage({ url: 'https://x.test/cb?first', state }));
+    await waitFor(() => seen.length === 1, 'the first message');
+    const body = encodeMessage(callbackMessage({ url: 'https://x.test/cb?forged', state }));
+    const [last] = await admin.xrevrange(stream, '+', '-', 'COUNT', 1);
+    const lastId = last![0];
+    let ms = Math.max(Date.now(), Number(lastId.split('-')[0]) + 2);
+    for (let i = 0; i < 200; i++, ms += 2) {
+      await admin.xadd(stream, `${ms}-0`, 'k', state, 'v', `${ms - 1}-0`, 'b', body);
+    }
+    await sender.send(callbackMessage({ url: 'https://x.test/cb?last', state }));
+    await waitFor(() => seen.includes('https://x.test/cb?last'), 'the message after them');
+    await sleep(300);
+    expect(seen).toEqual(['https://x.test/cb?first', 'https://x.test/cb?last']);
+    expect(errors.filter((error) => error instanceof RedisStreamsLagError)).toEqual([]);
+    const warnings = records.filter((record) => record.level === 'warn');
+    expect(warnings.length).toBeGreaterThan(0);
+    expect(warnings.length).toBeLessThanOrEqual(12);
+    expect(warnings[0]!.message).toMatch(/names an entry its stream never held/);
+  });
+
+  it('still reports a real gap: an entry deleted before the reader read it', async () => {
+    const state = 'real-gap';
+    const exchangePrefix = randomPrefix();
+    prefixes.push(exchangePrefix);
+    // A backlog of one and a stuck callback: the reader leaves what follows in Redis.
+    const receiver = await connect({ url: REDIS_URL, exchangePrefix, maxBacklog: 1 });
+    const sender = await connect({ url: REDIS_URL, exchangePrefix });
+    handlers.push(receiver, sender);
+    const errors: unknown[] = [];
+    receiver.onError = (error) => errors.push(error);
+    let release = () => {};
+    const stuck = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const seen: string[] = [];
+    receiver.callback = async (message) => {
+      if (message.kind === 'callback') seen.push(message.url);
+      await stuck;
+    };
+    await receiver.bindCallbackState(state);
+    for (let i = 1; i <= 4; i++) {
+      await sender.send(callbackMessage({ url: `https://x.test/cb?${i}`, state }));
+    }
+    await waitFor(() => seen.length === 1, 'the first message');
+    await sleep(300);
+    const stream = transportOf<RedisStreamsTransport>(receiver).keys.bucketStream(
+      'callbacks',
+      state,
+    );
+    const entries = (await admin.xrange(stream, '-', '+')) as [string, string[]][];
+    await admin.xdel(stream, entries[2]![0]);
+    release();
+    await waitFor(() => seen.length === 3, 'the messages left');
+    expect(seen).toEqual(['https://x.test/cb?1', 'https://x.test/cb?2', 'https://x.test/cb?4']);
+    expect(errors.filter((error) => error instanceof RedisStreamsLagError)).toHaveLength(1);
+  });
+
+  it('keeps reading its other streams while one key of its holds another type, and reads it again once it is a stream', async () => {
+    const states = ['clobbered', 'bystander'];
+    const { sender, seen, records, keys } = await setUp(states);
+    expect(bucketOf('clobbered', 16)).not.toBe(bucketOf('bystander', 16));
+    const stream = keys.bucketStream('callbacks', 'clobbered');
+    await admin.del(stream);
+    await admin.set(stream, 'Clobbered-Secret');
+    for (let i = 0; i < 5; i++) {
+      await sender.send(
+        callbackMessage({ url: `https://x.test/cb?other=${i}`, state: 'bystander' }),
+      );
+      await sleep(100);
+    }
+    await waitFor(() => seen.length === 5, 'the other key’s messages');
+    expect(records.some((record) => /holds another type/.test(record.message))).toBe(true);
+    await expect(
+      sender.send(callbackMessage({ url: 'https://x.test/cb?refused', state: 'clobbered' })),
+    ).rejects.toThrow(/WRONGTYPE/);
+    await admin.del(stream);
+    await sender.send(callbackMessage({ url: 'https://x.test/cb?back', state: 'clobbered' }));
+    await waitFor(() => seen.includes('https://x.test/cb?back'), 'the clobbered key, back');
+    expect(JSON.stringify(records)).not.toContain('Clobbered-Secret');
+  });
+});

@@ -1,0 +1,146 @@
+import type { AMQHandler } from '@teal/amq-core';
+import { AMQSendError } from '@teal/amq-core';
+import { describeWithBroker, FaultProxy, sleep, waitFor } from '@teal/amq-core/testing';
+import { callbackMessage } from '@teal/messages';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { connect } from '../src/index';
+import { APPEND_SCRIPT } from '../src/scripts';
+import { REDIS_URL, randomPrefix, redisUnavailable } from './support/redis';
+
+const DEADLINE_MS = 1_000;
+
+/** Sends until one send resolves: the handler is back. */
+async function sendOnceBack(handler: AMQHandler, state: string, url: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      return await handler.send(callbackMessage({ url, state }));
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await sleep(100);
+    }
+  }
+}
+
+describeWithBroker('redis-streams writes that arrive late', await redisUnavailable(), () => {
+  let admin: Redis;
+  const handlers: AMQHandler[] = [];
+  const proxies: FaultProxy[] = [];
+  beforeAll(() => {
+    admin = new Redis(REDIS_URL);
+  });
+  afterEach(async () => {
+    await Promise.allSettled(handlers.splice(0).map((handler) => handler.close()));
+    await Promise.allSettled(proxies.splice(0).map((proxy) => proxy.stop()));
+  });
+  afterAll(() => admin.disconnect());
+
+  /** A receiver on Redis and a sender through a fault proxy, on one prefix. */
+  const pair = async (state: string) => {
+    const exchangePrefix = randomPrefix();
+    const proxy = await FaultProxy.start(REDIS_URL);
+    proxies.push(proxy);
+    const receiver = await connect({ url: REDIS_URL, exchangePrefix });
+    const sender = await connect({
+      url: proxy.urlFor(REDIS_URL),
+      exchangePrefix,
+      sendTimeoutMs: DEADLINE_MS,
+    });
+    handlers.push(receiver, sender);
+    receiver.onError = sender.onError = () => {};
+    const seen: string[] = [];
+    receiver.callback = (message) => {
+      if (message.kind === 'callback') seen.push(message.url);
+    };
+    await receiver.bindCallbackState(state);
+    await sender.send(callbackMessage({ url: 'https://x.test/cb?warm', state }));
+    await waitFor(() => seen.length === 1, 'the first message');
+    return { proxy, sender, seen };
+  };
+
+  it('refuses, inside Redis, a write whose deadline passed, and writes one whose deadline is ahead', async () => {
+    const stream = `teal-test-late:${randomPrefix()}`;
+    const [seconds] = (await admin.time()) as [number, number];
+    const now = Number(seconds) * 1_000;
+    // biome-ignore format: KEYS and ARGV
+    await expect(admin.eval(APPEND_SCRIPT, 1, stream, 100, 60_000, now - 5_000, 'k', 'a', 'b', '{}'))
+      .rejects.toThrow(/^TEALLATE/);
+    expect(await admin.exists(stream)).toBe(0);
+    await admin.eval(APPEND_SCRIPT, 1, stream, 100, 60_000, now + 60_000, 'k', 'a', 'b', '{}');
+    expect(await admin.xlen(stream)).toBe(1);
+    await admin.del(stream);
+  });
+
+  it('never delivers sends that rejected while their writes sat on a frozen link, once it is cut and restored', async () => {
+    const state = 'frozen-then-cut';
+    const { proxy, sender, seen } = await pair(state);
+    proxy.freeze();
+    const urls = Array.from({ length: 20 }, (_, i) => `https://x.test/cb?frozen=${i}`);
+    const outcomes = await Promise.allSettled(
+      urls.map((url) => sender.send(callbackMessage({ url, state }))),
+    );
+    for (const outcome of outcomes) {
+      expect(outcome.status).toBe('rejected');
+      expect((outcome as PromiseRejectedResult).reason).toBeInstanceOf(AMQSendError);
+    }
+    // The writes are on the wire: ioredis resends them on the next connection.
+    proxy.cut();
+    await sleep(300);
+    const acceptedBefore = proxy.accepted;
+    proxy.restore();
+    await sendOnceBack(sender, state, 'https://x.test/cb?after');
+    expect(proxy.accepted).toBeGreaterThan(acceptedBefore);
+    await waitFor(() => seen.includes('https://x.test/cb?after'), 'the message after recovery');
+    await sleep(1_000);
+    expect(seen.filter((url) => url.includes('frozen'))).toEqual([]);
+  }, 60_000);
+
+  it.each([
+    ['shorter', 300],
+    ['longer', 2_500],
+  ])(
+    'delivers once every send that resolved and never one that rejected, across a freeze %s than the deadline',
+    async (_, freezeMs) => {
+      const state = `freeze-${freezeMs}`;
+      const { proxy, sender, seen } = await pair(state);
+      const outcomes = new Map<string, 'resolved' | 'rejected'>();
+      const sends: Promise<void>[] = [];
+      const started = Date.now();
+      let n = 0;
+      let isFrozen = false;
+      while (Date.now() - started < 2 * DEADLINE_MS + freezeMs) {
+        const elapsed = Date.now() - started;
+        if (!isFrozen && elapsed >= 500 && elapsed < 500 + freezeMs) {
+          proxy.freeze();
+          isFrozen = true;
+        } else if (isFrozen && elapsed >= 500 + freezeMs) {
+          proxy.restore();
+          isFrozen = false;
+        }
+        const url = `https://x.test/cb?n=${n++}`;
+        sends.push(
+          sender.send(callbackMessage({ url, state })).then(
+            () => void outcomes.set(url, 'resolved'),
+            () => void outcomes.set(url, 'rejected'),
+          ),
+        );
+        await sleep(10);
+      }
+      if (isFrozen) proxy.restore();
+      await Promise.all(sends);
+      await sendOnceBack(sender, state, 'https://x.test/cb?after');
+      await waitFor(() => seen.includes('https://x.test/cb?after'), 'the message after recovery');
+      await sleep(1_000);
+      const resolved = [...outcomes].filter(([, how]) => how === 'resolved').map(([url]) => url);
+      const rejected = [...outcomes].filter(([, how]) => how === 'rejected').map(([url]) => url);
+      const delivered = seen.filter((url) => url.includes('?n='));
+      expect(new Set(delivered).size).toBe(delivered.length);
+      expect(rejected.filter((url) => delivered.includes(url))).toEqual([]);
+      expect(resolved.filter((url) => !delivered.includes(url))).toEqual([]);
+      if (freezeMs > DEADLINE_MS) expect(rejected.length).toBeGreaterThan(0);
+      else expect(resolved.length).toBe(outcomes.size);
+    },
+    60_000,
+  );
+});

@@ -3,9 +3,9 @@ import { AMQSettingsError, type ConnectOptions, parseBrokerUrl } from '@teal/amq
 
 /**
  * What `connect()` of `@teal/amq-amqp` takes: core's options plus the RabbitMQ
- * settings. `queueExpiresMs`, `prefetch` and `connectionName` may instead be
- * query parameters of the URL (`amqp://host?prefetch=64`), `heartbeatSeconds`
- * its `heartbeat` parameter; an option given in code wins.
+ * settings. Each but `heartbeatSeconds` may instead be a query parameter of
+ * the URL (`amqp://host?prefetch=64`), `heartbeatSeconds` its `heartbeat`
+ * parameter; an option given in code wins.
  */
 export interface AmqpConnectOptions extends ConnectOptions {
   /**
@@ -27,6 +27,20 @@ export interface AmqpConnectOptions extends ConnectOptions {
    * (`<connectionName>/<prefix or ->/<handler id>`). Default `teal-amqp`.
    */
   connectionName?: string;
+  /**
+   * How long, in milliseconds, the handler keeps its queue after its last
+   * key was unbound, so that a quick unbind-bind does not delete and declare
+   * it again. `0` deletes it at once. Default 1 000.
+   */
+  queueLingerMs?: number;
+  /**
+   * For how long, in milliseconds, after a reconnection a message that
+   * RabbitMQ returns as unroutable (`mandatory`: no queue bound its key) is
+   * published again, until it is routed, the grace ends or its send's deadline
+   * is near: receivers that lost the broker too may not have bound their keys
+   * again yet. `0` turns it off. Default 10 000.
+   */
+  reconnectGraceMs?: number;
 }
 
 /** The validated settings of one handler's transport. */
@@ -42,17 +56,30 @@ export interface AmqpSettings {
   readonly connectionName: string;
   readonly queueExpiresMs: number;
   readonly prefetch: number;
+  readonly queueLingerMs: number;
+  readonly reconnectGraceMs: number;
 }
 
 export const DEFAULT_QUEUE_EXPIRES_MS = 60_000;
 export const DEFAULT_PREFETCH = 256;
 export const DEFAULT_HEARTBEAT_SECONDS = 10;
+export const DEFAULT_QUEUE_LINGER_MS = 1_000;
+export const DEFAULT_RECONNECT_GRACE_MS = 10_000;
 const DEFAULT_CONNECTION_NAME = 'teal-amqp';
+/** The query parameters that are this adapter's settings, not amqplib's. */
+const OWN_PARAMETERS = [
+  'queueExpiresMs',
+  'prefetch',
+  'connectionName',
+  'queueLingerMs',
+  'reconnectGraceMs',
+];
 
 /**
  * Checks the options and derives the names of the handler's queue and
- * connection. `queueExpiresMs`, `prefetch` and `connectionName` may also be
- * URL query parameters (so `AMQP_URL` alone can carry them); options win.
+ * connection. `queueExpiresMs`, `prefetch`, `connectionName`, `queueLingerMs`
+ * and `reconnectGraceMs` may also be URL query parameters (so `AMQP_URL`
+ * alone can carry them); options win.
  */
 export function resolveSettings(options: AmqpConnectOptions): AmqpSettings {
   const url = parseBrokerUrl(options.url, 'url');
@@ -73,9 +100,11 @@ export function resolveSettings(options: AmqpConnectOptions): AmqpSettings {
   }
   const queueExpiresMs = options.queueExpiresMs ?? fromQuery(query, 'queueExpiresMs');
   const prefetch = options.prefetch ?? fromQuery(query, 'prefetch');
+  const queueLingerMs = options.queueLingerMs ?? fromQuery(query, 'queueLingerMs');
+  const reconnectGraceMs = options.reconnectGraceMs ?? fromQuery(query, 'reconnectGraceMs');
   const appName = options.connectionName ?? query.get('connectionName') ?? DEFAULT_CONNECTION_NAME;
   // amqplib reads the query too: it gets only what it knows.
-  for (const name of ['queueExpiresMs', 'prefetch', 'connectionName']) query.delete(name);
+  for (const name of OWN_PARAMETERS) query.delete(name);
   if (typeof appName !== 'string' || appName === '') {
     throw new AMQSettingsError(
       'connectionName',
@@ -100,6 +129,13 @@ export function resolveSettings(options: AmqpConnectOptions): AmqpSettings {
       2 ** 31 - 1,
     ),
     prefetch: integer('prefetch', prefetch ?? DEFAULT_PREFETCH, 1, 65_535),
+    queueLingerMs: integer('queueLingerMs', queueLingerMs ?? DEFAULT_QUEUE_LINGER_MS, 0, 3_600_000),
+    reconnectGraceMs: integer(
+      'reconnectGraceMs',
+      reconnectGraceMs ?? DEFAULT_RECONNECT_GRACE_MS,
+      0,
+      3_600_000,
+    ),
   };
 }
 

@@ -1,61 +1,85 @@
 import { type AMQExchangeName, AMQSendError } from '@teal/amq-core/adapter';
+import type { Message } from 'amqplib';
 import { describe } from './errors';
+import { Lanes, laneOf, type Outgoing } from './outgoing';
 import type { AmqpSession } from './session';
+import { SignalWatch } from './signals';
 
-interface PendingPublish {
-  readonly exchange: AMQExchangeName;
-  readonly routingKey: string;
-  readonly body: Buffer;
-  readonly resolve: () => void;
-  readonly reject: (error: unknown) => void;
-  timer: NodeJS.Timeout | undefined;
-  /** Timed out or failed while waiting: never written. */
-  isAbandoned: boolean;
-}
+/** How long a message RabbitMQ returned as unroutable waits before it is published again. */
+const RETRY_DELAY_MS = 100;
+/** A retry is only worth it if its confirm can come back this long before the deadline. */
+const RETRY_MARGIN_MS = 250;
 
 /**
  * Publishes on the current session's confirm channel, pipelined: each publish
  * is written at once and settles on the broker's ack or nack. Publishes wait,
  * in order, while there is no session (an outage) or while the channel's
- * buffer is full (until `drain`), at most `timeoutMs`, after which they
- * reject without ever being written.
+ * buffer is full (until `drain`). A publish whose deadline fires while it
+ * waits is dropped at once, body and all, and never written; one written and
+ * still unconfirmed at its deadline is reported to `onOverdue`.
+ *
+ * For a grace period after a reconnection, messages go out `mandatory`: one
+ * that RabbitMQ returns (no queue bound its key, as when receivers have not
+ * come back yet after a broker restart) is published again until it is
+ * routed, the grace ends, or its deadline is near — then it resolves as
+ * accepted, as an unroutable message always does.
  */
 export class Outbox {
-  readonly #timeoutMs: number;
+  readonly #sendTimeoutMs: number;
+  /** Called when a written message reaches its deadline unconfirmed: the link may be stalled. */
+  readonly #onOverdue: (session: AmqpSession) => void;
   #session: AmqpSession | null = null;
   #isWritable = false;
-  // A FIFO as an array and a head index: shift() on a long array is O(n).
-  #waiting: PendingPublish[] = [];
-  #head = 0;
+  /** Insertion-ordered, and an abandoned message leaves it at once. */
+  readonly #waiting = new Set<Outgoing>();
+  readonly #lanes: Lanes;
+  /** Written messages awaiting their confirm, watched for one whose deadline fires. */
+  readonly #inFlight = new SignalWatch();
+  /** `mandatory` messages written and not yet confirmed, by message id. */
+  readonly #mandatory = new Map<string, Outgoing>();
+  #graceUntil = 0;
+  #seq = 0;
 
-  constructor(timeoutMs: number) {
-    this.#timeoutMs = timeoutMs;
+  constructor(sendTimeoutMs: number, onOverdue: (session: AmqpSession) => void) {
+    this.#sendTimeoutMs = sendTimeoutMs;
+    this.#onOverdue = onOverdue;
+    this.#lanes = new Lanes(RETRY_DELAY_MS, () => this.#flush());
   }
 
-  publish(exchange: AMQExchangeName, routingKey: string, body: string | Uint8Array): Promise<void> {
+  publish(
+    exchange: AMQExchangeName,
+    routingKey: string,
+    body: string | Uint8Array,
+    signal: AbortSignal,
+  ): Promise<void> {
+    if (signal.aborted) return Promise.reject(signal.reason);
     return new Promise<void>((resolve, reject) => {
-      const entry: PendingPublish = {
+      const outgoing: Outgoing = {
+        seq: this.#seq++,
         exchange,
         routingKey,
         body: toBuffer(body),
+        signal,
+        deadlineAt: Date.now() + this.#sendTimeoutMs,
+        state: 'waiting',
+        session: null,
+        messageId: undefined,
+        wasReturned: false,
+        isListening: false,
         resolve,
         reject,
-        timer: undefined,
-        isAbandoned: false,
+        onAbort: () => this.#abandon(outgoing),
+        watched: { signal, aborted: () => this.#overdue(outgoing) },
       };
-      if (this.#isWritable && this.#head === this.#waiting.length) {
-        this.#write(entry);
-        return;
+      if (this.#lanes.size > 0 && this.#lanes.has(laneOf(outgoing))) {
+        this.#hold(outgoing);
+      } else if (this.#isWritable && this.#waiting.size === 0) {
+        this.#write(outgoing);
+      } else {
+        // Waiting, it must leave at once when its deadline fires, body and all.
+        listen(outgoing);
+        this.#waiting.add(outgoing);
       }
-      entry.timer = setTimeout(() => {
-        entry.isAbandoned = true;
-        reject(
-          new AMQSendError(
-            `[@teal/amq-amqp] no connection to RabbitMQ to send on ${exchange} within ${this.#timeoutMs} ms; check that the broker is up`,
-          ),
-        );
-      }, this.#timeoutMs);
-      this.#waiting.push(entry);
     });
   }
 
@@ -72,6 +96,11 @@ export class Outbox {
     this.#isWritable = false;
   }
 
+  /** Starts a grace period: unroutable messages are published again until it ends. */
+  startGrace(ms: number): void {
+    this.#graceUntil = ms > 0 ? Date.now() + ms : 0;
+  }
+
   /** The channel's buffer emptied after a write returned `false`. */
   drained(session: AmqpSession): void {
     if (session !== this.#session) return;
@@ -79,56 +108,160 @@ export class Outbox {
     this.#flush();
   }
 
-  /** Rejects every waiting publish (the handler is closing). */
+  /** RabbitMQ returned a `mandatory` message: its ack follows, and decides what to do. */
+  returned(message: Message): void {
+    const id: unknown = message.properties.messageId;
+    const outgoing = typeof id === 'string' ? this.#mandatory.get(id) : undefined;
+    if (outgoing === undefined || outgoing.state !== 'written') return;
+    outgoing.wasReturned = true;
+    // The broker sends the body back: it is what a retry publishes.
+    outgoing.body = message.content;
+  }
+
+  /** Rejects every publish that waits (the handler is closing). */
   failAll(error: Error): void {
     this.detach();
-    const waiting = this.#waiting.slice(this.#head);
-    this.#waiting = [];
-    this.#head = 0;
-    for (const entry of waiting) this.#abandon(entry, error);
+    this.#lanes.clear();
+    for (const outgoing of [...this.#waiting, ...this.#lanes.takeAll()]) {
+      this.#settle(outgoing, error);
+    }
+    this.#waiting.clear();
   }
 
   #flush(): void {
-    while (this.#isWritable && this.#head < this.#waiting.length) {
-      const entry = this.#waiting[this.#head]!;
-      this.#head++;
-      if (this.#head === this.#waiting.length) {
-        this.#waiting = [];
-        this.#head = 0;
+    if (!this.#isWritable) {
+      this.#lanes.later();
+      return;
+    }
+    // Held messages first: they were called before anything of their key that waits.
+    for (const outgoing of this.#lanes.takeAll()) {
+      if (!this.#isWritable) {
+        this.#hold(outgoing);
+        continue;
       }
-      if (entry.isAbandoned) continue;
-      clearTimeout(entry.timer);
-      this.#write(entry);
+      if (outgoing.wasReturned && !this.#mayRetry(outgoing)) {
+        // Accepted and unroutable, as any message nobody bound.
+        this.#settle(outgoing, null);
+      } else {
+        this.#write(outgoing);
+      }
+    }
+    for (const outgoing of this.#waiting) {
+      if (!this.#isWritable) break;
+      this.#waiting.delete(outgoing);
+      this.#write(outgoing);
     }
   }
 
-  #write(entry: PendingPublish): void {
+  #write(outgoing: Outgoing): void {
     const session = this.#session!;
+    const body = outgoing.body;
+    if (outgoing.signal.aborted || body === null) {
+      this.#abandon(outgoing);
+      return;
+    }
+    const mandatory = Date.now() < this.#graceUntil;
+    outgoing.messageId = mandatory ? `teal.${outgoing.seq}` : undefined;
+    outgoing.wasReturned = false;
+    unlisten(outgoing);
+    outgoing.state = 'written';
+    outgoing.session = session;
+    // What is written is the channel's now; only a return brings the body back.
+    outgoing.body = null;
+    if (outgoing.messageId !== undefined) this.#mandatory.set(outgoing.messageId, outgoing);
     let isWritable: boolean;
     try {
-      isWritable = session.publish(entry.exchange, entry.routingKey, entry.body, (error) => {
-        if (error === null || error === undefined) entry.resolve();
-        else entry.reject(confirmError(entry.exchange, error));
-      });
+      isWritable = session.publish(
+        outgoing.exchange,
+        outgoing.routingKey,
+        body,
+        outgoing.messageId,
+        (error) => this.#confirmed(outgoing, error),
+      );
     } catch (error) {
+      if (outgoing.messageId !== undefined) this.#mandatory.delete(outgoing.messageId);
       // Not written: the channel closed under us. Reject rather than guess.
-      entry.reject(
+      this.#settle(
+        outgoing,
         new AMQSendError(
-          `[@teal/amq-amqp] could not write the message on ${entry.exchange}: ${describe(error)}`,
+          `[@teal/amq-amqp] could not write the message on ${outgoing.exchange}: ${describe(error)}`,
           { cause: error },
         ),
       );
       return;
     }
+    this.#inFlight.add(outgoing.watched);
     if (!isWritable) this.#isWritable = false;
   }
 
-  #abandon(entry: PendingPublish, error: Error): void {
-    if (entry.isAbandoned) return;
-    entry.isAbandoned = true;
-    clearTimeout(entry.timer);
-    entry.reject(error);
+  #confirmed(outgoing: Outgoing, error: unknown): void {
+    this.#inFlight.delete(outgoing.watched);
+    if (outgoing.messageId !== undefined) this.#mandatory.delete(outgoing.messageId);
+    if (outgoing.state !== 'written') return;
+    if (error !== null && error !== undefined) {
+      this.#settle(outgoing, confirmError(outgoing.exchange, error));
+    } else if (outgoing.wasReturned && this.#mayRetry(outgoing)) {
+      this.#hold(outgoing);
+    } else {
+      this.#settle(outgoing, null);
+    }
   }
+
+  /** Whether a returned message may be published again: in the grace, well before its deadline. */
+  #mayRetry(outgoing: Outgoing): boolean {
+    const now = Date.now();
+    return (
+      !outgoing.signal.aborted &&
+      now < this.#graceUntil &&
+      now + RETRY_DELAY_MS + RETRY_MARGIN_MS < outgoing.deadlineAt
+    );
+  }
+
+  /** Holds a message in its key's lane, where it must leave at once if its deadline fires. */
+  #hold(outgoing: Outgoing): void {
+    listen(outgoing);
+    this.#lanes.hold(outgoing);
+  }
+
+  /** The deadline of a message that is not written fired: it goes, body and all. */
+  #abandon(outgoing: Outgoing): void {
+    const { state } = outgoing;
+    if (state === 'waiting') this.#waiting.delete(outgoing);
+    else if (state === 'held') this.#lanes.remove(outgoing);
+    else return;
+    this.#settle(outgoing, outgoing.signal.reason ?? new AMQSendError('[@teal/amq-amqp] aborted'));
+  }
+
+  /** A written message reached its deadline unconfirmed: its link may be stalled. */
+  #overdue(outgoing: Outgoing): void {
+    const session = outgoing.state === 'written' ? outgoing.session : null;
+    if (session !== null && session === this.#session && !session.isEnded) {
+      this.#onOverdue(session);
+    }
+  }
+
+  #settle(outgoing: Outgoing, error: unknown): void {
+    if (outgoing.state === 'settled') return;
+    outgoing.state = 'settled';
+    outgoing.body = null;
+    outgoing.session = null;
+    unlisten(outgoing);
+    this.#inFlight.delete(outgoing.watched);
+    if (error === null) outgoing.resolve();
+    else outgoing.reject(error);
+  }
+}
+
+function listen(outgoing: Outgoing): void {
+  if (outgoing.isListening) return;
+  outgoing.isListening = true;
+  outgoing.signal.addEventListener('abort', outgoing.onAbort, { once: true });
+}
+
+function unlisten(outgoing: Outgoing): void {
+  if (!outgoing.isListening) return;
+  outgoing.isListening = false;
+  outgoing.signal.removeEventListener('abort', outgoing.onAbort);
 }
 
 function confirmError(exchange: AMQExchangeName, error: unknown): AMQSendError {

@@ -5,27 +5,35 @@ import {
   type ChannelModel,
   type ConfirmChannel,
   type ConsumeMessage,
+  type Message,
 } from 'amqplib';
 import { AckBatcher } from './acks';
 import { describe } from './errors';
+import { guardContentHeaders } from './frames';
 import type { AmqpSettings } from './options';
+import { untilAborted } from './signals';
 
 /** What a session tells its transport. */
 export interface SessionEvents {
-  /** A delivery from the handler's queue; `ack` acknowledges it on the channel it came on. */
-  onMessage(message: ConsumeMessage, ack: () => void): void;
   /** The publish channel can take writes again after `publish` returned `false`. */
   onDrain(): void;
   /** The connection or a channel ended without `close()`: the session is dead. */
   onLost(error: Error): void;
   /** RabbitMQ blocked or unblocked publishing (a resource alarm). */
   onBlocked(reason: string | null): void;
+  /** RabbitMQ returned a `mandatory` publish: no queue is bound to its key. */
+  onReturn(message: Message): void;
+  /** A delivery came with a header table amqplib could not decode; it goes on without it. */
+  onUndecodableHeaders(): void;
 }
 
-/** How long a graceful close may take before the socket is simply destroyed. */
-const CLOSE_TIMEOUT_MS = 5_000;
+/** What a delivery's consumer is told. */
+export type DeliveryHandler = (message: ConsumeMessage, ack: () => void) => void;
+
 /** How long opening the TCP connection and the AMQP handshake may take. */
 const CONNECT_TIMEOUT_MS = 10_000;
+/** How long a session that died by itself may take to close before its socket is reset. */
+const LOST_CLOSE_MS = 1_000;
 /**
  * Channels that carry queue.bind and queue.unbind. A channel has one RPC in
  * flight at a time; RabbitMQ handles several channels' binds in parallel
@@ -35,8 +43,10 @@ const BINDING_CHANNELS = 4;
 
 /**
  * One connection to RabbitMQ with its channels: a confirm channel for
- * publishing, a plain channel that declares and consumes (so publish
- * back-pressure never holds acknowledgements back), and a few that bind. A session never
+ * publishing, a plain channel that declares, consumes and acknowledges (so
+ * publish back-pressure never holds acknowledgements back), and a few that
+ * bind. It declares the exchanges and nothing of the handler's own: the
+ * queue, its bindings and consumer are `HandlerQueue`'s. A session never
  * recovers: when anything in it fails, it reports `onLost` once and the
  * transport opens a new one.
  */
@@ -47,43 +57,35 @@ export class AmqpSession {
   readonly #publisher: ConfirmChannel;
   readonly #consumer: Channel;
   readonly #binders: readonly Channel[];
-  #nextBinder = 0;
+  readonly #acks: AckBatcher;
   #isEnded = false;
   /** Set once `open` succeeded: only an opened session reports `onLost`. */
   #isOpened = false;
   #closing: Promise<void> | null = null;
-  #consumerTag: string | null = null;
 
   private constructor(
     settings: AmqpSettings,
     events: SessionEvents,
     model: ChannelModel,
-    publisher: ConfirmChannel,
-    consumer: Channel,
-    binders: readonly Channel[],
+    channels: { publisher: ConfirmChannel; consumer: Channel; binders: readonly Channel[] },
   ) {
     this.#settings = settings;
     this.#events = events;
     this.#model = model;
-    this.#publisher = publisher;
-    this.#consumer = consumer;
-    this.#binders = binders;
+    this.#publisher = channels.publisher;
+    this.#consumer = channels.consumer;
+    this.#binders = channels.binders;
+    this.#acks = new AckBatcher(channels.consumer);
   }
 
-  /**
-   * Connects, declares the exchanges and the handler's queue, binds `bindings`
-   * and starts consuming. Rejects (with the connection closed) if any step fails.
-   */
-  static async open(
-    settings: AmqpSettings,
-    events: SessionEvents,
-    bindings: Iterable<readonly [AMQExchangeName, string]>,
-  ): Promise<AmqpSession> {
+  /** Connects and declares the exchanges. Rejects (with the connection closed) if any step fails. */
+  static async open(settings: AmqpSettings, events: SessionEvents): Promise<AmqpSession> {
     const model = await amqpConnect(settings.url, {
       noDelay: true,
       timeout: CONNECT_TIMEOUT_MS,
       clientProperties: { connection_name: settings.connectionName },
     });
+    guardContentHeaders(model, () => events.onUndecodableHeaders());
     // Until the session is wired, errors only need to be kept from crashing the process.
     const ignore = () => {};
     model.on('error', ignore);
@@ -96,14 +98,20 @@ export class AmqpSession {
         Array.from({ length: BINDING_CHANNELS }, () => model.createChannel()),
       );
       for (const binder of binders) binder.on('error', ignore);
-      const session = new AmqpSession(settings, events, model, publisher, consumer, binders);
+      const session = new AmqpSession(settings, events, model, { publisher, consumer, binders });
       session.#watch();
-      await session.#declare(bindings);
+      // The flags aio-pika declares by default: RabbitMQ refuses a redeclaration with others.
+      for (const exchange of EXCHANGE_NAMES) {
+        await consumer.assertExchange(settings.exchangePrefix + exchange, 'direct', {
+          durable: false,
+          autoDelete: false,
+        });
+      }
       if (session.#isEnded) throw new Error('the connection closed while it was being set up');
       session.#isOpened = true;
       return session;
     } catch (error) {
-      await closeQuietly(model);
+      model.close().catch(() => {});
       throw error;
     }
   }
@@ -115,96 +123,123 @@ export class AmqpSession {
 
   /**
    * Writes a message on the confirm channel; `confirmed` gets the broker's ack
-   * (`null`) or an error. Returns `false` when the channel's buffer is full:
-   * wait for `onDrain` before writing more. Throws if the channel is closed.
+   * (`null`) or an error. With a `messageId` it goes `mandatory`: if no queue
+   * takes it, it comes back through `onReturn` (before its ack), carrying
+   * that id. Returns `false`
+   * when the channel's buffer is full: wait for `onDrain` before writing more.
+   * Throws if the channel is closed.
    */
   publish(
     exchange: AMQExchangeName,
     routingKey: string,
     body: Buffer,
+    messageId: string | undefined,
     confirmed: (error: unknown) => void,
   ): boolean {
     return this.#publisher.publish(
       this.#settings.exchangePrefix + exchange,
       routingKey,
       body,
-      { contentType: 'application/json' },
+      messageId === undefined
+        ? { contentType: 'application/json' }
+        : { contentType: 'application/json', mandatory: true, messageId },
       confirmed,
     );
   }
 
-  async bind(exchange: AMQExchangeName, routingKey: string): Promise<void> {
-    await this.#binder().bindQueue(
-      this.#settings.queueName,
-      this.#settings.exchangePrefix + exchange,
-      routingKey,
-    );
-  }
-
-  async unbind(exchange: AMQExchangeName, routingKey: string): Promise<void> {
-    await this.#binder().unbindQueue(
-      this.#settings.queueName,
-      this.#settings.exchangePrefix + exchange,
-      routingKey,
-    );
-  }
-
   /**
-   * Ends the session. With `deleteQueue`, the handler's queue goes too (its
-   * consumer is cancelled first); otherwise the broker keeps it for
-   * `queueExpiresMs`. Never rejects, and never takes much longer than 5 s.
+   * Declares the handler's queue: not exclusive nor auto-delete, so it
+   * outlives a dropped connection and keeps what arrives meanwhile;
+   * `x-expires` removes it once unused that long. Declaring it again renews
+   * that lease.
    */
-  close(options: { deleteQueue: boolean }): Promise<void> {
-    this.#isEnded = true;
-    if (this.#closing === null) this.#closing = this.#shutdown(options.deleteQueue);
-    return this.#closing;
-  }
-
-  /** Kills the TCP connection without a word to the broker: what a network failure does. */
-  /** The binding channels in turn. */
-  #binder(): Channel {
-    return this.#binders[this.#nextBinder++ % this.#binders.length]!;
-  }
-
-  destroySocket(): void {
-    this.#destroySocket();
-  }
-
-  async #declare(bindings: Iterable<readonly [AMQExchangeName, string]>): Promise<void> {
-    const { exchangePrefix, queueName, queueExpiresMs, prefetch } = this.#settings;
-    const channel = this.#consumer;
-    // The flags aio-pika declares by default: RabbitMQ refuses a redeclaration with others.
-    for (const exchange of EXCHANGE_NAMES) {
-      await channel.assertExchange(exchangePrefix + exchange, 'direct', {
-        durable: false,
-        autoDelete: false,
-      });
-    }
-    // Not exclusive nor auto-delete, so it outlives a dropped connection and
-    // keeps what arrives meanwhile; `x-expires` removes it once unused that long.
-    await channel.assertQueue(queueName, {
+  async assertQueue(): Promise<void> {
+    const { queueName, queueExpiresMs } = this.#settings;
+    await this.#consumer.assertQueue(queueName, {
       durable: false,
       exclusive: false,
       autoDelete: false,
       expires: queueExpiresMs,
     });
-    const binds: Promise<unknown>[] = [];
-    for (const [exchange, key] of bindings) binds.push(this.bind(exchange, key));
-    await Promise.all(binds);
-    await channel.prefetch(prefetch);
-    const acks = new AckBatcher(channel);
-    const { consumerTag } = await channel.consume(
-      queueName,
+  }
+
+  /** Deletes the handler's queue with its bindings and messages (a missing queue is fine). */
+  async deleteQueue(): Promise<void> {
+    await this.#consumer.deleteQueue(this.#settings.queueName);
+  }
+
+  /** Binds a key; operations on one key go on one channel, so the broker applies them in order. */
+  async bind(exchange: AMQExchangeName, routingKey: string): Promise<void> {
+    const { queueName, exchangePrefix } = this.#settings;
+    await this.#binderOf(routingKey).bindQueue(queueName, exchangePrefix + exchange, routingKey);
+  }
+
+  async unbind(exchange: AMQExchangeName, routingKey: string): Promise<void> {
+    const { queueName, exchangePrefix } = this.#settings;
+    await this.#binderOf(routingKey).unbindQueue(queueName, exchangePrefix + exchange, routingKey);
+  }
+
+  /** Starts consuming the handler's queue with this prefetch; resolves to the consumer tag. */
+  async consume(prefetch: number, onMessage: DeliveryHandler): Promise<string> {
+    await this.#consumer.prefetch(prefetch);
+    const { consumerTag } = await this.#consumer.consume(
+      this.#settings.queueName,
       (message) => {
         if (message === null) {
           this.#lose(new Error('the broker cancelled the consumer (the queue was deleted)'));
           return;
         }
-        this.#events.onMessage(message, () => acks.settle(message));
+        onMessage(message, () => this.#acks.settle(message));
       },
       { noAck: false },
     );
-    this.#consumerTag = consumerTag;
+    return consumerTag;
+  }
+
+  /** Stops a consumer; its unacknowledged deliveries stay with the handler until settled. */
+  async cancel(consumerTag: string): Promise<void> {
+    await this.#consumer.cancel(consumerTag);
+  }
+
+  /**
+   * Ends the session politely: the confirms of what was written, then
+   * connection.close. At `signal`, or if that fails, the socket is reset.
+   * Never rejects.
+   */
+  close(signal?: AbortSignal): Promise<void> {
+    this.#isEnded = true;
+    if (this.#closing === null) this.#closing = this.#shutdown(signal);
+    return this.#closing;
+  }
+
+  /**
+   * Kills the TCP connection with a reset, without a word to the broker: what
+   * it had not yet got acknowledged is dropped instead of being retransmitted.
+   */
+  reset(): void {
+    const stream = (this.#model.connection as { stream?: SocketLike }).stream;
+    if (stream === undefined) return;
+    // With an error: amqplib watches the socket's 'error' and 'end', not a bare destroy.
+    if (typeof stream.resetAndDestroy === 'function' && stream.readyState === 'open') {
+      try {
+        stream.resetAndDestroy();
+        // 'close' comes on a later tick; amqplib listens for 'error' and 'end' only.
+        stream.once?.('close', () => stream.emit?.('error', new Error('socket reset')));
+        return;
+      } catch {
+        // Not a plain TCP socket (TLS): destroyed below, politely.
+      }
+    }
+    stream.destroy(new Error('socket destroyed'));
+  }
+
+  /** The binding channel of a key: always the same one for the same key. */
+  #binderOf(routingKey: string): Channel {
+    let hash = 0;
+    for (let i = 0; i < routingKey.length; i++) {
+      hash = (hash * 31 + routingKey.charCodeAt(i)) | 0;
+    }
+    return this.#binders[Math.abs(hash) % this.#binders.length]!;
   }
 
   #watch(): void {
@@ -220,6 +255,7 @@ export class AmqpSession {
       channel.on('error', (error: Error) => this.#lose(error));
     }
     this.#publisher.on('drain', () => this.#events.onDrain());
+    this.#publisher.on('return', (message: Message) => this.#events.onReturn(message));
   }
 
   #lose(error: Error): void {
@@ -227,47 +263,31 @@ export class AmqpSession {
     this.#isEnded = true;
     if (this.#isOpened) this.#events.onLost(new Error(describe(error)));
     // A channel may die alone (a 404 on publish): end the connection it leaves behind.
-    void this.close({ deleteQueue: false });
+    void this.close(AbortSignal.timeout(LOST_CLOSE_MS));
   }
 
-  async #shutdown(deleteQueue: boolean): Promise<void> {
+  async #shutdown(signal: AbortSignal | undefined): Promise<void> {
     const graceful = (async () => {
       // Let the sends already written get their confirms rather than a "channel closed".
       await this.#publisher.waitForConfirms().catch(() => {});
-      if (deleteQueue) {
-        if (this.#consumerTag !== null) {
-          await this.#consumer.cancel(this.#consumerTag).catch(() => {});
-        }
-        await this.#consumer.deleteQueue(this.#settings.queueName).catch(() => {});
-      }
       await this.#model.close();
     })();
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(false), CLOSE_TIMEOUT_MS);
-    });
-    const isClosed = await Promise.race([
+    const isClosed = await untilAborted(
       graceful.then(
         () => true,
         () => false,
       ),
-      timeout,
-    ]);
-    clearTimeout(timer);
-    if (!isClosed) this.#destroySocket();
-  }
-
-  #destroySocket(): void {
-    const stream = (this.#model.connection as { stream?: { destroy(error?: Error): void } }).stream;
-    // With an error: amqplib watches the socket's 'error' and 'end', not a bare destroy.
-    stream?.destroy(new Error('socket destroyed'));
+      signal,
+      false,
+    );
+    if (!isClosed) this.reset();
   }
 }
 
-async function closeQuietly(model: ChannelModel): Promise<void> {
-  try {
-    await model.close();
-  } catch {
-    // Already closed.
-  }
+interface SocketLike {
+  readonly readyState?: string;
+  destroy(error?: Error): void;
+  resetAndDestroy?(): void;
+  once?(event: string, listener: () => void): void;
+  emit?(event: string, error: Error): void;
 }

@@ -2,61 +2,90 @@ import {
   AMQClosedError,
   type AMQExchangeName,
   backoffDelay,
-  redactUrl,
   type Transport,
   type TransportContext,
 } from '@teal/amq-core/adapter';
-import { AmqpConnectionError, connectionError, describe } from './errors';
+import { type AmqpConnectionError, connectionError } from './errors';
 import { Inbox } from './inbox';
+import { SessionKeeper } from './keeper';
 import type { AmqpSettings } from './options';
 import { Outbox } from './outbox';
+import { HandlerQueue } from './queue';
 import { AmqpSession, type SessionEvents } from './session';
+import { sleep, untilAborted } from './signals';
 
 /** RabbitMQ refuses routing keys longer than this many UTF-8 bytes (a short string). */
 export const MAX_ROUTING_KEY_BYTES = 255;
 
-type Binding = readonly [AMQExchangeName, string];
-
-interface SessionWaiter {
-  readonly resolve: (session: AmqpSession) => void;
-  readonly reject: (error: unknown) => void;
-}
+/** The events of a session opened only to clean up: nothing to report. */
+const quietEvents: SessionEvents = {
+  onDrain: () => {},
+  onLost: () => {},
+  onBlocked: () => {},
+  onReturn: () => {},
+  onUndecodableHeaders: () => {},
+};
 
 /**
- * The RabbitMQ transport of one handler: it keeps one session (connection,
- * channels, queue, consumer) up, opening a new one with backoff whenever the
- * current one is lost, and restores every binding on it.
+ * The RabbitMQ transport of one handler: publishes through the outbox,
+ * binds through the handler's queue, and has a keeper hold one session up,
+ * reconciling the queue on each before it is used.
  */
 export class AmqpTransport implements Transport {
   readonly name = '@teal/amq-amqp';
   readonly maxRoutingKeyBytes = MAX_ROUTING_KEY_BYTES;
+  readonly appliesBackpressure = true;
   readonly settings: AmqpSettings;
   readonly #context: TransportContext;
-  readonly #inbox: Inbox;
   readonly #outbox: Outbox;
-  readonly #waiters = new Set<SessionWaiter>();
-  #session: AmqpSession | null = null;
-  #reconnecting: Promise<void> | null = null;
-  #wakeUp: (() => void) | null = null;
-  #isClosed = false;
-  /** When the current outage began. */
-  #lostAt = 0;
-  #lostCount = 0;
+  readonly #queue: HandlerQueue;
+  readonly #keeper: SessionKeeper;
+  /** The session reset because a write on it was overdue: one reset, one warning. */
+  #resetting: AmqpSession | null = null;
 
   private constructor(settings: AmqpSettings, context: TransportContext) {
     this.settings = settings;
     this.#context = context;
-    this.#inbox = new Inbox(context, settings.prefetch);
-    this.#outbox = new Outbox(context.sendTimeoutMs);
+    const inbox = new Inbox(context, settings.prefetch);
+    const outbox = new Outbox(context.sendTimeoutMs, (session) => this.#overdue(session));
+    const queue = new HandlerQueue(settings, context, (message, ack) =>
+      inbox.receive(message, ack),
+    );
+    this.#outbox = outbox;
+    this.#queue = queue;
+    this.#keeper = new SessionKeeper(settings, context, {
+      prepare: (session) => {
+        // Whatever an earlier connection left unacknowledged will be redelivered.
+        inbox.connectionLost();
+        return queue.attach(session);
+      },
+      installed: (session, isReconnection) => {
+        // Receivers that lost the broker too may not be back yet: retry what finds no queue.
+        if (isReconnection) outbox.startGrace(settings.reconnectGraceMs);
+        outbox.attach(session);
+        // Keys core unbound while the session was being set up may have been bound on it.
+        if (isReconnection) queue.prune(session).catch(() => {});
+      },
+      lost: () => {
+        outbox.detach();
+        queue.detach();
+        inbox.connectionLost();
+      },
+      discard: (session) => this.#release(session, AbortSignal.timeout(context.sendTimeoutMs)),
+      drained: (session) => outbox.drained(session),
+      returned: (message) => outbox.returned(message),
+      undecodableHeaders: () =>
+        context.logger.warn(
+          'dropped the header table of a delivery that could not be decoded; its body goes on alone',
+        ),
+    });
   }
 
   /** Connects; rejects with an `AmqpConnectionError` (password masked) when the broker cannot be reached. */
   static async open(settings: AmqpSettings, context: TransportContext): Promise<AmqpTransport> {
     const transport = new AmqpTransport(settings, context);
     try {
-      if (!transport.#install(await transport.#openSession([]))) {
-        throw new Error('the connection closed as soon as it opened');
-      }
+      await transport.#keeper.start();
     } catch (error) {
       throw connectionError('cannot connect to', settings.givenUrl, error);
     }
@@ -64,199 +93,136 @@ export class AmqpTransport implements Transport {
   }
 
   get isConnected(): boolean {
-    return this.#session !== null && !this.#session.isEnded;
+    return this.#keeper.current !== null;
   }
 
-  publish(exchange: AMQExchangeName, routingKey: string, body: string | Uint8Array): Promise<void> {
-    return this.#outbox.publish(exchange, routingKey, body);
+  publish(
+    exchange: AMQExchangeName,
+    routingKey: string,
+    body: string | Uint8Array,
+    signal: AbortSignal,
+  ): Promise<void> {
+    return this.#outbox.publish(exchange, routingKey, body, signal);
   }
 
-  async bind(exchange: AMQExchangeName, routingKey: string): Promise<void> {
-    const deadline = Date.now() + this.#context.sendTimeoutMs;
+  async bind(exchange: AMQExchangeName, routingKey: string, signal: AbortSignal): Promise<void> {
     for (;;) {
-      const session = await this.#connected('bind', deadline);
+      const session = await this.#keeper.connected('bind', signal);
+      const bound = this.#queue.bind(session, exchange, routingKey);
       try {
-        await session.bind(exchange, routingKey);
-        return;
+        await untilAborted(bound, signal, undefined);
       } catch (error) {
-        // A lost session is replaced, and the new one binds every key: try there.
+        // A lost session is replaced, and the new one binds every key core has: try there.
         if (!session.isEnded) throw this.#error(`could not bind a key on ${exchange} at`, error);
-      }
-    }
-  }
-
-  async unbind(exchange: AMQExchangeName, routingKey: string): Promise<void> {
-    const session = this.#session;
-    // Without a session there is nothing to undo: the next one binds only what core still has.
-    if (session === null || session.isEnded) return;
-    try {
-      await session.unbind(exchange, routingKey);
-    } catch (error) {
-      if (!session.isEnded) throw this.#error(`could not unbind a key on ${exchange} at`, error);
-    }
-  }
-
-  async close(): Promise<void> {
-    this.#isClosed = true;
-    this.#wakeUp?.();
-    const closed = new AMQClosedError('[@teal/amq-amqp] the handler was closed');
-    this.#outbox.failAll(closed);
-    for (const waiter of this.#waiters) waiter.reject(closed);
-    this.#waiters.clear();
-    const session = this.#session;
-    this.#session = null;
-    if (session !== null) await session.close({ deleteQueue: true });
-    await this.#reconnecting;
-  }
-
-  /** How many times the connection was lost so far. */
-  get lostConnections(): number {
-    return this.#lostCount;
-  }
-
-  /** For tests: kills the TCP connection without a word to the broker. */
-  destroySocket(): void {
-    this.#session?.destroySocket();
-  }
-
-  async #openSession(bindings: readonly Binding[]): Promise<AmqpSession> {
-    // Whatever the previous connection left unacknowledged will be redelivered.
-    this.#inbox.connectionLost();
-    let session: AmqpSession | null = null;
-    const events: SessionEvents = {
-      onMessage: (message, ack) => this.#inbox.receive(message, ack),
-      onDrain: () => {
-        if (session !== null) this.#outbox.drained(session);
-      },
-      onLost: (error) => {
-        if (session !== null && session === this.#session) this.#lose(error);
-      },
-      onBlocked: (reason) => {
-        if (reason === null) this.#context.logger.warn('RabbitMQ unblocked publishing');
-        else this.#context.logger.warn('RabbitMQ blocked publishing', { reason });
-      },
-    };
-    session = await AmqpSession.open(this.settings, events, bindings);
-    return session;
-  }
-
-  /** Makes an opened session the current one, unless it died in between (then `false`). */
-  #install(session: AmqpSession): boolean {
-    if (session.isEnded) return false;
-    this.#session = session;
-    this.#outbox.attach(session);
-    for (const waiter of this.#waiters) waiter.resolve(session);
-    this.#waiters.clear();
-    return true;
-  }
-
-  #lose(error: Error): void {
-    this.#session = null;
-    this.#lostAt = Date.now();
-    this.#lostCount++;
-    this.#outbox.detach();
-    this.#inbox.connectionLost();
-    this.#context.reportError(
-      new AmqpConnectionError(
-        `[@teal/amq-amqp] lost the connection to ${redactUrl(this.settings.givenUrl)} (${describe(error)}); reconnecting`,
-      ),
-    );
-    this.#reconnecting ??= this.#reconnect().finally(() => {
-      this.#reconnecting = null;
-    });
-  }
-
-  async #reconnect(): Promise<void> {
-    for (let attempt = 0; !this.#isClosed; attempt++) {
-      await this.#sleep(backoffDelay(attempt));
-      if (this.#isClosed) return;
-      const bindings = [...this.#context.bindings()];
-      let session: AmqpSession;
-      try {
-        session = await this.#openSession(bindings);
-      } catch (error) {
-        if (attempt === 0 || attempt % 10 === 9) {
-          this.#context.reportError(
-            connectionError(
-              `reconnect attempt ${attempt + 1} failed for`,
-              this.settings.givenUrl,
-              error,
-            ),
-          );
-        }
         continue;
       }
-      if (this.#isClosed) {
-        await session.close({ deleteQueue: true });
-        return;
-      }
-      if (!this.#install(session)) continue;
-      this.#unbindDropped(session, bindings);
-      const outageMs = Date.now() - this.#lostAt;
-      if (outageMs > this.settings.queueExpiresMs) {
-        this.#context.logger.warn(
-          'reconnected after an outage longer than queueExpiresMs: the queue may have expired, losing what was sent meanwhile',
-          { outageMs, queueExpiresMs: this.settings.queueExpiresMs },
+      if (signal.aborted) {
+        // Core drops the key when this rejects: unbind it if the late bind lands.
+        bound.then(
+          () => this.#prune(),
+          () => {},
         );
+        throw signal.reason;
       }
       return;
     }
   }
 
-  /** Keys unbound while the session was being set up were bound on it: undo that. */
-  #unbindDropped(session: AmqpSession, bound: readonly Binding[]): void {
-    const current = new Set<string>();
-    for (const [exchange, key] of this.#context.bindings()) current.add(`${exchange}\u0000${key}`);
-    for (const [exchange, key] of bound) {
-      if (current.has(`${exchange}\u0000${key}`)) continue;
-      session.unbind(exchange, key).catch(() => {
-        // Only traffic is lost: core drops deliveries of keys it does not have.
-      });
-    }
-  }
-
-  /** The live session, waiting for a reconnection until `deadline`. */
-  #connected(method: string, deadline: number): Promise<AmqpSession> {
-    if (this.#isClosed) {
-      return Promise.reject(new AMQClosedError(`[@teal/amq-amqp] ${method}() after close()`));
-    }
-    const session = this.#session;
-    if (session !== null && !session.isEnded) return Promise.resolve(session);
-    return new Promise<AmqpSession>((resolve, reject) => {
-      const timer = setTimeout(
-        () => {
-          this.#waiters.delete(waiter);
-          reject(
-            new AmqpConnectionError(
-              `[@teal/amq-amqp] ${method}(): no connection to RabbitMQ within ${this.#context.sendTimeoutMs} ms; check that the broker is up`,
-            ),
-          );
-        },
-        Math.max(0, deadline - Date.now()),
-      );
-      const waiter: SessionWaiter = {
-        resolve: (value) => {
-          clearTimeout(timer);
-          resolve(value);
-        },
-        reject: (error) => {
-          clearTimeout(timer);
-          reject(error);
-        },
-      };
-      this.#waiters.add(waiter);
-    });
-  }
-
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        resolve();
+  async unbind(exchange: AMQExchangeName, routingKey: string, signal: AbortSignal): Promise<void> {
+    const session = this.#keeper.current;
+    // Without a session the binding stays tracked: the next session removes it.
+    const unbound = this.#queue.unbind(session, exchange, routingKey);
+    try {
+      await untilAborted(unbound, signal, undefined);
+    } catch (error) {
+      if (session !== null && !session.isEnded) {
+        throw this.#error(`could not unbind a key on ${exchange} at`, error);
       }
-      this.#wakeUp = done;
-    });
+    }
+    unbound.catch(() => {});
+    if (signal.aborted) throw signal.reason;
+  }
+
+  async close(signal: AbortSignal): Promise<void> {
+    const closed = new AMQClosedError('[@teal/amq-amqp] the handler was closed');
+    const session = this.#keeper.stop(closed);
+    this.#outbox.failAll(closed);
+    if (session !== null && !session.isEnded) {
+      await this.#release(session, signal);
+    } else if (this.#queue.mayExist) {
+      // In an outage: the queue would wait for x-expires. Until the deadline, try to delete it.
+      await this.#releaseWhenBack(signal);
+    }
+    this.#queue.detach();
+    await untilAborted(this.#keeper.settled, signal, undefined);
+  }
+
+  /** What the transport believes it holds on the broker: its queue, consumer and bindings. */
+  resources(): readonly string[] {
+    return this.#queue.resources();
+  }
+
+  /** How many times the connection was lost so far. */
+  get lostConnections(): number {
+    return this.#keeper.lostCount;
+  }
+
+  /** For tests: kills the TCP connection without a word to the broker. */
+  destroySocket(): void {
+    this.#keeper.current?.reset();
+  }
+
+  /** Deletes the queue and ends the session, politely until `signal`, then by a reset. */
+  async #release(session: AmqpSession, signal: AbortSignal): Promise<void> {
+    const released = await untilAborted(
+      this.#queue.release(session).then(
+        () => true,
+        () => false,
+      ),
+      signal,
+      false,
+    );
+    if (!released) session.reset();
+    await session.close(signal);
+  }
+
+  /** Connects again, with backoff, only to delete the queue; gives up at `signal`. */
+  async #releaseWhenBack(signal: AbortSignal): Promise<void> {
+    for (let attempt = 0; !signal.aborted; attempt++) {
+      await sleep(backoffDelay(attempt), signal);
+      if (signal.aborted) return;
+      const opening = AmqpSession.open(this.settings, quietEvents);
+      const session = await untilAborted(
+        opening.catch(() => null),
+        signal,
+        null,
+      );
+      if (session === null) {
+        // Not open, or open too late: a connection that opens after the deadline is closed at once.
+        opening.then(
+          (late) => late.close(AbortSignal.timeout(1_000)),
+          () => {},
+        );
+        continue;
+      }
+      await this.#release(session, signal);
+      return;
+    }
+  }
+
+  /** A message written on this session reached its deadline unconfirmed: the link may be stalled. */
+  #overdue(session: AmqpSession): void {
+    if (session !== this.#keeper.current || this.#resetting === session) return;
+    this.#resetting = session;
+    this.#context.logger.warn(
+      'a message written to RabbitMQ was not confirmed by its deadline; resetting the connection so that it cannot land late',
+    );
+    session.reset();
+  }
+
+  #prune(): void {
+    const session = this.#keeper.current;
+    if (session !== null) this.#queue.prune(session).catch(() => {});
   }
 
   #error(what: string, cause: unknown): AmqpConnectionError {

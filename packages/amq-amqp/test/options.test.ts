@@ -29,10 +29,16 @@ describe('amqp settings', () => {
     expect(Buffer.byteLength(settings.queueName)).toBeLessThanOrEqual(255);
   });
 
-  it('reads queueExpiresMs, prefetch and connectionName from the URL, options first', () => {
-    const url = 'amqp://h/vhost?queueExpiresMs=15000&prefetch=32&connectionName=web&frameMax=8192';
+  it('reads its settings from the URL, options first', () => {
+    const url =
+      'amqp://h/vhost?queueExpiresMs=15000&prefetch=32&connectionName=web&frameMax=8192&queueLingerMs=0&reconnectGraceMs=3000';
     const settings = resolveSettings({ url, prefetch: 64 });
-    expect(settings).toMatchObject({ queueExpiresMs: 15_000, prefetch: 64 });
+    expect(settings).toMatchObject({
+      queueExpiresMs: 15_000,
+      prefetch: 64,
+      queueLingerMs: 0,
+      reconnectGraceMs: 3_000,
+    });
     expect(settings.connectionName).toMatch(/^web\/-\//);
     // amqplib gets its own parameters only.
     const forAmqplib = new URL(settings.url);
@@ -47,6 +53,8 @@ describe('amqp settings', () => {
     expect(settings).toMatchObject({
       queueExpiresMs: 60_000,
       prefetch: 256,
+      queueLingerMs: 1_000,
+      reconnectGraceMs: 10_000,
       exchangePrefix: '',
     });
   });
@@ -57,6 +65,8 @@ describe('amqp settings', () => {
       [{ queueExpiresMs: 0 }, 'queueExpiresMs'],
       [{ heartbeatSeconds: 1.5 }, 'heartbeatSeconds'],
       [{ connectionName: '' }, 'connectionName'],
+      [{ queueLingerMs: -1 }, 'queueLingerMs'],
+      [{ reconnectGraceMs: Number.NaN }, 'reconnectGraceMs'],
     ] as const;
     for (const [options, setting] of bad) {
       const call = () => resolveSettings({ url: 'amqp://u:SECRETPW@h', ...options });

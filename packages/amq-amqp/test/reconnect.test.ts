@@ -157,7 +157,7 @@ describeWithBroker('amqp reconnection', unavailable, () => {
     const seen = numbers(receiver);
     await receiver.bindCallbackState('k');
     const transport = transportOf<AmqpTransport>(receiver);
-    proxy.freeze();
+    proxy.stall();
     await waitFor(() => transport.lostConnections === 1, 15_000, 'the heartbeat timeout');
     await waitFor(() => receiver.isConnected, 15_000, 'the reconnection');
     await sender.send(callback('k', 1));

@@ -65,6 +65,7 @@ describeWithBroker('amqp topology: exchanges and the handler queue', unavailable
   it('gives its queue x-expires, no durability and no exclusivity', async () => {
     const prefix = isolatedPrefix(cleanups);
     const created = await handler({ exchangePrefix: prefix, queueExpiresMs: 45_000 });
+    await created.bindCallbackState('k');
     const { queueName } = transportOf<AmqpTransport>(created).settings;
     // Redeclaring with the same arguments from another connection succeeds only
     // for a non-exclusive queue whose arguments match exactly.
@@ -80,6 +81,7 @@ describeWithBroker('amqp topology: exchanges and the handler queue', unavailable
   it('deletes its queue on close', async () => {
     const prefix = isolatedPrefix(cleanups);
     const created = await connect({ url: AMQP_URL, exchangePrefix: prefix });
+    await created.bindCallbackState('k');
     const { queueName } = transportOf<AmqpTransport>(created).settings;
     const channel = await (await raw()).createChannel();
     await channel.checkQueue(queueName);

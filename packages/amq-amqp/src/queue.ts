@@ -1,0 +1,226 @@
+import type { AMQExchangeName, TransportContext } from '@teal/amq-core/adapter';
+import { Consumer } from './consumer';
+import type { AmqpSettings } from './options';
+import type { AmqpSession, DeliveryHandler } from './session';
+
+type Binding = readonly [AMQExchangeName, string];
+
+function idOf(exchange: AMQExchangeName, routingKey: string): string {
+  return `${exchange}\u0000${routingKey}`;
+}
+
+/** The binding an id names: exchange names hold no NUL, so the first one separates. */
+function bindingOf(id: string): Binding {
+  const at = id.indexOf('\u0000');
+  return [id.slice(0, at) as AMQExchangeName, id.slice(at + 1)];
+}
+
+/**
+ * The handler's queue on the broker and its bindings, across sessions.
+ *
+ * The queue exists only while the handler has bindings: declared at the
+ * first bind, deleted `queueLingerMs` after the last unbind (so a send-only
+ * handler has none), and by `x-expires` if the handler dies. It outlives a
+ * lost connection, bindings included, so what the broker holds may differ
+ * from what core has: every binding that may be on the broker is tracked —
+ * from before its bind is sent until an unbind is confirmed or the queue
+ * deleted — and each new session makes the broker's bindings equal core's,
+ * removing those core dropped meanwhile.
+ */
+export class HandlerQueue {
+  readonly #settings: AmqpSettings;
+  readonly #context: TransportContext;
+  readonly #consumer: Consumer;
+  /** Bindings that may exist on the broker, by id, each with the number of the last bind sent for it. */
+  readonly #mayBeBound = new Map<string, number>();
+  #stamp = 0;
+  /** The queue may exist on the broker: declared, and not deleted since. */
+  #mayExist = false;
+  /** The session the queue was declared on, if it still is the current one. */
+  #declaredOn: AmqpSession | null = null;
+  #session: AmqpSession | null = null;
+  #linger: NodeJS.Timeout | null = null;
+  /** Queue-wide operations (declare, delete, reconcile), one after the other. */
+  #chain: Promise<unknown> = Promise.resolve();
+
+  constructor(settings: AmqpSettings, context: TransportContext, onMessage: DeliveryHandler) {
+    this.#settings = settings;
+    this.#context = context;
+    this.#consumer = new Consumer(settings, context, onMessage, (operation) =>
+      this.#serialize(operation),
+    );
+  }
+
+  /**
+   * Makes a new session's broker state equal core's bindings before the
+   * session is used: the queue declared, bound to each key core has and to
+   * no other, and consumed — or deleted if core has no key.
+   */
+  attach(session: AmqpSession): Promise<void> {
+    this.#session = session;
+    this.#declaredOn = null;
+    this.#consumer.detach();
+    this.#cancelLinger();
+    return this.#serialize(async () => {
+      const wanted = new Map<string, Binding>();
+      for (const binding of this.#context.bindings()) wanted.set(idOf(...binding), binding);
+      if (wanted.size === 0) {
+        if (this.mayExist) await this.#delete(session);
+        return;
+      }
+      await this.#declare(session);
+      const work: Promise<void>[] = [];
+      for (const id of this.#mayBeBound.keys()) {
+        if (!wanted.has(id)) work.push(this.#unbindOn(session, ...bindingOf(id)));
+      }
+      for (const binding of wanted.values()) work.push(this.#bindOn(session, ...binding));
+      await Promise.all(work);
+      await this.#consumer.start(session);
+    });
+  }
+
+  /** The session is gone: the queue and its bindings stay on the broker until the next one. */
+  detach(): void {
+    this.#session = null;
+    this.#declaredOn = null;
+    this.#consumer.detach();
+    this.#cancelLinger();
+  }
+
+  /** Binds a key on the current session, declaring the queue first if it has to. */
+  async bind(session: AmqpSession, exchange: AMQExchangeName, routingKey: string): Promise<void> {
+    this.#cancelLinger();
+    if (this.#declaredOn !== session) {
+      await this.#serialize(async () => {
+        if (this.#declaredOn === session) return;
+        await this.#declare(session);
+        await this.#consumer.start(session);
+      });
+    }
+    await this.#bindOn(session, exchange, routingKey);
+  }
+
+  /**
+   * Unbinds a key. Without a session, nothing is sent: the binding stays
+   * tracked, and the next session removes it.
+   */
+  async unbind(
+    session: AmqpSession | null,
+    exchange: AMQExchangeName,
+    routingKey: string,
+  ): Promise<void> {
+    if (session !== null && this.#mayBeBound.has(idOf(exchange, routingKey))) {
+      await this.#unbindOn(session, exchange, routingKey);
+    }
+    this.#lingerIfUnbound();
+  }
+
+  /** Unbinds whatever may be bound on the broker and core no longer has (after a late bind, a reconnection). */
+  async prune(session: AmqpSession): Promise<void> {
+    const wanted = new Set<string>();
+    for (const binding of this.#context.bindings()) wanted.add(idOf(...binding));
+    const work: Promise<void>[] = [];
+    for (const id of this.#mayBeBound.keys()) {
+      if (!wanted.has(id)) work.push(this.#unbindOn(session, ...bindingOf(id)));
+    }
+    await Promise.all(work);
+    this.#lingerIfUnbound();
+  }
+
+  /** Cancels the consumer and deletes the queue (the handler is closing). */
+  async release(session: AmqpSession): Promise<void> {
+    this.#cancelLinger();
+    await this.#serialize(async () => {
+      if (this.mayExist) await this.#delete(session);
+    });
+  }
+
+  /** Whether anything of the handler may be on the broker: the queue, or a binding of it. */
+  get mayExist(): boolean {
+    return this.#mayExist || this.#mayBeBound.size > 0;
+  }
+
+  /** What the handler believes it holds on the broker: `queue`, `consumer`, `binding` lines. */
+  resources(): string[] {
+    const { queueName } = this.#settings;
+    const lines: string[] = [];
+    if (this.#mayExist) lines.push(`queue ${queueName}`);
+    if (this.#consumer.isConsuming) lines.push(`consumer ${queueName}`);
+    for (const id of this.#mayBeBound.keys()) {
+      const [exchange, routingKey] = bindingOf(id);
+      lines.push(`binding ${exchange} ${routingKey}`);
+    }
+    return lines;
+  }
+
+  async #declare(session: AmqpSession): Promise<void> {
+    this.#mayExist = true;
+    await session.assertQueue();
+    this.#declaredOn = session;
+  }
+
+  async #delete(session: AmqpSession): Promise<void> {
+    // At once: a bind from now on declares the queue again, after this.
+    if (this.#declaredOn === session) this.#declaredOn = null;
+    await this.#consumer.stop(session);
+    await session.deleteQueue();
+    this.#mayExist = false;
+    this.#mayBeBound.clear();
+  }
+
+  async #bindOn(
+    session: AmqpSession,
+    exchange: AMQExchangeName,
+    routingKey: string,
+  ): Promise<void> {
+    // Tracked before it is sent: from then on, it may be on the broker.
+    this.#mayBeBound.set(idOf(exchange, routingKey), ++this.#stamp);
+    await session.bind(exchange, routingKey);
+  }
+
+  async #unbindOn(
+    session: AmqpSession,
+    exchange: AMQExchangeName,
+    routingKey: string,
+  ): Promise<void> {
+    const id = idOf(exchange, routingKey);
+    const sent = this.#mayBeBound.get(id);
+    if (sent === undefined) return;
+    await session.unbind(exchange, routingKey);
+    // A bind of the key sent meanwhile went after it on the same channel: it is bound.
+    if (this.#mayBeBound.get(id) === sent) this.#mayBeBound.delete(id);
+  }
+
+  /** After an unbind: once core has no key left, the queue goes after `queueLingerMs`. */
+  #lingerIfUnbound(): void {
+    if (this.#linger !== null || !this.#mayExist || hasAny(this.#context.bindings())) return;
+    this.#linger = setTimeout(() => {
+      this.#linger = null;
+      const session = this.#session;
+      if (session === null || session.isEnded) return;
+      this.#serialize(async () => {
+        if (hasAny(this.#context.bindings()) || this.#session !== session) return;
+        await this.#delete(session);
+      }).catch(() => {
+        // The session died: the next one deletes the queue if core still has no key.
+      });
+    }, this.#settings.queueLingerMs);
+  }
+
+  #cancelLinger(): void {
+    if (this.#linger === null) return;
+    clearTimeout(this.#linger);
+    this.#linger = null;
+  }
+
+  #serialize(operation: () => Promise<void>): Promise<void> {
+    const next = this.#chain.then(operation, operation);
+    this.#chain = next.catch(() => {});
+    return next;
+  }
+}
+
+function hasAny(items: Iterable<unknown>): boolean {
+  for (const _ of items) return true;
+  return false;
+}

@@ -1,0 +1,143 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type RabbitNode, rabbitmqctl } from './rabbitmqctl';
+
+const SERVER = process.env.TEAL_RABBITMQ_SERVER ?? '/usr/lib/rabbitmq/bin/rabbitmq-server';
+
+/**
+ * A RabbitMQ node of its own, on a loopback port, for tests that stop and
+ * start the broker: the shared one other suites use is never touched. It
+ * runs the server script directly (the packaged wrappers switch user and
+ * cookie), with its own data directory, config, cookie and node name, and is
+ * stopped by its own PID.
+ */
+export class PrivateRabbit {
+  readonly node: RabbitNode;
+  readonly port: number;
+  readonly #directory: string;
+  #process: ChildProcess | null = null;
+
+  private constructor(node: RabbitNode, port: number, directory: string) {
+    this.node = node;
+    this.port = port;
+    this.#directory = directory;
+  }
+
+  /** Why no private node can run here, or `null`. */
+  static async unavailable(): Promise<string | null> {
+    try {
+      await readFile(SERVER);
+      return null;
+    } catch {
+      return `no RabbitMQ server script at ${SERVER} (TEAL_RABBITMQ_SERVER)`;
+    }
+  }
+
+  /** Starts a node whose AMQP port is `port` (distribution port `port + 20000`) and waits for it. */
+  static async start(port: number): Promise<PrivateRabbit> {
+    const directory = await mkdtemp(join(tmpdir(), 'teal-amqp-node-'));
+    const home = join(directory, 'home');
+    await mkdir(home);
+    const cookie = join(home, '.erlang.cookie');
+    await writeFile(cookie, randomBytes(15).toString('hex'));
+    await chmod(cookie, 0o400);
+    await writeFile(
+      join(directory, 'rabbitmq.conf'),
+      `listeners.tcp.default = 127.0.0.1:${port}\n`,
+    );
+    await writeFile(join(directory, 'rabbitmq-env.conf'), '');
+    const name = `teal-amqp-test-${randomBytes(4).toString('hex')}@localhost`;
+    const rabbit = new PrivateRabbit({ name, home }, port, directory);
+    await rabbit.boot();
+    return rabbit;
+  }
+
+  get url(): string {
+    return `amqp://guest:guest@127.0.0.1:${this.port}`;
+  }
+
+  /** Starts the node's Erlang VM and RabbitMQ in it; resolves once it takes connections. */
+  async boot(): Promise<void> {
+    const directory = this.#directory;
+    // A stale PID file would make `rabbitmqctl wait` watch a dead process.
+    await rm(join(directory, 'pid'), { force: true });
+    const child = spawn(SERVER, [], {
+      env: {
+        ...process.env,
+        HOME: this.node.home,
+        RABBITMQ_NODENAME: this.node.name,
+        RABBITMQ_NODE_PORT: String(this.port),
+        RABBITMQ_DIST_PORT: String(this.port + 20_000),
+        RABBITMQ_MNESIA_BASE: join(directory, 'mnesia'),
+        RABBITMQ_LOG_BASE: join(directory, 'log'),
+        RABBITMQ_PID_FILE: join(directory, 'pid'),
+        RABBITMQ_CONFIG_FILE: join(directory, 'rabbitmq.conf'),
+        RABBITMQ_CONF_ENV_FILE: join(directory, 'rabbitmq-env.conf'),
+        RABBITMQ_ENABLED_PLUGINS_FILE: join(directory, 'enabled_plugins'),
+      },
+      stdio: 'ignore',
+    });
+    child.on('error', () => {});
+    this.#process = child;
+    await rabbitmqctl(['wait', '--timeout', '60', join(directory, 'pid')], this.node);
+    await rabbitmqctl(['await_startup', '--timeout', '60'], this.node);
+  }
+
+  /** Stops RabbitMQ inside the node (connections closed, transient queues and exchanges gone). */
+  async stopApp(): Promise<void> {
+    await rabbitmqctl(['stop_app'], this.node);
+  }
+
+  async startApp(): Promise<void> {
+    await rabbitmqctl(['start_app'], this.node);
+  }
+
+  /** Kills the node's VM outright (SIGKILL by its PID), as a crash or a power cut would. */
+  async kill(): Promise<void> {
+    const pid = await this.#pid();
+    if (pid !== null) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+      await waitForExit(pid);
+    }
+    this.#process?.kill('SIGKILL');
+    this.#process = null;
+  }
+
+  /** Stops the node for good and removes its data. */
+  async stop(): Promise<void> {
+    try {
+      await rabbitmqctl(['stop'], this.node);
+    } catch {
+      // Not answering: killed below.
+    }
+    await this.kill();
+    await rm(this.#directory, { recursive: true, force: true });
+  }
+
+  async #pid(): Promise<number | null> {
+    try {
+      const pid = Number.parseInt(await readFile(join(this.#directory, 'pid'), 'utf8'), 10);
+      return Number.isInteger(pid) && pid > 0 ? pid : null;
+    } catch {
+      return null;
+    }
+  }
+}
+
+async function waitForExit(pid: number): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

@@ -1,0 +1,145 @@
+import { describeWithBroker } from '@teal/amq-core/testing';
+import { callbackMessage } from '@teal/messages';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { connect } from '../src/index';
+import { sleep, waitFor } from './broker';
+import { PrivateRabbit } from './private-rabbit';
+
+/** Ports of this file's private node (AMQP; distribution is this plus 20,000). */
+const PORT = 5690;
+/** How many restarts the test runs: `TEAL_RESTART_RUNS` (the README's figures come from 6). */
+const RUNS = Number(process.env.TEAL_RESTART_RUNS ?? 2);
+/** The handlers' `reconnectGraceMs`: `TEAL_RESTART_GRACE_MS=0` shows what is lost without it. */
+const GRACE_MS =
+  process.env.TEAL_RESTART_GRACE_MS === undefined
+    ? undefined
+    : Number(process.env.TEAL_RESTART_GRACE_MS);
+/** A send every few milliseconds: a few hundred a second, each awaited. */
+const PAUSE_MS = 3;
+
+interface Figures {
+  readonly how: 'stop_app' | 'kill -9';
+  sent: number;
+  confirmed: number;
+  rejected: number;
+  delivered: number;
+  lost: number;
+  duplicated: number;
+  rejectedButDelivered: number;
+  outageSeconds: number;
+  secondsToRecover: number;
+}
+
+const unavailable = await PrivateRabbit.unavailable();
+
+describeWithBroker('amqp: a RabbitMQ restart under steady sends', unavailable, () => {
+  let rabbit: PrivateRabbit;
+  const results: Figures[] = [];
+
+  beforeAll(async () => {
+    rabbit = await PrivateRabbit.start(PORT);
+  }, 120_000);
+
+  afterAll(async () => {
+    await rabbit?.stop();
+    if (results.length > 0) console.table(results);
+  }, 60_000);
+
+  /**
+   * One handler sends, one after the other, to another handler bound to the
+   * key, while the broker stops and starts again (its queues and exchanges,
+   * not durable, are gone when it is back).
+   */
+  async function restartUnderLoad(how: Figures['how']): Promise<Figures> {
+    const exchangePrefix = `restart.${Math.random().toString(36).slice(2, 8)}.`;
+    const options = {
+      url: rabbit.url,
+      exchangePrefix,
+      sendTimeoutMs: 30_000,
+      onError: () => {},
+      ...(GRACE_MS === undefined ? {} : { reconnectGraceMs: GRACE_MS }),
+    };
+    const receiver = await connect(options);
+    const sender = await connect(options);
+    const delivered = new Map<number, number>();
+    let firstDeliveryAfterBack = 0;
+    let backAt = 0;
+    receiver.callback = (message) => {
+      if (message.kind !== 'callback') return;
+      const n = Number(new URL(message.url).searchParams.get('n'));
+      delivered.set(n, (delivered.get(n) ?? 0) + 1);
+      if (backAt > 0 && firstDeliveryAfterBack === 0) firstDeliveryAfterBack = Date.now();
+    };
+    await receiver.bindCallbackState('k');
+    const outcomes: Array<'confirmed' | 'rejected'> = [];
+    let isSending = true;
+    const sending = (async () => {
+      for (let n = 0; isSending; n++) {
+        try {
+          await sender.send(callbackMessage({ url: `https://x.test/cb?n=${n}`, state: 'k' }));
+          outcomes[n] = 'confirmed';
+        } catch {
+          outcomes[n] = 'rejected';
+        }
+        await sleep(PAUSE_MS);
+      }
+    })();
+    try {
+      await sleep(1_500);
+      const stoppedAt = Date.now();
+      if (how === 'stop_app') {
+        await rabbit.stopApp();
+        await sleep(2_000);
+        await rabbit.startApp();
+      } else {
+        await rabbit.kill();
+        await sleep(1_000);
+        await rabbit.boot();
+      }
+      backAt = Date.now();
+      await waitFor(() => firstDeliveryAfterBack > 0, 60_000, 'a delivery after the restart');
+      await sleep(2_000);
+      isSending = false;
+      await sending;
+      const confirmed = outcomes.flatMap((outcome, n) => (outcome === 'confirmed' ? [n] : []));
+      await waitFor(
+        () => confirmed.every((n) => delivered.has(n)),
+        5_000,
+        'every confirmed send',
+      ).catch(() => {});
+      await sleep(500);
+      const rejected = outcomes.length - confirmed.length;
+      return {
+        how,
+        sent: outcomes.length,
+        confirmed: confirmed.length,
+        rejected,
+        delivered: [...delivered.keys()].length,
+        lost: confirmed.filter((n) => !delivered.has(n)).length,
+        duplicated: [...delivered.values()].filter((count) => count > 1).length,
+        rejectedButDelivered: outcomes.filter(
+          (outcome, n) => outcome === 'rejected' && delivered.has(n),
+        ).length,
+        outageSeconds: (backAt - stoppedAt) / 1_000,
+        secondsToRecover: (firstDeliveryAfterBack - backAt) / 1_000,
+      };
+    } finally {
+      isSending = false;
+      await sending;
+      await Promise.allSettled([receiver.close(), sender.close()]);
+    }
+  }
+
+  for (let run = 0; run < RUNS; run++) {
+    const how = run % 2 === 0 ? 'stop_app' : 'kill -9';
+    it(`loses no confirmed send across a restart (${how}, run ${run + 1} of ${RUNS})`, async () => {
+      const figures = await restartUnderLoad(how);
+      results.push(figures);
+      console.log(JSON.stringify(figures));
+      expect(figures.lost).toBe(0);
+      expect(figures.duplicated).toBe(0);
+      // Only the send in flight when the broker went may fail, and then it was not delivered.
+      expect(figures.rejected).toBeLessThanOrEqual(1);
+    }, 180_000);
+  }
+});

@@ -12,6 +12,8 @@ interface Link {
   readonly client: Socket;
   readonly upstream: Socket;
   isFrozen: boolean;
+  /** What each side wrote while the link stalls, forwarded on `heal()`; `null` when it does not stall. */
+  held: { toUpstream: Buffer[]; toClient: Buffer[] } | null;
 }
 
 /**
@@ -24,7 +26,13 @@ interface Link {
  *   new ones included: a half-open link, a peer that vanished;
  * - `restore()` forwards again. A frozen connection never comes back: it is
  *   reset without forwarding what it swallowed, as a NAT that forgot it would,
- *   so a write that went into it can only land if the adapter sends it again.
+ *   so a write that went into it can only land if the adapter sends it again;
+ * - `freeze({ newConnections: 'forward' })` silences the open connections
+ *   only: a load balancer that forgot some flows, the broker fine — only an
+ *   adapter that notices the silence by itself recovers;
+ * - `stall()` holds what either side of each open connection writes, and
+ *   `heal()` delivers it late, as TCP retransmission does once a partition
+ *   ends: what a handler wrote before its deadline may reach the broker after.
  */
 export class FaultProxy {
   readonly #server: Server;
@@ -83,10 +91,29 @@ export class FaultProxy {
     for (const link of [...this.#links]) this.#reset(link);
   }
 
-  /** Forwards nothing more on any connection, old or new, and closes none, until `restore()`. */
-  freeze(): void {
-    this.#mode = 'frozen';
+  /**
+   * Forwards nothing more on the open connections and closes none, until
+   * `restore()`; new connections freeze too, unless `newConnections` is `'forward'`.
+   */
+  freeze(options: { newConnections?: 'freeze' | 'forward' } = {}): void {
+    if (options.newConnections !== 'forward') this.#mode = 'frozen';
     for (const link of this.#links) link.isFrozen = true;
+  }
+
+  /** Holds what either side of each open connection writes, until `heal()`; new connections pass. */
+  stall(): void {
+    for (const link of this.#links) link.held ??= { toUpstream: [], toClient: [] };
+  }
+
+  /** Delivers what the stalled connections held, late, and forwards again. */
+  heal(): void {
+    for (const link of this.#links) {
+      const held = link.held;
+      if (held === null) continue;
+      link.held = null;
+      for (const data of held.toUpstream) link.upstream.write(data);
+      for (const data of held.toClient) link.client.write(data);
+    }
   }
 
   /** Forwards new connections again; frozen ones are reset. */
@@ -108,7 +135,7 @@ export class FaultProxy {
       return;
     }
     const upstream = connect({ ...this.#target, noDelay: true });
-    const link: Link = { client, upstream, isFrozen: this.#mode === 'frozen' };
+    const link: Link = { client, upstream, isFrozen: this.#mode === 'frozen', held: null };
     this.#links.add(link);
     const end = () => {
       if (!this.#links.delete(link)) return;
@@ -119,10 +146,14 @@ export class FaultProxy {
     upstream.on('error', end).on('close', end);
     // What a frozen link receives is swallowed, as a network that drops packets would.
     client.on('data', (data) => {
-      if (!link.isFrozen && !upstream.write(data)) client.pause();
+      if (link.isFrozen) return;
+      if (link.held !== null) link.held.toUpstream.push(data);
+      else if (!upstream.write(data)) client.pause();
     });
     upstream.on('data', (data) => {
-      if (!link.isFrozen && !client.write(data)) upstream.pause();
+      if (link.isFrozen) return;
+      if (link.held !== null) link.held.toClient.push(data);
+      else if (!client.write(data)) upstream.pause();
     });
     client.on('drain', () => upstream.resume());
     upstream.on('drain', () => client.resume());

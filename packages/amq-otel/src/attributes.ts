@@ -1,6 +1,3 @@
-import type { Attributes } from '@opentelemetry/api';
-import type { HandlerEventBase } from '@teal/amq-core';
-
 /**
  * Attribute names of the OpenTelemetry messaging semantic conventions. Copied
  * rather than imported: they live in the incubating entry of
@@ -35,16 +32,6 @@ const SYSTEMS: Readonly<Record<string, string>> = {
 
 export function messagingSystemOf(adapter: string): string {
   return SYSTEMS[adapter] ?? adapter;
-}
-
-/** The attributes every span and metric of an event shares: who, and where to. */
-export function destinationAttributes(
-  event: HandlerEventBase & { readonly exchange: string },
-): Attributes {
-  return {
-    [ATTR_MESSAGING_SYSTEM]: messagingSystemOf(event.adapter),
-    [ATTR_MESSAGING_DESTINATION_NAME]: event.exchange,
-  };
 }
 
 /**

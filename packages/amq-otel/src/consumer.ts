@@ -12,17 +12,20 @@ import {
 import type { DeliverEvent } from '@teal/amq-core';
 import {
   ATTR_MESSAGING_MESSAGE_BODY_SIZE,
-  ATTR_MESSAGING_OPERATION_NAME,
-  ATTR_MESSAGING_OPERATION_TYPE,
   ATTR_MESSAGING_SYSTEM,
-  ATTR_TEAL_ADAPTER,
   ATTR_TEAL_HANDLER_ID,
-  destinationAttributes,
-  messagingSystemOf,
   routingKeyAttribute,
 } from './attributes';
 import { rememberContext } from './contexts';
-import { type Ended, endOperation, hasFailed, ignore, type Telemetry } from './telemetry';
+import { destinationOf } from './destinations';
+import {
+  type Ended,
+  endOperation,
+  hasFailed,
+  ignore,
+  type Telemetry,
+  withError,
+} from './telemetry';
 
 /**
  * `teal:amq:deliver`: a CONSUMER span while the callback and listeners work
@@ -32,23 +35,19 @@ import { type Ended, endOperation, hasFailed, ignore, type Telemetry } from './t
  */
 export function deliverSubscribers(telemetry: Telemetry): TracingChannelSubscribers<DeliverEvent> {
   const finish = (event: Ended<DeliverEvent>) => {
-    const attributes = {
-      ...destinationAttributes(event),
-      [ATTR_MESSAGING_OPERATION_NAME]: 'process',
-    };
-    const seconds = endOperation(telemetry, event, attributes);
-    if (seconds === undefined) return;
-    telemetry.metrics.processDuration.record(seconds, attributes);
+    const outcome = endOperation(telemetry, event);
+    if (outcome === undefined) return;
+    telemetry.metrics.processDuration.record(
+      outcome.seconds,
+      withError(outcome.operation.destination.consumed, outcome.errorType),
+    );
   };
   return {
     start: (event) => {
-      const destination = destinationAttributes(event);
+      const destination = destinationOf(event.adapter, event.exchange);
       const attributes: Attributes = {
-        ...destination,
-        [ATTR_MESSAGING_OPERATION_NAME]: 'process',
-        [ATTR_MESSAGING_OPERATION_TYPE]: 'process',
+        ...destination.processSpan,
         [ATTR_MESSAGING_MESSAGE_BODY_SIZE]: event.bodyBytes,
-        [ATTR_TEAL_ADAPTER]: event.adapter,
       };
       if (telemetry.recordRoutingKey) {
         attributes[routingKeyAttribute(event.adapter)] = event.routingKey;
@@ -60,17 +59,20 @@ export function deliverSubscribers(telemetry: Telemetry): TracingChannelSubscrib
         parent,
       );
       rememberContext(event.message, trace.setSpan(parent, span));
-      telemetry.inFlight.set(event, { span, startedAt: performance.now() });
+      telemetry.inFlight.set(event, { span, startedAt: performance.now(), destination });
 
       const { metrics } = telemetry;
-      metrics.consumed.add(1, { ...destination, [ATTR_MESSAGING_OPERATION_NAME]: 'process' });
+      metrics.consumed.add(1, destination.consumed);
       // Clocks of two hosts differ: a message from the future arrived now.
       const latencyMs = Math.max(0, Date.now() - event.message.timestamp.getTime());
-      metrics.latency.record(latencyMs / 1000, destination);
-      metrics.backlog.record(event.backlog, {
-        [ATTR_MESSAGING_SYSTEM]: messagingSystemOf(event.adapter),
-        [ATTR_TEAL_HANDLER_ID]: event.handlerId,
-      });
+      metrics.latency.record(latencyMs / 1000, destination.where);
+      if (telemetry.backlogs.get(event.handlerId) !== event.backlog) {
+        telemetry.backlogs.set(event.handlerId, event.backlog);
+        metrics.backlog.record(event.backlog, {
+          [ATTR_MESSAGING_SYSTEM]: destination.system,
+          [ATTR_TEAL_HANDLER_ID]: event.handlerId,
+        });
+      }
     },
     end: (event) => {
       if (hasFailed(event)) finish(event);

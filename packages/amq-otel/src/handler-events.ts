@@ -4,9 +4,9 @@ import {
   ATTR_MESSAGING_SYSTEM,
   ATTR_TEAL_DROP_REASON,
   ATTR_TEAL_HANDLER_ID,
-  destinationAttributes,
   messagingSystemOf,
 } from './attributes';
+import { destinationOf } from './destinations';
 import type { AmqMetrics } from './metrics';
 import { ignore } from './telemetry';
 
@@ -15,7 +15,7 @@ export function onDrop(metrics: AmqMetrics): (message: unknown) => void {
   return (message) => {
     const event = message as DropEvent;
     metrics.dropped.add(1, {
-      ...destinationAttributes(event),
+      ...destinationOf(event.adapter, event.exchange).where,
       [ATTR_TEAL_DROP_REASON]: event.reason,
     });
   };

@@ -63,6 +63,7 @@ export function instrument(options: InstrumentOptions = {}): Uninstrument {
     propagator: options.propagator ?? propagation,
     recordRoutingKey: options.recordRoutingKey === true,
     inFlight: new Map(),
+    backlogs: new Map(),
   };
   const undo = [
     subscribeTracing(DIAGNOSTICS_CHANNELS.send, sendSubscribers(telemetry)),

@@ -7,15 +7,16 @@ import {
   trace,
 } from '@opentelemetry/api';
 import type { SendEvent } from '@teal/amq-core';
+import { ATTR_MESSAGING_MESSAGE_BODY_SIZE, routingKeyAttribute } from './attributes';
+import { destinationOf } from './destinations';
 import {
-  ATTR_MESSAGING_MESSAGE_BODY_SIZE,
-  ATTR_MESSAGING_OPERATION_NAME,
-  ATTR_MESSAGING_OPERATION_TYPE,
-  ATTR_TEAL_ADAPTER,
-  destinationAttributes,
-  routingKeyAttribute,
-} from './attributes';
-import { type Ended, endOperation, hasFailed, ignore, type Telemetry } from './telemetry';
+  type Ended,
+  endOperation,
+  hasFailed,
+  ignore,
+  type Telemetry,
+  withError,
+} from './telemetry';
 
 /**
  * `teal:amq:send`: a PRODUCER span from `send()` to the broker's acceptance,
@@ -24,23 +25,21 @@ import { type Ended, endOperation, hasFailed, ignore, type Telemetry } from './t
  */
 export function sendSubscribers(telemetry: Telemetry): TracingChannelSubscribers<SendEvent> {
   const finish = (event: Ended<SendEvent>) => {
-    const attributes = { ...destinationAttributes(event), [ATTR_MESSAGING_OPERATION_NAME]: 'send' };
-    const seconds = endOperation(telemetry, event, attributes);
-    if (seconds === undefined) return;
-    telemetry.metrics.sent.add(1, attributes);
-    telemetry.metrics.operationDuration.record(seconds, {
-      ...attributes,
-      [ATTR_MESSAGING_OPERATION_TYPE]: 'send',
-    });
+    const outcome = endOperation(telemetry, event);
+    if (outcome === undefined) return;
+    const { destination } = outcome.operation;
+    telemetry.metrics.sent.add(1, withError(destination.sent, outcome.errorType));
+    telemetry.metrics.operationDuration.record(
+      outcome.seconds,
+      withError(destination.sendDuration, outcome.errorType),
+    );
   };
   return {
     start: (event) => {
+      const destination = destinationOf(event.adapter, event.exchange);
       const attributes: Attributes = {
-        ...destinationAttributes(event),
-        [ATTR_MESSAGING_OPERATION_NAME]: 'send',
-        [ATTR_MESSAGING_OPERATION_TYPE]: 'send',
+        ...destination.sendSpan,
         [ATTR_MESSAGING_MESSAGE_BODY_SIZE]: event.bodyBytes,
-        [ATTR_TEAL_ADAPTER]: event.adapter,
       };
       // An OAuth2 state or a CIBA request id is close to a secret: only on request.
       if (telemetry.recordRoutingKey) {
@@ -53,7 +52,7 @@ export function sendSubscribers(telemetry: Telemetry): TracingChannelSubscribers
         parent,
       );
       telemetry.propagator.inject(trace.setSpan(parent, span), event.headers, defaultTextMapSetter);
-      telemetry.inFlight.set(event, { span, startedAt: performance.now() });
+      telemetry.inFlight.set(event, { span, startedAt: performance.now(), destination });
     },
     // A send that threw before returning its promise gets no asyncEnd: it ends here.
     end: (event) => {

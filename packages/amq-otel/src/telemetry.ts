@@ -8,6 +8,7 @@ import {
   type Tracer,
 } from '@opentelemetry/api';
 import { ATTR_ERROR_TYPE, errorTypeOf } from './attributes';
+import type { Destination } from './destinations';
 import type { AmqMetrics } from './metrics';
 
 /** What `propagation` (the global propagator) and a `TextMapPropagator` have in common. */
@@ -21,6 +22,7 @@ export interface Operation {
   readonly span: Span;
   /** `performance.now()` at start, for the duration histograms. */
   readonly startedAt: number;
+  readonly destination: Destination;
 }
 
 /** What every channel subscriber of one `instrument()` shares. */
@@ -31,6 +33,8 @@ export interface Telemetry {
   readonly recordRoutingKey: boolean;
   /** Operations begun and not yet ended, by their event: ended when instrumentation stops. */
   readonly inFlight: Map<object, Operation>;
+  /** The backlog last recorded per handler: the gauge is recorded when it changes. */
+  readonly backlogs: Map<string, number>;
 }
 
 /** An event as the tracing channel leaves it at its end: `error` is set when the operation failed. */
@@ -41,22 +45,25 @@ export function hasFailed(event: Ended<object>): boolean {
   return 'error' in event;
 }
 
+/** An operation once ended: how long it took, and the class of its error if it failed. */
+export interface Outcome {
+  readonly operation: Operation;
+  readonly seconds: number;
+  readonly errorType: string | undefined;
+}
+
 /**
  * Ends the operation's span, with an error status and `error.type` when it
- * failed, and returns its duration in seconds, or `undefined` when it was
- * not in flight (begun before `instrument()`, or already ended).
+ * failed; `undefined` when it was not in flight (begun before `instrument()`,
+ * or already ended).
  */
-export function endOperation(
-  telemetry: Telemetry,
-  event: Ended<object>,
-  metricAttributes: Attributes,
-): number | undefined {
+export function endOperation(telemetry: Telemetry, event: Ended<object>): Outcome | undefined {
   const operation = telemetry.inFlight.get(event);
   if (operation === undefined) return undefined;
   telemetry.inFlight.delete(event);
+  let errorType: string | undefined;
   if (hasFailed(event)) {
-    const errorType = errorTypeOf(event.error);
-    metricAttributes[ATTR_ERROR_TYPE] = errorType;
+    errorType = errorTypeOf(event.error);
     operation.span.setAttribute(ATTR_ERROR_TYPE, errorType);
     // Core's errors say what failed without quoting keys, bodies or URL passwords.
     operation.span.setStatus({
@@ -65,7 +72,12 @@ export function endOperation(
     });
   }
   operation.span.end();
-  return (performance.now() - operation.startedAt) / 1000;
+  return { operation, seconds: (performance.now() - operation.startedAt) / 1000, errorType };
+}
+
+/** The attributes of a metric, with `error.type` when the operation failed. */
+export function withError(attributes: Attributes, errorType: string | undefined): Attributes {
+  return errorType === undefined ? attributes : { ...attributes, [ATTR_ERROR_TYPE]: errorType };
 }
 
 /** Subscriber slots a tracing channel calls that an operation does not need. */

@@ -47,11 +47,19 @@ export function serializeRequest(request: RequestLike): Record<string, unknown> 
   };
 }
 
-/** The demo's structured logger: JSON lines, secrets redacted. */
-export function createLogger(level: string, destination?: DestinationStream): PinoLogger {
+/**
+ * The demo's structured logger: JSON lines, secrets redacted; `fields`
+ * (the active span's `trace_id` and `span_id`) joins every record.
+ */
+export function createLogger(
+  level: string,
+  destination?: DestinationStream,
+  fields?: () => Record<string, string>,
+): PinoLogger {
   return pino(
     {
       level,
+      ...(fields === undefined ? {} : { mixin: fields }),
       redact: { paths: [...REDACTED_PATHS], censor: '***' },
       serializers: {
         req: serializeRequest,

@@ -4,18 +4,22 @@ import type { FastifyInstance } from 'fastify';
 import { startBanner } from './banner';
 import { type DemoConfig, DemoConfigError, readConfig } from './config';
 import { amqLoggerOf, createLogger } from './logging';
-import { buildServer } from './server';
+import { startTelemetry, type Telemetry } from './telemetry/index';
 
 let config: DemoConfig;
+let telemetry: Telemetry | null;
 try {
   config = readConfig(process.env, process.argv.slice(2));
+  // Before Fastify loads, so that the HTTP instrumentation sees its server.
+  telemetry = await startTelemetry(process.env, config.role);
 } catch (error) {
   if (!(error instanceof DemoConfigError)) throw error;
   console.error(error.message);
   process.exit(2);
 }
+const { buildServer } = await import('./server');
 
-const log = createLogger(config.logLevel);
+const log = createLogger(config.logLevel, undefined, telemetry?.logFields);
 let handler: AMQHandler | null = null;
 let app: FastifyInstance | null = null;
 let stopping: Promise<void> | null = null;
@@ -29,6 +33,7 @@ function stop(code: number): Promise<void> {
     try {
       await app?.close();
       await handler?.close({ drainTimeoutMs: config.drainTimeoutMs });
+      await telemetry?.shutdown();
     } catch (error) {
       log.error({ err: error }, 'stopping failed');
       code = 1;
@@ -62,7 +67,7 @@ try {
 
 if (stopping === null && handler !== null) {
   try {
-    app = await buildServer({ config, handler, logger: log });
+    app = await buildServer({ config, handler, logger: log, telemetry });
     await app.listen({ host: config.host, port: config.port });
   } catch (error) {
     console.error(

@@ -7,6 +7,7 @@ import { registerPlainTextErrors } from './errors';
 import { registerListener } from './listener/index';
 import { replyText } from './listener/replies';
 import { registerPage } from './page/routes';
+import type { Telemetry } from './telemetry/index';
 
 export interface ServerOptions {
   readonly config: DemoConfig;
@@ -15,11 +16,14 @@ export interface ServerOptions {
   readonly logger: PinoLogger;
   /** How often the dispatcher pings idle WebSockets. */
   readonly heartbeatMs?: number;
+  /** Traces and metrics, when `OTEL_*` variables turned them on. */
+  readonly telemetry?: Telemetry | null;
 }
 
 /** Builds the Fastify app of the configured role, ready to listen (or to `inject` in tests). */
 export async function buildServer(options: ServerOptions): Promise<FastifyInstance> {
   const { config, handler } = options;
+  const telemetry = options.telemetry ?? null;
   const app = fastify({
     loggerInstance: options.logger,
     bodyLimit: config.bodyLimitBytes,
@@ -29,6 +33,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     return503OnClosing: true,
   }) as unknown as FastifyInstance;
   registerPlainTextErrors(app, config.bodyLimitBytes);
+  telemetry?.instrumentServer(app);
 
   const hasDispatcher = config.role !== 'listener';
   // The WebSocket plugin must come before every route.
@@ -38,6 +43,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       password: config.dispatcherPassword,
       maxRegistrationsPerSocket: config.maxRegistrationsPerSocket,
       ...(options.heartbeatMs === undefined ? {} : { heartbeatMs: options.heartbeatMs }),
+      ...(telemetry === null ? {} : { tracePush: telemetry.tracePush }),
     });
   }
   if (config.role !== 'dispatcher') {
@@ -55,5 +61,17 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       ? replyText(reply, 200, 'ok: connected to the broker')
       : replyText(reply, 503, 'not connected to the broker'),
   );
+  app.get('/metrics', async (_request, reply) => {
+    if (telemetry === null) {
+      return replyText(
+        reply,
+        404,
+        'Metrics are off: set OTEL_* variables (OTEL_SERVICE_NAME, OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_METRICS_EXPORTER=prometheus…) to turn telemetry on.',
+      );
+    }
+    return reply
+      .type('text/plain; version=0.0.4; charset=utf-8')
+      .send(await telemetry.prometheusText());
+  });
   return app;
 }

@@ -1,9 +1,8 @@
-import { EXCHANGE_NAMES } from '@teal/amq-core';
 import { probeBroker, randomKey, randomPrefix } from '@teal/amq-core/testing';
 import { computePowensSignature, decodeMessage, verifyPowensWebhook } from '@teal/messages';
-import { connect as amqpConnect } from 'amqplib';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type DemoProcess, startDemoProcess } from './helpers/process';
+import { deleteRabbitExchanges } from './helpers/rabbit';
 import { describeIfAvailable } from './helpers/require';
 import { basic, TestSocket } from './helpers/websocket';
 
@@ -141,15 +140,4 @@ for (const broker of BROKERS) {
       });
     },
   );
-}
-
-/** RabbitMQ keeps the (non-durable) exchanges until it restarts: remove this run's. */
-async function deleteRabbitExchanges(url: string, prefix: string): Promise<void> {
-  const model = await amqpConnect(url);
-  try {
-    const channel = await model.createChannel();
-    for (const name of EXCHANGE_NAMES) await channel.deleteExchange(`${prefix}${name}`);
-  } finally {
-    await model.close();
-  }
 }

@@ -16,6 +16,11 @@ export interface ConnectionOptions {
   readonly handler: AMQHandler;
   readonly maxRegistrations: number;
   readonly log: FastifyBaseLogger;
+  /** Pushes a message as a span of its trace, when telemetry is on. */
+  readonly tracePush?: (
+    message: Message,
+    push: (sent: (error?: Error | null) => void) => void,
+  ) => void;
 }
 
 // A client this far behind is too slow to keep: it would hold messages in memory.
@@ -50,7 +55,10 @@ export class DispatcherConnection {
       this.#socket.close(1013, 'too slow');
       return;
     }
-    this.#socket.send(messageFrame(message));
+    const frame = messageFrame(message);
+    const { tracePush } = this.#options;
+    if (tracePush === undefined) this.#socket.send(frame);
+    else tracePush(message, (sent) => this.#socket.send(frame, sent));
   }
 
   /** Pings the client; one that did not answer the previous ping is gone and is dropped. */

@@ -1,5 +1,6 @@
 import websocket from '@fastify/websocket';
 import type { AMQHandler } from '@teal/amq-core';
+import type { Message } from '@teal/messages';
 import type { FastifyInstance } from 'fastify';
 import { replyText } from '../listener/replies';
 import { hasDispatcherCredentials } from './auth';
@@ -11,6 +12,11 @@ export interface DispatcherOptions {
   readonly maxRegistrationsPerSocket: number;
   /** How often idle clients are pinged; one that misses a ping is dropped. */
   readonly heartbeatMs?: number;
+  /** Pushes a message as a span of its trace, when telemetry is on. */
+  readonly tracePush?: (
+    message: Message,
+    push: (sent: (error?: Error | null) => void) => void,
+  ) => void;
 }
 
 const MAX_CLIENT_FRAME_BYTES = 64 * 1024;
@@ -54,6 +60,7 @@ export async function registerDispatcher(
         handler: options.handler,
         maxRegistrations: options.maxRegistrationsPerSocket,
         log: request.log,
+        ...(options.tracePush === undefined ? {} : { tracePush: options.tracePush }),
       });
       connections.add(connection);
       socket.on('close', () => connections.delete(connection));

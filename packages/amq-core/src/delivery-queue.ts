@@ -1,5 +1,11 @@
 import { decodeMessage, type Message, MessageDecodeError } from '@teal/messages';
-import { type DropReason, deliverChannel, dropChannel, type HandlerEventBase } from './diagnostics';
+import {
+  type DeliverEvent,
+  type DropReason,
+  deliverChannel,
+  dropChannel,
+  type HandlerEventBase,
+} from './diagnostics';
 import { AMQBacklogOverflowError } from './errors';
 import { kindOfExchange } from './exchanges';
 import { Fifo } from './fifo';
@@ -266,22 +272,62 @@ export class DeliveryQueue implements Backlog {
       });
       return this.#dropped(delivery, 'undecodable');
     }
-    const hand = () => {
-      const routed = isListened ? host.route(delivery, message) : undefined;
-      if (routed !== undefined) return routed.then(() => this.#call(callback, message, delivery));
-      return this.#call(callback, message, delivery);
-    };
-    if (!deliverChannel.hasSubscribers) return hand();
-    return deliverChannel.tracePromise(async () => hand(), {
+    if (deliverChannel.hasSubscribers) return this.#traced(delivery, message, callback, isListened);
+    const routed = isListened ? host.route(delivery, message) : undefined;
+    if (routed !== undefined) return routed.then(() => this.#call(callback, message, delivery));
+    return this.#call(callback, message, delivery);
+  }
+
+  /**
+   * `#run`'s hand-over inside the `teal:amq:deliver` events, published by hand
+   * so that a synchronous callback stays synchronous when someone listens.
+   */
+  #traced(
+    delivery: Delivery,
+    message: Message,
+    callback: MessageCallback | null,
+    isListened: boolean,
+  ): Promise<void> | undefined {
+    const host = this.#host;
+    const event: DeliverEvent & { error?: unknown } = {
       ...host.eventBase,
       exchange: delivery.exchange,
       kind: message.kind,
       routingKey: delivery.routingKey,
-      bodyBytes: sizeOf(delivery.body),
+      bodyBytes: byteLength(delivery.body),
       headers: delivery.headers ?? NO_HEADERS,
       message,
       backlog: this.messages,
-    });
+    };
+    const hand = (): Promise<void> | undefined => {
+      const routed = isListened ? host.route(delivery, message) : undefined;
+      if (routed !== undefined) return routed.then(() => this.#call(callback, message, delivery));
+      return this.#call(callback, message, delivery);
+    };
+    const { start, end, asyncStart, asyncEnd, error } = deliverChannel;
+    let pending: Promise<void> | undefined;
+    try {
+      pending = start.runStores(event, hand);
+    } finally {
+      end.publish(event);
+    }
+    if (pending === undefined) {
+      asyncStart.publish(event);
+      asyncEnd.publish(event);
+      return undefined;
+    }
+    return pending.then(
+      () => {
+        asyncStart.publish(event);
+        asyncEnd.publish(event);
+      },
+      (failure: unknown) => {
+        event.error = failure;
+        error.publish(event);
+        asyncStart.publish(event);
+        asyncEnd.publish(event);
+      },
+    );
   }
 
   #dropped(delivery: Delivery, reason: DropReason): undefined {
@@ -319,6 +365,24 @@ export class DeliveryQueue implements Backlog {
 
 function sizeOf(body: string | Uint8Array): number {
   return typeof body === 'string' ? body.length : body.byteLength;
+}
+
+/** A body's size in UTF-8 bytes, as the broker carried it. */
+export function byteLength(body: string | Uint8Array): number {
+  if (typeof body !== 'string') return body.byteLength;
+  let bytes = body.length;
+  for (let index = 0; index < body.length; index++) {
+    const code = body.charCodeAt(index);
+    if (code < 0x80) continue;
+    if (code < 0x800) {
+      bytes += 1;
+    } else {
+      // Three bytes, or four for a surrogate pair (two units, each already counted once).
+      bytes += 2;
+      if (code >= 0xd800 && code <= 0xdbff) index++;
+    }
+  }
+  return bytes;
 }
 
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {

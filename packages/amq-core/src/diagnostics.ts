@@ -71,7 +71,8 @@ export interface DropEvent extends HandlerEventBase {
 }
 
 export interface ConnectionEvent extends HandlerEventBase {
-  readonly state: 'connected' | 'disconnected';
+  /** `closed`: the handler closed, and holds no binding or backlog any more. */
+  readonly state: 'connected' | 'disconnected' | 'closed';
   readonly error?: unknown;
 }
 

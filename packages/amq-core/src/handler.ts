@@ -5,7 +5,7 @@ import {
   type MessageOfKind,
   routingKeyOf,
 } from '@teal/messages';
-import { DeliveryQueue } from './delivery-queue';
+import { byteLength, DeliveryQueue } from './delivery-queue';
 import {
   connectionChannel,
   type HandlerEventBase,
@@ -183,7 +183,7 @@ class Handler implements AMQHandler {
         exchange,
         kind: message.kind,
         routingKey,
-        bodyBytes: body.length,
+        bodyBytes: byteLength(body),
         headers: {},
       };
       // The subscriber adds trace context to `event.headers` at start, before the publish.
@@ -335,6 +335,9 @@ class Handler implements AMQHandler {
       this.#queue.stop();
     } else {
       await this.#drain(drainTimeoutMs);
+    }
+    if (connectionChannel.hasSubscribers) {
+      connectionChannel.publish({ ...this.#eventBase, state: 'closed' });
     }
     const closed = new AMQClosedError('[@teal/amq-core] the handler was closed');
     for (const fail of [...this.waits]) fail(closed);

@@ -8,7 +8,7 @@ import {
 } from './attributes';
 import { destinationOf } from './destinations';
 import type { AmqMetrics } from './metrics';
-import { ignore } from './telemetry';
+import { ignore, type Telemetry } from './telemetry';
 
 /** `teal:amq:drop`: the dropped counter, by reason (undecodable, unbound, overflow). */
 export function onDrop(metrics: AmqMetrics): (message: unknown) => void {
@@ -22,14 +22,22 @@ export function onDrop(metrics: AmqMetrics): (message: unknown) => void {
 }
 
 /**
- * `teal:amq:connection`: the reconnect counter. A handler starts connected,
- * so every `connected` event is a connection restored.
+ * `teal:amq:connection`: the reconnect counter — a handler starts connected,
+ * so every `connected` event is a connection restored — and, when a handler
+ * closes, its backlog and bindings gauges back to zero.
  */
-export function onConnection(metrics: AmqMetrics): (message: unknown) => void {
+export function onConnection(telemetry: Telemetry): (message: unknown) => void {
+  const { metrics } = telemetry;
   return (message) => {
     const event = message as ConnectionEvent;
-    if (event.state !== 'connected') return;
-    metrics.reconnects.add(1, { [ATTR_MESSAGING_SYSTEM]: messagingSystemOf(event.adapter) });
+    const system = messagingSystemOf(event.adapter);
+    if (event.state === 'connected') {
+      metrics.reconnects.add(1, { [ATTR_MESSAGING_SYSTEM]: system });
+    } else if (event.state === 'closed') {
+      const where = { [ATTR_MESSAGING_SYSTEM]: system, [ATTR_TEAL_HANDLER_ID]: event.handlerId };
+      metrics.bindings.record(0, where);
+      if (telemetry.backlogs.delete(event.handlerId)) metrics.backlog.record(0, where);
+    }
   };
 }
 

@@ -71,7 +71,7 @@ export function instrument(options: InstrumentOptions = {}): Uninstrument {
     subscribeTracing(DIAGNOSTICS_CHANNELS.bind, bindingSubscribers(telemetry.metrics)),
     subscribeTracing(DIAGNOSTICS_CHANNELS.unbind, bindingSubscribers(telemetry.metrics)),
     subscribe(DIAGNOSTICS_CHANNELS.drop, onDrop(telemetry.metrics)),
-    subscribe(DIAGNOSTICS_CHANNELS.connection, onConnection(telemetry.metrics)),
+    subscribe(DIAGNOSTICS_CHANNELS.connection, onConnection(telemetry)),
   ];
   holder[ACTIVE] = true;
   let isActive = true;

@@ -105,6 +105,11 @@ describe('metrics', () => {
 
     await receiver.unbind('callback', second);
     expect(await bindings()).toBe(1);
+
+    // A closed handler holds nothing: its gauges go back to zero.
+    await receiver.close();
+    expect(await bindings()).toBe(0);
+    expect(await backlog()).toBe(0);
   });
 
   it('counts reconnects', async () => {

@@ -1,6 +1,6 @@
 import type { TransportContext } from '@teal/amq-core/adapter';
-import type { AmqpSettings } from './options';
-import type { AmqpSession, DeliveryHandler } from './session';
+import type { AmqpSession, DeliveryHandler } from './connection';
+import type { AmqpSettings } from './settings';
 
 /** The body size the first prefetch assumes, before any was seen: a large TeaL message. */
 const ASSUMED_BODY_BYTES = 4_096;

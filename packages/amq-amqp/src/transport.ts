@@ -1,18 +1,34 @@
 import {
   AMQClosedError,
   type AMQExchangeName,
+  type AMQHandler,
   backoffDelay,
+  createHandler,
   type Transport,
   type TransportContext,
 } from '@teal/amq-core/adapter';
-import { type AmqpConnectionError, connectionError } from './errors';
-import { Inbox } from './inbox';
-import { SessionKeeper } from './keeper';
-import type { AmqpSettings } from './options';
-import { Outbox } from './outbox';
-import { HandlerQueue } from './queue';
-import { AmqpSession, type SessionEvents } from './session';
-import { sleep, untilAborted } from './signals';
+import { HandlerQueue } from './bindings';
+import {
+  type AmqpConnectionError,
+  AmqpSession,
+  connectionError,
+  type SessionEvents,
+} from './connection';
+import { SessionKeeper } from './connection-keeper';
+import { Inbox } from './consumer-redeliveries';
+import { Outbox } from './publisher';
+import { sleep, untilAborted } from './publisher-deadlines';
+import { type AmqpConnectOptions, type AmqpSettings, resolveSettings } from './settings';
+
+/**
+ * Connects a handler to RabbitMQ. Resolves once the exchanges and the
+ * handler's queue are declared and its consumer runs; rejects with an
+ * `AmqpConnectionError` (password masked) when the broker cannot be reached.
+ */
+export async function connect(options: AmqpConnectOptions): Promise<AMQHandler> {
+  const settings = resolveSettings(options);
+  return createHandler((context) => AmqpTransport.open(settings, context), options);
+}
 
 /** RabbitMQ refuses routing keys longer than this many UTF-8 bytes (a short string). */
 export const MAX_ROUTING_KEY_BYTES = 255;

@@ -9,7 +9,13 @@ import { callbackMessage } from '@teal/messages';
 import { expect, it } from 'vitest';
 import { type AmqpConnectOptions, connect } from '../src/index';
 import type { AmqpTransport } from '../src/transport';
-import { AMQP_URL, cleanupsAfterEach, isolatedPrefix, rabbitUnavailable, waitFor } from './broker';
+import {
+  AMQP_URL,
+  cleanupsAfterEach,
+  isolatedPrefix,
+  rabbitUnavailable,
+  waitFor,
+} from './support/broker';
 
 const unavailable = await rabbitUnavailable();
 

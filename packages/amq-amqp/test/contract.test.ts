@@ -1,9 +1,9 @@
 import { describeHandlerContract, probeBroker } from '@teal/amq-core/testing';
 import { afterAll } from 'vitest';
 import { connect } from '../src/index';
-import { AMQP_URL, deleteExchanges, dropConnection } from './broker';
-import { BrokerPublisher, hostileFrames } from './hostile-frames';
-import { brokerResources } from './rabbitmqctl';
+import { AMQP_URL, deleteExchanges, dropConnection } from './support/broker';
+import { BrokerPublisher, hostileFrames } from './support/hostile-frames';
+import { brokerResources } from './support/rabbitmqctl';
 
 const publisher = new BrokerPublisher(AMQP_URL);
 afterAll(() => publisher.close());

@@ -17,7 +17,7 @@ import {
   rabbitUnavailable,
   rawConnection,
   waitFor,
-} from './broker';
+} from './support/broker';
 
 const unavailable = await rabbitUnavailable();
 

@@ -9,6 +9,7 @@ import { callbackMessage, powensWebhookMessage } from '@teal/messages';
 import { expect, it } from 'vitest';
 import { type AmqpConnectOptions, connect } from '../src/index';
 import type { AmqpTransport } from '../src/transport';
+import { OutageProxy } from './proxy';
 import {
   AMQP_URL,
   cleanupsAfterEach,
@@ -16,9 +17,8 @@ import {
   rabbitUnavailable,
   sleep,
   waitFor,
-} from './broker';
-import { OutageProxy } from './proxy';
-import { brokerBindings, brokerResources } from './rabbitmqctl';
+} from './support/broker';
+import { brokerBindings, brokerResources } from './support/rabbitmqctl';
 
 const unavailable = await rabbitUnavailable();
 

@@ -13,7 +13,13 @@ import {
 } from '@teal/messages';
 import { expect, it } from 'vitest';
 import { connect } from '../src/index';
-import { AMQP_URL, cleanupsAfterEach, isolatedPrefix, rabbitUnavailable, waitFor } from './broker';
+import {
+  AMQP_URL,
+  cleanupsAfterEach,
+  isolatedPrefix,
+  rabbitUnavailable,
+  waitFor,
+} from './support/broker';
 
 /** Debian's python3 with python3-aio-pika and python3-pydantic (1.x), not a pyenv shim. */
 const PYTHON = process.env.TEAL_INTEROP_PYTHON ?? '/usr/bin/python3';

@@ -4,6 +4,7 @@ import { callbackMessage, type Message } from '@teal/messages';
 import { expect, it } from 'vitest';
 import { type AmqpConnectOptions, connect } from '../src/index';
 import type { AmqpTransport } from '../src/transport';
+import { OutageProxy } from './proxy';
 import {
   AMQP_URL,
   cleanupsAfterEach,
@@ -12,8 +13,7 @@ import {
   rabbitUnavailable,
   sleep,
   waitFor,
-} from './broker';
-import { OutageProxy } from './proxy';
+} from './support/broker';
 
 const unavailable = await rabbitUnavailable();
 

@@ -3,8 +3,14 @@ import { callbackMessage } from '@teal/messages';
 import { expect, it } from 'vitest';
 import { type AmqpConnectOptions, connect } from '../src/index';
 import type { AmqpTransport } from '../src/transport';
-import { AMQP_URL, cleanupsAfterEach, isolatedPrefix, rabbitUnavailable, waitFor } from './broker';
-import { brokerResources } from './rabbitmqctl';
+import {
+  AMQP_URL,
+  cleanupsAfterEach,
+  isolatedPrefix,
+  rabbitUnavailable,
+  waitFor,
+} from './support/broker';
+import { brokerResources } from './support/rabbitmqctl';
 
 const unavailable = await rabbitUnavailable();
 

@@ -2,8 +2,8 @@ import { describeWithBroker } from '@teal/amq-core/testing';
 import { callbackMessage } from '@teal/messages';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { connect } from '../src/index';
-import { sleep, waitFor } from './broker';
-import { PrivateRabbit } from './private-rabbit';
+import { sleep, waitFor } from './support/broker';
+import { PrivateRabbit } from './support/server';
 
 /** Ports of this file's private node (AMQP; distribution is this plus 20,000). */
 const PORT = 5690;

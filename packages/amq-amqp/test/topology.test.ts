@@ -12,7 +12,7 @@ import {
   rabbitUnavailable,
   rawConnection,
   waitFor,
-} from './broker';
+} from './support/broker';
 
 const unavailable = await rabbitUnavailable();
 

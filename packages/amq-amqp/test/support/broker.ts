@@ -5,7 +5,7 @@ import { type AMQHandler, EXCHANGE_NAMES, redactUrl } from '@teal/amq-core';
 import { transportOf } from '@teal/amq-core/testing';
 import { connect as amqpConnect, type ChannelModel } from 'amqplib';
 import { afterEach } from 'vitest';
-import type { AmqpTransport } from '../src/transport';
+import type { AmqpTransport } from '../../src/transport';
 
 /** The broker under test: `AMQP_URL`, or a local RabbitMQ. */
 export const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { type AMQHandler, isExchangeName } from '@teal/amq-core';
 import { transportOf } from '@teal/amq-core/testing';
-import type { AmqpTransport } from '../src/transport';
+import type { AmqpTransport } from '../../src/transport';
 
 const run = promisify(execFile);
 

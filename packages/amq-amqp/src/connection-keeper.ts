@@ -1,9 +1,13 @@
-import { AMQClosedError, backoffDelay, redactUrl, type TransportContext } from '@teal/amq-core/adapter';
+import {
+  AMQClosedError,
+  backoffDelay,
+  redactUrl,
+  type TransportContext,
+} from '@teal/amq-core/adapter';
 import type { Message } from 'amqplib';
-import { AmqpConnectionError, connectionError, describe } from './errors';
-import type { AmqpSettings } from './options';
-import { AmqpSession } from './session';
-import { sleep } from './signals';
+import { AmqpConnectionError, AmqpSession, connectionError, describe } from './connection';
+import { sleep } from './publisher-deadlines';
+import type { AmqpSettings } from './settings';
 
 /** What the transport does with the sessions the keeper opens. */
 export interface SessionHooks {

@@ -1,9 +1,9 @@
 import { type AMQExchangeName, AMQSendError } from '@teal/amq-core/adapter';
 import type { Message } from 'amqplib';
-import { describe } from './errors';
-import { Lanes, laneOf, type Outgoing } from './outgoing';
-import type { AmqpSession } from './session';
-import { SignalWatch } from './signals';
+import type { AmqpSession } from './connection';
+import { describe } from './connection';
+import { SignalWatch } from './publisher-deadlines';
+import { Lanes, laneOf, type Outgoing } from './publisher-lanes';
 
 /** How long a message RabbitMQ returned as unroutable waits before it is published again. */
 const RETRY_DELAY_MS = 100;

@@ -1,6 +1,6 @@
 import { AMQSettingsError } from '@teal/amq-core';
 import { describe, expect, it } from 'vitest';
-import { resolveSettings } from '../src/options';
+import { resolveSettings } from '../src/settings';
 
 describe('amqp settings', () => {
   it('turns heartbeats on by default and lets the option override the URL', () => {

@@ -1,7 +1,7 @@
 import type { AMQExchangeName, TransportContext } from '@teal/amq-core/adapter';
+import type { AmqpSession, DeliveryHandler } from './connection';
 import { Consumer } from './consumer';
-import type { AmqpSettings } from './options';
-import type { AmqpSession, DeliveryHandler } from './session';
+import type { AmqpSettings } from './settings';
 
 type Binding = readonly [AMQExchangeName, string];
 

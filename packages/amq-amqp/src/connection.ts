@@ -1,4 +1,4 @@
-import { type AMQExchangeName, EXCHANGE_NAMES } from '@teal/amq-core/adapter';
+import { AMQError, type AMQExchangeName, EXCHANGE_NAMES, redactUrl } from '@teal/amq-core/adapter';
 import {
   connect as amqpConnect,
   type Channel,
@@ -7,11 +7,42 @@ import {
   type ConsumeMessage,
   type Message,
 } from 'amqplib';
-import { AckBatcher } from './acks';
-import { describe } from './errors';
-import { guardContentHeaders } from './frames';
-import type { AmqpSettings } from './options';
-import { untilAborted } from './signals';
+import { guardContentHeaders } from './connection-frames';
+import { AckBatcher } from './consumer-acks';
+import { untilAborted } from './publisher-deadlines';
+import type { AmqpSettings } from './settings';
+
+/** The handler could not connect to RabbitMQ, or lost its connection. */
+export class AmqpConnectionError extends AMQError {
+  override name = 'AmqpConnectionError';
+}
+
+/**
+ * An error for `what` went wrong with the broker at `url`: the URL is shown
+ * with its password masked, and the cause keeps amqplib's message only, with
+ * any copy of the password masked too.
+ */
+export function connectionError(what: string, url: string, cause: unknown): AmqpConnectionError {
+  const reason = scrub(describe(cause), url);
+  return new AmqpConnectionError(`[@teal/amq-amqp] ${what} ${redactUrl(url)}: ${reason}`, {
+    cause: new Error(reason),
+  });
+}
+
+/** amqplib's message for an error, with the URL's password (if any) masked. */
+export function scrub(text: string, url: string): string {
+  let password = '';
+  try {
+    password = decodeURIComponent(new URL(url).password);
+  } catch {
+    // Not a URL: nothing to mask but the text itself is still amqplib's.
+  }
+  return password === '' ? text : text.split(password).join('***');
+}
+
+export function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
 
 /** What a session tells its transport. */
 export interface SessionEvents {

@@ -1,6 +1,6 @@
 import type { AMQExchangeName } from '@teal/amq-core/adapter';
-import type { AmqpSession } from './session';
-import type { Watched } from './signals';
+import type { AmqpSession } from './connection';
+import type { Watched } from './publisher-deadlines';
 
 /** One `publish()`, from the call until it settles. */
 export interface Outgoing {

@@ -1,5 +1,5 @@
 import type { AMQExchangeName, TransportContext } from '@teal/amq-core/adapter';
-import type { AmqpSession, DeliveryHandler } from './connection';
+import type { AmqpConnection } from './connection';
 import { Consumer } from './consumer';
 import type { AmqpSettings } from './settings';
 
@@ -16,7 +16,7 @@ function bindingOf(id: string): Binding {
 }
 
 /**
- * The handler's queue on the broker and its bindings, across sessions.
+ * The handler's queue on the broker and its bindings, across connections.
  *
  * The queue exists only while the handler has bindings: declared at the
  * first bind, deleted `queueLingerMs` after the last unbind (so a send-only
@@ -24,7 +24,7 @@ function bindingOf(id: string): Binding {
  * lost connection, bindings included, so what the broker holds may differ
  * from what core has: every binding that may be on the broker is tracked —
  * from before its bind is sent until an unbind is confirmed or the queue
- * deleted — and each new session makes the broker's bindings equal core's,
+ * deleted — and each new connection makes the broker's bindings equal core's,
  * removing those core dropped meanwhile.
  */
 export class HandlerQueue {
@@ -36,28 +36,26 @@ export class HandlerQueue {
   #stamp = 0;
   /** The queue may exist on the broker: declared, and not deleted since. */
   #mayExist = false;
-  /** The session the queue was declared on, if it still is the current one. */
-  #declaredOn: AmqpSession | null = null;
-  #session: AmqpSession | null = null;
+  /** The connection the queue was declared on, if it still is the current one. */
+  #declaredOn: AmqpConnection | null = null;
+  #connection: AmqpConnection | null = null;
   #linger: NodeJS.Timeout | null = null;
   /** Queue-wide operations (declare, delete, reconcile), one after the other. */
   #chain: Promise<unknown> = Promise.resolve();
 
-  constructor(settings: AmqpSettings, context: TransportContext, onMessage: DeliveryHandler) {
+  constructor(settings: AmqpSettings, context: TransportContext) {
     this.#settings = settings;
     this.#context = context;
-    this.#consumer = new Consumer(settings, context, onMessage, (operation) =>
-      this.#serialize(operation),
-    );
+    this.#consumer = new Consumer(settings, context, (operation) => this.#serialize(operation));
   }
 
   /**
-   * Makes a new session's broker state equal core's bindings before the
-   * session is used: the queue declared, bound to each key core has and to
+   * Makes a new connection's broker state equal core's bindings before the
+   * connection is used: the queue declared, bound to each key core has and to
    * no other, and consumed — or deleted if core has no key.
    */
-  attach(session: AmqpSession): Promise<void> {
-    this.#session = session;
+  attach(connection: AmqpConnection): Promise<void> {
+    this.#connection = connection;
     this.#declaredOn = null;
     this.#consumer.detach();
     this.#cancelLinger();
@@ -65,73 +63,77 @@ export class HandlerQueue {
       const wanted = new Map<string, Binding>();
       for (const binding of this.#context.bindings()) wanted.set(idOf(...binding), binding);
       if (wanted.size === 0) {
-        if (this.mayExist) await this.#delete(session);
+        if (this.mayExist) await this.#delete(connection);
         return;
       }
-      await this.#declare(session);
+      await this.#declare(connection);
       const work: Promise<void>[] = [];
       for (const id of this.#mayBeBound.keys()) {
-        if (!wanted.has(id)) work.push(this.#unbindOn(session, ...bindingOf(id)));
+        if (!wanted.has(id)) work.push(this.#unbindOn(connection, ...bindingOf(id)));
       }
-      for (const binding of wanted.values()) work.push(this.#bindOn(session, ...binding));
+      for (const binding of wanted.values()) work.push(this.#bindOn(connection, ...binding));
       await Promise.all(work);
-      await this.#consumer.start(session);
+      await this.#consumer.start(connection);
     });
   }
 
-  /** The session is gone: the queue and its bindings stay on the broker until the next one. */
+  /** The connection is gone: the queue and its bindings stay on the broker until the next one. */
   detach(): void {
-    this.#session = null;
+    this.#connection = null;
     this.#declaredOn = null;
     this.#consumer.detach();
     this.#cancelLinger();
   }
 
-  /** Binds a key on the current session, declaring the queue first if it has to. */
-  async bind(session: AmqpSession, exchange: AMQExchangeName, routingKey: string): Promise<void> {
-    this.#cancelLinger();
-    if (this.#declaredOn !== session) {
-      await this.#serialize(async () => {
-        if (this.#declaredOn === session) return;
-        await this.#declare(session);
-        await this.#consumer.start(session);
-      });
-    }
-    await this.#bindOn(session, exchange, routingKey);
-  }
-
-  /**
-   * Unbinds a key. Without a session, nothing is sent: the binding stays
-   * tracked, and the next session removes it.
-   */
-  async unbind(
-    session: AmqpSession | null,
+  /** Binds a key on the current connection, declaring the queue first if it has to. */
+  async bind(
+    connection: AmqpConnection,
     exchange: AMQExchangeName,
     routingKey: string,
   ): Promise<void> {
-    if (session !== null && this.#mayBeBound.has(idOf(exchange, routingKey))) {
-      await this.#unbindOn(session, exchange, routingKey);
+    this.#cancelLinger();
+    if (this.#declaredOn !== connection) {
+      await this.#serialize(async () => {
+        if (this.#declaredOn === connection) return;
+        await this.#declare(connection);
+        await this.#consumer.start(connection);
+      });
+    }
+    await this.#bindOn(connection, exchange, routingKey);
+  }
+
+  /**
+   * Unbinds a key. Without a connection, nothing is sent: the binding stays
+   * tracked, and the next connection removes it.
+   */
+  async unbind(
+    connection: AmqpConnection | null,
+    exchange: AMQExchangeName,
+    routingKey: string,
+  ): Promise<void> {
+    if (connection !== null && this.#mayBeBound.has(idOf(exchange, routingKey))) {
+      await this.#unbindOn(connection, exchange, routingKey);
     }
     this.#lingerIfUnbound();
   }
 
   /** Unbinds whatever may be bound on the broker and core no longer has (after a late bind, a reconnection). */
-  async prune(session: AmqpSession): Promise<void> {
+  async prune(connection: AmqpConnection): Promise<void> {
     const wanted = new Set<string>();
     for (const binding of this.#context.bindings()) wanted.add(idOf(...binding));
     const work: Promise<void>[] = [];
     for (const id of this.#mayBeBound.keys()) {
-      if (!wanted.has(id)) work.push(this.#unbindOn(session, ...bindingOf(id)));
+      if (!wanted.has(id)) work.push(this.#unbindOn(connection, ...bindingOf(id)));
     }
     await Promise.all(work);
     this.#lingerIfUnbound();
   }
 
   /** Cancels the consumer and deletes the queue (the handler is closing). */
-  async release(session: AmqpSession): Promise<void> {
+  async release(connection: AmqpConnection): Promise<void> {
     this.#cancelLinger();
     await this.#serialize(async () => {
-      if (this.mayExist) await this.#delete(session);
+      if (this.mayExist) await this.#delete(connection);
     });
   }
 
@@ -153,40 +155,40 @@ export class HandlerQueue {
     return lines;
   }
 
-  async #declare(session: AmqpSession): Promise<void> {
+  async #declare(connection: AmqpConnection): Promise<void> {
     this.#mayExist = true;
-    await session.assertQueue();
-    this.#declaredOn = session;
+    await connection.assertQueue();
+    this.#declaredOn = connection;
   }
 
-  async #delete(session: AmqpSession): Promise<void> {
+  async #delete(connection: AmqpConnection): Promise<void> {
     // At once: a bind from now on declares the queue again, after this.
-    if (this.#declaredOn === session) this.#declaredOn = null;
-    await this.#consumer.stop(session);
-    await session.deleteQueue();
+    if (this.#declaredOn === connection) this.#declaredOn = null;
+    await this.#consumer.stop(connection);
+    await connection.deleteQueue();
     this.#mayExist = false;
     this.#mayBeBound.clear();
   }
 
   async #bindOn(
-    session: AmqpSession,
+    connection: AmqpConnection,
     exchange: AMQExchangeName,
     routingKey: string,
   ): Promise<void> {
     // Tracked before it is sent: from then on, it may be on the broker.
     this.#mayBeBound.set(idOf(exchange, routingKey), ++this.#stamp);
-    await session.bind(exchange, routingKey);
+    await connection.bind(exchange, routingKey);
   }
 
   async #unbindOn(
-    session: AmqpSession,
+    connection: AmqpConnection,
     exchange: AMQExchangeName,
     routingKey: string,
   ): Promise<void> {
     const id = idOf(exchange, routingKey);
     const sent = this.#mayBeBound.get(id);
     if (sent === undefined) return;
-    await session.unbind(exchange, routingKey);
+    await connection.unbind(exchange, routingKey);
     // A bind of the key sent meanwhile went after it on the same channel: it is bound.
     if (this.#mayBeBound.get(id) === sent) this.#mayBeBound.delete(id);
   }
@@ -196,13 +198,13 @@ export class HandlerQueue {
     if (this.#linger !== null || !this.#mayExist || hasAny(this.#context.bindings())) return;
     this.#linger = setTimeout(() => {
       this.#linger = null;
-      const session = this.#session;
-      if (session === null || session.isEnded) return;
+      const connection = this.#connection;
+      if (connection === null || connection.isEnded) return;
       this.#serialize(async () => {
-        if (hasAny(this.#context.bindings()) || this.#session !== session) return;
-        await this.#delete(session);
+        if (hasAny(this.#context.bindings()) || this.#connection !== connection) return;
+        await this.#delete(connection);
       }).catch(() => {
-        // The session died: the next one deletes the queue if core still has no key.
+        // The connection died: the next one deletes the queue if core still has no key.
       });
     }, this.#settings.queueLingerMs);
   }

@@ -1,64 +1,65 @@
 import {
   AMQClosedError,
   backoffDelay,
+  messageOf,
   redactUrl,
   type TransportContext,
 } from '@teal/amq-core/adapter';
 import type { Message } from 'amqplib';
-import { AmqpConnectionError, AmqpSession, connectionError, describe } from './connection';
+import { AmqpConnection, AmqpConnectionError, connectionError } from './connection';
 import { sleep } from './publisher-deadlines';
 import type { AmqpSettings } from './settings';
 
-/** What the transport does with the sessions the keeper opens. */
-export interface SessionHooks {
-  /** Readies a new session before it is used (the queue reconciled); rejecting discards it. */
-  prepare(session: AmqpSession): Promise<void>;
-  /** The session is the current one now; `isReconnection` after a loss. */
-  installed(session: AmqpSession, isReconnection: boolean): void;
-  /** The current session was lost; a new one is on its way. */
+/** What the transport does with the connections the keeper opens. */
+export interface ConnectionHooks {
+  /** Readies a new connection before it is used (the queue reconciled); rejecting discards it. */
+  prepare(connection: AmqpConnection): Promise<void>;
+  /** The connection is the current one now; `isReconnection` after a loss. */
+  installed(connection: AmqpConnection, isReconnection: boolean): void;
+  /** The current connection was lost; a new one is on its way. */
   lost(): void;
-  /** A session opened after `stop()`: release what it holds and close it. */
-  discard(session: AmqpSession): Promise<void>;
-  drained(session: AmqpSession): void;
+  /** A connection opened after `stop()`: release what it holds and close it. */
+  discard(connection: AmqpConnection): Promise<void>;
+  drained(connection: AmqpConnection): void;
   returned(message: Message): void;
   undecodableHeaders(): void;
 }
 
 /**
- * Keeps one session up: opens the first, and whenever the current one is
+ * Keeps one connection up: opens the first, and whenever the current one is
  * lost, reports it and opens a new one with jittered backoff until `stop()`.
- * Calls that need a session wait for it until their deadline.
+ * Calls that need a connection wait for it until their deadline.
  */
-export class SessionKeeper {
+export class ConnectionKeeper {
   readonly #settings: AmqpSettings;
   readonly #context: TransportContext;
-  readonly #hooks: SessionHooks;
-  /** Waiting for a session: handed it, or an error at their deadline or on stop. */
-  readonly #waiters = new Set<(outcome: AmqpSession | Error) => void>();
+  readonly #hooks: ConnectionHooks;
+  /** Waiting for a connection: handed it, or an error at their deadline or on stop. */
+  readonly #waiters = new Set<(outcome: AmqpConnection | Error) => void>();
   readonly #stopped = new AbortController();
-  #session: AmqpSession | null = null;
+  #connection: AmqpConnection | null = null;
   #reconnecting: Promise<void> | null = null;
   /** When the current outage began. */
   #lostAt = 0;
   #lostCount = 0;
 
-  constructor(settings: AmqpSettings, context: TransportContext, hooks: SessionHooks) {
+  constructor(settings: AmqpSettings, context: TransportContext, hooks: ConnectionHooks) {
     this.#settings = settings;
     this.#context = context;
     this.#hooks = hooks;
   }
 
-  /** Opens the first session; rejects if the broker cannot be reached. */
+  /** Opens the first connection; rejects if the broker cannot be reached. */
   async start(): Promise<void> {
     if (!this.#install(await this.#open(), false)) {
       throw new Error('the connection closed as soon as it opened');
     }
   }
 
-  /** The current session, if it is alive. */
-  get current(): AmqpSession | null {
-    const session = this.#session;
-    return session !== null && !session.isEnded ? session : null;
+  /** The current connection, if it is alive. */
+  get current(): AmqpConnection | null {
+    const connection = this.#connection;
+    return connection !== null && !connection.isEnded ? connection : null;
   }
 
   /** How many times the connection was lost so far. */
@@ -66,15 +67,15 @@ export class SessionKeeper {
     return this.#lostCount;
   }
 
-  /** The live session, waiting for a reconnection until `signal` fires. */
-  connected(method: string, signal: AbortSignal): Promise<AmqpSession> {
+  /** The live connection, waiting for a reconnection until `signal` fires. */
+  connected(method: string, signal: AbortSignal): Promise<AmqpConnection> {
     if (this.#stopped.signal.aborted) {
       return Promise.reject(new AMQClosedError(`[@teal/amq-amqp] ${method}() after close()`));
     }
-    const session = this.current;
-    if (session !== null) return Promise.resolve(session);
+    const connection = this.current;
+    if (connection !== null) return Promise.resolve(connection);
     if (signal.aborted) return Promise.reject(signal.reason);
-    return new Promise<AmqpSession>((resolve, reject) => {
+    return new Promise<AmqpConnection>((resolve, reject) => {
       const onAbort = () => {
         this.#waiters.delete(waiter);
         reject(
@@ -84,7 +85,7 @@ export class SessionKeeper {
           ),
         );
       };
-      const waiter = (outcome: AmqpSession | Error) => {
+      const waiter = (outcome: AmqpConnection | Error) => {
         signal.removeEventListener('abort', onAbort);
         if (outcome instanceof Error) reject(outcome);
         else resolve(outcome);
@@ -94,30 +95,30 @@ export class SessionKeeper {
     });
   }
 
-  /** Stops reconnecting and fails what waits; returns the session that was current. */
-  stop(error: Error): AmqpSession | null {
+  /** Stops reconnecting and fails what waits; returns the connection that was current. */
+  stop(error: Error): AmqpConnection | null {
     this.#stopped.abort();
     for (const waiter of this.#waiters) waiter(error);
     this.#waiters.clear();
-    const session = this.#session;
-    this.#session = null;
-    return session;
+    const connection = this.#connection;
+    this.#connection = null;
+    return connection;
   }
 
-  /** Settles once a reconnection under way gave up or handed its session to `discard`. */
+  /** Settles once a reconnection under way gave up or handed its connection to `discard`. */
   get settled(): Promise<void> {
     return this.#reconnecting ?? Promise.resolve();
   }
 
-  async #open(): Promise<AmqpSession> {
-    let session: AmqpSession | null = null;
+  async #open(): Promise<AmqpConnection> {
+    let connection: AmqpConnection | null = null;
     const hooks = this.#hooks;
-    session = await AmqpSession.open(this.#settings, {
+    connection = await AmqpConnection.open(this.#settings, {
       onDrain: () => {
-        if (session !== null) hooks.drained(session);
+        if (connection !== null) hooks.drained(connection);
       },
       onLost: (error) => {
-        if (session !== null && session === this.#session) this.#lose(error);
+        if (connection !== null && connection === this.#connection) this.#lose(error);
       },
       onBlocked: (reason) => {
         if (reason === null) this.#context.logger.warn('RabbitMQ unblocked publishing');
@@ -127,34 +128,33 @@ export class SessionKeeper {
       onUndecodableHeaders: () => hooks.undecodableHeaders(),
     });
     try {
-      await hooks.prepare(session);
+      await hooks.prepare(connection);
     } catch (error) {
-      await session.close(AbortSignal.timeout(1_000));
+      await connection.close(AbortSignal.timeout(1_000));
       throw error;
     }
-    return session;
+    return connection;
   }
 
-  /** Makes an opened session the current one, unless it died in between (then `false`). */
-  #install(session: AmqpSession, isReconnection: boolean): boolean {
-    if (session.isEnded) return false;
-    this.#session = session;
-    this.#hooks.installed(session, isReconnection);
-    for (const waiter of this.#waiters) waiter(session);
+  /** Makes an opened connection the current one, unless it died in between (then `false`). */
+  #install(connection: AmqpConnection, isReconnection: boolean): boolean {
+    if (connection.isEnded) return false;
+    this.#connection = connection;
+    this.#hooks.installed(connection, isReconnection);
+    for (const waiter of this.#waiters) waiter(connection);
     this.#waiters.clear();
     return true;
   }
 
-  #lose(error: Error): void {
-    this.#session = null;
+  #lose(cause: Error): void {
+    this.#connection = null;
     this.#lostAt = Date.now();
     this.#lostCount++;
     this.#hooks.lost();
-    this.#context.reportError(
-      new AmqpConnectionError(
-        `[@teal/amq-amqp] lost the connection to ${redactUrl(this.#settings.givenUrl)} (${describe(error)}); reconnecting`,
-      ),
+    const error = new AmqpConnectionError(
+      `[@teal/amq-amqp] lost the connection to ${redactUrl(this.#settings.givenUrl)} (${messageOf(cause)}); reconnecting`,
     );
+    this.#context.reportError(error);
     this.#reconnecting ??= this.#reconnect().finally(() => {
       this.#reconnecting = null;
     });
@@ -165,9 +165,9 @@ export class SessionKeeper {
     for (let attempt = 0; !stopped.aborted; attempt++) {
       await sleep(backoffDelay(attempt), stopped);
       if (stopped.aborted) return;
-      let session: AmqpSession;
+      let connection: AmqpConnection;
       try {
-        session = await this.#open();
+        connection = await this.#open();
       } catch (error) {
         if (attempt === 0 || attempt % 10 === 9) {
           this.#context.reportError(
@@ -181,10 +181,10 @@ export class SessionKeeper {
         continue;
       }
       if (stopped.aborted) {
-        await this.#hooks.discard(session);
+        await this.#hooks.discard(connection);
         return;
       }
-      if (!this.#install(session, true)) continue;
+      if (!this.#install(connection, true)) continue;
       const outageMs = Date.now() - this.#lostAt;
       if (outageMs > this.#settings.queueExpiresMs) {
         this.#context.logger.warn(

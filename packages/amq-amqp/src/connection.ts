@@ -1,4 +1,10 @@
-import { AMQError, type AMQExchangeName, EXCHANGE_NAMES, redactUrl } from '@teal/amq-core/adapter';
+import {
+  AMQError,
+  type AMQExchangeName,
+  EXCHANGE_NAMES,
+  messageOf,
+  redactUrl,
+} from '@teal/amq-core/adapter';
 import {
   connect as amqpConnect,
   type Channel,
@@ -23,7 +29,7 @@ export class AmqpConnectionError extends AMQError {
  * any copy of the password masked too.
  */
 export function connectionError(what: string, url: string, cause: unknown): AmqpConnectionError {
-  const reason = scrub(describe(cause), url);
+  const reason = scrub(messageOf(cause), url);
   return new AmqpConnectionError(`[@teal/amq-amqp] ${what} ${redactUrl(url)}: ${reason}`, {
     cause: new Error(reason),
   });
@@ -40,15 +46,11 @@ export function scrub(text: string, url: string): string {
   return password === '' ? text : text.split(password).join('***');
 }
 
-export function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-/** What a session tells its transport. */
-export interface SessionEvents {
+/** What a connection tells its transport. */
+export interface ConnectionEvents {
   /** The publish channel can take writes again after `publish` returned `false`. */
   onDrain(): void;
-  /** The connection or a channel ended without `close()`: the session is dead. */
+  /** The connection or a channel ended without `close()`: the connection is dead. */
   onLost(error: Error): void;
   /** RabbitMQ blocked or unblocked publishing (a resource alarm). */
   onBlocked(reason: string | null): void;
@@ -63,7 +65,7 @@ export type DeliveryHandler = (message: ConsumeMessage, ack: () => void) => void
 
 /** How long opening the TCP connection and the AMQP handshake may take. */
 const CONNECT_TIMEOUT_MS = 10_000;
-/** How long a session that died by itself may take to close before its socket is reset. */
+/** How long a connection that died by itself may take to close before its socket is reset. */
 const LOST_CLOSE_MS = 1_000;
 /**
  * Channels that carry queue.bind and queue.unbind. A channel has one RPC in
@@ -77,26 +79,26 @@ const BINDING_CHANNELS = 4;
  * publishing, a plain channel that declares, consumes and acknowledges (so
  * publish back-pressure never holds acknowledgements back), and a few that
  * bind. It declares the exchanges and nothing of the handler's own: the
- * queue, its bindings and consumer are `HandlerQueue`'s. A session never
+ * queue, its bindings and consumer are `HandlerQueue`'s. A connection never
  * recovers: when anything in it fails, it reports `onLost` once and the
- * transport opens a new one.
+ * keeper opens a new one.
  */
-export class AmqpSession {
+export class AmqpConnection {
   readonly #settings: AmqpSettings;
-  readonly #events: SessionEvents;
+  readonly #events: ConnectionEvents;
   readonly #model: ChannelModel;
   readonly #publisher: ConfirmChannel;
   readonly #consumer: Channel;
   readonly #binders: readonly Channel[];
   readonly #acks: AckBatcher;
   #isEnded = false;
-  /** Set once `open` succeeded: only an opened session reports `onLost`. */
+  /** Set once `open` succeeded: only an opened connection reports `onLost`. */
   #isOpened = false;
   #closing: Promise<void> | null = null;
 
   private constructor(
     settings: AmqpSettings,
-    events: SessionEvents,
+    events: ConnectionEvents,
     model: ChannelModel,
     channels: { publisher: ConfirmChannel; consumer: Channel; binders: readonly Channel[] },
   ) {
@@ -110,14 +112,14 @@ export class AmqpSession {
   }
 
   /** Connects and declares the exchanges. Rejects (with the connection closed) if any step fails. */
-  static async open(settings: AmqpSettings, events: SessionEvents): Promise<AmqpSession> {
+  static async open(settings: AmqpSettings, events: ConnectionEvents): Promise<AmqpConnection> {
     const model = await amqpConnect(settings.url, {
       noDelay: true,
       timeout: CONNECT_TIMEOUT_MS,
       clientProperties: { connection_name: settings.connectionName },
     });
     guardContentHeaders(model, () => events.onUndecodableHeaders());
-    // Until the session is wired, errors only need to be kept from crashing the process.
+    // Until the connection is wired, errors only need to be kept from crashing the process.
     const ignore = () => {};
     model.on('error', ignore);
     try {
@@ -129,8 +131,12 @@ export class AmqpSession {
         Array.from({ length: BINDING_CHANNELS }, () => model.createChannel()),
       );
       for (const binder of binders) binder.on('error', ignore);
-      const session = new AmqpSession(settings, events, model, { publisher, consumer, binders });
-      session.#watch();
+      const connection = new AmqpConnection(settings, events, model, {
+        publisher,
+        consumer,
+        binders,
+      });
+      connection.#watch();
       // The flags aio-pika declares by default: RabbitMQ refuses a redeclaration with others.
       for (const exchange of EXCHANGE_NAMES) {
         await consumer.assertExchange(settings.exchangePrefix + exchange, 'direct', {
@@ -138,16 +144,16 @@ export class AmqpSession {
           autoDelete: false,
         });
       }
-      if (session.#isEnded) throw new Error('the connection closed while it was being set up');
-      session.#isOpened = true;
-      return session;
+      if (connection.#isEnded) throw new Error('the connection closed while it was being set up');
+      connection.#isOpened = true;
+      return connection;
     } catch (error) {
       model.close().catch(() => {});
       throw error;
     }
   }
 
-  /** Whether the session ended (lost or closed). */
+  /** Whether the connection ended (lost or closed). */
   get isEnded(): boolean {
     return this.#isEnded;
   }
@@ -233,7 +239,7 @@ export class AmqpSession {
   }
 
   /**
-   * Ends the session politely: the confirms of what was written, then
+   * Ends the connection politely: the confirms of what was written, then
    * connection.close. At `signal`, or if that fails, the socket is reset.
    * Never rejects.
    */
@@ -292,7 +298,7 @@ export class AmqpSession {
   #lose(error: Error): void {
     if (this.#isEnded) return;
     this.#isEnded = true;
-    if (this.#isOpened) this.#events.onLost(new Error(describe(error)));
+    if (this.#isOpened) this.#events.onLost(new Error(messageOf(error)));
     // A channel may die alone (a 404 on publish): end the connection it leaves behind.
     void this.close(AbortSignal.timeout(LOST_CLOSE_MS));
   }

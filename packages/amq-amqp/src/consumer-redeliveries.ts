@@ -1,25 +1,22 @@
 import { createHash } from 'node:crypto';
-import { isExchangeName, type TransportContext } from '@teal/amq-core/adapter';
 import type { ConsumeMessage } from 'amqplib';
 
 /** Settled deliveries up to this size are kept as they are in the ring of recent ones. */
 const MAX_KEPT_BYTES = 16_384;
 
 /**
- * Hands the deliveries of the handler's queue to core and acknowledges each
- * once core has settled it (the callback ran, or the body was dropped).
+ * Recognises the redeliveries of messages the handler already had.
  *
  * When a connection dies, RabbitMQ requeues what it had not seen acknowledged
  * and redelivers it, flagged `redelivered`, on the next connection. Core may
  * already hold those messages (not yet settled) or have run the callback on
  * them (settled, but the ack was still on its way). Both are "in doubt": their
- * redeliveries are recognised by exchange, key and body, acknowledged and
- * dropped, so the callback sees each message once. The broker never holds
- * more than `prefetch` unacknowledged deliveries, so the settled ones in doubt
- * are among the last `prefetch` settled.
+ * redeliveries are recognised by exchange, key and body, so the consumer can
+ * acknowledge and drop them and the callback sees each message once. The
+ * broker never holds more than `prefetch` unacknowledged deliveries, so the
+ * settled ones in doubt are among the last `prefetch` settled.
  */
-export class Inbox {
-  readonly #context: TransportContext;
+export class Redeliveries {
   readonly #window: number;
   /** Bumped when a connection dies: settling a delivery of an older one changes nothing here. */
   #generation = 0;
@@ -35,45 +32,38 @@ export class Inbox {
   /** Fingerprints of in-doubt deliveries, with how many redeliveries to drop. */
   readonly #inDoubt = new Map<string, number>();
 
-  constructor(context: TransportContext, prefetch: number) {
-    this.#context = context;
+  constructor(prefetch: number) {
     this.#window = prefetch;
   }
 
-  /** A delivery of the current connection; `ack` acknowledges it on its channel. */
-  receive(message: ConsumeMessage, ack: () => void): void {
-    const generation = this.#generation;
-    const settle = () => {
-      if (generation === this.#generation && this.#unsettled.delete(message)) {
-        this.#remember(message);
-      }
-      try {
-        ack();
-      } catch {
-        // Its channel is gone: the broker requeued it, and it is in doubt.
-      }
-    };
-    const { exchange: fullExchange, routingKey, redelivered } = message.fields;
-    const prefix = this.#context.exchangePrefix;
-    const exchange = fullExchange.startsWith(prefix) ? fullExchange.slice(prefix.length) : '';
-    if (!isExchangeName(exchange)) {
-      this.#context.logger.warn('dropped a delivery from an exchange that is not a TeaL one', {
-        exchange: fullExchange,
-      });
-      settle();
-      return;
-    }
-    if (redelivered && this.#isDuplicate(message)) {
-      this.#context.logger.debug('dropped the redelivery of a message already delivered', {
-        exchange,
-      });
-      // Its ack could be lost too, if this connection dies as well.
-      this.#remember(message);
-      settle();
-      return;
-    }
+  /** Which connection deliveries come from now: what `settled()` is told back. */
+  get generation(): number {
+    return this.#generation;
+  }
+
+  /** A delivery handed to core. */
+  handed(message: ConsumeMessage): void {
     this.#unsettled.add(message);
-    this.#context.deliver({ exchange, routingKey, body: message.content, settled: settle });
+  }
+
+  /** Core is done with a delivery handed to it while the connection of `generation` was up. */
+  settled(message: ConsumeMessage, generation: number): void {
+    if (generation === this.#generation && this.#unsettled.delete(message)) {
+      this.#remember(message);
+    }
+  }
+
+  /** Whether a delivery flagged `redelivered` is one the handler already had; it is then to be dropped. */
+  isDuplicate(message: ConsumeMessage): boolean {
+    if (this.#inDoubt.size === 0) return false;
+    const id = fingerprint(message);
+    const count = this.#inDoubt.get(id);
+    if (count === undefined) return false;
+    if (count <= 1) this.#inDoubt.delete(id);
+    else this.#inDoubt.set(id, count - 1);
+    // Its ack could be lost too, if this connection dies as well.
+    this.#remember(message);
+    return true;
   }
 
   /** The connection died: what it left unacknowledged may come back, once. */
@@ -109,16 +99,6 @@ export class Inbox {
     const count = this.#inDoubt.get(id) ?? 0;
     this.#inDoubt.delete(id);
     this.#inDoubt.set(id, count + 1);
-  }
-
-  #isDuplicate(message: ConsumeMessage): boolean {
-    if (this.#inDoubt.size === 0) return false;
-    const id = fingerprint(message);
-    const count = this.#inDoubt.get(id);
-    if (count === undefined) return false;
-    if (count <= 1) this.#inDoubt.delete(id);
-    else this.#inDoubt.set(id, count - 1);
-    return true;
   }
 }
 

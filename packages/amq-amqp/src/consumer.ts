@@ -1,41 +1,48 @@
 import type { TransportContext } from '@teal/amq-core/adapter';
-import type { AmqpSession, DeliveryHandler } from './connection';
+import type { ConsumeMessage } from 'amqplib';
+import type { AmqpConnection } from './connection';
+import { Redeliveries } from './consumer-redeliveries';
+import { exchangeOfBroker } from './names';
 import type { AmqpSettings } from './settings';
 
 /** The body size the first prefetch assumes, before any was seen: a large TeaL message. */
 const ASSUMED_BODY_BYTES = 4_096;
 
 /**
- * The consumer of the handler's queue, which holds RabbitMQ back while the
- * handler's backlog is full. The prefetch bounds the messages (it is at most
- * `maxBacklog`, and at most what half of `maxBacklogBytes` holds at the
- * average body size seen, or 4 KiB before any); when the backlog is full anyway — on bytes — the
- * consumer is cancelled, so the broker keeps the rest, and starts again once
- * the callback has drained the backlog to half. What was already on its way
- * still arrives, in order.
+ * The consumer of the handler's queue: hands each delivery to core and
+ * acknowledges it once core has settled it (the callback ran, or the body was
+ * dropped), dropping what is not for it — deliveries from a foreign exchange,
+ * redeliveries of what the callback already had.
+ *
+ * It holds RabbitMQ back while the handler's backlog is full. The prefetch
+ * bounds the messages (it is at most `maxBacklog`, and at most what half of
+ * `maxBacklogBytes` holds at the average body size seen, or 4 KiB before
+ * any); when the backlog is full anyway — on bytes — the consumer is
+ * cancelled, so the broker keeps the rest, and starts again once the callback
+ * has drained the backlog to half. What was already on its way still
+ * arrives, in order.
  */
 export class Consumer {
   readonly #settings: AmqpSettings;
   readonly #context: TransportContext;
-  readonly #onMessage: DeliveryHandler;
+  readonly #redeliveries: Redeliveries;
   /** Runs a queue-wide operation after the others (declare, delete, consume, cancel). */
   readonly #serialize: (operation: () => Promise<void>) => Promise<void>;
-  #session: AmqpSession | null = null;
+  #connection: AmqpConnection | null = null;
   #tag: string | null = null;
-  /** The session whose consumer is cancelled until the backlog has room. */
-  #pausedOn: AmqpSession | null = null;
+  /** The connection whose consumer is cancelled until the backlog has room. */
+  #pausedOn: AmqpConnection | null = null;
   #lease: NodeJS.Timeout | null = null;
   #averageBytes = 0;
 
   constructor(
     settings: AmqpSettings,
     context: TransportContext,
-    onMessage: DeliveryHandler,
     serialize: (operation: () => Promise<void>) => Promise<void>,
   ) {
     this.#settings = settings;
     this.#context = context;
-    this.#onMessage = onMessage;
+    this.#redeliveries = new Redeliveries(settings.prefetch);
     this.#serialize = serialize;
   }
 
@@ -43,38 +50,70 @@ export class Consumer {
     return this.#tag !== null;
   }
 
-  /** The session is gone, and its consumer with it. */
+  /** The connection is gone, and its consumer with it: what it left unacknowledged may come back. */
   detach(): void {
-    this.#session = null;
+    this.#connection = null;
     this.#tag = null;
     this.#unpause();
+    this.#redeliveries.connectionLost();
   }
 
-  /** Consumes the queue on `session` (called in a serialized operation), unless the backlog is full. */
-  async start(session: AmqpSession): Promise<void> {
-    this.#session = session;
-    if (this.#tag !== null || this.#pausedOn === session) return;
+  /** Consumes the queue on `connection` (called in a serialized operation), unless the backlog is full. */
+  async start(connection: AmqpConnection): Promise<void> {
+    this.#connection = connection;
+    if (this.#tag !== null || this.#pausedOn === connection) return;
     if (this.#context.backlog.room === 0) {
-      this.#pause(session);
+      this.#pause(connection);
       return;
     }
-    const tag = await session.consume(this.#prefetch(), (message, ack) => {
+    const tag = await connection.consume(this.#prefetch(), (message, ack) => {
       this.#averageBytes =
         this.#averageBytes === 0
           ? message.content.length
           : this.#averageBytes * 0.9 + message.content.length * 0.1;
-      this.#onMessage(message, ack);
-      if (this.#context.backlog.room === 0) this.#pause(session);
+      this.#receive(message, ack);
+      if (this.#context.backlog.room === 0) this.#pause(connection);
     });
-    if (this.#session === session) this.#tag = tag;
+    if (this.#connection === connection) this.#tag = tag;
   }
 
   /** Cancels the consumer (called in a serialized operation: the queue is about to go). */
-  async stop(session: AmqpSession): Promise<void> {
+  async stop(connection: AmqpConnection): Promise<void> {
     this.#unpause();
     const tag = this.#tag;
     this.#tag = null;
-    if (tag !== null && this.#session === session) await session.cancel(tag);
+    if (tag !== null && this.#connection === connection) await connection.cancel(tag);
+  }
+
+  /** A delivery of the current connection; `ack` acknowledges it on its channel. */
+  #receive(message: ConsumeMessage, ack: () => void): void {
+    const redeliveries = this.#redeliveries;
+    const generation = redeliveries.generation;
+    const settled = () => {
+      redeliveries.settled(message, generation);
+      try {
+        ack();
+      } catch {
+        // Its channel is gone: the broker requeued it, and it is in doubt.
+      }
+    };
+    const { exchange: brokerExchange, routingKey, redelivered } = message.fields;
+    const exchange = exchangeOfBroker(this.#context.exchangePrefix, brokerExchange);
+    const logger = this.#context.logger;
+    if (exchange === undefined) {
+      logger.warn('dropped a delivery from an exchange that is not a TeaL one', {
+        exchange: brokerExchange,
+      });
+      settled();
+      return;
+    }
+    if (redelivered && redeliveries.isDuplicate(message)) {
+      logger.debug('dropped the redelivery of a message already delivered', { exchange });
+      settled();
+      return;
+    }
+    redeliveries.handed(message);
+    this.#context.deliver({ exchange, routingKey, body: message.content, settled });
   }
 
   /** The most unacknowledged deliveries RabbitMQ may send ahead of the callback. */
@@ -86,33 +125,33 @@ export class Consumer {
     return Math.max(1, Math.min(bound, fitting));
   }
 
-  #pause(session: AmqpSession): void {
-    if (this.#pausedOn === session) return;
-    this.#pausedOn = session;
+  #pause(connection: AmqpConnection): void {
+    if (this.#pausedOn === connection) return;
+    this.#pausedOn = connection;
     const tag = this.#tag;
     this.#tag = null;
     if (tag !== null) {
-      this.#serialize(() => session.cancel(tag)).catch(() => {
-        // The session died: its consumer went with it.
+      this.#serialize(() => connection.cancel(tag)).catch(() => {
+        // The connection died: its consumer went with it.
       });
     }
     // Without a consumer the queue counts as unused: declaring it again keeps `x-expires` away.
     const renewEveryMs = Math.max(1_000, Math.floor(this.#settings.queueExpiresMs / 2));
     this.#lease = setInterval(() => {
-      this.#serialize(() => session.assertQueue()).catch(() => {});
+      this.#serialize(() => connection.assertQueue()).catch(() => {});
     }, renewEveryMs);
     this.#context.backlog.untilRoom().then(
-      () => this.#resume(session),
+      () => this.#resume(connection),
       () => this.#unpause(),
     );
   }
 
-  #resume(session: AmqpSession): void {
-    if (this.#pausedOn !== session) return;
+  #resume(connection: AmqpConnection): void {
+    if (this.#pausedOn !== connection) return;
     this.#unpause();
-    if (this.#session !== session || session.isEnded) return;
-    this.#serialize(() => this.start(session)).catch(() => {
-      // The session died: the next one consumes again.
+    if (this.#connection !== connection || connection.isEnded) return;
+    this.#serialize(() => this.start(connection)).catch(() => {
+      // The connection died: the next one consumes again.
     });
   }
 

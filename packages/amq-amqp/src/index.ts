@@ -1,4 +1,5 @@
 export { AmqpConnectionError } from './connection';
+export { MAX_ROUTING_KEY_BYTES } from './names';
 export type { AmqpConnectOptions } from './settings';
 export {
   DEFAULT_HEARTBEAT_SECONDS,
@@ -7,4 +8,4 @@ export {
   DEFAULT_QUEUE_LINGER_MS,
   DEFAULT_RECONNECT_GRACE_MS,
 } from './settings';
-export { connect, MAX_ROUTING_KEY_BYTES } from './transport';
+export { connect } from './transport';

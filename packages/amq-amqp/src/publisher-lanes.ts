@@ -1,5 +1,5 @@
 import type { AMQExchangeName } from '@teal/amq-core/adapter';
-import type { AmqpSession } from './connection';
+import type { AmqpConnection } from './connection';
 import type { Watched } from './publisher-deadlines';
 
 /** One `publish()`, from the call until it settles. */
@@ -15,8 +15,8 @@ export interface Outgoing {
   /** When the signal will fire, as far as the transport knows (`sendTimeoutMs` after the call). */
   readonly deadlineAt: number;
   state: 'waiting' | 'held' | 'written' | 'settled';
-  /** The session it was written on. */
-  session: AmqpSession | null;
+  /** The connection it was written on. */
+  connection: AmqpConnection | null;
   /** Set on a `mandatory` write, to know the message again when RabbitMQ returns it. */
   messageId: string | undefined;
   /** RabbitMQ returned it (no queue took it) on its last write. */
@@ -97,7 +97,7 @@ export class Lanes {
     return all;
   }
 
-  /** Tries again later: the session cannot take writes now. */
+  /** Tries again later: the connection cannot take writes now. */
   later(): void {
     if (this.#lanes.size === 0) return;
     this.#timer ??= setTimeout(() => {

@@ -1,7 +1,6 @@
-import { type AMQExchangeName, AMQSendError } from '@teal/amq-core/adapter';
+import { type AMQExchangeName, AMQSendError, messageOf } from '@teal/amq-core/adapter';
 import type { Message } from 'amqplib';
-import type { AmqpSession } from './connection';
-import { describe } from './connection';
+import type { AmqpConnection } from './connection';
 import { SignalWatch } from './publisher-deadlines';
 import { Lanes, laneOf, type Outgoing } from './publisher-lanes';
 
@@ -11,9 +10,9 @@ const RETRY_DELAY_MS = 100;
 const RETRY_MARGIN_MS = 250;
 
 /**
- * Publishes on the current session's confirm channel, pipelined: each publish
- * is written at once and settles on the broker's ack or nack. Publishes wait,
- * in order, while there is no session (an outage) or while the channel's
+ * Publishes on the current connection's confirm channel, pipelined: each
+ * publish is written at once and settles on the broker's ack or nack.
+ * Publishes wait, in order, while there is no connection (an outage) or while the channel's
  * buffer is full (until `drain`). A publish whose deadline fires while it
  * waits is dropped at once, body and all, and never written; one written and
  * still unconfirmed at its deadline is reported to `onOverdue`.
@@ -24,11 +23,11 @@ const RETRY_MARGIN_MS = 250;
  * routed, the grace ends, or its deadline is near — then it resolves as
  * accepted, as an unroutable message always does.
  */
-export class Outbox {
+export class Publisher {
   readonly #sendTimeoutMs: number;
   /** Called when a written message reaches its deadline unconfirmed: the link may be stalled. */
-  readonly #onOverdue: (session: AmqpSession) => void;
-  #session: AmqpSession | null = null;
+  readonly #onOverdue: (connection: AmqpConnection) => void;
+  #connection: AmqpConnection | null = null;
   #isWritable = false;
   /** Insertion-ordered, and an abandoned message leaves it at once. */
   readonly #waiting = new Set<Outgoing>();
@@ -40,7 +39,7 @@ export class Outbox {
   #graceUntil = 0;
   #seq = 0;
 
-  constructor(sendTimeoutMs: number, onOverdue: (session: AmqpSession) => void) {
+  constructor(sendTimeoutMs: number, onOverdue: (connection: AmqpConnection) => void) {
     this.#sendTimeoutMs = sendTimeoutMs;
     this.#onOverdue = onOverdue;
     this.#lanes = new Lanes(RETRY_DELAY_MS, () => this.#flush());
@@ -62,7 +61,7 @@ export class Outbox {
         signal,
         deadlineAt: Date.now() + this.#sendTimeoutMs,
         state: 'waiting',
-        session: null,
+        connection: null,
         messageId: undefined,
         wasReturned: false,
         isListening: false,
@@ -83,16 +82,16 @@ export class Outbox {
     });
   }
 
-  /** Publishes go to this session from now on; what waited is written first, in order. */
-  attach(session: AmqpSession): void {
-    this.#session = session;
+  /** Publishes go to this connection from now on; what waited is written first, in order. */
+  attach(connection: AmqpConnection): void {
+    this.#connection = connection;
     this.#isWritable = true;
     this.#flush();
   }
 
-  /** The session is gone: publishes wait for the next one. */
+  /** The connection is gone: publishes wait for the next one. */
   detach(): void {
-    this.#session = null;
+    this.#connection = null;
     this.#isWritable = false;
   }
 
@@ -102,8 +101,8 @@ export class Outbox {
   }
 
   /** The channel's buffer emptied after a write returned `false`. */
-  drained(session: AmqpSession): void {
-    if (session !== this.#session) return;
+  drained(connection: AmqpConnection): void {
+    if (connection !== this.#connection) return;
     this.#isWritable = true;
     this.#flush();
   }
@@ -154,7 +153,7 @@ export class Outbox {
   }
 
   #write(outgoing: Outgoing): void {
-    const session = this.#session!;
+    const connection = this.#connection!;
     const body = outgoing.body;
     if (outgoing.signal.aborted || body === null) {
       this.#abandon(outgoing);
@@ -165,13 +164,13 @@ export class Outbox {
     outgoing.wasReturned = false;
     unlisten(outgoing);
     outgoing.state = 'written';
-    outgoing.session = session;
+    outgoing.connection = connection;
     // What is written is the channel's now; only a return brings the body back.
     outgoing.body = null;
     if (outgoing.messageId !== undefined) this.#mandatory.set(outgoing.messageId, outgoing);
     let isWritable: boolean;
     try {
-      isWritable = session.publish(
+      isWritable = connection.publish(
         outgoing.exchange,
         outgoing.routingKey,
         body,
@@ -184,7 +183,7 @@ export class Outbox {
       this.#settle(
         outgoing,
         new AMQSendError(
-          `[@teal/amq-amqp] could not write the message on ${outgoing.exchange}: ${describe(error)}`,
+          `[@teal/amq-amqp] could not write the message on ${outgoing.exchange} (${messageOf(error)}); it was not sent`,
           { cause: error },
         ),
       );
@@ -234,9 +233,9 @@ export class Outbox {
 
   /** A written message reached its deadline unconfirmed: its link may be stalled. */
   #overdue(outgoing: Outgoing): void {
-    const session = outgoing.state === 'written' ? outgoing.session : null;
-    if (session !== null && session === this.#session && !session.isEnded) {
-      this.#onOverdue(session);
+    const connection = outgoing.state === 'written' ? outgoing.connection : null;
+    if (connection !== null && connection === this.#connection && !connection.isEnded) {
+      this.#onOverdue(connection);
     }
   }
 
@@ -244,7 +243,7 @@ export class Outbox {
     if (outgoing.state === 'settled') return;
     outgoing.state = 'settled';
     outgoing.body = null;
-    outgoing.session = null;
+    outgoing.connection = null;
     unlisten(outgoing);
     this.#inFlight.delete(outgoing.watched);
     if (error === null) outgoing.resolve();
@@ -265,7 +264,7 @@ function unlisten(outgoing: Outgoing): void {
 }
 
 function confirmError(exchange: AMQExchangeName, error: unknown): AMQSendError {
-  const reason = describe(error);
+  const reason = messageOf(error);
   const message =
     reason === 'message nacked'
       ? `[@teal/amq-amqp] RabbitMQ refused (nack) the message on ${exchange}; it was not delivered`

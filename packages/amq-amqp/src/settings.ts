@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { AMQSettingsError, type ConnectOptions, parseBrokerUrl } from '@teal/amq-core/adapter';
+import { connectionNameOf, queueNameOf } from './names';
 
 /**
  * What `connect()` of `@teal/amq-amqp` takes: core's options plus the RabbitMQ
@@ -113,15 +114,13 @@ export function resolveSettings(options: AmqpConnectOptions): AmqpSettings {
   }
   const exchangePrefix = options.exchangePrefix ?? '';
   const handlerId = randomBytes(6).toString('hex');
-  // Queue names are at most 255 bytes: a long prefix is shortened, the random id keeps it unique.
-  const prefixPart = exchangePrefix === '' ? '-' : Array.from(exchangePrefix).slice(0, 48).join('');
   return {
     url: url.toString(),
     givenUrl: options.url,
     exchangePrefix,
     handlerId,
-    queueName: `teal.${prefixPart}.${handlerId}`,
-    connectionName: `${appName}/${prefixPart}/${handlerId}`,
+    queueName: queueNameOf(exchangePrefix, handlerId),
+    connectionName: connectionNameOf(appName, exchangePrefix, handlerId),
     queueExpiresMs: integer(
       'queueExpiresMs',
       queueExpiresMs ?? DEFAULT_QUEUE_EXPIRES_MS,

@@ -9,14 +9,14 @@ import {
 } from '@teal/amq-core/adapter';
 import { HandlerQueue } from './bindings';
 import {
+  AmqpConnection,
   type AmqpConnectionError,
-  AmqpSession,
+  type ConnectionEvents,
   connectionError,
-  type SessionEvents,
 } from './connection';
-import { SessionKeeper } from './connection-keeper';
-import { Inbox } from './consumer-redeliveries';
-import { Outbox } from './publisher';
+import { ConnectionKeeper } from './connection-keeper';
+import { MAX_ROUTING_KEY_BYTES } from './names';
+import { Publisher } from './publisher';
 import { sleep, untilAborted } from './publisher-deadlines';
 import { type AmqpConnectOptions, type AmqpSettings, resolveSettings } from './settings';
 
@@ -30,11 +30,8 @@ export async function connect(options: AmqpConnectOptions): Promise<AMQHandler> 
   return createHandler((context) => AmqpTransport.open(settings, context), options);
 }
 
-/** RabbitMQ refuses routing keys longer than this many UTF-8 bytes (a short string). */
-export const MAX_ROUTING_KEY_BYTES = 255;
-
-/** The events of a session opened only to clean up: nothing to report. */
-const quietEvents: SessionEvents = {
+/** The events of a connection opened only to clean up: nothing to report. */
+const quietEvents: ConnectionEvents = {
   onDrain: () => {},
   onLost: () => {},
   onBlocked: () => {},
@@ -43,9 +40,9 @@ const quietEvents: SessionEvents = {
 };
 
 /**
- * The RabbitMQ transport of one handler: publishes through the outbox,
- * binds through the handler's queue, and has a keeper hold one session up,
- * reconciling the queue on each before it is used.
+ * The RabbitMQ transport of one handler: publishes through the publisher,
+ * binds through the handler's queue, and has a keeper hold one connection
+ * up, reconciling the queue on each before it is used.
  */
 export class AmqpTransport implements Transport {
   readonly name = '@teal/amq-amqp';
@@ -53,43 +50,38 @@ export class AmqpTransport implements Transport {
   readonly appliesBackpressure = true;
   readonly settings: AmqpSettings;
   readonly #context: TransportContext;
-  readonly #outbox: Outbox;
+  readonly #publisher: Publisher;
   readonly #queue: HandlerQueue;
-  readonly #keeper: SessionKeeper;
-  /** The session reset because a write on it was overdue: one reset, one warning. */
-  #resetting: AmqpSession | null = null;
+  readonly #keeper: ConnectionKeeper;
+  /** The connection reset because a write on it was overdue: one reset, one warning. */
+  #resetting: AmqpConnection | null = null;
 
   private constructor(settings: AmqpSettings, context: TransportContext) {
     this.settings = settings;
     this.#context = context;
-    const inbox = new Inbox(context, settings.prefetch);
-    const outbox = new Outbox(context.sendTimeoutMs, (session) => this.#overdue(session));
-    const queue = new HandlerQueue(settings, context, (message, ack) =>
-      inbox.receive(message, ack),
+    const publisher = new Publisher(context.sendTimeoutMs, (connection) =>
+      this.#overdue(connection),
     );
-    this.#outbox = outbox;
+    const queue = new HandlerQueue(settings, context);
+    this.#publisher = publisher;
     this.#queue = queue;
-    this.#keeper = new SessionKeeper(settings, context, {
-      prepare: (session) => {
-        // Whatever an earlier connection left unacknowledged will be redelivered.
-        inbox.connectionLost();
-        return queue.attach(session);
-      },
-      installed: (session, isReconnection) => {
+    this.#keeper = new ConnectionKeeper(settings, context, {
+      prepare: (connection) => queue.attach(connection),
+      installed: (connection, isReconnection) => {
         // Receivers that lost the broker too may not be back yet: retry what finds no queue.
-        if (isReconnection) outbox.startGrace(settings.reconnectGraceMs);
-        outbox.attach(session);
-        // Keys core unbound while the session was being set up may have been bound on it.
-        if (isReconnection) queue.prune(session).catch(() => {});
+        if (isReconnection) publisher.startGrace(settings.reconnectGraceMs);
+        publisher.attach(connection);
+        // Keys core unbound while the connection was being set up may have been bound on it.
+        if (isReconnection) queue.prune(connection).catch(() => {});
       },
       lost: () => {
-        outbox.detach();
+        publisher.detach();
         queue.detach();
-        inbox.connectionLost();
       },
-      discard: (session) => this.#release(session, AbortSignal.timeout(context.sendTimeoutMs)),
-      drained: (session) => outbox.drained(session),
-      returned: (message) => outbox.returned(message),
+      discard: (connection) =>
+        this.#release(connection, AbortSignal.timeout(context.sendTimeoutMs)),
+      drained: (connection) => publisher.drained(connection),
+      returned: (message) => publisher.returned(message),
       undecodableHeaders: () =>
         context.logger.warn(
           'dropped the header table of a delivery that could not be decoded; its body goes on alone',
@@ -118,18 +110,18 @@ export class AmqpTransport implements Transport {
     body: string | Uint8Array,
     signal: AbortSignal,
   ): Promise<void> {
-    return this.#outbox.publish(exchange, routingKey, body, signal);
+    return this.#publisher.publish(exchange, routingKey, body, signal);
   }
 
   async bind(exchange: AMQExchangeName, routingKey: string, signal: AbortSignal): Promise<void> {
     for (;;) {
-      const session = await this.#keeper.connected('bind', signal);
-      const bound = this.#queue.bind(session, exchange, routingKey);
+      const connection = await this.#keeper.connected('bind', signal);
+      const bound = this.#queue.bind(connection, exchange, routingKey);
       try {
         await untilAborted(bound, signal, undefined);
       } catch (error) {
-        // A lost session is replaced, and the new one binds every key core has: try there.
-        if (!session.isEnded) throw this.#error(`could not bind a key on ${exchange} at`, error);
+        // A lost connection is replaced, and the new one binds every key core has: try there.
+        if (!connection.isEnded) throw this.#error(`could not bind a key on ${exchange} at`, error);
         continue;
       }
       if (signal.aborted) {
@@ -145,13 +137,13 @@ export class AmqpTransport implements Transport {
   }
 
   async unbind(exchange: AMQExchangeName, routingKey: string, signal: AbortSignal): Promise<void> {
-    const session = this.#keeper.current;
-    // Without a session the binding stays tracked: the next session removes it.
-    const unbound = this.#queue.unbind(session, exchange, routingKey);
+    const connection = this.#keeper.current;
+    // Without a connection the binding stays tracked: the next connection removes it.
+    const unbound = this.#queue.unbind(connection, exchange, routingKey);
     try {
       await untilAborted(unbound, signal, undefined);
     } catch (error) {
-      if (session !== null && !session.isEnded) {
+      if (connection !== null && !connection.isEnded) {
         throw this.#error(`could not unbind a key on ${exchange} at`, error);
       }
     }
@@ -161,10 +153,10 @@ export class AmqpTransport implements Transport {
 
   async close(signal: AbortSignal): Promise<void> {
     const closed = new AMQClosedError('[@teal/amq-amqp] the handler was closed');
-    const session = this.#keeper.stop(closed);
-    this.#outbox.failAll(closed);
-    if (session !== null && !session.isEnded) {
-      await this.#release(session, signal);
+    const connection = this.#keeper.stop(closed);
+    this.#publisher.failAll(closed);
+    if (connection !== null && !connection.isEnded) {
+      await this.#release(connection, signal);
     } else if (this.#queue.mayExist) {
       // In an outage: the queue would wait for x-expires. Until the deadline, try to delete it.
       await this.#releaseWhenBack(signal);
@@ -188,18 +180,18 @@ export class AmqpTransport implements Transport {
     this.#keeper.current?.reset();
   }
 
-  /** Deletes the queue and ends the session, politely until `signal`, then by a reset. */
-  async #release(session: AmqpSession, signal: AbortSignal): Promise<void> {
+  /** Deletes the queue and ends the connection, politely until `signal`, then by a reset. */
+  async #release(connection: AmqpConnection, signal: AbortSignal): Promise<void> {
     const released = await untilAborted(
-      this.#queue.release(session).then(
+      this.#queue.release(connection).then(
         () => true,
         () => false,
       ),
       signal,
       false,
     );
-    if (!released) session.reset();
-    await session.close(signal);
+    if (!released) connection.reset();
+    await connection.close(signal);
   }
 
   /** Connects again, with backoff, only to delete the queue; gives up at `signal`. */
@@ -207,13 +199,13 @@ export class AmqpTransport implements Transport {
     for (let attempt = 0; !signal.aborted; attempt++) {
       await sleep(backoffDelay(attempt), signal);
       if (signal.aborted) return;
-      const opening = AmqpSession.open(this.settings, quietEvents);
-      const session = await untilAborted(
+      const opening = AmqpConnection.open(this.settings, quietEvents);
+      const connection = await untilAborted(
         opening.catch(() => null),
         signal,
         null,
       );
-      if (session === null) {
+      if (connection === null) {
         // Not open, or open too late: a connection that opens after the deadline is closed at once.
         opening.then(
           (late) => late.close(AbortSignal.timeout(1_000)),
@@ -221,24 +213,24 @@ export class AmqpTransport implements Transport {
         );
         continue;
       }
-      await this.#release(session, signal);
+      await this.#release(connection, signal);
       return;
     }
   }
 
-  /** A message written on this session reached its deadline unconfirmed: the link may be stalled. */
-  #overdue(session: AmqpSession): void {
-    if (session !== this.#keeper.current || this.#resetting === session) return;
-    this.#resetting = session;
+  /** A message written on this connection reached its deadline unconfirmed: the link may be stalled. */
+  #overdue(connection: AmqpConnection): void {
+    if (connection !== this.#keeper.current || this.#resetting === connection) return;
+    this.#resetting = connection;
     this.#context.logger.warn(
       'a message written to RabbitMQ was not confirmed by its deadline; resetting the connection so that it cannot land late',
     );
-    session.reset();
+    connection.reset();
   }
 
   #prune(): void {
-    const session = this.#keeper.current;
-    if (session !== null) this.#queue.prune(session).catch(() => {});
+    const connection = this.#keeper.current;
+    if (connection !== null) this.#queue.prune(connection).catch(() => {});
   }
 
   #error(what: string, cause: unknown): AmqpConnectionError {

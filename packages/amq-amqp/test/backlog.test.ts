@@ -4,20 +4,15 @@ import {
   describeWithBroker,
   memoryFootprint,
   transportOf,
+  waitFor,
 } from '@teal/amq-core/testing';
 import { callbackMessage } from '@teal/messages';
 import { expect, it } from 'vitest';
 import { type AmqpConnectOptions, connect } from '../src/index';
 import type { AmqpTransport } from '../src/transport';
-import {
-  AMQP_URL,
-  cleanupsAfterEach,
-  isolatedPrefix,
-  rabbitUnavailable,
-  waitFor,
-} from './support/broker';
+import { AMQP_URL, cleanupsAfterEach, isolatedPrefix, probeRabbit } from './support/broker';
 
-const unavailable = await rabbitUnavailable();
+const unavailable = await probeRabbit();
 
 const KiB = 1024;
 
@@ -92,7 +87,7 @@ describeWithBroker('amqp backlog: a stuck callback holds the broker back', unava
       await flood(sender, 'stuck', count, bytes);
       const backlog = backlogOf(receiver);
       // Every message is on the broker: what the handler holds now is all it will hold.
-      await waitFor(() => backlog.messages > 0, 10_000, 'the first deliveries');
+      await waitFor(() => backlog.messages > 0, 'the first deliveries', 10_000);
       const heldMiB = ((await memoryFootprint()) - before) / 2 ** 20;
       console.log(
         `[teal] amqp, ${name}: after ${count} messages the stuck handler holds ${backlog.messages} (${backlog.bytes} bytes); memory ${heldMiB.toFixed(1)} MiB`,
@@ -110,7 +105,7 @@ describeWithBroker('amqp backlog: a stuck callback holds the broker back', unava
       // Full on bytes, it consumes no more: the broker keeps the rest.
       expect(isConsuming).toBe(backlog.room > 0);
       release();
-      await waitFor(() => seen.length >= count, 60_000, `${count} deliveries`);
+      await waitFor(() => seen.length >= count, `${count} deliveries`, 60_000);
       expect(seen).toEqual(Array.from({ length: count }, (_, n) => n));
       expect(backlog.overflowed).toBe(0);
     }, 120_000);

@@ -4,7 +4,7 @@ import {
   AMQSendError,
   AMQSettingsError,
 } from '@teal/amq-core';
-import { describeWithBroker, recordLogs, transportOf } from '@teal/amq-core/testing';
+import { describeWithBroker, recordLogs, transportOf, waitFor } from '@teal/amq-core/testing';
 import { callbackMessage, type Message } from '@teal/messages';
 import type { ChannelModel } from 'amqplib';
 import { expect, it } from 'vitest';
@@ -14,12 +14,12 @@ import {
   AMQP_URL,
   cleanupsAfterEach,
   isolatedPrefix,
-  rabbitUnavailable,
+  probeRabbit,
   rawConnection,
-  waitFor,
+  until,
 } from './support/broker';
 
-const unavailable = await rabbitUnavailable();
+const unavailable = await probeRabbit();
 
 function callback(state: string, n = 0): Message {
   return callbackMessage({ url: `https://x.test/cb?state=${n}`, state });
@@ -59,12 +59,15 @@ describeWithBroker('amqp delivery: acks, limits, refusals', unavailable, () => {
     collect(receiver, urls, true);
     await receiver.bindCallbackState('burst');
     await Promise.all(Array.from({ length: 300 }, (_, n) => sender.send(callback('burst', n))));
-    await waitFor(() => urls.length >= 300, 20_000, '300 deliveries');
+    await waitFor(() => urls.length >= 300, '300 deliveries', 20_000);
     expect(new Set(urls).size).toBe(300);
     expect(errors).toHaveLength(300);
     const { queueName } = transportOf<AmqpTransport>(receiver).settings;
     const channel = await (await raw()).createChannel();
-    await waitFor(async () => (await channel.checkQueue(queueName)).messageCount === 0);
+    await until(
+      async () => (await channel.checkQueue(queueName)).messageCount === 0,
+      'every delivery acknowledged',
+    );
   });
 
   it('takes routing keys of 255 UTF-8 bytes and rejects longer ones before publishing', async () => {
@@ -76,7 +79,7 @@ describeWithBroker('amqp delivery: acks, limits, refusals', unavailable, () => {
     expect(Buffer.byteLength(longest)).toBe(255);
     await target.bindCallbackState(longest);
     await target.send(callback(longest));
-    await waitFor(() => urls.length === 1);
+    await waitFor(() => urls.length === 1, 'the message on the longest key');
     const tooLong = 'é'.repeat(128);
     await expect(target.send(callback(tooLong))).rejects.toThrow(AMQRoutingKeyError);
     await expect(target.send(callback(tooLong))).rejects.toThrow(/256 bytes.*255/);
@@ -112,9 +115,9 @@ describeWithBroker('amqp delivery: acks, limits, refusals', unavailable, () => {
     await channel.deleteExchange(`${exchangePrefix}callbacks`);
     await expect(target.send(callback('k', 1))).rejects.toThrow(AMQSendError);
     // The handler reconnects, redeclares the exchange and rebinds the key.
-    await waitFor(() => target.isConnected, 10_000, 'the reconnection');
+    await waitFor(() => target.isConnected, 'the reconnection', 10_000);
     await target.send(callback('k', 2));
-    await waitFor(() => urls.length === 1);
+    await waitFor(() => urls.length === 1, 'the message after the reconnection');
     expect(urls).toEqual(['https://x.test/cb?state=2']);
     expect(String(errors[0])).toMatch(/lost the connection/);
   });
@@ -136,7 +139,10 @@ describeWithBroker('amqp delivery: acks, limits, refusals', unavailable, () => {
     await channel.bindQueue(transportOf<AmqpTransport>(target).settings.queueName, stray, 'k');
     channel.publish(stray, 'k', Buffer.from('{"secret":"token-value"}'));
     await target.send(callback('k', 1));
-    await waitFor(() => urls.length === 1 && warnings().some((line) => line.includes(stray)));
+    await waitFor(
+      () => urls.length === 1 && warnings().some((line) => line.includes(stray)),
+      'the message and the warning',
+    );
     expect(JSON.stringify(records)).not.toContain('token-value');
   });
 

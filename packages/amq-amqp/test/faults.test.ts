@@ -3,24 +3,18 @@ import {
   describeWithBroker,
   FaultProxy,
   memoryFootprint,
+  sleep,
   transportOf,
+  waitFor,
 } from '@teal/amq-core/testing';
 import { callbackMessage, powensWebhookMessage } from '@teal/messages';
 import { expect, it } from 'vitest';
 import { type AmqpConnectOptions, connect } from '../src/index';
 import type { AmqpTransport } from '../src/transport';
-import { OutageProxy } from './proxy';
-import {
-  AMQP_URL,
-  cleanupsAfterEach,
-  isolatedPrefix,
-  rabbitUnavailable,
-  sleep,
-  waitFor,
-} from './support/broker';
+import { AMQP_URL, cleanupsAfterEach, isolatedPrefix, probeRabbit, until } from './support/broker';
 import { brokerBindings, brokerResources } from './support/rabbitmqctl';
 
-const unavailable = await rabbitUnavailable();
+const unavailable = await probeRabbit();
 
 describeWithBroker(
   'amqp faults: outages, half-open links, what a rejected send leaves',
@@ -51,8 +45,8 @@ describeWithBroker(
       const transport = transportOf<AmqpTransport>(target);
       await waitFor(
         () => transport.lostConnections > lostBefore && target.isConnected,
-        20_000,
         'the reconnection',
+        20_000,
       );
     }
 
@@ -63,7 +57,7 @@ describeWithBroker(
       await receiver.bindCallbackState('dropped');
       expect(await brokerBindings(receiver)).toEqual(coreBindings(['dropped', 'kept']));
       proxy.cut();
-      await waitFor(() => !receiver.isConnected, 10_000, 'the handler to notice the cut');
+      await waitFor(() => !receiver.isConnected, 'the handler to notice the cut', 10_000);
       await receiver.unbindCallbackState('dropped');
       proxy.restore();
       await reconnected(receiver, 0);
@@ -91,11 +85,8 @@ describeWithBroker(
 
     it('leaves on the broker exactly the bindings core has after a bind that lands past its deadline', async () => {
       const exchangePrefix = isolatedPrefix(cleanups);
-      const proxy = await OutageProxy.start(AMQP_URL);
-      cleanups.push(() => proxy.stop());
-      const receiver = await handler({
+      const { proxy, handler: receiver } = await behindFaultProxy({
         exchangePrefix,
-        url: proxy.urlFor(AMQP_URL),
         sendTimeoutMs: 800,
       });
       await receiver.bindCallbackState('kept');
@@ -103,10 +94,10 @@ describeWithBroker(
       await expect(receiver.bindCallbackState('late')).rejects.toThrow();
       // The link heals before the heartbeat gives up on it: the bind lands, late.
       proxy.heal();
-      await waitFor(
+      await until(
         async () => (await brokerBindings(receiver)).join() === coreBindings(['kept']).join(),
-        10_000,
         "the broker to hold exactly core's bindings",
+        10_000,
       );
       expect(receiver.isConnected).toBe(true);
     });
@@ -119,7 +110,7 @@ describeWithBroker(
       });
       await receiver.bindCallbackState('k');
       proxy.cut();
-      await waitFor(() => !receiver.isConnected, 10_000, 'the handler to notice the cut');
+      await waitFor(() => !receiver.isConnected, 'the handler to notice the cut', 10_000);
       const closing = receiver.close();
       await sleep(1_000);
       proxy.restore();
@@ -135,7 +126,7 @@ describeWithBroker(
         sendTimeoutMs: 300,
       });
       proxy.cut();
-      await waitFor(() => !sender.isConnected, 10_000, 'the handler to notice the cut');
+      await waitFor(() => !sender.isConnected, 'the handler to notice the cut', 10_000);
       const payload = 'x'.repeat(10_000);
       const before = await memoryFootprint();
       for (let batch = 0; batch < 4; batch++) {
@@ -178,8 +169,8 @@ describeWithBroker(
         sender.send(callbackMessage({ url: 'https://x.test/cb?rejected', state: 'k' })),
       ).rejects.toBeInstanceOf(AMQSendError);
       proxy.restore();
-      await waitFor(() => sender.isConnected, 20_000, 'the sender to be connected');
-      await waitFor(
+      await waitFor(() => sender.isConnected, 'the sender to be connected', 20_000);
+      await until(
         async () => {
           // A send may still meet the connection the reset killed: only a delivered one counts.
           await sender
@@ -187,8 +178,8 @@ describeWithBroker(
             .catch(() => {});
           return seen.includes('https://x.test/cb?after');
         },
-        20_000,
         'a send after recovery to be delivered',
+        20_000,
       );
       await sleep(500);
       expect(seen).not.toContain('https://x.test/cb?rejected');
@@ -196,11 +187,8 @@ describeWithBroker(
 
     it('never delivers a send that rejected on a stalled connection, even when the network comes back with it', async () => {
       const exchangePrefix = isolatedPrefix(cleanups);
-      const proxy = await OutageProxy.start(AMQP_URL);
-      cleanups.push(() => proxy.stop());
-      const sender = await handler({
+      const { proxy, handler: sender } = await behindFaultProxy({
         exchangePrefix,
-        url: proxy.urlFor(AMQP_URL),
         sendTimeoutMs: 800,
       });
       const receiver = await handler({ exchangePrefix });
@@ -217,7 +205,7 @@ describeWithBroker(
       await sleep(200);
       proxy.heal();
       await sender.send(callbackMessage({ url: 'https://x.test/cb?after', state: 'k' }));
-      await waitFor(() => seen.includes('https://x.test/cb?after'), 10_000, 'the send after');
+      await waitFor(() => seen.includes('https://x.test/cb?after'), 'the send after', 10_000);
       await sleep(500);
       expect(seen).not.toContain('https://x.test/cb?rejected');
     });

@@ -2,7 +2,7 @@ import { type ChildProcessWithoutNullStreams, execFile, spawn } from 'node:child
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { type AMQExchangeName, type AMQHandler, exchangeOf } from '@teal/amq-core';
-import { describeWithBroker } from '@teal/amq-core/testing';
+import { describeWithBroker, waitFor } from '@teal/amq-core/testing';
 import {
   callbackMessage,
   encodeMessage,
@@ -13,13 +13,7 @@ import {
 } from '@teal/messages';
 import { expect, it } from 'vitest';
 import { connect } from '../src/index';
-import {
-  AMQP_URL,
-  cleanupsAfterEach,
-  isolatedPrefix,
-  rabbitUnavailable,
-  waitFor,
-} from './support/broker';
+import { AMQP_URL, cleanupsAfterEach, isolatedPrefix, probeRabbit } from './support/broker';
 
 /** Debian's python3 with python3-aio-pika and python3-pydantic (1.x), not a pyenv shim. */
 const PYTHON = process.env.TEAL_INTEROP_PYTHON ?? '/usr/bin/python3';
@@ -37,7 +31,7 @@ async function pythonUnavailable(): Promise<string | null> {
   }
 }
 
-const unavailable = (await rabbitUnavailable()) ?? (await pythonUnavailable());
+const unavailable = (await probeRabbit()) ?? (await pythonUnavailable());
 
 /** The messages both sides exchange: every kind, nested optionals, unicode keys. */
 function samples(tag: string): Message[] {
@@ -152,7 +146,7 @@ describeWithBroker('amqp interop with a Python aio-pika + pydantic peer', unavai
     const { lines, exitCode } = peer(['send', AMQP_URL, exchangePrefix], JSON.stringify(specs));
     expect(await exitCode).toBe(0);
     expect(lines).toContain('SENT');
-    await waitFor(() => received.length >= specs.length, 30_000, 'the Python messages');
+    await waitFor(() => received.length >= specs.length, 'the Python messages', 30_000);
     expect(received.slice(0, expected.length)).toEqual(expected);
     const last = received[expected.length]!;
     expect(last).toMatchObject({ kind: 'callback', state: 'default-timestamp' });
@@ -175,15 +169,15 @@ describeWithBroker('amqp interop with a Python aio-pika + pydantic peer', unavai
     );
     await waitFor(
       () => receivers.every(({ lines }) => lines.includes('READY')),
-      30_000,
       'the Python receivers to bind',
+      30_000,
     );
     const sender = await handler(exchangePrefix);
     for (const message of messages) await sender.send(message);
     await waitFor(
       () => receivers.every(({ lines }) => lines.length >= 2),
-      30_000,
       'the Python receivers to parse their message',
+      30_000,
     );
     receivers.forEach(({ lines }, index) => {
       expect(JSON.parse(lines[1]!)).toEqual(wireFields(messages[index]!));

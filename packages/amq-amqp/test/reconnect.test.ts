@@ -1,21 +1,24 @@
 import { type AMQHandler, AMQSendError } from '@teal/amq-core';
-import { describeWithBroker, transportOf } from '@teal/amq-core/testing';
+import {
+  describeWithBroker,
+  FaultProxy,
+  sleep,
+  transportOf,
+  waitFor,
+} from '@teal/amq-core/testing';
 import { callbackMessage, type Message } from '@teal/messages';
 import { expect, it } from 'vitest';
 import { type AmqpConnectOptions, connect } from '../src/index';
 import type { AmqpTransport } from '../src/transport';
-import { OutageProxy } from './proxy';
 import {
   AMQP_URL,
   cleanupsAfterEach,
   dropConnection,
   isolatedPrefix,
-  rabbitUnavailable,
-  sleep,
-  waitFor,
+  probeRabbit,
 } from './support/broker';
 
-const unavailable = await rabbitUnavailable();
+const unavailable = await probeRabbit();
 
 function callback(state: string, n: number): Message {
   return callbackMessage({ url: `https://x.test/cb?n=${n}`, state });
@@ -33,7 +36,7 @@ describeWithBroker('amqp reconnection', unavailable, () => {
   }
 
   async function proxied(exchangePrefix: string, options: Partial<AmqpConnectOptions> = {}) {
-    const proxy = await OutageProxy.start(AMQP_URL);
+    const proxy = await FaultProxy.start(AMQP_URL);
     cleanups.push(() => proxy.stop());
     const created = await handler({ exchangePrefix, url: proxy.urlFor(AMQP_URL), ...options });
     return { proxy, handler: created };
@@ -59,14 +62,15 @@ describeWithBroker('amqp reconnection', unavailable, () => {
     const seen = numbers(receiver);
     await receiver.bindCallbackState('k');
     await sender.send(callback('k', 0));
-    await waitFor(() => seen.length === 1);
-    const outage = proxy.outage(2_500);
-    await waitFor(() => !receiver.isConnected, 5_000, 'the receiver to notice the outage');
+    await waitFor(() => seen.length === 1, 'the message before the outage');
+    proxy.cut();
+    const outage = sleep(2_500).then(() => proxy.restore());
+    await waitFor(() => !receiver.isConnected, 'the receiver to notice the outage', 5_000);
     for (const n of range(1, 51)) await sender.send(callback('k', n));
     await outage;
-    await waitFor(() => receiver.isConnected, 15_000, 'the reconnection');
+    await waitFor(() => receiver.isConnected, 'the reconnection', 15_000);
     for (const n of range(51, 61)) await sender.send(callback('k', n));
-    await waitFor(() => seen.length >= 61, 15_000, '61 messages');
+    await waitFor(() => seen.length >= 61, '61 messages', 15_000);
     await sleep(300);
     expect(seen).toEqual(range(0, 61));
   });
@@ -79,10 +83,10 @@ describeWithBroker('amqp reconnection', unavailable, () => {
     const seen = numbers(receiver, 10);
     await receiver.bindCallbackState('slow');
     await Promise.all(range(0, 200).map((n) => sender.send(callback('slow', n))));
-    await waitFor(() => seen.length >= 20, 10_000, 'the first deliveries');
+    await waitFor(() => seen.length >= 20, 'the first deliveries', 10_000);
     await dropConnection(receiver);
-    await waitFor(() => receiver.isConnected, 15_000, 'the reconnection');
-    await waitFor(() => seen.length >= 200, 20_000, '200 messages');
+    await waitFor(() => receiver.isConnected, 'the reconnection', 15_000);
+    await waitFor(() => seen.length >= 200, '200 messages', 20_000);
     await sleep(500);
     expect(seen).toEqual(range(0, 200));
   });
@@ -94,7 +98,7 @@ describeWithBroker('amqp reconnection', unavailable, () => {
     const seen = numbers(receiver);
     await receiver.bindCallbackState('k');
     proxy.cut();
-    await waitFor(() => !sender.isConnected, 5_000, 'the sender to notice the outage');
+    await waitFor(() => !sender.isConnected, 'the sender to notice the outage', 5_000);
     let isSettled = false;
     const pending = sender.send(callback('k', 7)).finally(() => {
       isSettled = true;
@@ -103,7 +107,7 @@ describeWithBroker('amqp reconnection', unavailable, () => {
     expect(isSettled).toBe(false);
     proxy.restore();
     await pending;
-    await waitFor(() => seen.length === 1);
+    await waitFor(() => seen.length === 1, 'the message held during the outage');
     expect(seen).toEqual([7]);
   });
 
@@ -114,12 +118,12 @@ describeWithBroker('amqp reconnection', unavailable, () => {
     const seen = numbers(receiver);
     await receiver.bindCallbackState('k');
     proxy.cut();
-    await waitFor(() => !sender.isConnected, 5_000, 'the sender to notice the outage');
+    await waitFor(() => !sender.isConnected, 'the sender to notice the outage', 5_000);
     await expect(sender.send(callback('k', 1))).rejects.toThrow(AMQSendError);
     proxy.restore();
-    await waitFor(() => sender.isConnected, 15_000, 'the reconnection');
+    await waitFor(() => sender.isConnected, 'the reconnection', 15_000);
     await sender.send(callback('k', 2));
-    await waitFor(() => seen.length >= 1);
+    await waitFor(() => seen.length >= 1, 'the message after the reconnection');
     await sleep(300);
     expect(seen).toEqual([2]);
   });
@@ -145,8 +149,8 @@ describeWithBroker('amqp reconnection', unavailable, () => {
         const delivered = new Set(seen);
         return confirmed.every((n) => delivered.has(n));
       },
-      20_000,
       'confirmed messages',
+      20_000,
     );
   });
 
@@ -157,11 +161,12 @@ describeWithBroker('amqp reconnection', unavailable, () => {
     const seen = numbers(receiver);
     await receiver.bindCallbackState('k');
     const transport = transportOf<AmqpTransport>(receiver);
-    proxy.stall();
-    await waitFor(() => transport.lostConnections === 1, 15_000, 'the heartbeat timeout');
-    await waitFor(() => receiver.isConnected, 15_000, 'the reconnection');
+    // Open links go silent, new ones pass: only the heartbeat can tell.
+    proxy.freeze({ newConnections: 'forward' });
+    await waitFor(() => transport.lostConnections === 1, 'the heartbeat timeout', 15_000);
+    await waitFor(() => receiver.isConnected, 'the reconnection', 15_000);
     await sender.send(callback('k', 1));
-    await waitFor(() => seen.length === 1);
+    await waitFor(() => seen.length === 1, 'the message after the reconnection');
   });
 
   it('reports a lost connection to onError without the password, then restores bindings', async () => {
@@ -173,10 +178,10 @@ describeWithBroker('amqp reconnection', unavailable, () => {
     await receiver.bindCallbackState('a');
     await receiver.bindCallbackState('b');
     await dropConnection(receiver);
-    await waitFor(() => receiver.isConnected, 15_000, 'the reconnection');
+    await waitFor(() => receiver.isConnected, 'the reconnection', 15_000);
     await sender.send(callback('a', 1));
     await sender.send(callback('b', 2));
-    await waitFor(() => seen.length === 2);
+    await waitFor(() => seen.length === 2, 'a message on each restored key');
     expect(errors.length).toBeGreaterThan(0);
     const password = new URL(AMQP_URL).password;
     for (const error of errors) {

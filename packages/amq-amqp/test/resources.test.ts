@@ -1,18 +1,12 @@
-import { describeWithBroker, transportOf } from '@teal/amq-core/testing';
+import { describeWithBroker, transportOf, waitFor } from '@teal/amq-core/testing';
 import { callbackMessage } from '@teal/messages';
 import { expect, it } from 'vitest';
 import { type AmqpConnectOptions, connect } from '../src/index';
 import type { AmqpTransport } from '../src/transport';
-import {
-  AMQP_URL,
-  cleanupsAfterEach,
-  isolatedPrefix,
-  rabbitUnavailable,
-  waitFor,
-} from './support/broker';
+import { AMQP_URL, cleanupsAfterEach, isolatedPrefix, probeRabbit } from './support/broker';
 import { brokerResources } from './support/rabbitmqctl';
 
-const unavailable = await rabbitUnavailable();
+const unavailable = await probeRabbit();
 
 describeWithBroker(
   'amqp resources: the queue lives only while the handler has bindings',
@@ -58,7 +52,7 @@ describeWithBroker(
       await receiver.unbindCallbackState('a');
       await receiver.unbindCallbackState('b');
       const transport = transportOf<AmqpTransport>(receiver);
-      await waitFor(() => transport.resources().length === 0, 10_000, 'the queue to go');
+      await waitFor(() => transport.resources().length === 0, 'the queue to go', 10_000);
       expect(await brokerResources(receiver)).toEqual([]);
     });
 
@@ -82,14 +76,14 @@ describeWithBroker(
       for (const key of ['one', 'two', 'three']) {
         await receiver.bindCallbackState(key);
         await sender.send(callbackMessage({ url: 'https://x.test/cb', state: key }));
-        await waitFor(() => seen.includes(key), 10_000, `the message on ${key}`);
+        await waitFor(() => seen.includes(key), `the message on ${key}`, 10_000);
         await receiver.unbindCallbackState(key);
       }
       const transport = transportOf<AmqpTransport>(receiver);
-      await waitFor(() => transport.resources().length === 0, 10_000, 'the queue to go');
+      await waitFor(() => transport.resources().length === 0, 'the queue to go', 10_000);
       await receiver.bindCallbackState('four');
       await sender.send(callbackMessage({ url: 'https://x.test/cb', state: 'four' }));
-      await waitFor(() => seen.includes('four'), 10_000, 'the message on four');
+      await waitFor(() => seen.includes('four'), 'the message on four', 10_000);
       expect(seen).toEqual(['one', 'two', 'three', 'four']);
     });
   },

@@ -1,8 +1,7 @@
-import { describeWithBroker } from '@teal/amq-core/testing';
+import { describeWithBroker, sleep, waitFor } from '@teal/amq-core/testing';
 import { callbackMessage } from '@teal/messages';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { connect } from '../src/index';
-import { sleep, waitFor } from './support/broker';
 import { PrivateRabbit } from './support/server';
 
 /** Ports of this file's private node (AMQP; distribution is this plus 20,000). */
@@ -97,15 +96,15 @@ describeWithBroker('amqp: a RabbitMQ restart under steady sends', unavailable, (
         await rabbit.boot();
       }
       backAt = Date.now();
-      await waitFor(() => firstDeliveryAfterBack > 0, 60_000, 'a delivery after the restart');
+      await waitFor(() => firstDeliveryAfterBack > 0, 'a delivery after the restart', 60_000);
       await sleep(2_000);
       isSending = false;
       await sending;
       const confirmed = outcomes.flatMap((outcome, n) => (outcome === 'confirmed' ? [n] : []));
       await waitFor(
         () => confirmed.every((n) => delivered.has(n)),
-        5_000,
         'every confirmed send',
+        5_000,
       ).catch(() => {});
       await sleep(500);
       const rejected = outcomes.length - confirmed.length;

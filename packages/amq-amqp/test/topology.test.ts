@@ -1,5 +1,5 @@
 import { EXCHANGE_NAMES } from '@teal/amq-core';
-import { describeWithBroker, transportOf } from '@teal/amq-core/testing';
+import { describeWithBroker, transportOf, waitFor } from '@teal/amq-core/testing';
 import { callbackMessage } from '@teal/messages';
 import type { ChannelModel } from 'amqplib';
 import { expect, it } from 'vitest';
@@ -9,12 +9,11 @@ import {
   AMQP_URL,
   cleanupsAfterEach,
   isolatedPrefix,
-  rabbitUnavailable,
+  probeRabbit,
   rawConnection,
-  waitFor,
 } from './support/broker';
 
-const unavailable = await rabbitUnavailable();
+const unavailable = await probeRabbit();
 
 describeWithBroker('amqp topology: exchanges and the handler queue', unavailable, () => {
   const cleanups = cleanupsAfterEach();
@@ -44,7 +43,7 @@ describeWithBroker('amqp topology: exchanges and the handler queue', unavailable
     };
     await created.bindCallbackState('k');
     await created.send(callbackMessage({ url: 'https://x.test/cb?state=k', state: 'k' }));
-    await waitFor(() => received.length === 1);
+    await waitFor(() => received.length === 1, 'the message');
   });
 
   it('declares the exchanges with the flags a Python peer redeclares them with', async () => {

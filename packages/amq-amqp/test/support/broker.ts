@@ -1,19 +1,26 @@
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { type AMQHandler, EXCHANGE_NAMES, redactUrl } from '@teal/amq-core';
-import { transportOf } from '@teal/amq-core/testing';
+import {
+  type AdapterCapabilities,
+  randomPrefix,
+  sleep,
+  transportOf,
+  waitFor,
+} from '@teal/amq-core/testing';
 import { connect as amqpConnect, type ChannelModel } from 'amqplib';
 import { afterEach } from 'vitest';
 import type { AmqpTransport } from '../../src/transport';
+import { BrokerPublisher, hostileFrames } from './hostile-frames';
+import { brokerResources } from './rabbitmqctl';
 
 /** The broker under test: `AMQP_URL`, or a local RabbitMQ. */
 export const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 
 const run = promisify(execFile);
 
-/** Why RabbitMQ cannot be used here, or `null`. */
-export async function rabbitUnavailable(url = AMQP_URL): Promise<string | null> {
+/** Why RabbitMQ cannot be used here (an AMQP handshake fails), or `null`. */
+export async function probeRabbit(url = AMQP_URL): Promise<string | null> {
   try {
     const model = await amqpConnect(url, { timeout: 3_000 });
     await model.close();
@@ -23,9 +30,22 @@ export async function rabbitUnavailable(url = AMQP_URL): Promise<string | null> 
   }
 }
 
-/** A fresh exchange prefix, so tests never share broker state. */
-export function randomPrefix(): string {
-  return `test.${randomBytes(5).toString('hex')}.`;
+/**
+ * What the contract suite gets to reach RabbitMQ behind the adapter's back;
+ * `close()` ends the connection its broker-level publishes share.
+ */
+export function brokerCapabilities(): AdapterCapabilities & { close(): Promise<void> } {
+  const publisher = new BrokerPublisher(AMQP_URL);
+  return {
+    // Broker-side: `rabbitmqctl` closes the handler's connection, found by its name.
+    dropConnection,
+    deliversAcrossReconnect: true,
+    // RabbitMQ's own listing of queues, consumers and bindings (rabbitmqctl).
+    brokerResources: (handler) => brokerResources(handler),
+    publishAtBroker: (target, body) => publisher.publish(target, body),
+    hostileFrames: hostileFrames(AMQP_URL, publisher),
+    close: () => publisher.close(),
+  };
 }
 
 /** A fresh exchange prefix whose exchanges `cleanups` deletes. */
@@ -36,8 +56,8 @@ export function isolatedPrefix(cleanups: (() => Promise<unknown>)[]): string {
 }
 
 /** A raw amqplib connection for checking what the handler left on the broker. */
-export async function rawConnection(): Promise<ChannelModel> {
-  const model = await amqpConnect(AMQP_URL);
+export async function rawConnection(url = AMQP_URL): Promise<ChannelModel> {
+  const model = await amqpConnect(url);
   model.on('error', () => {});
   return model;
 }
@@ -83,27 +103,24 @@ export async function dropConnection(handler: AMQHandler): Promise<void> {
   // Not `!isConnected`: the handler may well be back before a poll sees it gone.
   await waitFor(
     () => transport.lostConnections > lostBefore,
-    10_000,
     'the handler to notice the dropped connection',
+    10_000,
   );
 }
 
-/** Polls `condition` until it holds, or fails after `timeoutMs`. */
-export async function waitFor(
-  condition: () => boolean | Promise<boolean>,
+/** Polls an asynchronous `condition` (a broker listing) until it holds, or fails after `timeoutMs`. */
+export async function until(
+  condition: () => Promise<boolean>,
+  what: string,
   timeoutMs = 10_000,
-  what = 'the condition',
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
-    if (Date.now() > deadline)
+    if (Date.now() > deadline) {
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    }
     await sleep(20);
   }
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** Clean-ups a test registers; they run after each test, last first, failures ignored. */

@@ -28,14 +28,23 @@ export async function rabbitmqctl(args: readonly string[], node?: RabbitNode): P
   return stdout;
 }
 
-/** A `rabbitmqctl list_…` as JSON rows with these columns. */
+/**
+ * A `rabbitmqctl list_…` as JSON rows with these columns. A listing that
+ * meets a queue as it is deleted fails (`badrpc`): it is read again.
+ */
 async function list<Row>(
   what: string,
   columns: readonly string[],
   node?: RabbitNode,
 ): Promise<Row[]> {
-  const text = await rabbitmqctl([what, '-q', '--formatter', 'json', ...columns], node);
-  return text.trim() === '' ? [] : (JSON.parse(text) as Row[]);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const text = await rabbitmqctl([what, '-q', '--formatter', 'json', ...columns], node);
+      return text.trim() === '' ? [] : (JSON.parse(text) as Row[]);
+    } catch (error) {
+      if (attempt === 3) throw error;
+    }
+  }
 }
 
 interface BindingRow {

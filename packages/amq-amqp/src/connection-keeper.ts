@@ -14,8 +14,11 @@ import type { AmqpSettings } from './settings';
 export interface ConnectionHooks {
   /** Readies a new connection before it is used (the queue reconciled); rejecting discards it. */
   prepare(connection: AmqpConnection): Promise<void>;
-  /** The connection is the current one now; `isReconnection` after a loss. */
-  installed(connection: AmqpConnection, isReconnection: boolean): void;
+  /**
+   * The connection is the current one now; `isReconnection` after a loss.
+   * Resolves once the broker holds exactly core's bindings.
+   */
+  installed(connection: AmqpConnection, isReconnection: boolean): Promise<void>;
   /** The current connection was lost; a new one is on its way. */
   lost(): void;
   /** A connection opened after `stop()`: release what it holds and close it. */
@@ -28,7 +31,9 @@ export interface ConnectionHooks {
 /**
  * Keeps one connection up: opens the first, and whenever the current one is
  * lost, reports it and opens a new one with jittered backoff until `stop()`.
- * Calls that need a connection wait for it until their deadline.
+ * Calls that need a connection wait for it until their deadline. The handler
+ * hears `connectionChanged(false)` at the loss and `connectionChanged(true)`
+ * once a new connection holds its bindings again.
  */
 export class ConnectionKeeper {
   readonly #settings: AmqpSettings;
@@ -51,7 +56,8 @@ export class ConnectionKeeper {
 
   /** Opens the first connection; rejects if the broker cannot be reached. */
   async start(): Promise<void> {
-    if (!this.#install(await this.#open(), false)) {
+    const connection = await this.#open();
+    if (this.#install(connection, false) === null) {
       throw new Error('the connection closed as soon as it opened');
     }
   }
@@ -136,14 +142,18 @@ export class ConnectionKeeper {
     return connection;
   }
 
-  /** Makes an opened connection the current one, unless it died in between (then `false`). */
-  #install(connection: AmqpConnection, isReconnection: boolean): boolean {
-    if (connection.isEnded) return false;
+  /**
+   * Makes an opened connection the current one and hands it to what waits;
+   * returns when the broker holds core's bindings again, or `null` if it died
+   * in between.
+   */
+  #install(connection: AmqpConnection, isReconnection: boolean): Promise<void> | null {
+    if (connection.isEnded) return null;
     this.#connection = connection;
-    this.#hooks.installed(connection, isReconnection);
+    const restored = this.#hooks.installed(connection, isReconnection);
     for (const waiter of this.#waiters) waiter(connection);
     this.#waiters.clear();
-    return true;
+    return restored;
   }
 
   #lose(cause: Error): void {
@@ -154,6 +164,7 @@ export class ConnectionKeeper {
     const error = new AmqpConnectionError(
       `[@teal/amq-amqp] lost the connection to ${redactUrl(this.#settings.givenUrl)} (${messageOf(cause)}); reconnecting`,
     );
+    this.#context.connectionChanged(false, error);
     this.#context.reportError(error);
     this.#reconnecting ??= this.#reconnect().finally(() => {
       this.#reconnecting = null;
@@ -184,7 +195,11 @@ export class ConnectionKeeper {
         await this.#hooks.discard(connection);
         return;
       }
-      if (!this.#install(connection, true)) continue;
+      const restored = this.#install(connection, true);
+      if (restored === null) continue;
+      await restored.catch(() => {});
+      // Lost again while its bindings were being restored: this loop is the one to go on.
+      if (this.current !== connection) continue;
       const outageMs = Date.now() - this.#lostAt;
       if (outageMs > this.#settings.queueExpiresMs) {
         this.#context.logger.warn(
@@ -192,6 +207,7 @@ export class ConnectionKeeper {
           { outageMs, queueExpiresMs: this.#settings.queueExpiresMs },
         );
       }
+      this.#context.connectionChanged(true);
       return;
     }
   }

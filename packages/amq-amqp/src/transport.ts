@@ -67,12 +67,12 @@ export class AmqpTransport implements Transport {
     this.#queue = queue;
     this.#keeper = new ConnectionKeeper(settings, context, {
       prepare: (connection) => queue.attach(connection),
-      installed: (connection, isReconnection) => {
+      installed: async (connection, isReconnection) => {
         // Receivers that lost the broker too may not be back yet: retry what finds no queue.
         if (isReconnection) publisher.startGrace(settings.reconnectGraceMs);
         publisher.attach(connection);
         // Keys core unbound while the connection was being set up may have been bound on it.
-        if (isReconnection) queue.prune(connection).catch(() => {});
+        if (isReconnection) await queue.prune(connection);
       },
       lost: () => {
         publisher.detach();

@@ -6,7 +6,8 @@ import {
   transportOf,
   waitFor,
 } from '@teal/amq-core/testing';
-import { callbackMessage, type Message } from '@teal/messages';
+import { callbackMessage, encodeMessage, type Message } from '@teal/messages';
+import type { ConsumeMessage } from 'amqplib';
 import { expect, it } from 'vitest';
 import { type AmqpConnectOptions, connect } from '../src/index';
 import type { AmqpTransport } from '../src/transport';
@@ -16,6 +17,7 @@ import {
   dropConnection,
   isolatedPrefix,
   probeRabbit,
+  rawConnection,
 } from './support/broker';
 
 const unavailable = await probeRabbit();
@@ -188,5 +190,47 @@ describeWithBroker('amqp reconnection', unavailable, () => {
       expect(String(error)).toMatch(/lost the connection/);
       if (password !== '') expect(String(error)).not.toContain(`:${password}@`);
     }
+  });
+
+  it('emits reconnected only once RabbitMQ routes its keys again, after its queue was deleted behind its back', async () => {
+    const exchangePrefix = isolated();
+    const receiver = await handler({ exchangePrefix });
+    const seen = numbers(receiver);
+    await receiver.bindCallbackState('a');
+    await receiver.bindCallbackState('b');
+    const model = await rawConnection();
+    cleanups.push(() => model.close());
+    const channel = await model.createConfirmChannel();
+    const returned: string[] = [];
+    channel.on('return', (message: ConsumeMessage) => returned.push(message.fields.routingKey));
+    const events: string[] = [];
+    const confirms: Promise<void>[] = [];
+    receiver.on('disconnected', () => events.push('disconnected'));
+    receiver.on('reconnected', () => {
+      events.push('reconnected');
+      // Published the instant the event fires: RabbitMQ returns it if no binding takes it.
+      for (const [n, key] of ['a', 'b'].entries()) {
+        const body = Buffer.from(encodeMessage(callback(key, n)));
+        confirms.push(
+          new Promise((resolve, reject) => {
+            channel.publish(
+              `${exchangePrefix}callbacks`,
+              key,
+              body,
+              { mandatory: true },
+              (error) => (error ? reject(error) : resolve()),
+            );
+          }),
+        );
+      }
+    });
+    // The queue goes with its bindings: the broker cancels the consumer, the handler reconnects.
+    await channel.deleteQueue(transportOf<AmqpTransport>(receiver).settings.queueName);
+    await waitFor(() => events.includes('reconnected'), 'the reconnected event', 15_000);
+    await Promise.all(confirms);
+    expect(events).toEqual(['disconnected', 'reconnected']);
+    expect(returned).toEqual([]);
+    await waitFor(() => seen.length === 2, 'both messages');
+    expect(seen).toEqual([0, 1]);
   });
 });

@@ -12,6 +12,7 @@ import {
   type ConfirmChannel,
   type ConsumeMessage,
   type Message,
+  type Options,
 } from 'amqplib';
 import { guardContentHeaders } from './connection-frames';
 import { AckBatcher } from './consumer-acks';
@@ -62,6 +63,9 @@ export interface ConnectionEvents {
 
 /** What a delivery's consumer is told. */
 export type DeliveryHandler = (message: ConsumeMessage, ack: () => void) => void;
+
+/** The properties of a plain publish: amqplib only reads them, so one object serves every call. */
+const JSON_BODY: Options.Publish = Object.freeze({ contentType: 'application/json' });
 
 /** How long opening the TCP connection and the AMQP handshake may take. */
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -161,25 +165,34 @@ export class AmqpConnection {
   /**
    * Writes a message on the confirm channel; `confirmed` gets the broker's ack
    * (`null`) or an error. With a `messageId` it goes `mandatory`: if no queue
-   * takes it, it comes back through `onReturn` (before its ack), carrying
-   * that id. Returns `false`
-   * when the channel's buffer is full: wait for `onDrain` before writing more.
-   * Throws if the channel is closed.
+   * takes it, it comes back through `onReturn` (before its ack), carrying that
+   * id. `headers` go in the message's header table. Returns `false` when the
+   * channel's buffer is full: wait for `onDrain` before writing more. Throws
+   * if the channel is closed or the properties cannot be encoded; then nothing
+   * was written.
    */
   publish(
     exchange: AMQExchangeName,
     routingKey: string,
     body: Buffer,
     messageId: string | undefined,
+    headers: Readonly<Record<string, string>> | undefined,
     confirmed: (error: unknown) => void,
   ): boolean {
+    let options: Options.Publish = JSON_BODY;
+    if (messageId !== undefined || headers !== undefined) {
+      options = { contentType: 'application/json' };
+      if (messageId !== undefined) {
+        options.mandatory = true;
+        options.messageId = messageId;
+      }
+      if (headers !== undefined) options.headers = headers;
+    }
     return this.#publisher.publish(
       this.#settings.exchangePrefix + exchange,
       routingKey,
       body,
-      messageId === undefined
-        ? { contentType: 'application/json' }
-        : { contentType: 'application/json', mandatory: true, messageId },
+      options,
       confirmed,
     );
   }

@@ -1,7 +1,8 @@
-import type { TransportContext } from '@teal/amq-core/adapter';
+import type { Delivery, TransportContext } from '@teal/amq-core/adapter';
 import type { ConsumeMessage } from 'amqplib';
 import type { AmqpConnection } from './connection';
 import { Redeliveries } from './consumer-redeliveries';
+import { boundHeaders } from './headers';
 import { exchangeOfBroker } from './names';
 import type { AmqpSettings } from './settings';
 
@@ -113,7 +114,20 @@ export class Consumer {
       return;
     }
     redeliveries.handed(message);
-    this.#context.deliver({ exchange, routingKey, body: message.content, settled });
+    const delivery: Delivery = { exchange, routingKey, body: message.content, settled };
+    // Python peers send none: a delivery without headers pays for nothing more.
+    const table = message.properties.headers;
+    if (table === undefined || table === null) {
+      this.#context.deliver(delivery);
+      return;
+    }
+    const { headers, isTrimmed } = boundHeaders(table);
+    if (isTrimmed) {
+      logger.warn('left out headers of a delivery past their bounds; its body goes on', {
+        exchange,
+      });
+    }
+    this.#context.deliver(headers === undefined ? delivery : { ...delivery, headers });
   }
 
   /** The most unacknowledged deliveries RabbitMQ may send ahead of the callback. */

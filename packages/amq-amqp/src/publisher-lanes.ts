@@ -10,6 +10,8 @@ export interface Outgoing {
   readonly routingKey: string;
   /** Held only while it may still be written: released once written, rejected or abandoned. */
   body: Buffer | null;
+  /** Broker metadata beside the body (trace context), kept while it may be written again. */
+  headers: Readonly<Record<string, string>> | undefined;
   /** The caller's deadline: past it, nothing is written. */
   readonly signal: AbortSignal;
   /** When the signal will fire, as far as the transport knows (`sendTimeoutMs` after the call). */

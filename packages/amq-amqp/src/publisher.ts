@@ -50,6 +50,7 @@ export class Publisher {
     routingKey: string,
     body: string | Uint8Array,
     signal: AbortSignal,
+    headers: Readonly<Record<string, string>> | undefined,
   ): Promise<void> {
     if (signal.aborted) return Promise.reject(signal.reason);
     return new Promise<void>((resolve, reject) => {
@@ -58,6 +59,7 @@ export class Publisher {
         exchange,
         routingKey,
         body: toBuffer(body),
+        headers,
         signal,
         deadlineAt: Date.now() + this.#sendTimeoutMs,
         state: 'waiting',
@@ -175,6 +177,7 @@ export class Publisher {
         outgoing.routingKey,
         body,
         outgoing.messageId,
+        outgoing.headers,
         (error) => this.#confirmed(outgoing, error),
       );
     } catch (error) {
@@ -243,6 +246,7 @@ export class Publisher {
     if (outgoing.state === 'settled') return;
     outgoing.state = 'settled';
     outgoing.body = null;
+    outgoing.headers = undefined;
     outgoing.connection = null;
     unlisten(outgoing);
     this.#inFlight.delete(outgoing.watched);

@@ -15,6 +15,7 @@ import {
   connectionError,
 } from './connection';
 import { ConnectionKeeper } from './connection-keeper';
+import { boundHeaders } from './headers';
 import { MAX_ROUTING_KEY_BYTES } from './names';
 import { Publisher } from './publisher';
 import { sleep, untilAborted } from './publisher-deadlines';
@@ -109,8 +110,19 @@ export class AmqpTransport implements Transport {
     routingKey: string,
     body: string | Uint8Array,
     signal: AbortSignal,
+    headers?: Readonly<Record<string, string>>,
   ): Promise<void> {
-    return this.#publisher.publish(exchange, routingKey, body, signal);
+    if (headers === undefined) {
+      return this.#publisher.publish(exchange, routingKey, body, signal, undefined);
+    }
+    const bounded = boundHeaders(headers);
+    if (bounded.isTrimmed) {
+      this.#context.logger.warn(
+        'left out headers of a message past their bounds; its body goes on',
+        { exchange },
+      );
+    }
+    return this.#publisher.publish(exchange, routingKey, body, signal, bounded.headers);
   }
 
   async bind(exchange: AMQExchangeName, routingKey: string, signal: AbortSignal): Promise<void> {

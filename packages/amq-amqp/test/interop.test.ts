@@ -1,4 +1,5 @@
 import { type ChildProcessWithoutNullStreams, execFile, spawn } from 'node:child_process';
+import * as diagnostics from 'node:diagnostics_channel';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { type AMQExchangeName, type AMQHandler, exchangeOf } from '@teal/amq-core';
@@ -18,6 +19,8 @@ import { AMQP_URL, cleanupsAfterEach, isolatedPrefix, probeRabbit } from './supp
 /** Debian's python3 with python3-aio-pika and python3-pydantic (1.x), not a pyenv shim. */
 const PYTHON = process.env.TEAL_INTEROP_PYTHON ?? '/usr/bin/python3';
 const PEER = fileURLToPath(new URL('./python/peer.py', import.meta.url));
+const TRACEPARENT = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+const TRACESTATE = 'teal=t61rcWkgMzE';
 
 async function pythonUnavailable(): Promise<string | null> {
   try {
@@ -88,6 +91,11 @@ function wireFields(message: Message): Record<string, unknown> {
 describeWithBroker('amqp interop with a Python aio-pika + pydantic peer', unavailable, () => {
   const cleanups = cleanupsAfterEach();
 
+  function subscribe(channel: string, listener: (message: unknown) => void): void {
+    diagnostics.subscribe(channel, listener);
+    cleanups.push(async () => diagnostics.unsubscribe(channel, listener));
+  }
+
   const isolated = () => isolatedPrefix(cleanups);
 
   async function handler(exchangePrefix: string): Promise<AMQHandler> {
@@ -125,14 +133,12 @@ describeWithBroker('amqp interop with a Python aio-pika + pydantic peer', unavai
       received.push(message);
     };
     const expected = samples('py');
-    for (const message of expected) {
-      const key = routingKeyOf(message);
-      if (message.kind === 'callback') await receiver.bindCallbackState(key);
-      if (message.kind === 'openid_ciba_callback')
-        await receiver.bindOpenIDCIBARequestIdentifier(key);
-      if (message.kind === 'powens_webhook') await receiver.bindPowensDomainWebhooks(key);
-    }
+    for (const message of expected) await receiver.bind(message.kind, routingKeyOf(message));
     await receiver.bindCallbackState('default-timestamp');
+    const headers: unknown[] = [];
+    subscribe('tracing:teal:amq:deliver:start', (event) => {
+      headers.push((event as { headers: unknown }).headers);
+    });
     const specs = expected.map((message) => ({
       exchange: exchangeOf(message),
       fields: wireFields(message),
@@ -151,6 +157,8 @@ describeWithBroker('amqp interop with a Python aio-pika + pydantic peer', unavai
     const last = received[expected.length]!;
     expect(last).toMatchObject({ kind: 'callback', state: 'default-timestamp' });
     expect(Math.abs(last.timestamp.getTime() - sentAt)).toBeLessThan(60_000);
+    // aio-pika sends no trace context: the deliveries come without headers, and nothing breaks.
+    expect(headers).toEqual(specs.map(() => ({})));
   });
 
   it('sends what a Python teal.amq peer parses with its pydantic models, field for field', async () => {
@@ -182,5 +190,29 @@ describeWithBroker('amqp interop with a Python aio-pika + pydantic peer', unavai
     receivers.forEach(({ lines }, index) => {
       expect(JSON.parse(lines[1]!)).toEqual(wireFields(messages[index]!));
     });
+  });
+
+  it('hands a Python peer the trace context in the message headers, its body parsed as before', async () => {
+    const exchangePrefix = isolated();
+    const message = samples('traced')[0]!;
+    const key = routingKeyOf(message);
+    subscribe('tracing:teal:amq:send:start', (event) => {
+      const send = event as { routingKey: string; headers: Record<string, string> };
+      if (send.routingKey !== key) return;
+      send.headers.traceparent = TRACEPARENT;
+      send.headers.tracestate = TRACESTATE;
+    });
+    const receiver = peer(['receive', AMQP_URL, exchangePrefix, exchangeOf(message), key, '1']);
+    await waitFor(() => receiver.lines.includes('READY'), 'the Python receiver to bind', 30_000);
+    const sender = await handler(exchangePrefix);
+    await sender.send(message);
+    await waitFor(() => receiver.lines.length >= 3, 'the Python receiver to parse it', 30_000);
+    expect(JSON.parse(receiver.lines[1]!)).toEqual(wireFields(message));
+    const meta = JSON.parse(receiver.lines[2]!.replace(/^META /, '')) as {
+      headers: Record<string, string>;
+      body: string;
+    };
+    expect(meta.body).toBe(encodeMessage(message));
+    expect(meta.headers).toEqual({ traceparent: TRACEPARENT, tracestate: TRACESTATE });
   });
 });

@@ -6,8 +6,10 @@ auto-delete) and the messages are pydantic 1.x models mirroring teal.amq's.
     peer.py send URL PREFIX      reads [{"exchange", "fields"}] as JSON on stdin,
                                  builds each model and publishes model.json()
     peer.py receive URL PREFIX EXCHANGE KEY COUNT
-                                 prints READY once bound, then each parsed
-                                 message as one JSON line (datetimes in UTC, ms, Z)
+                                 prints READY once bound, then for each message
+                                 its parsed model as one JSON line (datetimes in
+                                 UTC, ms, Z) and a line META {"headers", "body"}:
+                                 its string headers and its body as received
 """
 
 import asyncio
@@ -88,6 +90,17 @@ def utc_text(value):
     return value
 
 
+def text_headers(headers):
+    """The string headers of a message (pamqp may hand long strings over as bytes)."""
+    texts = {}
+    for name, value in (headers or {}).items():
+        if isinstance(value, bytes):
+            value = value.decode("utf-8")
+        if isinstance(value, str):
+            texts[name] = value
+    return texts
+
+
 async def send(url, prefix):
     specs = json.loads(sys.stdin.read())
     connection = await aio_pika.connect_robust(url)
@@ -119,6 +132,8 @@ async def receive(url, prefix, exchange_name, key, count):
                 async with incoming.process():
                     parsed = model.parse_raw(incoming.body)
                     print(json.dumps(utc_text(parsed.dict()), sort_keys=True), flush=True)
+                    meta = {"headers": text_headers(incoming.headers), "body": incoming.body.decode("utf-8")}
+                    print("META", json.dumps(meta, sort_keys=True), flush=True)
                 received += 1
                 if received >= count:
                     break

@@ -1,4 +1,9 @@
-import { type AMQExchangeName, AMQSendError, messageOf } from '@teal/amq-core/adapter';
+import {
+  type AMQExchangeName,
+  AMQSendError,
+  AMQUnconfirmedSendError,
+  messageOf,
+} from '@teal/amq-core/adapter';
 import type { Message } from 'amqplib';
 import type { AmqpConnection } from './connection';
 import { SignalWatch } from './publisher-deadlines';
@@ -15,7 +20,9 @@ const RETRY_MARGIN_MS = 250;
  * Publishes wait, in order, while there is no connection (an outage) or while the channel's
  * buffer is full (until `drain`). A publish whose deadline fires while it
  * waits is dropped at once, body and all, and never written; one written and
- * still unconfirmed at its deadline is reported to `onOverdue`.
+ * still unconfirmed at its deadline is reported to `onOverdue`. A written
+ * message whose connection dies before its confirm rejects with an
+ * `AMQUnconfirmedSendError`: RabbitMQ may have routed it.
  *
  * For a grace period after a reconnection, messages go out `mandatory`: one
  * that RabbitMQ returns (no queue bound its key, as when receivers have not
@@ -267,13 +274,21 @@ function unlisten(outgoing: Outgoing): void {
   outgoing.signal.removeEventListener('abort', outgoing.onAbort);
 }
 
+/**
+ * A nack: RabbitMQ refused the message. Anything else: the channel closed
+ * between the write and the confirm, and RabbitMQ may have routed it.
+ */
 function confirmError(exchange: AMQExchangeName, error: unknown): AMQSendError {
   const reason = messageOf(error);
-  const message =
-    reason === 'message nacked'
-      ? `[@teal/amq-amqp] RabbitMQ refused (nack) the message on ${exchange}; it was not delivered`
-      : `[@teal/amq-amqp] the channel closed before RabbitMQ confirmed the message on ${exchange} (${reason}); it may or may not have been routed`;
-  return new AMQSendError(message, { cause: error });
+  if (reason === 'message nacked') {
+    return new AMQSendError(`[@teal/amq-amqp] RabbitMQ refused (nack) the message on ${exchange}`, {
+      cause: error,
+    });
+  }
+  return new AMQUnconfirmedSendError(
+    `[@teal/amq-amqp] the connection closed before RabbitMQ confirmed the message on ${exchange} (${reason}); it may have been routed: resend it only if its receivers tolerate a duplicate`,
+    { cause: error },
+  );
 }
 
 function toBuffer(body: string | Uint8Array): Buffer {

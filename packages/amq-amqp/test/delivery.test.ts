@@ -3,6 +3,7 @@ import {
   AMQRoutingKeyError,
   AMQSendError,
   AMQSettingsError,
+  AMQUnconfirmedSendError,
 } from '@teal/amq-core';
 import { describeWithBroker, recordLogs, transportOf, waitFor } from '@teal/amq-core/testing';
 import { callbackMessage, type Message } from '@teal/messages';
@@ -98,7 +99,10 @@ describeWithBroker('amqp delivery: acks, limits, refusals', unavailable, () => {
       overflow: 'reject-publish',
     });
     await channel.bindQueue(queue, `${exchangePrefix}callbacks`, 'full');
-    await expect(target.send(callback('full'))).rejects.toThrow(AMQSendError);
+    const refused = await target.send(callback('full')).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(AMQSendError);
+    // Refused, not lost in a dying connection: it was not routed to that queue.
+    expect(refused).not.toBeInstanceOf(AMQUnconfirmedSendError);
     await expect(target.send(callback('full'))).rejects.toThrow(/nack/);
     await target.send(callback('not-full'));
   });

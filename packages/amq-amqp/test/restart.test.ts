@@ -1,4 +1,5 @@
-import { describeWithBroker, sleep, waitFor } from '@teal/amq-core/testing';
+import { AMQUnconfirmedSendError } from '@teal/amq-core';
+import { describeWithBroker, randomPrefix, sleep, waitFor } from '@teal/amq-core/testing';
 import { callbackMessage } from '@teal/messages';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { connect } from '../src/index';
@@ -21,12 +22,18 @@ interface Figures {
   sent: number;
   confirmed: number;
   rejected: number;
+  /** Of the rejected sends, those rejected as `AMQUnconfirmedSendError`: written, their confirm lost. */
+  unconfirmed: number;
   delivered: number;
   lost: number;
   duplicated: number;
   rejectedButDelivered: number;
+  /** Rejected sends that were delivered although their error did not say they might be. */
+  deliveredDespiteRejection: number;
   outageSeconds: number;
   secondsToRecover: number;
+  /** The receiver's connection events, in order. */
+  events: string;
 }
 
 const unavailable = await PrivateRabbit.unavailable();
@@ -50,7 +57,7 @@ describeWithBroker('amqp: a RabbitMQ restart under steady sends', unavailable, (
    * not durable, are gone when it is back).
    */
   async function restartUnderLoad(how: Figures['how']): Promise<Figures> {
-    const exchangePrefix = `restart.${Math.random().toString(36).slice(2, 8)}.`;
+    const exchangePrefix = randomPrefix();
     const options = {
       url: rabbit.url,
       exchangePrefix,
@@ -70,15 +77,18 @@ describeWithBroker('amqp: a RabbitMQ restart under steady sends', unavailable, (
       if (backAt > 0 && firstDeliveryAfterBack === 0) firstDeliveryAfterBack = Date.now();
     };
     await receiver.bindCallbackState('k');
-    const outcomes: Array<'confirmed' | 'rejected'> = [];
+    const events: string[] = [];
+    receiver.on('disconnected', () => events.push('disconnected'));
+    receiver.on('reconnected', () => events.push('reconnected'));
+    const outcomes: Array<'confirmed' | 'unconfirmed' | 'rejected'> = [];
     let isSending = true;
     const sending = (async () => {
       for (let n = 0; isSending; n++) {
         try {
           await sender.send(callbackMessage({ url: `https://x.test/cb?n=${n}`, state: 'k' }));
           outcomes[n] = 'confirmed';
-        } catch {
-          outcomes[n] = 'rejected';
+        } catch (error) {
+          outcomes[n] = error instanceof AMQUnconfirmedSendError ? 'unconfirmed' : 'rejected';
         }
         await sleep(PAUSE_MS);
       }
@@ -113,14 +123,19 @@ describeWithBroker('amqp: a RabbitMQ restart under steady sends', unavailable, (
         sent: outcomes.length,
         confirmed: confirmed.length,
         rejected,
+        unconfirmed: outcomes.filter((outcome) => outcome === 'unconfirmed').length,
         delivered: [...delivered.keys()].length,
         lost: confirmed.filter((n) => !delivered.has(n)).length,
         duplicated: [...delivered.values()].filter((count) => count > 1).length,
         rejectedButDelivered: outcomes.filter(
+          (outcome, n) => outcome !== 'confirmed' && delivered.has(n),
+        ).length,
+        deliveredDespiteRejection: outcomes.filter(
           (outcome, n) => outcome === 'rejected' && delivered.has(n),
         ).length,
         outageSeconds: (backAt - stoppedAt) / 1_000,
         secondsToRecover: (firstDeliveryAfterBack - backAt) / 1_000,
+        events: events.join(' '),
       };
     } finally {
       isSending = false;
@@ -137,8 +152,11 @@ describeWithBroker('amqp: a RabbitMQ restart under steady sends', unavailable, (
       console.log(JSON.stringify(figures));
       expect(figures.lost).toBe(0);
       expect(figures.duplicated).toBe(0);
-      // Only the send in flight when the broker went may fail, and then it was not delivered.
+      // Only the send in flight when the broker went may fail.
       expect(figures.rejected).toBeLessThanOrEqual(1);
+      // A rejected send that was delivered said it might be: an AMQUnconfirmedSendError.
+      expect(figures.deliveredDespiteRejection).toBe(0);
+      expect(figures.events).toMatch(/^disconnected .*reconnected$/);
     }, 180_000);
   }
 });

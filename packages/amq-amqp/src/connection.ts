@@ -99,6 +99,9 @@ export class AmqpConnection {
   /** Set once `open` succeeded: only an opened connection reports `onLost`. */
   #isOpened = false;
   #closing: Promise<void> | null = null;
+  /** Resolves once amqplib reported the connection closed, however it ended. */
+  readonly #closed: Promise<void>;
+  #onClosed: () => void = () => {};
 
   private constructor(
     settings: AmqpSettings,
@@ -113,6 +116,9 @@ export class AmqpConnection {
     this.#consumer = channels.consumer;
     this.#binders = channels.binders;
     this.#acks = new AckBatcher(channels.consumer);
+    this.#closed = new Promise((resolve) => {
+      this.#onClosed = resolve;
+    });
   }
 
   /** Connects and declares the exchanges. Rejects (with the connection closed) if any step fails. */
@@ -294,7 +300,10 @@ export class AmqpConnection {
 
   #watch(): void {
     const model = this.#model;
-    model.on('close', (error?: Error) => this.#lose(error ?? new Error('connection closed')));
+    model.on('close', (error?: Error) => {
+      this.#onClosed();
+      this.#lose(error ?? new Error('connection closed'));
+    });
     model.on('error', (error: Error) => this.#lose(error));
     model.on('blocked', (reason: string) => this.#events.onBlocked(reason));
     model.on('unblocked', () => this.#events.onBlocked(null));
@@ -317,11 +326,13 @@ export class AmqpConnection {
   }
 
   async #shutdown(signal: AbortSignal | undefined): Promise<void> {
-    const graceful = (async () => {
+    const polite = (async () => {
       // Let the sends already written get their confirms rather than a "channel closed".
       await this.#publisher.waitForConfirms().catch(() => {});
       await this.#model.close();
     })();
+    // amqplib never settles close() on a socket that died meanwhile: its 'close' event ends the wait.
+    const graceful = Promise.race([polite, this.#closed]);
     const isClosed = await untilAborted(
       graceful.then(
         () => true,

@@ -79,8 +79,9 @@ export class AmqpTransport implements Transport {
         publisher.detach();
         queue.detach();
       },
-      discard: (connection) =>
-        this.#release(connection, AbortSignal.timeout(context.sendTimeoutMs)),
+      discard: async (connection) => {
+        await this.#release(connection, AbortSignal.timeout(context.sendTimeoutMs));
+      },
       drained: (connection) => publisher.drained(connection),
       returned: (message) => publisher.returned(message),
       undecodableHeaders: () =>
@@ -167,9 +168,9 @@ export class AmqpTransport implements Transport {
     const closed = new AMQClosedError('[@teal/amq-amqp] the handler was closed');
     const connection = this.#keeper.stop(closed);
     this.#publisher.failAll(closed);
-    if (connection !== null && !connection.isEnded) {
-      await this.#release(connection, signal);
-    } else if (this.#queue.mayExist) {
+    const isReleased =
+      connection !== null && !connection.isEnded && (await this.#release(connection, signal));
+    if (!isReleased && this.#queue.mayExist) {
       // In an outage: the queue would wait for x-expires. Until the deadline, try to delete it.
       await this.#releaseWhenBack(signal);
     }
@@ -192,8 +193,11 @@ export class AmqpTransport implements Transport {
     this.#keeper.current?.reset();
   }
 
-  /** Deletes the queue and ends the connection, politely until `signal`, then by a reset. */
-  async #release(connection: AmqpConnection, signal: AbortSignal): Promise<void> {
+  /**
+   * Deletes the queue and ends the connection, politely until `signal`, then
+   * by a reset; resolves to whether the queue is gone.
+   */
+  async #release(connection: AmqpConnection, signal: AbortSignal): Promise<boolean> {
     const released = await untilAborted(
       this.#queue.release(connection).then(
         () => true,
@@ -204,6 +208,7 @@ export class AmqpTransport implements Transport {
     );
     if (!released) connection.reset();
     await connection.close(signal);
+    return released;
   }
 
   /** Connects again, with backoff, only to delete the queue; gives up at `signal`. */
@@ -225,8 +230,7 @@ export class AmqpTransport implements Transport {
         );
         continue;
       }
-      await this.#release(connection, signal);
-      return;
+      if (await this.#release(connection, signal)) return;
     }
   }
 

@@ -102,21 +102,38 @@ describeWithBroker(
       expect(receiver.isConnected).toBe(true);
     });
 
-    it('deletes its queue when closed during an outage that ends before the close deadline', async () => {
-      const exchangePrefix = isolatedPrefix(cleanups);
-      const { proxy, handler: receiver } = await behindFaultProxy({
-        exchangePrefix,
-        sendTimeoutMs: 8_000,
+    for (const isNoticed of [true, false]) {
+      it(`deletes its queue when closed during an outage that ends before the close deadline (the cut ${isNoticed ? 'noticed' : 'not noticed yet'})`, async () => {
+        const exchangePrefix = isolatedPrefix(cleanups);
+        const { proxy, handler: receiver } = await behindFaultProxy({
+          exchangePrefix,
+          sendTimeoutMs: 8_000,
+        });
+        await receiver.bindCallbackState('k');
+        proxy.cut();
+        if (isNoticed) {
+          await waitFor(() => !receiver.isConnected, 'the handler to notice the cut', 10_000);
+        }
+        const closing = receiver.close();
+        await sleep(1_000);
+        proxy.restore();
+        await closing;
+        expect(transportOf<AmqpTransport>(receiver).resources()).toEqual([]);
+        expect(await brokerResources(receiver)).toEqual([]);
       });
-      await receiver.bindCallbackState('k');
-      proxy.cut();
-      await waitFor(() => !receiver.isConnected, 'the handler to notice the cut', 10_000);
-      const closing = receiver.close();
-      await sleep(1_000);
-      proxy.restore();
-      await closing;
-      expect(transportOf<AmqpTransport>(receiver).resources()).toEqual([]);
-      expect(await brokerResources(receiver)).toEqual([]);
+    }
+
+    it('closes at once when its connection died a moment before, unnoticed', async () => {
+      const exchangePrefix = isolatedPrefix(cleanups);
+      const { proxy, handler: sender } = await behindFaultProxy({
+        exchangePrefix,
+        sendTimeoutMs: 20_000,
+      });
+      await proxy.stop();
+      const started = performance.now();
+      await sender.close();
+      // amqplib never settles a close whose socket died: the adapter must not wait for its deadline.
+      expect(performance.now() - started).toBeLessThan(2_000);
     });
 
     it('releases the bodies of sends rejected during an outage at once, not at reconnection', async () => {

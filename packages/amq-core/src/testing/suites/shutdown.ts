@@ -48,6 +48,9 @@ export function shutdownSuite(suite: SuiteContext): void {
         await receiver.bind('callback', state);
         const { proxy, handler: sender } = await proxied({ sendTimeoutMs: 20_000 });
         proxy.cut();
+        // Until the handler noticed, a send may still be written into the dying link (and then
+        // rejected as an AMQUnconfirmedSendError): the outage, for it, begins once it noticed.
+        await waitFor(() => !sender.isConnected, 'the sender to notice the cut', 30_000);
         const controller = new AbortController();
         const send = sender.send(callbackMessage({ url: 'https://x.test/cb?cut', state }), {
           signal: controller.signal,
@@ -90,6 +93,9 @@ export function shutdownSuite(suite: SuiteContext): void {
       const pending = handler.waitFor('callback', randomKey('never'));
       const subscription = handler.subscribe('callback', randomKey('never-either'));
       const ended = subscription.next();
+      // Handled before close() rejects them: the close takes many event-loop turns.
+      const waitEnds = expect(pending).rejects.toBeInstanceOf(AMQClosedError);
+      const iteratorEnds = expect(ended).rejects.toBeInstanceOf(AMQClosedError);
       const sender = await suite.handler();
       const urls = Array.from({ length: 20 }, (_, i) => `https://x.test/cb?${i}`);
       for (const url of urls) await sender.send(callbackMessage({ url, state }));
@@ -101,8 +107,8 @@ export function shutdownSuite(suite: SuiteContext): void {
       releaseFirst();
       await closing;
       expect(handled).toEqual(urls);
-      await expect(pending).rejects.toBeInstanceOf(AMQClosedError);
-      await expect(ended).rejects.toBeInstanceOf(AMQClosedError);
+      await waitEnds;
+      await iteratorEnds;
     }, 60_000);
 
     it('stops draining at drainTimeoutMs and says how many messages it left', async () => {

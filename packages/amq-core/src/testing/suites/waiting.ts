@@ -140,13 +140,15 @@ export function waitingSuite(suite: SuiteContext): void {
         );
         await waitFor(() => bound === count, `${count} bindings (got ${bound})`, 60_000);
         const boundMs = performance.now() - started;
+        // Handled before they reject: the sends below take many turns of the event loop.
+        const settled = Promise.allSettled(waits);
         controller.abort(new Error('aborted on purpose'));
         await Promise.all(
           keys
             .filter((_, i) => i % 2 === 0)
             .map((requestId) => sender.send(openIDCIBACallbackMessage({ requestId }))),
         );
-        const outcomes = await Promise.allSettled(waits);
+        const outcomes = await settled;
         const resolved = outcomes.filter(
           (outcome, i) => i % 2 === 0 && outcome.status === 'fulfilled',
         );

@@ -8,9 +8,8 @@ import {
 } from '@teal/amq-core/testing';
 import { callbackMessage } from '@teal/messages';
 import { expect, it } from 'vitest';
-import { type AmqpConnectOptions, connect } from '../src/index';
 import type { AmqpTransport } from '../src/transport';
-import { AMQP_URL, cleanupsAfterEach, isolatedPrefix, probeRabbit } from './support/broker';
+import { cleanupsAfterEach, handlerMaker, isolatedPrefix, probeRabbit } from './support/broker';
 
 const unavailable = await probeRabbit();
 
@@ -19,11 +18,7 @@ const KiB = 1024;
 describeWithBroker('amqp backlog: a stuck callback holds the broker back', unavailable, () => {
   const cleanups = cleanupsAfterEach();
 
-  async function handler(options: Partial<AmqpConnectOptions> & { exchangePrefix: string }) {
-    const created = await connect({ url: AMQP_URL, ...options });
-    cleanups.push(() => created.close());
-    return created;
-  }
+  const handler = handlerMaker(cleanups);
 
   /** A callback stuck until `release()`, then recording the `n` of each message. */
   function stuck(target: AMQHandler): { seen: number[]; release: () => void } {

@@ -7,13 +7,13 @@ import {
 } from '@teal/amq-core';
 import { describeWithBroker, recordLogs, transportOf, waitFor } from '@teal/amq-core/testing';
 import { callbackMessage, type Message } from '@teal/messages';
-import type { ChannelModel } from 'amqplib';
 import { expect, it } from 'vitest';
-import { AmqpConnectionError, type AmqpConnectOptions, connect } from '../src/index';
+import { AmqpConnectionError, connect } from '../src/index';
 import type { AmqpTransport } from '../src/transport';
 import {
   AMQP_URL,
   cleanupsAfterEach,
+  handlerMaker,
   isolatedPrefix,
   probeRabbit,
   rawConnection,
@@ -29,17 +29,9 @@ function callback(state: string, n = 0): Message {
 describeWithBroker('amqp delivery: acks, limits, refusals', unavailable, () => {
   const cleanups = cleanupsAfterEach();
 
-  async function raw(): Promise<ChannelModel> {
-    const model = await rawConnection();
-    cleanups.push(() => model.close());
-    return model;
-  }
+  const raw = () => rawConnection(cleanups);
 
-  async function handler(options: Partial<AmqpConnectOptions> & { exchangePrefix: string }) {
-    const created = await connect({ url: AMQP_URL, ...options });
-    cleanups.push(() => created.close());
-    return created;
-  }
+  const handler = handlerMaker(cleanups);
 
   const isolated = () => isolatedPrefix(cleanups);
 
@@ -105,6 +97,25 @@ describeWithBroker('amqp delivery: acks, limits, refusals', unavailable, () => {
     expect(refused).not.toBeInstanceOf(AMQUnconfirmedSendError);
     await expect(target.send(callback('full'))).rejects.toThrow(/nack/);
     await target.send(callback('not-full'));
+  });
+
+  it('still delivers a refused send to the handlers bound beside the queue that refused it', async () => {
+    const exchangePrefix = isolated();
+    const sender = await handler({ exchangePrefix });
+    const receiver = await handler({ exchangePrefix });
+    const urls: string[] = [];
+    collect(receiver, urls);
+    await receiver.bindCallbackState('shared');
+    const channel = await (await raw()).createChannel();
+    const { queue } = await channel.assertQueue('', {
+      exclusive: true,
+      maxLength: 0,
+      overflow: 'reject-publish',
+    });
+    await channel.bindQueue(queue, `${exchangePrefix}callbacks`, 'shared');
+    // RabbitMQ nacks what one queue refused, and routes it to the others: as the README says.
+    await expect(sender.send(callback('shared', 1))).rejects.toThrow(/nack/);
+    await waitFor(() => urls.length === 1, 'the refused message at the handler');
   });
 
   it('rejects a send whose channel RabbitMQ closes, then recovers with its bindings', async () => {

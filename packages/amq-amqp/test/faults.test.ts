@@ -9,9 +9,16 @@ import {
 } from '@teal/amq-core/testing';
 import { callbackMessage, powensWebhookMessage } from '@teal/messages';
 import { expect, it } from 'vitest';
-import { type AmqpConnectOptions, connect } from '../src/index';
+import type { AmqpConnectOptions } from '../src/index';
 import type { AmqpTransport } from '../src/transport';
-import { AMQP_URL, cleanupsAfterEach, isolatedPrefix, probeRabbit, until } from './support/broker';
+import {
+  AMQP_URL,
+  cleanupsAfterEach,
+  handlerMaker,
+  isolatedPrefix,
+  probeRabbit,
+  until,
+} from './support/broker';
 import { brokerBindings, brokerResources } from './support/rabbitmqctl';
 
 const unavailable = await probeRabbit();
@@ -22,11 +29,7 @@ describeWithBroker(
   () => {
     const cleanups = cleanupsAfterEach();
 
-    async function handler(options: Partial<AmqpConnectOptions> & { exchangePrefix: string }) {
-      const created = await connect({ url: AMQP_URL, onError: () => {}, ...options });
-      cleanups.push(() => created.close());
-      return created;
-    }
+    const handler = handlerMaker(cleanups, { onError: () => {} });
 
     async function behindFaultProxy(
       options: Partial<AmqpConnectOptions> & { exchangePrefix: string },
@@ -169,7 +172,8 @@ describeWithBroker(
       proxy.restore();
     });
 
-    it('never delivers a send that rejected on a half-open connection, once the connection is back', async () => {
+    /** A sender behind a proxy with a short deadline, and a receiver of key `k` beside it. */
+    async function senderAndReceiver() {
       const exchangePrefix = isolatedPrefix(cleanups);
       const { proxy, handler: sender } = await behindFaultProxy({
         exchangePrefix,
@@ -181,10 +185,17 @@ describeWithBroker(
         if (message.kind === 'callback') seen.push(message.url);
       };
       await receiver.bindCallbackState('k');
+      const rejectedSend = () =>
+        expect(
+          sender.send(callbackMessage({ url: 'https://x.test/cb?rejected', state: 'k' })),
+        ).rejects.toBeInstanceOf(AMQSendError);
+      return { proxy, sender, seen, rejectedSend };
+    }
+
+    it('never delivers a send that rejected on a half-open connection, once the connection is back', async () => {
+      const { proxy, sender, seen, rejectedSend } = await senderAndReceiver();
       proxy.freeze();
-      await expect(
-        sender.send(callbackMessage({ url: 'https://x.test/cb?rejected', state: 'k' })),
-      ).rejects.toBeInstanceOf(AMQSendError);
+      await rejectedSend();
       proxy.restore();
       await waitFor(() => sender.isConnected, 'the sender to be connected', 20_000);
       await until(
@@ -203,21 +214,9 @@ describeWithBroker(
     });
 
     it('never delivers a send that rejected on a stalled connection, even when the network comes back with it', async () => {
-      const exchangePrefix = isolatedPrefix(cleanups);
-      const { proxy, handler: sender } = await behindFaultProxy({
-        exchangePrefix,
-        sendTimeoutMs: 800,
-      });
-      const receiver = await handler({ exchangePrefix });
-      const seen: string[] = [];
-      receiver.callback = (message) => {
-        if (message.kind === 'callback') seen.push(message.url);
-      };
-      await receiver.bindCallbackState('k');
+      const { proxy, sender, seen, rejectedSend } = await senderAndReceiver();
       proxy.stall();
-      await expect(
-        sender.send(callbackMessage({ url: 'https://x.test/cb?rejected', state: 'k' })),
-      ).rejects.toBeInstanceOf(AMQSendError);
+      await rejectedSend();
       // The partition heals well within the heartbeat timeout: TCP would deliver what it held.
       await sleep(200);
       proxy.heal();

@@ -4,10 +4,10 @@ import { describeWithBroker, randomKey, recordLogs, waitFor } from '@teal/amq-co
 import { callbackMessage, encodeMessage, type Message } from '@teal/messages';
 import type { ConsumeMessage } from 'amqplib';
 import { afterEach, expect, it } from 'vitest';
-import { type AmqpConnectOptions, connect } from '../src/index';
 import {
   AMQP_URL,
   cleanupsAfterEach,
+  handlerMaker,
   isolatedPrefix,
   probeRabbit,
   rawConnection,
@@ -31,11 +31,7 @@ describeWithBroker('amqp headers: trace context in the AMQP header table', unava
     for (const unsubscribe of unsubscribes.splice(0)) unsubscribe();
   });
 
-  async function handler(options: Partial<AmqpConnectOptions> & { exchangePrefix: string }) {
-    const created = await connect({ url: AMQP_URL, ...options });
-    cleanups.push(() => created.close());
-    return created;
-  }
+  const handler = handlerMaker(cleanups);
 
   function subscribe(channel: string, listener: (message: unknown) => void): void {
     diagnostics.subscribe(channel, listener);
@@ -62,8 +58,7 @@ describeWithBroker('amqp headers: trace context in the AMQP header table', unava
 
   /** What a raw consumer bound to `key` receives: body and properties as RabbitMQ hands them on. */
   async function rawReceiver(exchangePrefix: string, key: string): Promise<ConsumeMessage[]> {
-    const model = await rawConnection();
-    cleanups.push(() => model.close());
+    const model = await rawConnection(cleanups);
     const channel = await model.createChannel();
     const { queue } = await channel.assertQueue('', { exclusive: true });
     await channel.bindQueue(queue, `${exchangePrefix}callbacks`, key);
@@ -117,8 +112,7 @@ describeWithBroker('amqp headers: trace context in the AMQP header table', unava
   it('hands the trace context of a delivery to core, and none for a delivery without headers', async () => {
     const exchangePrefix = isolatedPrefix(cleanups);
     const { key, messages, headers } = await receiver(exchangePrefix);
-    const model = await rawConnection();
-    cleanups.push(() => model.close());
+    const model = await rawConnection(cleanups);
     const channel = await model.createConfirmChannel();
     const body = (n: number) =>
       Buffer.from(encodeMessage(callbackMessage({ url: `https://x.test/cb?${n}`, state: key })));

@@ -2,7 +2,7 @@ import { type ChildProcessWithoutNullStreams, execFile, spawn } from 'node:child
 import * as diagnostics from 'node:diagnostics_channel';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { type AMQExchangeName, type AMQHandler, exchangeOf } from '@teal/amq-core';
+import { type AMQExchangeName, exchangeOf } from '@teal/amq-core';
 import { describeWithBroker, waitFor } from '@teal/amq-core/testing';
 import {
   callbackMessage,
@@ -13,8 +13,13 @@ import {
   routingKeyOf,
 } from '@teal/messages';
 import { expect, it } from 'vitest';
-import { connect } from '../src/index';
-import { AMQP_URL, cleanupsAfterEach, isolatedPrefix, probeRabbit } from './support/broker';
+import {
+  AMQP_URL,
+  cleanupsAfterEach,
+  handlerMaker,
+  isolatedPrefix,
+  probeRabbit,
+} from './support/broker';
 
 /** Debian's python3 with python3-aio-pika and python3-pydantic (1.x), not a pyenv shim. */
 const PYTHON = process.env.TEAL_INTEROP_PYTHON ?? '/usr/bin/python3';
@@ -98,11 +103,8 @@ describeWithBroker('amqp interop with a Python aio-pika + pydantic peer', unavai
 
   const isolated = () => isolatedPrefix(cleanups);
 
-  async function handler(exchangePrefix: string): Promise<AMQHandler> {
-    const created = await connect({ url: AMQP_URL, exchangePrefix });
-    cleanups.push(() => created.close());
-    return created;
-  }
+  const handlerOn = handlerMaker(cleanups);
+  const handler = (exchangePrefix: string) => handlerOn({ exchangePrefix });
 
   function peer(
     args: string[],

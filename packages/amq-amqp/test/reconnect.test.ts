@@ -9,12 +9,13 @@ import {
 import { callbackMessage, encodeMessage, type Message } from '@teal/messages';
 import type { ConsumeMessage } from 'amqplib';
 import { expect, it } from 'vitest';
-import { type AmqpConnectOptions, connect } from '../src/index';
+import type { AmqpConnectOptions } from '../src/index';
 import type { AmqpTransport } from '../src/transport';
 import {
   AMQP_URL,
   cleanupsAfterEach,
   dropConnection,
+  handlerMaker,
   isolatedPrefix,
   probeRabbit,
   rawConnection,
@@ -31,11 +32,7 @@ describeWithBroker('amqp reconnection', unavailable, () => {
 
   const isolated = () => isolatedPrefix(cleanups);
 
-  async function handler(options: Partial<AmqpConnectOptions> & { exchangePrefix: string }) {
-    const created = await connect({ url: AMQP_URL, onError: () => {}, ...options });
-    cleanups.push(() => created.close());
-    return created;
-  }
+  const handler = handlerMaker(cleanups, { onError: () => {} });
 
   async function proxied(exchangePrefix: string, options: Partial<AmqpConnectOptions> = {}) {
     const proxy = await FaultProxy.start(AMQP_URL);
@@ -200,8 +197,7 @@ describeWithBroker('amqp reconnection', unavailable, () => {
     const seen = numbers(receiver);
     await receiver.bindCallbackState('a');
     await receiver.bindCallbackState('b');
-    const model = await rawConnection();
-    cleanups.push(() => model.close());
+    const model = await rawConnection(cleanups);
     const channel = await model.createConfirmChannel();
     const returned: string[] = [];
     channel.on('return', (message: ConsumeMessage) => returned.push(message.fields.routingKey));

@@ -1,9 +1,8 @@
 import { describeWithBroker, transportOf, waitFor } from '@teal/amq-core/testing';
 import { callbackMessage } from '@teal/messages';
 import { expect, it } from 'vitest';
-import { type AmqpConnectOptions, connect } from '../src/index';
 import type { AmqpTransport } from '../src/transport';
-import { AMQP_URL, cleanupsAfterEach, isolatedPrefix, probeRabbit } from './support/broker';
+import { cleanupsAfterEach, handlerMaker, isolatedPrefix, probeRabbit } from './support/broker';
 import { brokerResources } from './support/rabbitmqctl';
 
 const unavailable = await probeRabbit();
@@ -14,11 +13,7 @@ describeWithBroker(
   () => {
     const cleanups = cleanupsAfterEach();
 
-    async function handler(options: Partial<AmqpConnectOptions> & { exchangePrefix: string }) {
-      const created = await connect({ url: AMQP_URL, ...options });
-      cleanups.push(() => created.close());
-      return created;
-    }
+    const handler = handlerMaker(cleanups);
 
     it('holds nothing on the broker when it only sends', async () => {
       const exchangePrefix = isolatedPrefix(cleanups);

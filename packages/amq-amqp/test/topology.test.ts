@@ -1,13 +1,13 @@
 import { EXCHANGE_NAMES } from '@teal/amq-core';
 import { describeWithBroker, transportOf, waitFor } from '@teal/amq-core/testing';
 import { callbackMessage } from '@teal/messages';
-import type { ChannelModel } from 'amqplib';
 import { expect, it } from 'vitest';
 import { connect } from '../src/index';
 import type { AmqpTransport } from '../src/transport';
 import {
   AMQP_URL,
   cleanupsAfterEach,
+  handlerMaker,
   isolatedPrefix,
   probeRabbit,
   rawConnection,
@@ -18,17 +18,9 @@ const unavailable = await probeRabbit();
 describeWithBroker('amqp topology: exchanges and the handler queue', unavailable, () => {
   const cleanups = cleanupsAfterEach();
 
-  async function raw(): Promise<ChannelModel> {
-    const model = await rawConnection();
-    cleanups.push(() => model.close());
-    return model;
-  }
+  const raw = () => rawConnection(cleanups);
 
-  async function handler(options: { exchangePrefix: string; queueExpiresMs?: number }) {
-    const created = await connect({ url: AMQP_URL, ...options });
-    cleanups.push(() => created.close());
-    return created;
-  }
+  const handler = handlerMaker(cleanups);
 
   it('connects to exchanges a Python peer declared first (direct, not durable, not auto-delete)', async () => {
     const prefix = isolatedPrefix(cleanups);

@@ -10,6 +10,7 @@ import {
 } from '@teal/amq-core/testing';
 import { connect as amqpConnect, type ChannelModel } from 'amqplib';
 import { afterEach } from 'vitest';
+import { type AmqpConnectOptions, connect } from '../../src/index';
 import type { AmqpTransport } from '../../src/transport';
 import { BrokerPublisher, hostileFrames } from './hostile-frames';
 import { brokerResources } from './rabbitmqctl';
@@ -55,10 +56,16 @@ export function isolatedPrefix(cleanups: (() => Promise<unknown>)[]): string {
   return prefix;
 }
 
-/** A raw amqplib connection for checking what the handler left on the broker. */
-export async function rawConnection(url = AMQP_URL): Promise<ChannelModel> {
-  const model = await amqpConnect(url);
+/**
+ * A raw amqplib connection, for what a test does behind the adapter's back;
+ * with `cleanups`, closed after the test.
+ */
+export async function rawConnection(
+  cleanups?: Array<() => Promise<unknown>>,
+): Promise<ChannelModel> {
+  const model = await amqpConnect(AMQP_URL);
   model.on('error', () => {});
+  cleanups?.push(() => model.close());
   return model;
 }
 
@@ -121,6 +128,21 @@ export async function until(
     }
     await sleep(20);
   }
+}
+
+/**
+ * Makes handlers on `AMQP_URL` (unless the options name another `url`) with
+ * these defaults, each closed by `cleanups` after its test.
+ */
+export function handlerMaker(
+  cleanups: Array<() => Promise<unknown>>,
+  defaults: Partial<AmqpConnectOptions> = {},
+): (options: Partial<AmqpConnectOptions> & { exchangePrefix: string }) => Promise<AMQHandler> {
+  return async (options) => {
+    const created = await connect({ url: AMQP_URL, ...defaults, ...options });
+    cleanups.push(() => created.close());
+    return created;
+  };
 }
 
 /** Clean-ups a test registers; they run after each test, last first, failures ignored. */

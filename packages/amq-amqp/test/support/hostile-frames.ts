@@ -1,6 +1,6 @@
 import type { BrokerTarget, HostileFrame } from '@teal/amq-core/testing';
 import { connect as amqpConnect, type ChannelModel, type Options } from 'amqplib';
-import { flatHeaders, nestedHeaders, publishRaw } from './raw-publisher';
+import { flatHeaders, nestedHeaders, publishRaw, type RawProperties } from './raw-publisher';
 
 /**
  * Publishes at broker level, as any other client of the vhost could, on one
@@ -54,38 +54,34 @@ function garbage(secret: string): string {
 export function hostileFrames(url: string, publisher: BrokerPublisher): HostileFrame[] {
   const publish = (target: BrokerTarget, body: string | Buffer, options: Options.Publish) =>
     publisher.publish(target, body, options);
+  /** On a bare socket, with properties no client library writes, and a body that is not a message. */
+  const publishBare = (target: BrokerTarget, properties: RawProperties, secret: string) =>
+    publishRaw(
+      url,
+      { exchange: target.exchangePrefix + target.exchange, routingKey: target.routingKey },
+      properties,
+      Buffer.from(garbage(secret)),
+    );
   return [
     {
       name: "a header table nested 10,000 deep (past amqplib's recursive decoder)",
-      publish: (target, secret) =>
-        publishRaw(
-          url,
-          { exchange: target.exchangePrefix + target.exchange, routingKey: target.routingKey },
-          nestedHeaders(10_000, secret),
-          Buffer.from(garbage(secret)),
-        ),
+      publish: (target, secret) => publishBare(target, nestedHeaders(10_000, secret), secret),
     },
     {
       name: 'a header table of 6,000 entries (96 KiB, past what amqplib encodes)',
       publish: (target, secret) =>
-        publishRaw(
-          url,
-          { exchange: target.exchangePrefix + target.exchange, routingKey: target.routingKey },
+        publishBare(
+          target,
           flatHeaders(
             Array.from({ length: 6_000 }, (_, i) => [`h${i}`, i === 0 ? secret : `${i}`]),
           ),
-          Buffer.from(garbage(secret)),
+          secret,
         ),
     },
     {
       name: 'a header value of 100 KiB',
       publish: (target, secret) =>
-        publishRaw(
-          url,
-          { exchange: target.exchangePrefix + target.exchange, routingKey: target.routingKey },
-          flatHeaders([['x-big', `${'v'.repeat(100 * 1024)}${secret}`]]),
-          Buffer.from(garbage(secret)),
-        ),
+        publishBare(target, flatHeaders([['x-big', `${'v'.repeat(100 * 1024)}${secret}`]]), secret),
     },
     {
       name: 'headers of every AMQP field type (decimal, timestamp, void, byte array, nested arrays)',

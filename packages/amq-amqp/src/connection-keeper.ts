@@ -7,7 +7,7 @@ import {
 } from '@teal/amq-core/adapter';
 import type { Message } from 'amqplib';
 import { AmqpConnection, AmqpConnectionError, connectionError } from './connection';
-import { sleep } from './publisher-deadlines';
+import { sleep } from './deadlines';
 import type { AmqpSettings } from './settings';
 
 /** What the transport does with the connections the keeper opens. */

@@ -16,7 +16,7 @@ import {
 } from 'amqplib';
 import { guardContentHeaders } from './connection-frames';
 import { AckBatcher } from './consumer-acks';
-import { untilAborted } from './publisher-deadlines';
+import { untilAborted } from './deadlines';
 import type { AmqpSettings } from './settings';
 
 /** The handler could not connect to RabbitMQ, or lost its connection. */

@@ -1,6 +1,6 @@
 import type { AMQExchangeName } from '@teal/amq-core/adapter';
 import type { AmqpConnection } from './connection';
-import type { Watched } from './publisher-deadlines';
+import type { Watched } from './deadlines';
 
 /** One `publish()`, from the call until it settles. */
 export interface Outgoing {

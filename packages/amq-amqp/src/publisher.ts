@@ -6,7 +6,7 @@ import {
 } from '@teal/amq-core/adapter';
 import type { Message } from 'amqplib';
 import type { AmqpConnection } from './connection';
-import { SignalWatch } from './publisher-deadlines';
+import { SignalWatch } from './deadlines';
 import { Lanes, laneOf, type Outgoing } from './publisher-lanes';
 
 /** How long a message RabbitMQ returned as unroutable waits before it is published again. */

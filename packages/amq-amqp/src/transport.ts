@@ -15,10 +15,10 @@ import {
   connectionError,
 } from './connection';
 import { ConnectionKeeper } from './connection-keeper';
+import { sleep, untilAborted } from './deadlines';
 import { boundHeaders } from './headers';
 import { MAX_ROUTING_KEY_BYTES } from './names';
 import { Publisher } from './publisher';
-import { sleep, untilAborted } from './publisher-deadlines';
 import { type AmqpConnectOptions, type AmqpSettings, resolveSettings } from './settings';
 
 /**

@@ -33,6 +33,17 @@ describeWithBroker('amqp delivery: acks, limits, refusals', unavailable, () => {
 
   const handler = handlerMaker(cleanups);
 
+  /** Binds a full queue that rejects publishes to `key`: RabbitMQ nacks what it routes there. */
+  async function refusingQueue(exchangePrefix: string, key: string): Promise<void> {
+    const channel = await (await raw()).createChannel();
+    const { queue } = await channel.assertQueue('', {
+      exclusive: true,
+      maxLength: 0,
+      overflow: 'reject-publish',
+    });
+    await channel.bindQueue(queue, `${exchangePrefix}callbacks`, key);
+  }
+
   const isolated = () => isolatedPrefix(cleanups);
 
   function collect(target: AMQHandler, states: string[], fail = false): void {
@@ -83,14 +94,7 @@ describeWithBroker('amqp delivery: acks, limits, refusals', unavailable, () => {
   it('rejects a send that RabbitMQ refuses with a nack', async () => {
     const exchangePrefix = isolated();
     const target = await handler({ exchangePrefix });
-    const channel = await (await raw()).createChannel();
-    // A full queue that rejects publishes makes the broker nack what it would route there.
-    const { queue } = await channel.assertQueue('', {
-      exclusive: true,
-      maxLength: 0,
-      overflow: 'reject-publish',
-    });
-    await channel.bindQueue(queue, `${exchangePrefix}callbacks`, 'full');
+    await refusingQueue(exchangePrefix, 'full');
     const refused = await target.send(callback('full')).catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(AMQSendError);
     // Refused, not lost in a dying connection: it was not routed to that queue.
@@ -106,13 +110,7 @@ describeWithBroker('amqp delivery: acks, limits, refusals', unavailable, () => {
     const urls: string[] = [];
     collect(receiver, urls);
     await receiver.bindCallbackState('shared');
-    const channel = await (await raw()).createChannel();
-    const { queue } = await channel.assertQueue('', {
-      exclusive: true,
-      maxLength: 0,
-      overflow: 'reject-publish',
-    });
-    await channel.bindQueue(queue, `${exchangePrefix}callbacks`, 'shared');
+    await refusingQueue(exchangePrefix, 'shared');
     // RabbitMQ nacks what one queue refused, and routes it to the others: as the README says.
     await expect(sender.send(callback('shared', 1))).rejects.toThrow(/nack/);
     await waitFor(() => urls.length === 1, 'the refused message at the handler');

@@ -21,6 +21,8 @@ import type { AmqpSettings } from './settings';
 
 /** The handler could not connect to RabbitMQ, or lost its connection. */
 export class AmqpConnectionError extends AMQError {
+  /** What `instanceof` matches across copies of the package (CommonJS beside ES modules). */
+  static override readonly kind: string = 'AmqpConnectionError';
   override name = 'AmqpConnectionError';
 }
 

@@ -40,7 +40,7 @@ export { createHandler } from './handler';
 export type { LogFields, Logger } from './logger';
 export { maskMessage, maskUrl, silentLogger, stderrLogger } from './logger';
 export type { AdapterModule, AMQSettings, ConnectOptions, HandlerOptions } from './options';
-export { backoffDelay, raceSignal } from './timing';
+export { backoffDelay, markWritten, onAbort, raceSignal } from './timing';
 export type {
   Backlog,
   Delivery,

@@ -10,6 +10,7 @@ import { AMQBacklogOverflowError } from './errors';
 import { kindOfExchange } from './exchanges';
 import { Fifo } from './fifo';
 import type { Logger } from './logger';
+import { onAbort } from './timing';
 import type { Backlog, Delivery } from './transport';
 import type { ErrorContext, MessageCallback } from './types';
 
@@ -38,9 +39,8 @@ export interface DeliveryQueueOptions {
 
 interface Waiter {
   readonly resolve: () => void;
-  readonly reject: (reason: unknown) => void;
-  readonly signal: AbortSignal | undefined;
-  readonly onAbort: () => void;
+  /** Stops listening to the waiter's signal. */
+  leave: () => void;
 }
 
 /**
@@ -106,16 +106,13 @@ export class DeliveryQueue implements Backlog {
     if (this.room > 0 || this.#isStopped) return Promise.resolve();
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<void>((resolve, reject) => {
-      const waiter: Waiter = {
-        resolve,
-        reject,
-        signal,
-        onAbort: () => {
+      const waiter: Waiter = { resolve, leave: () => {} };
+      if (signal !== undefined) {
+        waiter.leave = onAbort(signal, () => {
           this.#waiters = this.#waiters.filter((other) => other !== waiter);
-          reject(signal?.reason);
-        },
-      };
-      signal?.addEventListener('abort', waiter.onAbort, { once: true });
+          reject(signal.reason);
+        });
+      }
       this.#waiters.push(waiter);
     });
   }
@@ -216,7 +213,7 @@ export class DeliveryQueue implements Backlog {
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const waiter of waiters) {
-      waiter.signal?.removeEventListener('abort', waiter.onAbort);
+      waiter.leave();
       waiter.resolve();
     }
   }

@@ -13,7 +13,13 @@ import {
   type SendEvent,
   sendChannel,
 } from './diagnostics';
-import { AMQClosedError, AMQError, AMQRoutingKeyError, AMQSendError } from './errors';
+import {
+  AMQClosedError,
+  AMQError,
+  AMQRoutingKeyError,
+  AMQSendError,
+  AMQUnconfirmedSendError,
+} from './errors';
 import { type HandlerEvent, type HandlerEventListener, HandlerEvents } from './events';
 import { type AMQExchangeName, exchangeOfKind, isExchangeName, kindOfExchange } from './exchanges';
 import { brokerError, EXPLICIT, KeyHolds } from './holds';
@@ -28,7 +34,7 @@ import {
   positive,
 } from './options';
 import { Subscription } from './subscription';
-import { Deadline } from './timing';
+import { Deadline, onAbort } from './timing';
 import type { Delivery, Transport, TransportContext, TransportFactory } from './transport';
 import type {
   AMQHandler,
@@ -227,17 +233,19 @@ class Handler implements AMQHandler {
       options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK,
     );
     const { signal } = options;
-    const onAbort = () => subscription.fail(signal?.reason, true);
+    let leaveSignal = () => {};
     const subscription: Subscription<MessageOfKind<K>> = new Subscription(highWaterMark, () => {
-      signal?.removeEventListener('abort', onAbort);
+      leaveSignal();
       this.#subscriptions.delete(subscription);
       this.listeners.remove(exchange, key, subscription);
       this.holds.letGo(exchange, key, subscription);
     });
     this.#subscriptions.add(subscription);
     this.listeners.add(exchange, key, subscription);
-    if (signal?.aborted) onAbort();
-    else signal?.addEventListener('abort', onAbort, { once: true });
+    if (signal?.aborted) subscription.fail(signal.reason, true);
+    else if (signal !== undefined) {
+      leaveSignal = onAbort(signal, () => subscription.fail(signal.reason, true));
+    }
     subscription.bound = this.holds.hold(transport, exchange, key, subscription, 'subscribe');
     subscription.bound.catch((error: unknown) => subscription.fail(error, false));
     return subscription;
@@ -445,10 +453,14 @@ class Handler implements AMQHandler {
     const timeoutMs = this.sendTimeoutMs;
     const deadline = new Deadline(
       timeoutMs,
-      () =>
-        new AMQSendError(
-          `[${transport.name}] the broker did not accept the message on ${exchange} within ${timeoutMs} ms`,
-        ),
+      (isWritten) =>
+        isWritten
+          ? new AMQUnconfirmedSendError(
+              `[${transport.name}] the broker did not confirm the message on ${exchange} within ${timeoutMs} ms; it was written, so the broker may have it`,
+            )
+          : new AMQSendError(
+              `[${transport.name}] the broker did not accept the message on ${exchange} within ${timeoutMs} ms`,
+            ),
       signal,
     );
     let published: Promise<void>;

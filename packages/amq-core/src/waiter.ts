@@ -4,6 +4,7 @@ import { AMQTimeoutError } from './errors';
 import type { AMQExchangeName } from './exchanges';
 import type { KeyHolds } from './holds';
 import type { KeyListener, Listeners } from './listeners';
+import { onAbort } from './timing';
 import type { Transport } from './transport';
 import type { WaitOptions } from './types';
 
@@ -31,10 +32,11 @@ export function waitForMessage(
   return new Promise<Message>((resolve, reject) => {
     const holder: Holder = {};
     let timer: ReturnType<typeof setTimeout> | undefined;
+    let leaveSignal = () => {};
     const settle = (error: unknown, message?: Message) => {
       if (!host.waits.delete(fail)) return;
       clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
+      leaveSignal();
       host.listeners.remove(exchange, key, listener);
       host.holds.letGo(exchange, key, holder);
       if (message === undefined) reject(error);
@@ -47,9 +49,8 @@ export function waitForMessage(
         return undefined;
       },
     };
-    const onAbort = () => fail(signal?.reason);
     host.waits.add(fail);
-    signal?.addEventListener('abort', onAbort, { once: true });
+    if (signal !== undefined) leaveSignal = onAbort(signal, () => fail(signal.reason));
     if (timeoutMs !== undefined) {
       timer = setTimeout(() => {
         const kind = exchange;

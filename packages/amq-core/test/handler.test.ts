@@ -1,11 +1,13 @@
+import { getEventListeners } from 'node:events';
 import { callbackMessage } from '@teal/messages';
 import { describe, expect, it } from 'vitest';
-import { createHandler, type Transport } from '../src/adapter';
+import { createHandler, markWritten, onAbort, type Transport } from '../src/adapter';
 import {
   AMQError,
   type AMQHandler,
   AMQRoutingKeyError,
   AMQSendError,
+  AMQUnconfirmedSendError,
   connectMemory,
   withHandler,
 } from '../src/index';
@@ -167,5 +169,47 @@ describe('the shared handler', () => {
     ).rejects.toThrow('boom');
     expect(kept?.isClosed).toBe(true);
     expect(await withHandler({ url: 'memory://' }, () => 42)).toBe(42);
+  });
+});
+
+describe('deadlines', () => {
+  it('rejects a written but unconfirmed send at its deadline as an AMQUnconfirmedSendError', async () => {
+    const handler = await createHandler(
+      async () =>
+        stubTransport({
+          publish: (_exchange, _key, _body, signal) => {
+            markWritten(signal);
+            return new Promise<void>(() => {});
+          },
+        }),
+      { sendTimeoutMs: 50 },
+    );
+    const error = await handler.send(callbackMessage({ url: 'u', state: 's' })).catch((e) => e);
+    expect(error).toBeInstanceOf(AMQUnconfirmedSendError);
+    expect(error).toBeInstanceOf(AMQSendError);
+    await handler.close();
+  });
+
+  it('listens to a caller signal shared by many waits with one listener', async () => {
+    const handler = await connectMemory({ url: `memory://${randomKey('shared-signal')}` });
+    const controller = new AbortController();
+    const waits = Array.from({ length: 1_000 }, (_, i) =>
+      handler.waitFor('callback', `k${i}`, { signal: controller.signal }).catch((e) => e),
+    );
+    expect(getEventListeners(controller.signal, 'abort').length).toBe(1);
+    const reason = new Error('gone');
+    controller.abort(reason);
+    expect(new Set(await Promise.all(waits))).toEqual(new Set([reason]));
+    await handler.close();
+  });
+
+  it('tells a listener of a signal core made without a listener on the signal', () => {
+    const seen: string[] = [];
+    const controller = new AbortController();
+    const leave = onAbort(controller.signal, () => seen.push('first'));
+    onAbort(controller.signal, () => seen.push('second'));
+    leave();
+    controller.abort();
+    expect(seen).toEqual(['second']);
   });
 });

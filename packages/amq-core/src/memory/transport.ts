@@ -4,6 +4,7 @@ import {
   type ConnectOptions,
   createHandler,
   parseBrokerUrl,
+  raceSignal,
   type Transport,
   type TransportContext,
 } from '@teal/amq-core/adapter';
@@ -109,14 +110,7 @@ export class MemoryTransport implements Transport, MemorySubscriber {
   /** Resolves once connected; rejects, never to write, once `signal` fired. */
   async #connected(signal: AbortSignal): Promise<void> {
     if (!this.#isConnected) {
-      await new Promise<void>((resolve, reject) => {
-        const onAbort = () => reject(signal.reason);
-        signal.addEventListener('abort', onAbort, { once: true });
-        void this.#reconnected.then(() => {
-          signal.removeEventListener('abort', onAbort);
-          resolve();
-        });
-      });
+      await raceSignal(this.#reconnected, signal);
     }
     signal.throwIfAborted();
   }

@@ -8,10 +8,16 @@ const DEFAULT_PORTS: Readonly<Record<string, number>> = {
   'postgresql:': 5432,
 };
 
+/** Which way a frozen link stops forwarding. */
+export type FreezeDirection = 'both' | 'toBroker' | 'toClient';
+
 interface Link {
   readonly client: Socket;
   readonly upstream: Socket;
-  isFrozen: boolean;
+  /** What the link swallows: nothing (`null`), or one or both directions. */
+  frozen: FreezeDirection | null;
+  /** The client ended its side politely (FIN) while the link stalled: the end goes on `heal()`. */
+  clientEnded: boolean;
   /** What each side wrote while the link stalls, forwarded on `heal()`; `null` when it does not stall. */
   held: { toUpstream: Buffer[]; toClient: Buffer[] } | null;
 }
@@ -29,7 +35,9 @@ interface Link {
  *   so a write that went into it can only land if the adapter sends it again;
  * - `freeze({ newConnections: 'forward' })` silences the open connections
  *   only: a load balancer that forgot some flows, the broker fine — only an
- *   adapter that notices the silence by itself recovers;
+ *   adapter that notices the silence by itself recovers; `freeze({ direction:
+ *   'toClient' })` swallows the broker's replies only (a write that lands but
+ *   whose confirmation never comes back);
  * - `stall()` holds what either side of each open connection writes, and
  *   `heal()` delivers it late, as TCP retransmission does once a partition
  *   ends: what a handler wrote before its deadline may reach the broker after.
@@ -39,6 +47,7 @@ export class FaultProxy {
   readonly #target: { readonly host: string; readonly port: number };
   readonly #links = new Set<Link>();
   #mode: 'open' | 'cut' | 'frozen' = 'open';
+  #frozenDirection: FreezeDirection = 'both';
   /** Connections accepted so far: tests see reconnects by it. */
   accepted = 0;
 
@@ -95,9 +104,15 @@ export class FaultProxy {
    * Forwards nothing more on the open connections and closes none, until
    * `restore()`; new connections freeze too, unless `newConnections` is `'forward'`.
    */
-  freeze(options: { newConnections?: 'freeze' | 'forward' } = {}): void {
-    if (options.newConnections !== 'forward') this.#mode = 'frozen';
-    for (const link of this.#links) link.isFrozen = true;
+  freeze(
+    options: { newConnections?: 'freeze' | 'forward'; direction?: FreezeDirection } = {},
+  ): void {
+    const direction = options.direction ?? 'both';
+    if (options.newConnections !== 'forward') {
+      this.#mode = 'frozen';
+      this.#frozenDirection = direction;
+    }
+    for (const link of this.#links) link.frozen = direction;
   }
 
   /** Holds what either side of each open connection writes, until `heal()`; new connections pass. */
@@ -113,13 +128,14 @@ export class FaultProxy {
       link.held = null;
       for (const data of held.toUpstream) link.upstream.write(data);
       for (const data of held.toClient) link.client.write(data);
+      if (link.clientEnded) link.upstream.end();
     }
   }
 
   /** Forwards new connections again; frozen ones are reset. */
   restore(): void {
     this.#mode = 'open';
-    for (const link of [...this.#links]) if (link.isFrozen) this.#reset(link);
+    for (const link of [...this.#links]) if (link.frozen !== null) this.#reset(link);
   }
 
   async stop(): Promise<void> {
@@ -135,23 +151,36 @@ export class FaultProxy {
       return;
     }
     const upstream = connect({ ...this.#target, noDelay: true });
-    const link: Link = { client, upstream, isFrozen: this.#mode === 'frozen', held: null };
+    const link: Link = {
+      client,
+      upstream,
+      frozen: this.#mode === 'frozen' ? this.#frozenDirection : null,
+      clientEnded: false,
+      held: null,
+    };
     this.#links.add(link);
     const end = () => {
       if (!this.#links.delete(link)) return;
       client.destroy();
       upstream.destroy();
     };
-    client.on('error', end).on('close', end);
+    // A client that ends politely while its link stalls: TCP would still deliver what it
+    // wrote before its FIN, so the broker's side stays open until `heal()` (or a reset).
+    client.on('end', () => {
+      if (link.held !== null) link.clientEnded = true;
+    });
+    client.on('error', end).on('close', () => {
+      if (!link.clientEnded) end();
+    });
     upstream.on('error', end).on('close', end);
     // What a frozen link receives is swallowed, as a network that drops packets would.
     client.on('data', (data) => {
-      if (link.isFrozen) return;
+      if (link.frozen === 'both' || link.frozen === 'toBroker') return;
       if (link.held !== null) link.held.toUpstream.push(data);
       else if (!upstream.write(data)) client.pause();
     });
     upstream.on('data', (data) => {
-      if (link.isFrozen) return;
+      if (link.frozen === 'both' || link.frozen === 'toClient') return;
       if (link.held !== null) link.held.toClient.push(data);
       else if (!client.write(data)) upstream.pause();
     });

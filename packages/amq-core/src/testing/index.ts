@@ -1,5 +1,5 @@
 export { describeHandlerContract } from './contract';
-export { FaultProxy } from './fault-proxy';
+export { FaultProxy, type FreezeDirection } from './fault-proxy';
 export { goldenMessages } from './fixtures';
 export type { LogRecord } from './helpers';
 export {
@@ -16,6 +16,7 @@ export {
   waitFor,
 } from './helpers';
 export { brokersRequired, describeWithBroker, probeBroker } from './probe';
+export { eventually } from './suites/support';
 export type {
   AdapterCapabilities,
   BrokerTarget,

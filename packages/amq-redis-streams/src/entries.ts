@@ -1,5 +1,3 @@
-import { compareStreamIds } from './ids';
-
 type Entry = [id: Buffer, fields: Buffer[]];
 
 /** What XREAD returns: each stream with new entries, and those entries; null when none. */
@@ -15,6 +13,16 @@ const MAX_PRODUCER_BYTES = 64;
 const SEQUENCE = /^[1-9]\d{0,14}$/;
 /** A stream entry id: `<ms>-<seq>`, each a 64-bit number without leading zeros. */
 const STREAM_ID = /^(?:0|[1-9]\d{0,19})-(?:0|[1-9]\d{0,19})$/;
+
+/** The fields of an entry for a send; the script adds `v`. */
+export function entryFields(
+  routingKey: string,
+  producer: string,
+  sequence: number,
+  body: string | Buffer,
+): (string | Buffer)[] {
+  return ['k', routingKey, 'p', producer, 'n', String(sequence), 'b', body];
+}
 
 /**
  * XREAD's reply as `[stream, entries][]`: RESP2 sends that shape; RESP3 sends
@@ -104,4 +112,27 @@ export function parseEntry(id: string, fields: readonly Buffer[]): ParsedEntry |
     sequence: sequenceText === null ? 0 : Number(sequenceText),
     previous: previousText,
   };
+}
+
+/** Orders two stream entry ids (`<ms>-<seq>`): negative, zero or positive. */
+export function compareStreamIds(a: string, b: string): number {
+  if (a === b) return 0;
+  // Called for every entry read: compare in place, without splitting.
+  const aDash = a.indexOf('-');
+  const bDash = b.indexOf('-');
+  const aMs = aDash < 0 ? a.length : aDash;
+  const bMs = bDash < 0 ? b.length : bDash;
+  if (aMs !== bMs) return aMs - bMs;
+  for (let i = 0; i < aMs; i++) {
+    const diff = a.charCodeAt(i) - b.charCodeAt(i);
+    if (diff !== 0) return diff;
+  }
+  const aSeq = aDash < 0 ? 0 : a.length - aDash - 1;
+  const bSeq = bDash < 0 ? 0 : b.length - bDash - 1;
+  if (aSeq !== bSeq) return aSeq - bSeq;
+  for (let i = 1; i <= aSeq; i++) {
+    const diff = a.charCodeAt(aDash + i) - b.charCodeAt(bDash + i);
+    if (diff !== 0) return diff;
+  }
+  return 0;
 }

@@ -5,7 +5,7 @@ import { callbackMessage } from '@teal/messages';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { connect } from '../src/index';
-import { APPEND_SCRIPT } from '../src/scripts';
+import { APPEND_SCRIPT } from '../src/publisher';
 import { REDIS_URL, randomPrefix, redisUnavailable } from './support/redis';
 
 const DEADLINE_MS = 1_000;

@@ -8,7 +8,7 @@ import {
 } from '@teal/amq-core/testing';
 import { callbackMessage, encodeMessage } from '@teal/messages';
 import type { Cluster, Redis } from 'ioredis';
-import { StreamKeys } from '../../src/keys';
+import { StreamKeys } from '../../src/names';
 import type { RedisStreamsTransport } from '../../src/transport';
 
 type Admin = Redis | Cluster;

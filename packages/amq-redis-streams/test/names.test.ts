@@ -3,7 +3,7 @@ import { describeWithBroker, transportOf } from '@teal/amq-core/testing';
 import calculateSlot from 'cluster-key-slot';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { compareStreamIds } from '../src/ids';
+import { compareStreamIds } from '../src/entries';
 import { bucketOf, connect, StreamKeys } from '../src/index';
 import type { RedisStreamsTransport } from '../src/transport';
 import { REDIS_URL, redisUnavailable, scanKeys } from './support/redis';

@@ -1,0 +1,108 @@
+import { setMaxListeners } from 'node:events';
+import { raceSignal } from '@teal/amq-core/adapter';
+import { closeClient, type RedisClient } from './connection';
+import { ServerClock } from './connection-clock';
+import { ReadyGate } from './connection-gate';
+
+/**
+ * A handler's connection for writes and binds: commands wait at a gate while
+ * it is down, and a heartbeat both keeps the server clock's offset fresh and,
+ * with the connection's `socketTimeout`, notices a link that went silent.
+ */
+export class CommandConnection {
+  readonly client: RedisClient;
+  /** Redis's clock as seen from here: what turns a local deadline into one Redis checks. */
+  readonly clock: ServerClock;
+  readonly #gate: ReadyGate;
+  readonly #heartbeat: NodeJS.Timeout;
+  /** Fires on close: what runs settles then, whatever Redis does. */
+  readonly #closed = new AbortController();
+  #epoch = 0;
+  #isMeasuring = false;
+  #isCorked = false;
+
+  /**
+   * `clockKey`: a key of the prefix's slot, never written, whose node's clock
+   * judges the deadlines. `heartbeatMs`: how often the connection is probed.
+   */
+  constructor(client: RedisClient, clockKey: string, heartbeatMs: number) {
+    this.client = client;
+    // Every command in flight listens to it, and thousands may be: not a leak.
+    setMaxListeners(0, this.#closed.signal);
+    this.#gate = new ReadyGate(client);
+    this.clock = new ServerClock(client, clockKey);
+    // Each (re)connection measures the server clock before anything waiting is written.
+    client.on('ready', () => this.#whenReady());
+    client.on('close', () => {
+      this.#epoch++;
+      this.#gate.shut();
+      this.clock.forget();
+    });
+    this.#heartbeat = setInterval(() => this.#probe(), heartbeatMs);
+    this.#heartbeat.unref();
+  }
+
+  /**
+   * Runs `operation` once the connection is usable, in call order, unless
+   * `signal` fires first; settles when `signal` fires or the connection
+   * closes, whatever Redis does.
+   */
+  run<T>(operation: () => Promise<T>, signal: AbortSignal): Promise<T> {
+    return raceSignal(raceSignal(this.#gate.run(operation, signal), signal), this.#closed.signal);
+  }
+
+  /** Rejects what waits with `error`, then closes politely, or at once when `signal` fires. */
+  async close(error: Error, signal: AbortSignal): Promise<void> {
+    clearInterval(this.#heartbeat);
+    this.#gate.close(error);
+    this.#closed.abort(error);
+    await closeClient(this.client, signal);
+  }
+
+  /**
+   * Holds the socket's writes until the end of the tick, so that the sends of
+   * one tick leave in one write instead of a system call each. Unlike
+   * ioredis's auto-pipelining, every command stays a command of its own, which
+   * ioredis resends on its own after a reconnect.
+   */
+  coalesceWrites(): void {
+    const socket = (
+      this.client as { stream?: { cork?(): void; uncork?(): void; writable?: boolean } }
+    ).stream;
+    if (this.#isCorked || socket?.writable !== true || typeof socket.cork !== 'function') return;
+    this.#isCorked = true;
+    socket.cork();
+    process.nextTick(() => {
+      this.#isCorked = false;
+      socket.uncork?.();
+    });
+  }
+
+  #whenReady(): void {
+    const epoch = this.#epoch;
+    this.#isMeasuring = true;
+    this.clock
+      .measure()
+      .catch(() => {
+        // A connection that died meanwhile measures again when it is back; on a live one, the
+        // last offset stands (a server that refuses EVAL refuses every write anyway).
+      })
+      .finally(() => {
+        this.#isMeasuring = false;
+        if (epoch !== this.#epoch || this.#closed.signal.aborted) return;
+        this.#gate.open();
+      });
+  }
+
+  /** A command now and then, so that `socketTimeout` sees a link that died while idle. */
+  #probe(): void {
+    if (this.#isMeasuring || this.client.status !== 'ready') return;
+    this.#isMeasuring = true;
+    this.clock
+      .measure()
+      .catch(() => {})
+      .finally(() => {
+        this.#isMeasuring = false;
+      });
+  }
+}

@@ -1,0 +1,109 @@
+import type { AMQExchangeName, TransportContext } from '@teal/amq-core/adapter';
+import type { CommandConnection } from './connection-command';
+import { entryFields } from './entries';
+import type { StreamKeys } from './names';
+import type { RedisStreamsSettings } from './settings';
+
+/**
+ * Appends one entry and bounds the stream, atomically, so no write can leave a
+ * stream without its expiry: KEYS[1] the stream, ARGV[1] the approximate
+ * MAXLEN, ARGV[2] the retention in ms, ARGV[3] the deadline on the server's
+ * clock in ms (0: none), ARGV[4..] the entry's field/value pairs.
+ *
+ * A write that reaches Redis after its deadline — one that ioredis resends
+ * after a reconnect, long after `send()` rejected — is refused with a
+ * `TEALLATE` error and leaves nothing behind.
+ * Entries older than the retention are trimmed (MINID, from the new entry's
+ * own timestamp), and the stream expires when unused for it.
+ * The entry also records the id of the entry before it (`v`), so that a reader
+ * can tell when trimming removed entries it had not read.
+ * Sent with EVAL rather than EVALSHA: a NOSCRIPT retry would reorder writes.
+ */
+export const APPEND_SCRIPT = `local deadline = tonumber(ARGV[3])
+if deadline > 0 then
+  local now = redis.call('TIME')
+  if tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) > deadline then
+    return redis.error_reply('TEALLATE the write reached Redis after its deadline and was refused')
+  end
+end
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'v', last and last[1] or '0-0', unpack(ARGV, 4))
+local retention = tonumber(ARGV[2])
+local ms = tonumber(string.match(id, '^%d+'))
+if ms > retention then redis.call('XTRIM', KEYS[1], 'MINID', '~', ms - retention) end
+redis.call('PEXPIRE', KEYS[1], retention)
+return id`;
+
+/** How long before its caller's deadline a write stops being accepted: room for its reply to come back in time. */
+const MAX_REPLY_MARGIN_MS = 250;
+
+/**
+ * The publishing side: each send is one `EVAL` of the append script, which
+ * Redis refuses once the send's deadline passed, so a write sent again after
+ * a reconnect never lands late.
+ */
+export class Publisher {
+  readonly #command: CommandConnection;
+  readonly #context: TransportContext;
+  readonly #settings: RedisStreamsSettings;
+  readonly #keys: StreamKeys;
+  /** Random; with the sequence, readers drop a write Redis got twice (sent again after a reconnect). */
+  readonly #producer: string;
+  #sequence = 0;
+
+  constructor(
+    command: CommandConnection,
+    context: TransportContext,
+    settings: RedisStreamsSettings,
+    keys: StreamKeys,
+    producer: string,
+  ) {
+    this.#command = command;
+    this.#context = context;
+    this.#settings = settings;
+    this.#keys = keys;
+    this.#producer = producer;
+  }
+
+  /** Appends a message to its key's bucket stream; resolves once Redis has it. */
+  publish(
+    exchange: AMQExchangeName,
+    routingKey: string,
+    body: string | Uint8Array,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const payload =
+      typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+    // The gate issues writes in call order: sequence order is write order.
+    const fields = entryFields(routingKey, this.#producer, ++this.#sequence, payload);
+    const stream = this.#keys.bucketStream(exchange, routingKey);
+    const { maxLength, retentionMs } = this.#settings;
+    return this.append(stream, maxLength, retentionMs, fields, signal);
+  }
+
+  /**
+   * Appends an entry with `fields` to `stream`, bounded by `maxLength` and
+   * `retentionMs`, once the connection is usable; never written once `signal`
+   * fired, and refused by Redis itself from a margin before the deadline.
+   */
+  append(
+    stream: string,
+    maxLength: number,
+    retentionMs: number,
+    fields: readonly (string | Buffer)[],
+    signal: AbortSignal,
+  ): Promise<void> {
+    // Core made `signal` to fire sendTimeoutMs from now: Redis refuses the write from a
+    // margin before, so that its reply has time to come back.
+    const timeoutMs = this.#context.sendTimeoutMs;
+    const refusedFrom = Date.now() + timeoutMs - Math.min(MAX_REPLY_MARGIN_MS, timeoutMs / 10);
+    return this.#command.run(async () => {
+      // A command the gate released on the tick its signal fired must still not be written.
+      if (signal.aborted) throw signal.reason;
+      const deadline = this.#command.clock.toServer(refusedFrom);
+      this.#command.coalesceWrites();
+      // biome-ignore format: the arguments read as the script's KEYS and ARGV
+      await this.#command.client.eval(APPEND_SCRIPT, 1, stream, maxLength, retentionMs, deadline, ...fields);
+    }, signal);
+  }
+}

@@ -3,6 +3,7 @@ import {
   backlogOf,
   describeWithBroker,
   memoryFootprint,
+  randomPrefix,
   reportFigure,
   sleep,
   transportOf,
@@ -13,7 +14,7 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { connect } from '../src/index';
 import type { RedisStreamsTransport } from '../src/transport';
-import { REDIS_URL, randomPrefix, redisUnavailable, scanKeys } from './support/redis';
+import { REDIS_URL, scanKeys, unavailable } from './support/broker';
 
 const MiB = 1024 * 1024;
 const PADDING = 'x'.repeat(4 * 1024);
@@ -36,7 +37,7 @@ function stuckCallback(handler: AMQHandler): { received: number[]; release(): vo
   return { received, release };
 }
 
-describeWithBroker('redis-streams backpressure', await redisUnavailable(), () => {
+describeWithBroker('redis-streams backpressure', unavailable, () => {
   let admin: Redis;
   const handlers: AMQHandler[] = [];
   const prefixes: string[] = [];

@@ -1,6 +1,7 @@
 import type { AMQHandler } from '@teal/amq-core';
 import {
   describeWithBroker,
+  randomPrefix,
   recordLogs,
   sleep,
   transportOf,
@@ -11,9 +12,9 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { bucketOf, connect, RedisStreamsLagError } from '../src/index';
 import type { RedisStreamsTransport } from '../src/transport';
-import { REDIS_URL, randomPrefix, redisUnavailable, scanKeys } from './support/redis';
+import { REDIS_URL, scanKeys, unavailable } from './support/broker';
 
-describeWithBroker('redis-streams hostile entries', await redisUnavailable(), () => {
+describeWithBroker('redis-streams hostile entries', unavailable, () => {
   let admin: Redis;
   const handlers: AMQHandler[] = [];
   const prefixes: string[] = [];

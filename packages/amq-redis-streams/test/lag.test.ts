@@ -1,12 +1,12 @@
-import { describeWithBroker, transportOf, waitFor } from '@teal/amq-core/testing';
+import { describeWithBroker, randomPrefix, transportOf, waitFor } from '@teal/amq-core/testing';
 import { callbackMessage } from '@teal/messages';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { connect, RedisStreamsLagError } from '../src/index';
 import type { RedisStreamsTransport } from '../src/transport';
-import { REDIS_URL, randomPrefix, redisUnavailable } from './support/redis';
+import { REDIS_URL, unavailable } from './support/broker';
 
-describeWithBroker('redis-streams reader lag', await redisUnavailable(), () => {
+describeWithBroker('redis-streams reader lag', unavailable, () => {
   let admin: Redis;
   beforeAll(() => {
     admin = new Redis(REDIS_URL);

@@ -1,12 +1,18 @@
 import type { AMQHandler } from '@teal/amq-core';
 import { AMQSendError } from '@teal/amq-core';
-import { describeWithBroker, FaultProxy, sleep, waitFor } from '@teal/amq-core/testing';
+import {
+  describeWithBroker,
+  FaultProxy,
+  randomPrefix,
+  sleep,
+  waitFor,
+} from '@teal/amq-core/testing';
 import { callbackMessage } from '@teal/messages';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { connect } from '../src/index';
 import { APPEND_SCRIPT } from '../src/publisher';
-import { REDIS_URL, randomPrefix, redisUnavailable } from './support/redis';
+import { REDIS_URL, unavailable } from './support/broker';
 
 const DEADLINE_MS = 1_000;
 
@@ -23,7 +29,7 @@ async function sendOnceBack(handler: AMQHandler, state: string, url: string): Pr
   }
 }
 
-describeWithBroker('redis-streams writes that arrive late', await redisUnavailable(), () => {
+describeWithBroker('redis-streams writes that arrive late', unavailable, () => {
   let admin: Redis;
   const handlers: AMQHandler[] = [];
   const proxies: FaultProxy[] = [];

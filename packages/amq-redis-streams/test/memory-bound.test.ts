@@ -1,15 +1,15 @@
 import type { AMQHandler } from '@teal/amq-core';
-import { describeWithBroker, transportOf } from '@teal/amq-core/testing';
+import { describeWithBroker, randomPrefix, transportOf, waitFor } from '@teal/amq-core/testing';
 import { callbackMessage } from '@teal/messages';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { connect } from '../src/index';
 import type { RedisStreamsTransport } from '../src/transport';
-import { REDIS_URL, randomPrefix, redisUnavailable, scanKeys, waitFor } from './support/redis';
+import { pollBroker, REDIS_URL, scanKeys, unavailable } from './support/broker';
 
 const RETENTION_MS = 1_500;
 
-describeWithBroker('redis-streams memory bounds', await redisUnavailable(), () => {
+describeWithBroker('redis-streams memory bounds', unavailable, () => {
   let admin: Redis;
   const handlers: AMQHandler[] = [];
   beforeAll(() => {
@@ -39,7 +39,7 @@ describeWithBroker('redis-streams memory bounds', await redisUnavailable(), () =
         sender.send(callbackMessage({ url: `https://x.test/cb?state=${state}`, state })),
       ),
     );
-    await waitFor('the five bound messages', () => received === 5);
+    await waitFor(() => received === 5, 'the five bound messages');
 
     const pattern = transportOf<RedisStreamsTransport>(sender).keys.pattern;
     const keys = await scanKeys(admin, pattern);
@@ -55,9 +55,9 @@ describeWithBroker('redis-streams memory bounds', await redisUnavailable(), () =
       if (key !== wakeStream) expect(ttl).toBeLessThanOrEqual(RETENTION_MS);
     }
     await receiver.close();
-    await waitFor(
-      'the prefix to hold no key',
+    await pollBroker(
       async () => (await scanKeys(admin, pattern)).length === 0,
+      'the prefix to hold no key',
       30_000,
     );
   });

@@ -1,18 +1,24 @@
 import type { AMQHandler } from '@teal/amq-core';
-import { describeWithBroker, memoryFootprint, transportOf } from '@teal/amq-core/testing';
+import {
+  describeWithBroker,
+  memoryFootprint,
+  randomPrefix,
+  transportOf,
+  waitFor,
+} from '@teal/amq-core/testing';
 import { callbackMessage } from '@teal/messages';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { connect } from '../src/index';
 import type { RedisStreamsTransport } from '../src/transport';
-import { REDIS_URL, randomPrefix, redisUnavailable, waitFor } from './support/redis';
+import { REDIS_URL, unavailable } from './support/broker';
 
 const MESSAGE_BYTES = 4 * 1024;
 const IN_FLIGHT = 64;
 /** What 20,000 more messages may leave behind: a leak of 0.3 KiB per message (a race per send) shows. */
 const MAX_GROWTH = 4 * 1024 * 1024;
 
-describeWithBroker('redis-streams memory under traffic', await redisUnavailable(), () => {
+describeWithBroker('redis-streams memory under traffic', unavailable, () => {
   let admin: Redis;
   beforeAll(() => {
     admin = new Redis(REDIS_URL);
@@ -45,7 +51,7 @@ describeWithBroker('redis-streams memory under traffic', await redisUnavailable(
           if (inFlight.size >= IN_FLIGHT) await Promise.race(inFlight);
         }
         await Promise.all(inFlight);
-        await waitFor(`${target} deliveries (got ${received})`, () => received >= target, 60_000);
+        await waitFor(() => received >= target, `${target} deliveries (got ${received})`, 60_000);
       };
       await pass(10_000);
       const after10k = await memoryFootprint();

@@ -1,9 +1,8 @@
 import { type AMQHandler, AMQSendError } from '@teal/amq-core';
-import { describeWithBroker } from '@teal/amq-core/testing';
+import { describeWithBroker, randomPrefix, waitFor } from '@teal/amq-core/testing';
 import { callbackMessage, type Message } from '@teal/messages';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { connect } from '../src/index';
-import { randomPrefix, waitFor } from './support/redis';
 import { PrivateRedis, redisServerMissing } from './support/server';
 
 describeWithBroker('redis-streams outage of a private server', await redisServerMissing(), () => {
@@ -41,10 +40,10 @@ describeWithBroker('redis-streams outage of a private server', await redisServer
     receiver.callback = (message) => void received.push(message);
     await receiver.bindCallbackState('outage');
     await sender.send(callbackMessage({ url: 'https://x.test/cb?before', state: 'outage' }));
-    await waitFor('the message before the outage', () => received.length === 1);
+    await waitFor(() => received.length === 1, 'the message before the outage');
 
     await server.kill();
-    await waitFor('the sender to see the outage', () => !sender.isConnected);
+    await waitFor(() => !sender.isConnected, 'the sender to see the outage');
     let isSent = false;
     const during = sender.send(
       callbackMessage({ url: 'https://x.test/cb?during', state: 'outage' }),
@@ -57,7 +56,7 @@ describeWithBroker('redis-streams outage of a private server', await redisServer
 
     await server.restart();
     await during;
-    await waitFor('the message sent during the outage', () => received.length === 2, 30_000);
+    await waitFor(() => received.length === 2, 'the message sent during the outage', 30_000);
     expect(received.map((message) => (message.kind === 'callback' ? message.url : ''))).toEqual([
       'https://x.test/cb?before',
       'https://x.test/cb?during',
@@ -67,7 +66,7 @@ describeWithBroker('redis-streams outage of a private server', await redisServer
   it('rejects a send once its timeout passes with the server down', async () => {
     const sender = await open(300);
     await server.kill();
-    await waitFor('the sender to see the outage', () => !sender.isConnected);
+    await waitFor(() => !sender.isConnected, 'the sender to see the outage');
     await expect(
       sender.send(callbackMessage({ url: 'https://x.test/cb', state: 's' })),
     ).rejects.toBeInstanceOf(AMQSendError);
@@ -80,7 +79,7 @@ describeWithBroker('redis-streams outage of a private server', await redisServer
     const handler = await open(60_000);
     await handler.bindCallbackState('down');
     await server.kill();
-    await waitFor('the handler to see the outage', () => !handler.isConnected);
+    await waitFor(() => !handler.isConnected, 'the handler to see the outage');
     const pending = handler.send(callbackMessage({ url: 'https://x.test/cb', state: 'down' }));
     const rejected = expect(pending).rejects.toThrow(/closed/);
     await handler.close();

@@ -1,11 +1,11 @@
 import type { AMQHandler } from '@teal/amq-core';
-import { describeWithBroker, transportOf } from '@teal/amq-core/testing';
+import { describeWithBroker, randomPrefix, transportOf, waitFor } from '@teal/amq-core/testing';
 import { callbackMessage } from '@teal/messages';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { connect } from '../src/index';
 import { READER_LINGER_MS, type RedisStreamsTransport } from '../src/transport';
-import { REDIS_URL, randomPrefix, redisUnavailable, waitFor } from './support/redis';
+import { pollBroker, REDIS_URL, unavailable } from './support/broker';
 
 /** The names of the connections Redis has now. */
 async function connectionNames(admin: Redis): Promise<string[]> {
@@ -13,7 +13,7 @@ async function connectionNames(admin: Redis): Promise<string[]> {
   return list.split('\n').map((line) => / name=(\S*)/.exec(line)?.[1] ?? '');
 }
 
-describeWithBroker('redis-streams resources of a handler', await redisUnavailable(), () => {
+describeWithBroker('redis-streams resources of a handler', unavailable, () => {
   let admin: Redis;
   const handlers: AMQHandler[] = [];
   beforeAll(() => {
@@ -45,11 +45,11 @@ describeWithBroker('redis-streams resources of a handler', await redisUnavailabl
     await handler.unbindCallbackState('a');
     expect(transport.resources()).toEqual([`stream ${transport.wakeStream}`]);
     const unboundAt = Date.now();
-    await waitFor(
-      'the reader and its wake stream to go',
+    await pollBroker(
       async () =>
         (await admin.exists(transport.wakeStream)) === 0 &&
         !(await connectionNames(admin)).includes(transport.connectionNames.reader),
+      'the reader and its wake stream to go',
     );
     expect(Date.now() - unboundAt).toBeGreaterThanOrEqual(READER_LINGER_MS - 50);
     expect(transport.resources()).toEqual([]);
@@ -57,7 +57,7 @@ describeWithBroker('redis-streams resources of a handler', await redisUnavailabl
 
     await handler.bindCallbackState('b');
     await sender.send(callbackMessage({ url: 'https://x.test/cb?b', state: 'b' }));
-    await waitFor('a message to the new reader', () => seen.includes('https://x.test/cb?b'));
+    await waitFor(() => seen.includes('https://x.test/cb?b'), 'a message to the new reader');
     expect(await admin.exists(transport.wakeStream)).toBe(1);
   });
 

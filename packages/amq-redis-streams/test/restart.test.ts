@@ -1,9 +1,14 @@
 import type { AMQHandler } from '@teal/amq-core';
-import { describeWithBroker, reportFigure, sleep, waitFor } from '@teal/amq-core/testing';
+import {
+  describeWithBroker,
+  randomPrefix,
+  reportFigure,
+  sleep,
+  waitFor,
+} from '@teal/amq-core/testing';
 import { callbackMessage } from '@teal/messages';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { connect } from '../src/index';
-import { randomPrefix } from './support/redis';
 import { PrivateRedis, redisServerMissing } from './support/server';
 
 /** How long the server stays down, and the handlers' send timeout: shorter, then longer than the outage. */

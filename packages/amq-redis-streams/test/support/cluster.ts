@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { waitFor } from './redis';
+import { pollBroker } from './broker';
 import { PrivateRedis, redisCli, redisServerMissing } from './server';
 
 /** A three-master Redis Cluster on loopback ports, made for one test file. */
@@ -30,7 +30,7 @@ export class PrivateCluster {
         '--cluster', 'create', ...nodes.map((node) => `127.0.0.1:${node.port}`),
         '--cluster-replicas', '0', '--cluster-yes',
       ]);
-      await waitFor('the cluster to be ok on every node', () => cluster.#isOk(), 30_000);
+      await pollBroker(() => cluster.#isOk(), 'the cluster to be ok on every node', 30_000);
       return cluster;
     } catch (error) {
       await Promise.allSettled(nodes.map((node) => node.stop()));

@@ -17,6 +17,7 @@ export class CommandConnection {
   readonly #heartbeat: NodeJS.Timeout;
   /** Fires on close: what runs settles then, whatever Redis does. */
   readonly #closed = new AbortController();
+  readonly #onUsable: () => void;
   #epoch = 0;
   #isMeasuring = false;
   #isCorked = false;
@@ -24,9 +25,11 @@ export class CommandConnection {
   /**
    * `clockKey`: a key of the prefix's slot, never written, whose node's clock
    * judges the deadlines. `heartbeatMs`: how often the connection is probed.
+   * `onUsable`: called each time commands go out again.
    */
-  constructor(client: RedisClient, clockKey: string, heartbeatMs: number) {
+  constructor(client: RedisClient, clockKey: string, heartbeatMs: number, onUsable: () => void) {
     this.client = client;
+    this.#onUsable = onUsable;
     // Every command in flight listens to it, and thousands may be: not a leak.
     setMaxListeners(0, this.#closed.signal);
     this.#gate = new ReadyGate(client);
@@ -40,6 +43,11 @@ export class CommandConnection {
     });
     this.#heartbeat = setInterval(() => this.#probe(), heartbeatMs);
     this.#heartbeat.unref();
+  }
+
+  /** Whether commands go out now: connected, and the server clock measured. */
+  get isUsable(): boolean {
+    return this.#gate.isUsable;
   }
 
   /**
@@ -91,6 +99,7 @@ export class CommandConnection {
         this.#isMeasuring = false;
         if (epoch !== this.#epoch || this.#closed.signal.aborted) return;
         this.#gate.open();
+        this.#onUsable();
       });
   }
 

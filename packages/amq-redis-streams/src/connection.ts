@@ -76,21 +76,42 @@ export interface ClientWatch {
   readonly context: TransportContext;
   /** Whether the handler closes, or this connection is no longer used: its troubles are nobody's. */
   isRetired(): boolean;
+  /** The connection closed: ioredis is reconnecting it. */
+  lost(error: RedisStreamsConnectionError): void;
+  /** The connection is up (again). */
+  ready(): void;
 }
 
-/** Watches one connection: one warning and at most one reported error per outage, however many retries it takes. */
+/**
+ * Watches one connection: one warning and at most one reported error per
+ * outage, however many retries it takes, and each loss and return for the
+ * handler's connection events.
+ */
 export function watchClient(client: RedisClient, role: ClientRole, watch: ClientWatch): void {
   const { context } = watch;
   const server = describeServer(watch.settings);
   let isDown = false;
   let isReported = false;
+  let lastError: unknown;
   client.on('error', (error: unknown) => {
+    lastError = error;
     if (isReported || watch.isRetired()) return;
     isReported = true;
     context.reportError(
       new RedisStreamsConnectionError(
         `[${PACKAGE}] the ${role} connection to Redis at ${server} failed (${messageOf(error)}); reconnecting`,
         { cause: error },
+      ),
+    );
+  });
+  client.on('close', () => {
+    if (watch.isRetired()) return;
+    // A connection killed server-side closes without an error.
+    const reason = lastError === undefined ? '' : ` (${messageOf(lastError)})`;
+    watch.lost(
+      new RedisStreamsConnectionError(
+        `[${PACKAGE}] lost the ${role} connection to Redis at ${server}${reason}; reconnecting`,
+        lastError === undefined ? undefined : { cause: lastError },
       ),
     );
   });
@@ -103,6 +124,8 @@ export function watchClient(client: RedisClient, role: ClientRole, watch: Client
     if (isDown) context.logger.info('reconnected to Redis', { adapter: PACKAGE, role });
     isDown = false;
     isReported = false;
+    lastError = undefined;
+    if (!watch.isRetired()) watch.ready();
   });
 }
 

@@ -4,6 +4,7 @@ import {
   type AMQExchangeName,
   type AMQHandler,
   createHandler,
+  messageOf,
   type Transport,
   type TransportContext,
 } from '@teal/amq-core/adapter';
@@ -11,8 +12,10 @@ import { BindPoints } from './bindings';
 import {
   type ClientRole,
   createClient,
+  describeServer,
   openClient,
   type RedisClient,
+  RedisStreamsConnectionError,
   watchClient,
 } from './connection';
 import { CommandConnection } from './connection-command';
@@ -86,6 +89,7 @@ export class RedisStreamsTransport implements Transport {
       // Any key of the prefix's slot: in a cluster, its node's clock judges the deadlines.
       this.wakeStream,
       settings.livenessMs / 2,
+      () => this.#maybeConnected(),
     );
     this.#publisher = new Publisher(this.#command, context, settings, this.keys, this.handlerId);
     this.#bindPoints = new BindPoints(this.#command);
@@ -98,13 +102,24 @@ export class RedisStreamsTransport implements Transport {
   ): Promise<RedisStreamsTransport> {
     const transport = new RedisStreamsTransport(settings, context);
     await openClient(transport.#command.client, settings);
+    try {
+      // Connected means usable: the server clock measured, which the first send needs.
+      await transport.#command.run(async () => {}, AbortSignal.timeout(context.sendTimeoutMs));
+    } catch (error) {
+      await transport.close(AbortSignal.abort());
+      throw new RedisStreamsConnectionError(
+        `[${PACKAGE}] Redis at ${describeServer(settings)} stopped answering once connected (${messageOf(error)})`,
+        { cause: error },
+      );
+    }
     return transport;
   }
 
+  /** Connected: commands go out, and the reader, if any, reads every bound key. */
   get isConnected(): boolean {
     return (
       !this.#isClosed &&
-      this.#command.client.status === 'ready' &&
+      this.#command.isUsable &&
       (this.#readerClient === null || this.#readerClient.status === 'ready')
     );
   }
@@ -185,6 +200,8 @@ export class RedisStreamsTransport implements Transport {
         // Unreachable Redis: the wake stream expires on its own (WAKE_RETENTION_MS).
       });
     void reader.stop();
+    // A reader that was down was all that kept the handler disconnected.
+    this.#maybeConnected();
   }
 
   #openReader(): StreamReader {
@@ -221,11 +238,23 @@ export class RedisStreamsTransport implements Transport {
     return this.#reader;
   }
 
+  /**
+   * Reports each connection's losses and returns: the handler is
+   * disconnected as soon as a connection it uses drops, and connected again
+   * once all are back — the reader's XREAD, sent again with the same
+   * positions, is every binding restored.
+   */
   #watch(client: RedisClient, role: ClientRole): void {
     watchClient(client, role, {
       settings: this.#settings,
       context: this.#context,
       isRetired: () => this.#isClosed || (role === 'reader' && client !== this.#readerClient),
+      lost: (error) => this.#context.connectionChanged(false, error),
+      ready: () => this.#maybeConnected(),
     });
+  }
+
+  #maybeConnected(): void {
+    if (this.isConnected) this.#context.connectionChanged(true);
   }
 }

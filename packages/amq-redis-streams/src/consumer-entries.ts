@@ -9,8 +9,13 @@ import { PACKAGE } from './settings';
 
 /** What the filter hands its deliveries and troubles to. */
 export interface EntryHooks {
-  /** Hands a message to the handler. */
-  deliver(exchange: AMQExchangeName, routingKey: string, body: Uint8Array): void;
+  /** Hands a message to the handler, with the headers it came with, if any. */
+  deliver(
+    exchange: AMQExchangeName,
+    routingKey: string,
+    body: Uint8Array,
+    headers: Readonly<Record<string, string>> | undefined,
+  ): void;
   reportError(error: unknown): void;
   readonly warnings: WarningThrottle;
 }
@@ -82,7 +87,13 @@ export class EntryFilter {
       }
       const boundAt = cursor.keys.get(entry.routingKey);
       if (boundAt === undefined || compareStreamIds(id, boundAt) <= 0) continue;
-      this.#hooks.deliver(cursor.exchange, entry.routingKey, entry.body);
+      if (entry.headersLeftOut > 0) {
+        this.#hooks.warnings.warn(
+          'left out headers of a stream entry that no sender writes (over the bounds, or not a name and printable value); delivered the message without them',
+          { stream, id, headers: entry.headersLeftOut },
+        );
+      }
+      this.#hooks.deliver(cursor.exchange, entry.routingKey, entry.body, entry.headers);
     }
     return largestBody;
   }

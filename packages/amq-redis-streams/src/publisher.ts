@@ -1,8 +1,9 @@
 import type { AMQExchangeName, TransportContext } from '@teal/amq-core/adapter';
 import type { CommandConnection } from './connection-command';
 import { entryFields } from './entries';
+import { addHeaders } from './entries-headers';
 import type { StreamKeys } from './names';
-import type { RedisStreamsSettings } from './settings';
+import { PACKAGE, type RedisStreamsSettings } from './settings';
 
 /**
  * Appends one entry and bounds the stream, atomically, so no write can leave a
@@ -50,6 +51,7 @@ export class Publisher {
   /** Random; with the sequence, readers drop a write Redis got twice (sent again after a reconnect). */
   readonly #producer: string;
   #sequence = 0;
+  #hasWarnedOfHeaders = false;
 
   constructor(
     command: CommandConnection,
@@ -71,11 +73,13 @@ export class Publisher {
     routingKey: string,
     body: string | Uint8Array,
     signal: AbortSignal,
+    headers?: Readonly<Record<string, string>>,
   ): Promise<void> {
     const payload =
       typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
     // The gate issues writes in call order: sequence order is write order.
     const fields = entryFields(routingKey, this.#producer, ++this.#sequence, payload);
+    if (headers !== undefined && addHeaders(fields, headers) > 0) this.#warnOfHeaders();
     const stream = this.#keys.bucketStream(exchange, routingKey);
     const { maxLength, retentionMs } = this.#settings;
     return this.append(stream, maxLength, retentionMs, fields, signal);
@@ -105,5 +109,15 @@ export class Publisher {
       // biome-ignore format: the arguments read as the script's KEYS and ARGV
       await this.#command.client.eval(APPEND_SCRIPT, 1, stream, maxLength, retentionMs, deadline, ...fields);
     }, signal);
+  }
+
+  #warnOfHeaders(): void {
+    if (this.#hasWarnedOfHeaders) return;
+    this.#hasWarnedOfHeaders = true;
+    // Nothing of the headers: a value may be anything a tracer put there.
+    this.#context.logger.warn(
+      'left out headers that readers would not take (more than 16, a name that is not letters, digits, _ . -, a value that is not printable ASCII, over 8 KiB in all); warned once per handler',
+      { adapter: PACKAGE },
+    );
   }
 }

@@ -129,8 +129,9 @@ export class RedisStreamsTransport implements Transport {
     routingKey: string,
     body: string | Uint8Array,
     signal: AbortSignal,
+    headers?: Readonly<Record<string, string>>,
   ): Promise<void> {
-    return this.#publisher.publish(exchange, routingKey, body, signal);
+    return this.#publisher.publish(exchange, routingKey, body, signal, headers);
   }
 
   async bind(exchange: AMQExchangeName, routingKey: string, signal: AbortSignal): Promise<void> {
@@ -220,8 +221,12 @@ export class RedisStreamsTransport implements Transport {
         duplicateWindowMs: Math.max(this.#settings.retentionMs, MIN_DUPLICATE_WINDOW_MS),
       },
       {
-        deliver: (exchange, routingKey, body) =>
-          this.#context.deliver({ exchange, routingKey, body }),
+        deliver: (exchange, routingKey, body, headers) =>
+          this.#context.deliver(
+            headers === undefined
+              ? { exchange, routingKey, body }
+              : { exchange, routingKey, body, headers },
+          ),
         wake: () =>
           this.#publisher.append(
             this.wakeStream,

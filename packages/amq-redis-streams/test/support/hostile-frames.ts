@@ -116,6 +116,31 @@ export const HOSTILE_FRAMES: ReadonlyArray<{
     ]),
   },
   {
+    name: 'an entry of 1,000 header fields (h:…)',
+    publish: entry((t, s) => [
+      'k',
+      t.routingKey,
+      'b',
+      validBody(t, s),
+      ...Array.from({ length: 1_000 }, (_, i) => [`h:f${i}`, s]).flat(),
+    ]),
+  },
+  {
+    name: 'an entry whose headers are forged — 1 MiB, a name with a line break, a value with escape codes — beside a body that is not a message',
+    publish: entry((t, s) => [
+      'k',
+      t.routingKey,
+      'h:traceparent',
+      `00-${s.repeat(Math.ceil((1024 * 1024) / s.length))}`,
+      `h:${s}\nforged: 1`,
+      'x',
+      'h:tracestate',
+      `\x1b[2J${s}`,
+      'b',
+      `{"state": "${s}"`,
+    ]),
+  },
+  {
     name: "a hash where the receiving handler's wake stream should be",
     publish: async (target, secret) => {
       for (const wake of await target.wakeStreams()) {

@@ -45,6 +45,14 @@ export class CommandConnection {
     this.#heartbeat.unref();
   }
 
+  /**
+   * How many times the connection closed so far: a command written in one
+   * epoch and answered in another crossed a reconnect, and was sent again.
+   */
+  get epoch(): number {
+    return this.#epoch;
+  }
+
   /** Whether commands go out now: connected, and the server clock measured. */
   get isUsable(): boolean {
     return this.#gate.isUsable;
@@ -52,9 +60,14 @@ export class CommandConnection {
 
   /**
    * Runs `operation` once the connection is usable, in call order, unless
-   * `signal` fires first; settles when `signal` fires or the connection
-   * closes, whatever Redis does.
+   * `signal` fires first (then it never runs); nothing listens to `signal`
+   * when it runs at once. What `operation` returns settles it.
    */
+  whenUsable<T>(operation: () => Promise<T>, signal: AbortSignal): Promise<T> {
+    return this.#gate.run(operation, signal);
+  }
+
+  /** As `whenUsable`, and settles when `signal` fires or the connection closes, whatever Redis does. */
   run<T>(operation: () => Promise<T>, signal: AbortSignal): Promise<T> {
     return raceSignal(raceSignal(this.#gate.run(operation, signal), signal), this.#closed.signal);
   }

@@ -1,8 +1,16 @@
-import type { AMQExchangeName, TransportContext } from '@teal/amq-core/adapter';
+import {
+  type AMQExchangeName,
+  AMQSendError,
+  AMQUnconfirmedSendError,
+  messageOf,
+  type TransportContext,
+} from '@teal/amq-core/adapter';
+import { ReplyError } from 'ioredis';
 import type { CommandConnection } from './connection-command';
 import { entryFields } from './entries';
 import { addHeaders } from './entries-headers';
 import type { StreamKeys } from './names';
+import { PendingWrite, UnansweredWrites } from './publisher-writes';
 import { PACKAGE, type RedisStreamsSettings } from './settings';
 
 /**
@@ -41,7 +49,11 @@ const MAX_REPLY_MARGIN_MS = 250;
 /**
  * The publishing side: each send is one `EVAL` of the append script, which
  * Redis refuses once the send's deadline passed, so a write sent again after
- * a reconnect never lands late.
+ * a reconnect never lands late. A send rejects with `AMQUnconfirmedSendError`
+ * — the one rejection that may hide a delivery — when its write was on the
+ * wire and Redis did not answer it: the connection dropped or went silent
+ * before the reply, and the deadline passed or the copy sent again was
+ * refused. Any other rejection means the entry was never written.
  */
 export class Publisher {
   readonly #command: CommandConnection;
@@ -50,6 +62,7 @@ export class Publisher {
   readonly #keys: StreamKeys;
   /** Random; with the sequence, readers drop a write Redis got twice (sent again after a reconnect). */
   readonly #producer: string;
+  readonly #unanswered = new UnansweredWrites();
   #sequence = 0;
   #hasWarnedOfHeaders = false;
 
@@ -82,7 +95,7 @@ export class Publisher {
     if (headers !== undefined && addHeaders(fields, headers) > 0) this.#warnOfHeaders();
     const stream = this.#keys.bucketStream(exchange, routingKey);
     const { maxLength, retentionMs } = this.#settings;
-    return this.append(stream, maxLength, retentionMs, fields, signal);
+    return this.append(stream, maxLength, retentionMs, fields, signal, exchange);
   }
 
   /**
@@ -96,19 +109,65 @@ export class Publisher {
     retentionMs: number,
     fields: readonly (string | Buffer)[],
     signal: AbortSignal,
+    what: string,
   ): Promise<void> {
     // Core made `signal` to fire sendTimeoutMs from now: Redis refuses the write from a
     // margin before, so that its reply has time to come back.
     const timeoutMs = this.#context.sendTimeoutMs;
     const refusedFrom = Date.now() + timeoutMs - Math.min(MAX_REPLY_MARGIN_MS, timeoutMs / 10);
-    return this.#command.run(async () => {
-      // A command the gate released on the tick its signal fired must still not be written.
-      if (signal.aborted) throw signal.reason;
-      const deadline = this.#command.clock.toServer(refusedFrom);
-      this.#command.coalesceWrites();
-      // biome-ignore format: the arguments read as the script's KEYS and ARGV
-      await this.#command.client.eval(APPEND_SCRIPT, 1, stream, maxLength, retentionMs, deadline, ...fields);
-    }, signal);
+    return this.#command.whenUsable(
+      () => this.#write(stream, maxLength, retentionMs, fields, signal, refusedFrom, what),
+      signal,
+    );
+  }
+
+  /** Settles what Redis never answered: called once the connection is closed. */
+  close(): void {
+    this.#unanswered.close();
+  }
+
+  #write(
+    stream: string,
+    maxLength: number,
+    retentionMs: number,
+    fields: readonly (string | Buffer)[],
+    signal: AbortSignal,
+    refusedFrom: number,
+    what: string,
+  ): Promise<void> {
+    // A command the gate released on the tick its signal fired must still not be written.
+    if (signal.aborted) return Promise.reject(signal.reason);
+    if (Date.now() >= refusedFrom) {
+      return Promise.reject(
+        new AMQSendError(
+          `[${PACKAGE}] the deadline of the message on ${what} passed while it waited for Redis: it was not written`,
+        ),
+      );
+    }
+    const write = new PendingWrite(refusedFrom, this.#command.epoch, what);
+    const deadline = this.#command.clock.toServer(refusedFrom);
+    this.#command.coalesceWrites();
+    // biome-ignore format: the arguments read as the script's KEYS and ARGV
+    const reply = this.#command.client.eval(APPEND_SCRIPT, 1, stream, maxLength, retentionMs, deadline, ...fields);
+    reply.then(
+      () => this.#unanswered.settle(write),
+      (error: unknown) => this.#unanswered.settle(write, this.#failure(write, error)),
+    );
+    this.#unanswered.add(write);
+    return write.promise;
+  }
+
+  /**
+   * A reply error to the write itself means Redis refused it and wrote
+   * nothing. Anything else — the connection dropped and the command was sent
+   * again, ioredis gave up — leaves the first copy's fate unknown.
+   */
+  #failure(write: PendingWrite, error: unknown): unknown {
+    if (write.epoch === this.#command.epoch && error instanceof ReplyError) return error;
+    return new AMQUnconfirmedSendError(
+      `[${PACKAGE}] the connection to Redis dropped before Redis confirmed the message on ${write.what}, and it failed after (${messageOf(error)}): Redis may have it, so it may still be delivered, once`,
+      { cause: error },
+    );
   }
 
   #warnOfHeaders(): void {

@@ -168,6 +168,7 @@ export class RedisStreamsTransport implements Transport {
       this.#command.client.del(this.wakeStream).catch(() => {});
     }
     await this.#command.close(new AMQClosedError(`[${PACKAGE}] the handler was closed`), signal);
+    this.#publisher.close();
   }
 
   /** What the handler holds in Redis: its wake stream while it reads, and (client-side only) its bindings. */
@@ -234,6 +235,7 @@ export class RedisStreamsTransport implements Transport {
             WAKE_RETENTION_MS,
             ['w', '1'],
             AbortSignal.timeout(this.#context.sendTimeoutMs),
+            'the wake stream',
           ),
         reportError: (error) => this.#context.reportError(error),
         backlog: this.#context.backlog,

@@ -1,4 +1,4 @@
-import type { AMQHandler } from '@teal/amq-core';
+import { type AMQHandler, AMQUnconfirmedSendError } from '@teal/amq-core';
 import {
   describeWithBroker,
   randomPrefix,
@@ -125,9 +125,12 @@ describeWithBroker('redis-streams hostile entries', unavailable, () => {
     }
     await waitFor(() => seen.length === 5, 'the other key’s messages');
     expect(records.some((record) => /holds another type/.test(record.message))).toBe(true);
-    await expect(
-      sender.send(callbackMessage({ url: 'https://x.test/cb?refused', state: 'clobbered' })),
-    ).rejects.toThrow(/WRONGTYPE/);
+    const refused = sender.send(
+      callbackMessage({ url: 'https://x.test/cb?refused', state: 'clobbered' }),
+    );
+    await expect(refused).rejects.toThrow(/WRONGTYPE/);
+    // Redis answered, refusing it: never written, so no unconfirmed send.
+    await expect(refused).rejects.not.toBeInstanceOf(AMQUnconfirmedSendError);
     await admin.del(stream);
     await sender.send(callbackMessage({ url: 'https://x.test/cb?back', state: 'clobbered' }));
     await waitFor(() => seen.includes('https://x.test/cb?back'), 'the clobbered key, back');

@@ -124,14 +124,8 @@ export class RedisStreamsTransport implements Transport {
     );
   }
 
-  publish(
-    exchange: AMQExchangeName,
-    routingKey: string,
-    body: string | Uint8Array,
-    signal: AbortSignal,
-    headers?: Readonly<Record<string, string>>,
-  ): Promise<void> {
-    return this.#publisher.publish(exchange, routingKey, body, signal, headers);
+  publish(...send: Parameters<Transport['publish']>): Promise<void> {
+    return this.#publisher.publish(...send);
   }
 
   async bind(exchange: AMQExchangeName, routingKey: string, signal: AbortSignal): Promise<void> {

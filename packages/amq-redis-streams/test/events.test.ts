@@ -1,17 +1,10 @@
 import type { AMQHandler } from '@teal/amq-core';
-import {
-  describeWithBroker,
-  randomPrefix,
-  sleep,
-  transportOf,
-  waitFor,
-} from '@teal/amq-core/testing';
+import { describeWithBroker, sleep, transportOf, waitFor } from '@teal/amq-core/testing';
 import { callbackMessage } from '@teal/messages';
-import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { connect, RedisStreamsConnectionError } from '../src/index';
+import { expect, it } from 'vitest';
+import { RedisStreamsConnectionError } from '../src/index';
 import { READER_LINGER_MS, type RedisStreamsTransport } from '../src/transport';
-import { dropConnections, pollBroker, REDIS_URL, unavailable } from './support/broker';
+import { dropConnections, pollBroker, REDIS_URL, unavailable, useTestBed } from './support/broker';
 
 /** Every connection event of a handler, in order, with the error of each `disconnected`. */
 function recordEvents(handler: AMQHandler): { names: string[]; errors: unknown[] } {
@@ -26,21 +19,12 @@ function recordEvents(handler: AMQHandler): { names: string[]; errors: unknown[]
 }
 
 describeWithBroker('redis-streams connection events', unavailable, () => {
-  let admin: Redis;
-  const handlers: AMQHandler[] = [];
-  beforeAll(() => {
-    admin = new Redis(REDIS_URL);
-  });
-  afterEach(async () => {
-    await Promise.allSettled(handlers.splice(0).map((handler) => handler.close()));
-  });
-  afterAll(() => admin.disconnect());
+  const bed = useTestBed();
 
   const pair = async () => {
-    const exchangePrefix = randomPrefix();
-    const receiver = await connect({ url: REDIS_URL, exchangePrefix });
-    const sender = await connect({ url: REDIS_URL, exchangePrefix });
-    handlers.push(receiver, sender);
+    const exchangePrefix = bed.prefix();
+    const receiver = await bed.connect({ exchangePrefix });
+    const sender = await bed.connect({ exchangePrefix });
     receiver.onError = () => {};
     const seen: string[] = [];
     receiver.callback = (message) => {
@@ -78,14 +62,14 @@ describeWithBroker('redis-streams connection events', unavailable, () => {
     const { reader } = transportOf<RedisStreamsTransport>(receiver).connectionNames;
     let id: string | undefined;
     await pollBroker(async () => {
-      const list = (await admin.client('LIST')) as string;
+      const list = (await bed.admin.client('LIST')) as string;
       id = list
         .split('\n')
         .find((line) => line.includes(` name=${reader} `))
         ?.match(/^id=(\d+)/)?.[1];
       return id !== undefined;
     }, 'the reader connection');
-    await admin.client('KILL', 'ID', id!);
+    await bed.admin.client('KILL', 'ID', id!);
     await waitFor(() => events.names.includes('reconnected'), 'a reconnected event', 30_000);
     expect(events.names).toEqual(['disconnected', 'connected', 'reconnected']);
     expect(String(events.errors[0])).toMatch(/lost the reader connection/);

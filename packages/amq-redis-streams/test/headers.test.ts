@@ -1,19 +1,15 @@
 import * as diagnostics from 'node:diagnostics_channel';
-import type { AMQHandler } from '@teal/amq-core';
 import {
   describeWithBroker,
-  randomPrefix,
   recordLogs,
   sleep,
   transportOf,
   waitFor,
 } from '@teal/amq-core/testing';
 import { callbackMessage, encodeMessage } from '@teal/messages';
-import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { connect } from '../src/index';
+import { afterEach, expect, it } from 'vitest';
 import type { RedisStreamsTransport } from '../src/transport';
-import { REDIS_URL, unavailable } from './support/broker';
+import { unavailable, useTestBed } from './support/broker';
 
 const TRACEPARENT = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
 
@@ -35,28 +31,21 @@ function deliveredHeaders(state: string): {
 }
 
 describeWithBroker('redis-streams headers in stream entries', unavailable, () => {
-  let admin: Redis;
-  const handlers: AMQHandler[] = [];
+  const bed = useTestBed();
   const stops: Array<() => void> = [];
-  beforeAll(() => {
-    admin = new Redis(REDIS_URL);
-  });
-  afterEach(async () => {
+  afterEach(() => {
     for (const stop of stops.splice(0)) stop();
-    await Promise.allSettled(handlers.splice(0).map((handler) => handler.close()));
   });
-  afterAll(() => admin.disconnect());
 
   const open = async (options: { logger?: ReturnType<typeof recordLogs>['logger'] } = {}) => {
-    const handler = await connect({ url: REDIS_URL, exchangePrefix: randomPrefix(), ...options });
-    handlers.push(handler);
+    const handler = await bed.connect(options);
     return { handler, transport: transportOf<RedisStreamsTransport>(handler) };
   };
 
   /** The fields of the last entry of a key's bucket stream, as Redis holds them. */
   const lastEntry = async (transport: RedisStreamsTransport, state: string) => {
     const stream = transport.keys.bucketStream('callbacks', state);
-    const [entry] = (await admin.xrevrangeBuffer(stream, '+', '-', 'COUNT', 1)) as [
+    const [entry] = (await bed.admin.xrevrangeBuffer(stream, '+', '-', 'COUNT', 1)) as [
       Buffer,
       Buffer[],
     ][];
@@ -132,7 +121,7 @@ describeWithBroker('redis-streams headers in stream entries', unavailable, () =>
     const body = encodeMessage(callbackMessage({ url: 'https://x.test/cb?foreign', state }));
     // As a foreign writer would add it: 1 + 1 + 1 + 20 headers, 5 of the 20 past the count.
     // biome-ignore format: field/value pairs
-    await admin.xadd(transport.keys.bucketStream('callbacks', state), '*',
+    await bed.admin.xadd(transport.keys.bucketStream('callbacks', state), '*',
       'k', state, 'b', body,
       'h:traceparent', TRACEPARENT,
       'h:tracestate', `${secret}-`.repeat(1_000),

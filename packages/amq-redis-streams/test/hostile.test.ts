@@ -1,43 +1,26 @@
-import { type AMQHandler, AMQUnconfirmedSendError } from '@teal/amq-core';
+import { AMQUnconfirmedSendError } from '@teal/amq-core';
 import {
   describeWithBroker,
-  randomPrefix,
   recordLogs,
   sleep,
   transportOf,
   waitFor,
 } from '@teal/amq-core/testing';
 import { callbackMessage, encodeMessage } from '@teal/messages';
-import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { bucketOf, connect, RedisStreamsLagError } from '../src/index';
+import { expect, it } from 'vitest';
+import { bucketOf, RedisStreamsLagError } from '../src/index';
 import type { RedisStreamsTransport } from '../src/transport';
-import { REDIS_URL, scanKeys, unavailable } from './support/broker';
+import { unavailable, useTestBed } from './support/broker';
 
 describeWithBroker('redis-streams hostile entries', unavailable, () => {
-  let admin: Redis;
-  const handlers: AMQHandler[] = [];
-  const prefixes: string[] = [];
-  beforeAll(() => {
-    admin = new Redis(REDIS_URL);
-  });
-  afterEach(async () => {
-    await Promise.allSettled(handlers.splice(0).map((handler) => handler.close()));
-    for (const prefix of prefixes.splice(0)) {
-      const keys = await scanKeys(admin, `teal:{p:${prefix}}:*`);
-      if (keys.length > 0) await admin.del(...keys);
-    }
-  });
-  afterAll(() => admin.disconnect());
+  const bed = useTestBed();
 
   /** A receiver bound to `states` that records URLs, errors and logs, and a sender, on a fresh prefix. */
   const setUp = async (states: readonly string[]) => {
-    const exchangePrefix = randomPrefix();
-    prefixes.push(exchangePrefix);
+    const exchangePrefix = bed.prefix();
     const { logger, records } = recordLogs();
-    const receiver = await connect({ url: REDIS_URL, exchangePrefix, logger });
-    const sender = await connect({ url: REDIS_URL, exchangePrefix });
-    handlers.push(receiver, sender);
+    const receiver = await bed.connect({ exchangePrefix, logger });
+    const sender = await bed.connect({ exchangePrefix });
     const errors: unknown[] = [];
     receiver.onError = (error) => errors.push(error);
     const seen: string[] = [];
@@ -56,11 +39,11 @@ describeWithBroker('redis-streams hostile entries', unavailable, () => {
     await sender.send(callbackMessage({ url: 'https://x.test/cb?first', state }));
     await waitFor(() => seen.length === 1, 'the first message');
     const body = encodeMessage(callbackMessage({ url: 'https://x.test/cb?forged', state }));
-    const [last] = await admin.xrevrange(stream, '+', '-', 'COUNT', 1);
+    const [last] = await bed.admin.xrevrange(stream, '+', '-', 'COUNT', 1);
     const lastId = last![0];
     let ms = Math.max(Date.now(), Number(lastId.split('-')[0]) + 2);
     for (let i = 0; i < 200; i++, ms += 2) {
-      await admin.xadd(stream, `${ms}-0`, 'k', state, 'v', `${ms - 1}-0`, 'b', body);
+      await bed.admin.xadd(stream, `${ms}-0`, 'k', state, 'v', `${ms - 1}-0`, 'b', body);
     }
     await sender.send(callbackMessage({ url: 'https://x.test/cb?last', state }));
     await waitFor(() => seen.includes('https://x.test/cb?last'), 'the message after them');
@@ -75,12 +58,10 @@ describeWithBroker('redis-streams hostile entries', unavailable, () => {
 
   it('still reports a real gap: an entry deleted before the reader read it', async () => {
     const state = 'real-gap';
-    const exchangePrefix = randomPrefix();
-    prefixes.push(exchangePrefix);
+    const exchangePrefix = bed.prefix();
     // A backlog of one and a stuck callback: the reader leaves what follows in Redis.
-    const receiver = await connect({ url: REDIS_URL, exchangePrefix, maxBacklog: 1 });
-    const sender = await connect({ url: REDIS_URL, exchangePrefix });
-    handlers.push(receiver, sender);
+    const receiver = await bed.connect({ exchangePrefix, maxBacklog: 1 });
+    const sender = await bed.connect({ exchangePrefix });
     const errors: unknown[] = [];
     receiver.onError = (error) => errors.push(error);
     let release = () => {};
@@ -102,8 +83,8 @@ describeWithBroker('redis-streams hostile entries', unavailable, () => {
       'callbacks',
       state,
     );
-    const entries = (await admin.xrange(stream, '-', '+')) as [string, string[]][];
-    await admin.xdel(stream, entries[2]![0]);
+    const entries = (await bed.admin.xrange(stream, '-', '+')) as [string, string[]][];
+    await bed.admin.xdel(stream, entries[2]![0]);
     release();
     await waitFor(() => seen.length === 3, 'the messages left');
     expect(seen).toEqual(['https://x.test/cb?1', 'https://x.test/cb?2', 'https://x.test/cb?4']);
@@ -115,8 +96,8 @@ describeWithBroker('redis-streams hostile entries', unavailable, () => {
     const { sender, seen, records, keys } = await setUp(states);
     expect(bucketOf('clobbered', 16)).not.toBe(bucketOf('bystander', 16));
     const stream = keys.bucketStream('callbacks', 'clobbered');
-    await admin.del(stream);
-    await admin.set(stream, 'Clobbered-Secret');
+    await bed.admin.del(stream);
+    await bed.admin.set(stream, 'Clobbered-Secret');
     for (let i = 0; i < 5; i++) {
       await sender.send(
         callbackMessage({ url: `https://x.test/cb?other=${i}`, state: 'bystander' }),
@@ -131,7 +112,7 @@ describeWithBroker('redis-streams hostile entries', unavailable, () => {
     await expect(refused).rejects.toThrow(/WRONGTYPE/);
     // Redis answered, refusing it: never written, so no unconfirmed send.
     await expect(refused).rejects.not.toBeInstanceOf(AMQUnconfirmedSendError);
-    await admin.del(stream);
+    await bed.admin.del(stream);
     await sender.send(callbackMessage({ url: 'https://x.test/cb?back', state: 'clobbered' }));
     await waitFor(() => seen.includes('https://x.test/cb?back'), 'the clobbered key, back');
     expect(JSON.stringify(records)).not.toContain('Clobbered-Secret');

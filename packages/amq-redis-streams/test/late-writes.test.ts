@@ -1,18 +1,10 @@
 import type { AMQHandler } from '@teal/amq-core';
 import { AMQUnconfirmedSendError } from '@teal/amq-core';
-import {
-  describeWithBroker,
-  FaultProxy,
-  randomPrefix,
-  sleep,
-  waitFor,
-} from '@teal/amq-core/testing';
+import { describeWithBroker, randomPrefix, sleep, waitFor } from '@teal/amq-core/testing';
 import { callbackMessage } from '@teal/messages';
-import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { connect } from '../src/index';
+import { expect, it } from 'vitest';
 import { APPEND_SCRIPT } from '../src/publisher';
-import { REDIS_URL, unavailable } from './support/broker';
+import { unavailable, useTestBed } from './support/broker';
 
 const DEADLINE_MS = 1_000;
 
@@ -30,36 +22,11 @@ async function sendOnceBack(handler: AMQHandler, state: string, url: string): Pr
 }
 
 describeWithBroker('redis-streams writes that arrive late', unavailable, () => {
-  let admin: Redis;
-  const handlers: AMQHandler[] = [];
-  const proxies: FaultProxy[] = [];
-  beforeAll(() => {
-    admin = new Redis(REDIS_URL);
-  });
-  afterEach(async () => {
-    await Promise.allSettled(handlers.splice(0).map((handler) => handler.close()));
-    await Promise.allSettled(proxies.splice(0).map((proxy) => proxy.stop()));
-  });
-  afterAll(() => admin.disconnect());
+  const bed = useTestBed();
 
-  /** A receiver on Redis and a sender through a fault proxy, on one prefix. */
+  /** A receiver on Redis and a sender through a fault proxy that has sent one message. */
   const pair = async (state: string) => {
-    const exchangePrefix = randomPrefix();
-    const proxy = await FaultProxy.start(REDIS_URL);
-    proxies.push(proxy);
-    const receiver = await connect({ url: REDIS_URL, exchangePrefix });
-    const sender = await connect({
-      url: proxy.urlFor(REDIS_URL),
-      exchangePrefix,
-      sendTimeoutMs: DEADLINE_MS,
-    });
-    handlers.push(receiver, sender);
-    receiver.onError = sender.onError = () => {};
-    const seen: string[] = [];
-    receiver.callback = (message) => {
-      if (message.kind === 'callback') seen.push(message.url);
-    };
-    await receiver.bindCallbackState(state);
+    const { proxy, sender, seen } = await bed.proxiedPair(state, { sendTimeoutMs: DEADLINE_MS });
     await sender.send(callbackMessage({ url: 'https://x.test/cb?warm', state }));
     await waitFor(() => seen.length === 1, 'the first message');
     return { proxy, sender, seen };
@@ -67,15 +34,15 @@ describeWithBroker('redis-streams writes that arrive late', unavailable, () => {
 
   it('refuses, inside Redis, a write whose deadline passed, and writes one whose deadline is ahead', async () => {
     const stream = `teal-test-late:${randomPrefix()}`;
-    const [seconds] = (await admin.time()) as [number, number];
+    const [seconds] = (await bed.admin.time()) as [number, number];
     const now = Number(seconds) * 1_000;
     // biome-ignore format: KEYS and ARGV
-    await expect(admin.eval(APPEND_SCRIPT, 1, stream, 100, 60_000, now - 5_000, 'k', 'a', 'b', '{}'))
+    await expect(bed.admin.eval(APPEND_SCRIPT, 1, stream, 100, 60_000, now - 5_000, 'k', 'a', 'b', '{}'))
       .rejects.toThrow(/^TEALLATE/);
-    expect(await admin.exists(stream)).toBe(0);
-    await admin.eval(APPEND_SCRIPT, 1, stream, 100, 60_000, now + 60_000, 'k', 'a', 'b', '{}');
-    expect(await admin.xlen(stream)).toBe(1);
-    await admin.del(stream);
+    expect(await bed.admin.exists(stream)).toBe(0);
+    await bed.admin.eval(APPEND_SCRIPT, 1, stream, 100, 60_000, now + 60_000, 'k', 'a', 'b', '{}');
+    expect(await bed.admin.xlen(stream)).toBe(1);
+    await bed.admin.del(stream);
   });
 
   it('rejects as unconfirmed the sends whose writes sat on a frozen link, and Redis refuses them when they come again after their deadline', async () => {

@@ -1,35 +1,20 @@
-import type { AMQHandler } from '@teal/amq-core';
-import {
-  describeWithBroker,
-  FaultProxy,
-  randomPrefix,
-  sleep,
-  waitFor,
-} from '@teal/amq-core/testing';
+import { describeWithBroker, sleep, waitFor } from '@teal/amq-core/testing';
 import { callbackMessage } from '@teal/messages';
-import { afterEach, expect, it } from 'vitest';
-import { connect, type RedisStreamsConnectOptions } from '../src/index';
-import { REDIS_URL, unavailable } from './support/broker';
+import { expect, it } from 'vitest';
+import type { RedisStreamsConnectOptions } from '../src/index';
+import { REDIS_URL, unavailable, useTestBed } from './support/broker';
 
 describeWithBroker('redis-streams on a link that goes silent', unavailable, () => {
-  const handlers: AMQHandler[] = [];
-  const proxies: FaultProxy[] = [];
-  afterEach(async () => {
-    await Promise.allSettled(handlers.splice(0).map((handler) => handler.close()));
-    await Promise.allSettled(proxies.splice(0).map((proxy) => proxy.stop()));
-  });
+  const bed = useTestBed();
 
   /** A handler whose connections go through a proxy, with a liveness of 1 s. */
   const proxied = async (options: Partial<RedisStreamsConnectOptions> = {}) => {
-    const proxy = await FaultProxy.start(REDIS_URL);
-    proxies.push(proxy);
-    const handler = await connect({
+    const proxy = await bed.proxy();
+    const handler = await bed.connect({
       url: proxy.urlFor(REDIS_URL),
-      exchangePrefix: randomPrefix(),
       livenessMs: 1_000,
       ...options,
     });
-    handlers.push(handler);
     return { proxy, handler };
   };
 

@@ -1,40 +1,24 @@
-import { type AMQHandler, AMQSendError } from '@teal/amq-core';
-import { describeWithBroker, randomPrefix, waitFor } from '@teal/amq-core/testing';
+import { AMQSendError } from '@teal/amq-core';
+import { describeWithBroker, waitFor } from '@teal/amq-core/testing';
 import { callbackMessage, type Message } from '@teal/messages';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { connect } from '../src/index';
-import { PrivateRedis, redisServerMissing } from './support/server';
+import { useTestBed } from './support/broker';
+import { redisServerMissing, usePrivateRedis } from './support/server';
 
 describeWithBroker('redis-streams outage of a private server', await redisServerMissing(), () => {
-  let server: PrivateRedis;
-  const handlers: AMQHandler[] = [];
+  const redis = usePrivateRedis();
+  const bed = useTestBed(() => redis.server.url);
   const open = async (sendTimeoutMs: number) => {
-    const handler = await connect({
-      url: server.url,
-      exchangePrefix: randomPrefix(),
-      sendTimeoutMs,
-    });
+    const handler = await bed.connect({ sendTimeoutMs });
     handler.onError = () => {};
-    handlers.push(handler);
     return handler;
   };
 
-  beforeAll(async () => {
-    server = await PrivateRedis.start();
-  });
-  afterEach(async () => {
-    await Promise.allSettled(handlers.splice(0).map((handler) => handler.close()));
-    await server.restart().catch(() => {});
-  });
-  afterAll(async () => {
-    await server?.stop();
-  });
-
   it('holds a send until the server is back, and delivers it', async () => {
-    const exchangePrefix = randomPrefix();
-    const receiver = await connect({ url: server.url, exchangePrefix, sendTimeoutMs: 30_000 });
-    const sender = await connect({ url: server.url, exchangePrefix, sendTimeoutMs: 30_000 });
-    handlers.push(receiver, sender);
+    const exchangePrefix = bed.prefix();
+    const receiver = await bed.connect({ exchangePrefix, sendTimeoutMs: 30_000 });
+    const sender = await bed.connect({ exchangePrefix, sendTimeoutMs: 30_000 });
     receiver.onError = sender.onError = () => {};
     const received: Message[] = [];
     receiver.callback = (message) => void received.push(message);
@@ -42,7 +26,7 @@ describeWithBroker('redis-streams outage of a private server', await redisServer
     await sender.send(callbackMessage({ url: 'https://x.test/cb?before', state: 'outage' }));
     await waitFor(() => received.length === 1, 'the message before the outage');
 
-    await server.kill();
+    await redis.server.kill();
     await waitFor(() => !sender.isConnected, 'the sender to see the outage');
     let isSent = false;
     const during = sender.send(
@@ -54,7 +38,7 @@ describeWithBroker('redis-streams outage of a private server', await redisServer
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(isSent).toBe(false);
 
-    await server.restart();
+    await redis.server.restart();
     await during;
     await waitFor(() => received.length === 2, 'the message sent during the outage', 30_000);
     expect(received.map((message) => (message.kind === 'callback' ? message.url : ''))).toEqual([
@@ -65,7 +49,7 @@ describeWithBroker('redis-streams outage of a private server', await redisServer
 
   it('rejects a send once its timeout passes with the server down', async () => {
     const sender = await open(300);
-    await server.kill();
+    await redis.server.kill();
     await waitFor(() => !sender.isConnected, 'the sender to see the outage');
     await expect(
       sender.send(callbackMessage({ url: 'https://x.test/cb', state: 's' })),
@@ -78,7 +62,7 @@ describeWithBroker('redis-streams outage of a private server', await redisServer
   it('closes while the server is down, releasing what waits', async () => {
     const handler = await open(60_000);
     await handler.bindCallbackState('down');
-    await server.kill();
+    await redis.server.kill();
     await waitFor(() => !handler.isConnected, 'the handler to see the outage');
     const pending = handler.send(callbackMessage({ url: 'https://x.test/cb', state: 'down' }));
     const rejected = expect(pending).rejects.toThrow(/closed/);
@@ -88,8 +72,8 @@ describeWithBroker('redis-streams outage of a private server', await redisServer
   });
 
   it('fails to connect with an error that names the server but not the password', async () => {
-    await server.kill();
-    const url = `redis://user:hunter2-secret@127.0.0.1:${server.port}`;
+    await redis.server.kill();
+    const url = `redis://user:hunter2-secret@127.0.0.1:${redis.server.port}`;
     const attempt = connect({ url, exchangePrefix: 'x.' });
     await expect(attempt).rejects.toThrow(
       /could not connect to Redis at redis:\/\/127\.0\.0\.1:\d+/,

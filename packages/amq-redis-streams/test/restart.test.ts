@@ -7,9 +7,9 @@ import {
   waitFor,
 } from '@teal/amq-core/testing';
 import { callbackMessage } from '@teal/messages';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { connect } from '../src/index';
-import { PrivateRedis, redisServerMissing } from './support/server';
+import { type PrivateRedis, redisServerMissing, usePrivateRedis } from './support/server';
 
 /** How long the server stays down, and the handlers' send timeout: shorter, then longer than the outage. */
 const SCENARIOS = [
@@ -127,19 +127,13 @@ describeWithBroker(
   'redis-streams restart of a server without persistence',
   await redisServerMissing(),
   () => {
-    let server: PrivateRedis;
-    beforeAll(async () => {
-      server = await PrivateRedis.start();
-    });
-    afterAll(async () => {
-      await server?.stop();
-    });
+    const redis = usePrivateRedis();
 
     it.each(SCENARIOS)(
       'keeps sending through $runs restarts of $downMs ms with a send timeout of $sendTimeoutMs ms: every send settles in time, none arrives twice, every send after the restart arrives, a rejected send never arrives, and only one in flight when the server died rejects unconfirmed',
       async ({ runs, downMs, sendTimeoutMs }) => {
         for (let run = 1; run <= runs; run++) {
-          const result = await restartUnderLoad(server, downMs, sendTimeoutMs);
+          const result = await restartUnderLoad(redis.server, downMs, sendTimeoutMs);
           reportFigure(
             `redis-streams restart ${run}/${runs} (no persistence, ${downMs} ms down, sendTimeoutMs ${sendTimeoutMs}): sent ${result.sent}, confirmed ${result.confirmed}, rejected ${result.rejected}, unconfirmed ${result.unconfirmed.length}, delivered ${result.delivered}, lost ${result.lost.length} (after the restart ${result.lostAfterRestart.length}), duplicated ${result.duplicated}, unconfirmed but delivered ${result.unconfirmedButDelivered.length} (of ${result.inFlightAtDeath.length} in flight at the kill), longest send ${result.longestSendMs} ms, close ${result.closeMs} ms, recovered in ${result.recoverySeconds.toFixed(2)} s`,
           );

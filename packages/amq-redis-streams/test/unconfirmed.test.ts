@@ -1,16 +1,9 @@
-import { type AMQHandler, AMQSendError, AMQUnconfirmedSendError } from '@teal/amq-core';
-import {
-  describeWithBroker,
-  FaultProxy,
-  randomPrefix,
-  sleep,
-  waitFor,
-} from '@teal/amq-core/testing';
+import { AMQSendError, AMQUnconfirmedSendError } from '@teal/amq-core';
+import { describeWithBroker, sleep, waitFor } from '@teal/amq-core/testing';
 import { callbackMessage } from '@teal/messages';
-import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { connect } from '../src/index';
-import { PrivateRedis, redisServerMissing } from './support/server';
+import { expect, it } from 'vitest';
+import { useTestBed } from './support/broker';
+import { redisServerMissing, usePrivateRedis } from './support/server';
 
 const DEADLINE_MS = 2_000;
 
@@ -30,48 +23,14 @@ describeWithBroker(
   'redis-streams sends whose outcome is unknown',
   await redisServerMissing(),
   () => {
-    let server: PrivateRedis;
-    let admin: Redis;
-    const handlers: AMQHandler[] = [];
-    const proxies: FaultProxy[] = [];
-    beforeAll(async () => {
-      server = await PrivateRedis.start();
-      admin = new Redis(server.url);
-    });
-    afterEach(async () => {
-      await Promise.allSettled(handlers.splice(0).map((handler) => handler.close()));
-      await Promise.allSettled(proxies.splice(0).map((proxy) => proxy.stop()));
-    });
-    afterAll(async () => {
-      admin?.disconnect();
-      await server?.stop();
-    });
-
-    /** A receiver on the server and a sender through a fault proxy, on one prefix. */
-    const pair = async (state: string) => {
-      const exchangePrefix = randomPrefix();
-      const proxy = await FaultProxy.start(server.url);
-      proxies.push(proxy);
-      const receiver = await connect({ url: server.url, exchangePrefix });
-      const sender = await connect({
-        url: proxy.urlFor(server.url),
-        exchangePrefix,
-        sendTimeoutMs: DEADLINE_MS,
-      });
-      handlers.push(receiver, sender);
-      receiver.onError = sender.onError = () => {};
-      const seen: string[] = [];
-      receiver.callback = (message) => {
-        if (message.kind === 'callback') seen.push(message.url);
-      };
-      await receiver.bindCallbackState(state);
-      return { proxy, receiver, sender, seen };
-    };
+    const redis = usePrivateRedis();
+    const bed = useTestBed(() => redis.server.url);
+    const pair = (state: string) => bed.proxiedPair(state, { sendTimeoutMs: DEADLINE_MS });
 
     it('rejects with AMQUnconfirmedSendError, before its deadline, a send Redis applied whose reply the link lost; it is delivered once', async () => {
       const state = 'reply-lost';
       const { proxy, sender, seen } = await pair(state);
-      const busy = admin.eval(BUSY_SCRIPT, 0, 600);
+      const busy = bed.admin.eval(BUSY_SCRIPT, 0, 600);
       await sleep(50);
       const started = performance.now();
       const sending = sender.send(callbackMessage({ url: 'https://x.test/cb?applied', state }));

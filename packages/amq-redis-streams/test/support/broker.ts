@@ -2,13 +2,16 @@ import type { AMQHandler } from '@teal/amq-core';
 import {
   type AdapterCapabilities,
   type BrokerTarget,
+  FaultProxy,
   probeBroker,
+  randomPrefix,
   sleep,
   transportOf,
   waitFor,
 } from '@teal/amq-core/testing';
 import { Cluster, Redis } from 'ioredis';
-import { afterAll } from 'vitest';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { connect, type RedisStreamsConnectOptions } from '../../src/index';
 import { StreamKeys } from '../../src/names';
 import type { RedisStreamsTransport } from '../../src/transport';
 import { HOSTILE_FRAMES } from './hostile-frames';
@@ -75,6 +78,99 @@ export function redisCapabilities(
         ),
     })),
   };
+}
+
+/** What the tests of a file share; each test's handlers, proxies and prefixes go after it. */
+export interface TestBed {
+  /** A client of the bed's Redis, open for the whole file. */
+  readonly admin: Redis;
+  /** The bed's Redis. */
+  readonly url: string;
+  /** A fresh exchange prefix, whose keys are deleted after the test. */
+  prefix(): string;
+  /** A handler on the bed's Redis (a fresh prefix unless given), closed after the test. */
+  connect(options?: Partial<RedisStreamsConnectOptions>): Promise<AMQHandler>;
+  /** A fault proxy in front of the bed's Redis, stopped after the test. */
+  proxy(): Promise<FaultProxy>;
+  /**
+   * A receiver bound to `state` on the bed's Redis and a sender through a new
+   * fault proxy, on one prefix, their errors unreported: the URLs of the
+   * callback messages the receiver got, in order.
+   */
+  proxiedPair(state: string, senderOptions?: Partial<RedisStreamsConnectOptions>): Promise<Pair>;
+}
+
+/** A receiver, and a sender whose connections a fault proxy carries. */
+export interface Pair {
+  readonly proxy: FaultProxy;
+  readonly receiver: AMQHandler;
+  readonly sender: AMQHandler;
+  readonly seen: string[];
+}
+
+/** Registers the hooks of a file's tests on the Redis at `url` (a function: a server started in `beforeAll`). */
+export function useTestBed(url: string | (() => string) = REDIS_URL): TestBed {
+  const urlOf = () => (typeof url === 'string' ? url : url());
+  let admin: Redis | null = null;
+  const handlers: AMQHandler[] = [];
+  const proxies: FaultProxy[] = [];
+  const prefixes: string[] = [];
+  beforeAll(() => {
+    admin = new Redis(urlOf());
+  });
+  afterEach(async () => {
+    await Promise.allSettled(handlers.splice(0).map((handler) => handler.close()));
+    await Promise.allSettled(proxies.splice(0).map((proxy) => proxy.stop()));
+    // Best effort: a test may have left its server down.
+    for (const prefix of prefixes.splice(0)) {
+      if (admin?.status !== 'ready') break;
+      const keys = await scanKeys(admin, new StreamKeys(prefix, 1).pattern);
+      if (keys.length > 0) await admin.del(...keys);
+    }
+  });
+  afterAll(() => admin?.disconnect());
+  const bed: TestBed = {
+    get admin(): Redis {
+      if (admin === null) throw new Error('the test bed opens its client in beforeAll');
+      return admin;
+    },
+    get url() {
+      return urlOf();
+    },
+    prefix() {
+      const prefix = randomPrefix();
+      prefixes.push(prefix);
+      return prefix;
+    },
+    async connect({ exchangePrefix = bed.prefix(), ...options } = {}) {
+      const handler = await connect({ url: urlOf(), ...options, exchangePrefix });
+      handlers.push(handler);
+      return handler;
+    },
+    async proxy() {
+      const proxy = await FaultProxy.start(urlOf());
+      proxies.push(proxy);
+      return proxy;
+    },
+    async proxiedPair(state, senderOptions = {}) {
+      const exchangePrefix = bed.prefix();
+      const proxy = await bed.proxy();
+      const receiver = await bed.connect({ exchangePrefix });
+      const sender = await bed.connect({
+        ...senderOptions,
+        exchangePrefix,
+        url: proxy.urlFor(urlOf()),
+      });
+      receiver.onError = sender.onError = () => {};
+      const seen: string[] = [];
+      receiver.callback = (message) => {
+        if (message.kind === 'callback') seen.push(message.url);
+      };
+      await receiver.bindCallbackState(state);
+      return { proxy, receiver, sender, seen };
+    },
+  };
+  return bed;
 }
 
 /** Polls a condition that asks Redis until it holds; throws `what` after `timeoutMs`. */

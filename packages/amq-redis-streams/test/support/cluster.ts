@@ -1,6 +1,5 @@
-import { Redis } from 'ioredis';
 import { pollBroker } from './broker';
-import { PrivateRedis, redisCli, redisServerMissing } from './server';
+import { askServer, PrivateRedis, redisCli, redisServerMissing } from './server';
 
 /** A three-master Redis Cluster on loopback ports, made for one test file. */
 export class PrivateCluster {
@@ -64,21 +63,8 @@ export class PrivateCluster {
 
   async #isOk(): Promise<boolean> {
     for (const node of this.nodes) {
-      const client = new Redis(node.url, {
-        lazyConnect: true,
-        retryStrategy: () => null,
-        maxRetriesPerRequest: 0,
-      });
-      client.on('error', () => {});
-      try {
-        await client.connect();
-        const info = (await client.cluster('INFO')) as string;
-        if (!info.includes('cluster_state:ok')) return false;
-      } catch {
-        return false;
-      } finally {
-        client.disconnect();
-      }
+      const info = await askServer(node.url, (client) => client.cluster('INFO') as Promise<string>);
+      if (info === null || !info.includes('cluster_state:ok')) return false;
     }
     return true;
   }

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { pollBroker } from './broker';
 
 const run = promisify(execFile);
@@ -147,22 +148,50 @@ export class PrivateRedis {
     if (child === null || child.exitCode !== null) {
       throw new Error(`redis-server on port ${this.port} exited (${String(child?.exitCode)})`);
     }
-    const client = new Redis(this.url, {
-      lazyConnect: true,
-      retryStrategy: () => null,
-      maxRetriesPerRequest: 0,
-    });
-    client.on('error', () => {});
-    try {
-      await client.connect();
-      const info = await client.info('server');
-      return new RegExp(`^process_id:${child.pid}\\r?$`, 'm').test(info);
-    } catch {
-      return false;
-    } finally {
-      client.disconnect();
-    }
+    const info = await askServer(this.url, (client) => client.info('server'));
+    return info !== null && new RegExp(`^process_id:${child.pid}\\r?$`, 'm').test(info);
   }
+}
+
+/** What `ask` gets from the server at `url` on a connection of its own, or null if it does not answer. */
+export async function askServer<T>(
+  url: string,
+  ask: (client: Redis) => Promise<T>,
+): Promise<T | null> {
+  const client = new Redis(url, {
+    lazyConnect: true,
+    retryStrategy: () => null,
+    maxRetriesPerRequest: 0,
+  });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    return await ask(client);
+  } catch {
+    return null;
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** A private server for the tests of a file: started before them, restarted after each (a test may kill it), stopped after all. */
+export function usePrivateRedis(): { readonly server: PrivateRedis } {
+  let server: PrivateRedis | null = null;
+  beforeAll(async () => {
+    server = await PrivateRedis.start();
+  });
+  afterEach(async () => {
+    await server?.restart().catch(() => {});
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+  return {
+    get server(): PrivateRedis {
+      if (server === null) throw new Error('the private server starts in beforeAll');
+      return server;
+    },
+  };
 }
 
 /** Whether a redis-server binary is on PATH: null, or why not. */

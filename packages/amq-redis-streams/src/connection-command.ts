@@ -1,5 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import { raceSignal } from '@teal/amq-core/adapter';
+import { Cluster, type Redis } from 'ioredis';
 import { closeClient, type RedisClient } from './connection';
 import { ServerClock } from './connection-clock';
 import { ReadyGate } from './connection-gate';
@@ -51,6 +52,19 @@ export class CommandConnection {
    */
   get epoch(): number {
     return this.#epoch;
+  }
+
+  /**
+   * Calls `listener` each time a connection is made, before ioredis sends
+   * again what the last one left unanswered (a ready check, one round trip,
+   * comes between); on a cluster, for each node's connection.
+   */
+  onConnect(listener: () => void): void {
+    if (this.client instanceof Cluster) {
+      this.client.on('+node', (node: Redis) => node.on('connect', listener));
+    } else {
+      this.client.on('connect', listener);
+    }
   }
 
   /** Whether commands go out now: connected, and the server clock measured. */

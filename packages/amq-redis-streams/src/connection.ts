@@ -38,6 +38,9 @@ export function createClient(
     // (still pipelined on the wire) are all resent, in order, which exactly-once delivery needs.
     enableAutoPipelining: false,
     autoResendUnfulfilledCommands: true,
+    // The round trip of the ready check is when writes abandoned meanwhile are disarmed, before
+    // ioredis sends them again.
+    enableReadyCheck: true,
     maxRetriesPerRequest: role === 'reader' ? null : 20,
     socketTimeout: role === 'reader' ? settings.blockMs + settings.livenessMs : settings.livenessMs,
   } as const satisfies RedisOptions;

@@ -1,8 +1,16 @@
 import { AMQUnconfirmedSendError, Fifo } from '@teal/amq-core/adapter';
+import type { Command } from 'ioredis';
 import { PACKAGE } from './settings';
+
+/** Where the append script's deadline sits among the arguments of its `EVAL`. */
+const DEADLINE_ARGUMENT = 5;
 
 /** A write on the wire, until Redis answers it or the time from which Redis refuses it passes. */
 export class PendingWrite {
+  /** The `EVAL` itself: ioredis writes its arguments again when it sends it again. */
+  readonly command: Command;
+  /** The caller's signal; nothing listens to it. */
+  readonly signal: AbortSignal;
   /** Local time from which Redis refuses the write (and any copy of it sent again). */
   readonly refusedFrom: number;
   /** The command connection's epoch when it was written. */
@@ -14,7 +22,15 @@ export class PendingWrite {
   resolve!: () => void;
   reject!: (error: unknown) => void;
 
-  constructor(refusedFrom: number, epoch: number, what: string) {
+  constructor(
+    command: Command,
+    signal: AbortSignal,
+    refusedFrom: number,
+    epoch: number,
+    what: string,
+  ) {
+    this.command = command;
+    this.signal = signal;
     this.refusedFrom = refusedFrom;
     this.epoch = epoch;
     this.what = what;
@@ -50,6 +66,21 @@ export class UnansweredWrites {
     if (error === undefined) write.resolve();
     else write.reject(error);
     while (this.#writes.peek()?.isSettled) this.#writes.shift();
+  }
+
+  /**
+   * Called when a connection is made, before ioredis sends again what the
+   * last one left unanswered: the copy of a write whose caller gave up (its
+   * signal fired) gets a deadline long past, so that Redis refuses it —
+   * nothing may land once its signal fired.
+   */
+  disarmAbandoned(): void {
+    const writes = this.#writes.drain();
+    for (const write of writes) {
+      if (write.isSettled) continue;
+      if (write.signal.aborted) write.command.args[DEADLINE_ARGUMENT] = '1';
+      this.#writes.push(write);
+    }
   }
 
   /** Settles every write left: the connection is closed, and their replies will never come. */

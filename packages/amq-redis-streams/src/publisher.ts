@@ -5,7 +5,7 @@ import {
   messageOf,
   type TransportContext,
 } from '@teal/amq-core/adapter';
-import { ReplyError } from 'ioredis';
+import { Command, ReplyError } from 'ioredis';
 import type { CommandConnection } from './connection-command';
 import { entryFields } from './entries';
 import { addHeaders } from './entries-headers';
@@ -78,6 +78,7 @@ export class Publisher {
     this.#settings = settings;
     this.#keys = keys;
     this.#producer = producer;
+    command.onConnect(() => this.#unanswered.disarmAbandoned());
   }
 
   /** Appends a message to its key's bucket stream; resolves once Redis has it. */
@@ -144,12 +145,14 @@ export class Publisher {
         ),
       );
     }
-    const write = new PendingWrite(refusedFrom, this.#command.epoch, what);
     const deadline = this.#command.clock.toServer(refusedFrom);
-    this.#command.coalesceWrites();
+    // A command of our own, not client.eval(): its deadline can be disarmed before a resend.
     // biome-ignore format: the arguments read as the script's KEYS and ARGV
-    const reply = this.#command.client.eval(APPEND_SCRIPT, 1, stream, maxLength, retentionMs, deadline, ...fields);
-    reply.then(
+    const command = new Command('eval', [APPEND_SCRIPT, 1, stream, maxLength, retentionMs, String(deadline), ...fields], { replyEncoding: 'utf8' });
+    const write = new PendingWrite(command, signal, refusedFrom, this.#command.epoch, what);
+    this.#command.coalesceWrites();
+    this.#command.client.sendCommand(command);
+    command.promise.then(
       () => this.#unanswered.settle(write),
       (error: unknown) => this.#unanswered.settle(write, this.#failure(write, error)),
     );

@@ -78,6 +78,28 @@ describeWithBroker(
       expect(seen).toEqual(['https://x.test/cb?after']);
     }, 30_000);
 
+    it('never lets ioredis send again, after a reconnect, a write whose signal fired once it had left', async () => {
+      const state = 'abandoned';
+      const { proxy, sender, seen } = await bed.proxiedPair(state, { sendTimeoutMs: 20_000 });
+      proxy.freeze();
+      const controller = new AbortController();
+      const sending = sender.send(callbackMessage({ url: 'https://x.test/cb?abandoned', state }), {
+        signal: controller.signal,
+      });
+      await sleep(100);
+      controller.abort(new Error('gave up'));
+      await expect(sending).rejects.toThrow('gave up');
+      // The write waits in ioredis for the next connection, well within its own deadline.
+      proxy.cut();
+      await sleep(300);
+      proxy.restore();
+      await waitFor(() => sender.isConnected, 'the sender to reconnect', 15_000);
+      await sender.send(callbackMessage({ url: 'https://x.test/cb?after', state }));
+      await waitFor(() => seen.includes('https://x.test/cb?after'), 'the message after');
+      await sleep(500);
+      expect(seen).toEqual(['https://x.test/cb?after']);
+    }, 30_000);
+
     it('settles a write still unanswered when the handler closes as unconfirmed', async () => {
       const state = 'closing';
       const { proxy, sender } = await pair(state);

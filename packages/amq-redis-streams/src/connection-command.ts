@@ -20,6 +20,7 @@ export class CommandConnection {
   readonly #closed = new AbortController();
   readonly #onUsable: () => void;
   #epoch = 0;
+  #losses = 0;
   #isMeasuring = false;
   #isCorked = false;
 
@@ -42,29 +43,27 @@ export class CommandConnection {
       this.#gate.shut();
       this.clock.forget();
     });
+    this.#onEachConnection('close', () => this.#losses++);
     this.#heartbeat = setInterval(() => this.#probe(), heartbeatMs);
     this.#heartbeat.unref();
   }
 
   /**
-   * How many times the connection closed so far: a command written in one
-   * epoch and answered in another crossed a reconnect, and was sent again.
+   * How many connections closed so far — of a cluster, node connections
+   * too: a command written at one count and failed at another crossed a
+   * reconnect, and ioredis sent it again.
    */
-  get epoch(): number {
-    return this.#epoch;
+  get losses(): number {
+    return this.#losses;
   }
 
   /**
    * Calls `listener` each time a connection is made, before ioredis sends
    * again what the last one left unanswered (a ready check, one round trip,
-   * comes between); on a cluster, for each node's connection.
+   * comes between).
    */
   onConnect(listener: () => void): void {
-    if (this.client instanceof Cluster) {
-      this.client.on('+node', (node: Redis) => node.on('connect', listener));
-    } else {
-      this.client.on('connect', listener);
-    }
+    this.#onEachConnection('connect', listener);
   }
 
   /** Whether commands go out now: connected, and the server clock measured. */
@@ -111,6 +110,15 @@ export class CommandConnection {
       this.#isCorked = false;
       socket.uncork?.();
     });
+  }
+
+  /** On a cluster, each node's connection resends what it had in flight: events of each count. */
+  #onEachConnection(event: 'connect' | 'close', listener: () => void): void {
+    if (this.client instanceof Cluster) {
+      this.client.on('+node', (node: Redis) => node.on(event, listener));
+    } else {
+      this.client.on(event, listener);
+    }
   }
 
   #whenReady(): void {

@@ -13,8 +13,8 @@ export class PendingWrite {
   readonly signal: AbortSignal;
   /** Local time from which Redis refuses the write (and any copy of it sent again). */
   readonly refusedFrom: number;
-  /** The command connection's epoch when it was written. */
-  readonly epoch: number;
+  /** How many connections had closed when it was written. */
+  readonly losses: number;
   /** What it is, for messages: the exchange, or the wake stream. */
   readonly what: string;
   readonly promise: Promise<void>;
@@ -26,13 +26,13 @@ export class PendingWrite {
     command: Command,
     signal: AbortSignal,
     refusedFrom: number,
-    epoch: number,
+    losses: number,
     what: string,
   ) {
     this.command = command;
     this.signal = signal;
     this.refusedFrom = refusedFrom;
-    this.epoch = epoch;
+    this.losses = losses;
     this.what = what;
     this.promise = new Promise<void>((resolve, reject) => {
       this.resolve = resolve;

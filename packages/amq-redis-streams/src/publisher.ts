@@ -149,7 +149,7 @@ export class Publisher {
     // A command of our own, not client.eval(): its deadline can be disarmed before a resend.
     // biome-ignore format: the arguments read as the script's KEYS and ARGV
     const command = new Command('eval', [APPEND_SCRIPT, 1, stream, maxLength, retentionMs, String(deadline), ...fields], { replyEncoding: 'utf8' });
-    const write = new PendingWrite(command, signal, refusedFrom, this.#command.epoch, what);
+    const write = new PendingWrite(command, signal, refusedFrom, this.#command.losses, what);
     this.#command.coalesceWrites();
     this.#command.client.sendCommand(command);
     command.promise.then(
@@ -161,14 +161,14 @@ export class Publisher {
   }
 
   /**
-   * A reply error to the write itself means Redis refused it and wrote
-   * nothing. Anything else — the connection dropped and the command was sent
-   * again, ioredis gave up — leaves the first copy's fate unknown.
+   * Redis's error reply to the write itself means it refused it and wrote
+   * nothing. Anything else — a reply to a copy sent again after a reconnect,
+   * ioredis giving up on the command — leaves the first copy's fate unknown.
    */
   #failure(write: PendingWrite, error: unknown): unknown {
-    if (write.epoch === this.#command.epoch && error instanceof ReplyError) return error;
+    if (write.losses === this.#command.losses && error instanceof ReplyError) return error;
     return new AMQUnconfirmedSendError(
-      `[${PACKAGE}] the connection to Redis dropped before Redis confirmed the message on ${write.what}, and it failed after (${messageOf(error)}): Redis may have it, so it may still be delivered, once`,
+      `[${PACKAGE}] the message on ${write.what} was written, but Redis did not confirm it (${messageOf(error)}): Redis may have it, so it may still be delivered, once; no copy lands after its deadline`,
       { cause: error },
     );
   }

@@ -2,7 +2,7 @@ import { AMQSendError, AMQUnconfirmedSendError } from '@teal/amq-core';
 import { describeWithBroker, sleep, waitFor } from '@teal/amq-core/testing';
 import { callbackMessage } from '@teal/messages';
 import { expect, it } from 'vitest';
-import { useTestBed } from './support/broker';
+import { type Pair, useTestBed } from './support/broker';
 import { redisServerMissing, usePrivateRedis } from './support/server';
 
 const DEADLINE_MS = 2_000;
@@ -12,6 +12,17 @@ const BUSY_SCRIPT = `local function now() local t = redis.call('TIME') return t[
 local start = now()
 while now() - start < tonumber(ARGV[1]) do end
 return 1`;
+
+/** Once the sender is back, sends one more message and waits until it arrived, and a little more. */
+async function sendAfterRecovery(
+  { sender, seen }: Pick<Pair, 'sender' | 'seen'>,
+  state: string,
+): Promise<void> {
+  await waitFor(() => sender.isConnected, 'the sender to reconnect', 15_000);
+  await sender.send(callbackMessage({ url: 'https://x.test/cb?after', state }));
+  await waitFor(() => seen.includes('https://x.test/cb?after'), 'the message after');
+  await sleep(500);
+}
 
 /**
  * What a rejected send means: an AMQUnconfirmedSendError when its write was
@@ -50,10 +61,7 @@ describeWithBroker(
 
       // The link back: ioredis sends the write again, past its deadline, and Redis refuses it.
       proxy.restore();
-      await waitFor(() => sender.isConnected, 'the sender to reconnect', 15_000);
-      await sender.send(callbackMessage({ url: 'https://x.test/cb?after', state }));
-      await waitFor(() => seen.includes('https://x.test/cb?after'), 'the message after');
-      await sleep(500);
+      await sendAfterRecovery({ sender, seen }, state);
       expect(seen).toEqual(['https://x.test/cb?applied', 'https://x.test/cb?after']);
     }, 30_000);
 
@@ -71,10 +79,7 @@ describeWithBroker(
       expect(error).toBeInstanceOf(AMQSendError);
       expect(error).not.toBeInstanceOf(AMQUnconfirmedSendError);
       proxy.restore();
-      await waitFor(() => sender.isConnected, 'the sender to reconnect', 15_000);
-      await sender.send(callbackMessage({ url: 'https://x.test/cb?after', state }));
-      await waitFor(() => seen.includes('https://x.test/cb?after'), 'the message after');
-      await sleep(500);
+      await sendAfterRecovery({ sender, seen }, state);
       expect(seen).toEqual(['https://x.test/cb?after']);
     }, 30_000);
 
@@ -93,10 +98,7 @@ describeWithBroker(
       proxy.cut();
       await sleep(300);
       proxy.restore();
-      await waitFor(() => sender.isConnected, 'the sender to reconnect', 15_000);
-      await sender.send(callbackMessage({ url: 'https://x.test/cb?after', state }));
-      await waitFor(() => seen.includes('https://x.test/cb?after'), 'the message after');
-      await sleep(500);
+      await sendAfterRecovery({ sender, seen }, state);
       expect(seen).toEqual(['https://x.test/cb?after']);
     }, 30_000);
 

@@ -1,11 +1,11 @@
-import { compareStreamIds } from './ids';
+import { isHeaderField, readHeaders } from './entries-headers';
 
 type Entry = [id: Buffer, fields: Buffer[]];
 
 /** What XREAD returns: each stream with new entries, and those entries; null when none. */
 export type XReadReply = [stream: Buffer, entries: Entry[]][] | null;
 
-/** The most fields an entry may have: ours have five, a foreign writer's a few more. */
+/** The most fields an entry may have: ours have five, and at most 16 headers; a foreign writer's a few more. */
 export const MAX_FIELDS = 32;
 /** The longest routing key, in UTF-8 bytes, that the adapter sends, binds or reads. */
 export const MAX_ROUTING_KEY_BYTES = 16_384;
@@ -15,6 +15,19 @@ const MAX_PRODUCER_BYTES = 64;
 const SEQUENCE = /^[1-9]\d{0,14}$/;
 /** A stream entry id: `<ms>-<seq>`, each a 64-bit number without leading zeros. */
 const STREAM_ID = /^(?:0|[1-9]\d{0,19})-(?:0|[1-9]\d{0,19})$/;
+
+/**
+ * The fields of an entry for a send (the script adds `v`); headers, when a
+ * send has any, are appended after them (`addHeaders`).
+ */
+export function entryFields(
+  routingKey: string,
+  producer: string,
+  sequence: number,
+  body: string | Buffer,
+): (string | Buffer)[] {
+  return ['k', routingKey, 'p', producer, 'n', String(sequence), 'b', body];
+}
 
 /**
  * XREAD's reply as `[stream, entries][]`: RESP2 sends that shape; RESP3 sends
@@ -37,14 +50,19 @@ export interface ParsedEntry {
   readonly sequence: number;
   /** The id of the entry before this one in its stream, when the writer recorded it. */
   readonly previous: string | null;
+  /** The headers readers take, when the entry has any. */
+  readonly headers: Record<string, string> | undefined;
+  /** How many `h:` fields were left out: over the bounds, or not a header. */
+  readonly headersLeftOut: number;
 }
 
 /**
  * Reads the fields `k` (routing key), `b` (body), `p` (producer), `n`
- * (sequence) and `v` (previous id). `k` and `b` are required; `p` and `n`
- * come together or not at all (a foreign writer's entry has neither); unknown
- * fields are ignored. Returns why the entry is not a message, in words that
- * quote none of its content, when it is not one.
+ * (sequence), `v` (previous id) and `h:<name>` (headers). `k` and `b` are
+ * required; `p` and `n` come together or not at all (a foreign writer's entry
+ * has neither); unknown fields are ignored. A header out of bounds is left
+ * out, never the message. Returns why the entry is not a message, in words
+ * that quote none of its content, when it is not one.
  */
 export function parseEntry(id: string, fields: readonly Buffer[]): ParsedEntry | string {
   if (fields.length > 2 * MAX_FIELDS) return `it has more than ${MAX_FIELDS} fields`;
@@ -53,9 +71,17 @@ export function parseEntry(id: string, fields: readonly Buffer[]): ParsedEntry |
   let producer: Buffer | null = null;
   let sequence: Buffer | null = null;
   let previous: Buffer | null = null;
+  let headerAt: number[] | null = null;
   for (let index = 0; index + 1 < fields.length; index += 2) {
     const name = fields[index]!;
-    if (name.length !== 1) continue;
+    if (name.length !== 1) {
+      if (isHeaderField(name)) {
+        // Looked at once the entry is known to be a message.
+        headerAt ??= [];
+        headerAt.push(index);
+      }
+      continue;
+    }
     const value = fields[index + 1]!;
     switch (name[0]) {
       case 0x6b: // k
@@ -97,11 +123,37 @@ export function parseEntry(id: string, fields: readonly Buffer[]): ParsedEntry |
   if (previousText !== null && compareStreamIds(previousText, id) >= 0) {
     return 'its previous id (v) is not before its own id';
   }
+  const headers = headerAt === null ? undefined : readHeaders(fields, headerAt);
   return {
     routingKey: key.toString('utf8'),
     body,
     producer: producer?.toString('latin1') ?? null,
     sequence: sequenceText === null ? 0 : Number(sequenceText),
     previous: previousText,
+    headers: headers?.taken,
+    headersLeftOut: headers?.leftOut ?? 0,
   };
+}
+
+/** Orders two stream entry ids (`<ms>-<seq>`): negative, zero or positive. */
+export function compareStreamIds(a: string, b: string): number {
+  if (a === b) return 0;
+  // Called for every entry read: compare in place, without splitting.
+  const aDash = a.indexOf('-');
+  const bDash = b.indexOf('-');
+  const aMs = aDash < 0 ? a.length : aDash;
+  const bMs = bDash < 0 ? b.length : bDash;
+  if (aMs !== bMs) return aMs - bMs;
+  for (let i = 0; i < aMs; i++) {
+    const diff = a.charCodeAt(i) - b.charCodeAt(i);
+    if (diff !== 0) return diff;
+  }
+  const aSeq = aDash < 0 ? 0 : a.length - aDash - 1;
+  const bSeq = bDash < 0 ? 0 : b.length - bDash - 1;
+  if (aSeq !== bSeq) return aSeq - bSeq;
+  for (let i = 1; i <= aSeq; i++) {
+    const diff = a.charCodeAt(aDash + i) - b.charCodeAt(bDash + i);
+    if (diff !== 0) return diff;
+  }
+  return 0;
 }

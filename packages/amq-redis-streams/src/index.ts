@@ -1,5 +1,6 @@
-export { connect } from './connect';
-export { RedisStreamsConnectionError, RedisStreamsLagError } from './errors';
-export { bucketOf, StreamKeys } from './keys';
-export type { RedisStreamsConnectOptions, RedisStreamsOptions } from './options';
-export { DEFAULTS as REDIS_STREAMS_DEFAULTS } from './options';
+export { RedisStreamsConnectionError } from './connection';
+export { RedisStreamsLagError } from './consumer-gaps';
+export { bucketOf, StreamKeys } from './names';
+export type { RedisStreamsConnectOptions, RedisStreamsOptions } from './settings';
+export { DEFAULTS as REDIS_STREAMS_DEFAULTS } from './settings';
+export { connect } from './transport';

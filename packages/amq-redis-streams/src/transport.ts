@@ -2,17 +2,34 @@ import { randomBytes } from 'node:crypto';
 import {
   AMQClosedError,
   type AMQExchangeName,
+  type AMQHandler,
+  createHandler,
+  messageOf,
   type Transport,
   type TransportContext,
 } from '@teal/amq-core/adapter';
-import { type ClientRole, createClient, describeServer, openClient } from './clients';
-import { CommandConnection } from './command';
+import { BindPoints } from './bindings';
+import {
+  type ClientRole,
+  createClient,
+  describeServer,
+  openClient,
+  type RedisClient,
+  RedisStreamsConnectionError,
+  watchClient,
+} from './connection';
+import { CommandConnection } from './connection-command';
+import { StreamReader } from './consumer';
+import { WarningThrottle } from './consumer-warnings';
 import { MAX_ROUTING_KEY_BYTES } from './entries';
-import { PACKAGE, RedisStreamsConnectionError } from './errors';
-import { StreamKeys } from './keys';
-import type { RedisStreamsSettings } from './options';
-import { StreamReader } from './reader';
-import { WarningThrottle } from './warnings';
+import { StreamKeys } from './names';
+import { Publisher } from './publisher';
+import {
+  PACKAGE,
+  type RedisStreamsConnectOptions,
+  type RedisStreamsSettings,
+  resolveSettings,
+} from './settings';
 
 /** How long a wake stream outlives its last wake-up if its handler dies without closing. */
 const WAKE_RETENTION_MS = 60_000;
@@ -20,6 +37,15 @@ const WAKE_RETENTION_MS = 60_000;
 const MIN_DUPLICATE_WINDOW_MS = 300_000;
 /** How long a reader with no key left waits for a new bind before it stops and its wake stream goes. */
 export const READER_LINGER_MS = 1_000;
+
+/**
+ * Connects a handler to Redis (`redis://` or `rediss://`, `?cluster=true`
+ * for a Redis Cluster) and resolves once its connection is up.
+ */
+export async function connect(options: RedisStreamsConnectOptions): Promise<AMQHandler> {
+  const settings = resolveSettings(options);
+  return createHandler((context) => RedisStreamsTransport.open(settings, context), options);
+}
 
 /**
  * The Redis Streams transport of one handler: a command connection for
@@ -41,10 +67,11 @@ export class RedisStreamsTransport implements Transport {
   readonly #settings: RedisStreamsSettings;
   readonly #context: TransportContext;
   readonly #command: CommandConnection;
+  readonly #publisher: Publisher;
+  readonly #bindPoints: BindPoints;
   readonly #warnings: WarningThrottle;
   #reader: StreamReader | null = null;
-  #readerClient: ReturnType<typeof createClient> | null = null;
-  #sequence = 0;
+  #readerClient: RedisClient | null = null;
   #isClosed = false;
   #pendingBinds = 0;
   #linger: NodeJS.Timeout | null = null;
@@ -55,12 +82,17 @@ export class RedisStreamsTransport implements Transport {
     this.keys = new StreamKeys(settings.exchangePrefix, settings.buckets);
     this.wakeStream = this.keys.wakeStream(this.handlerId);
     this.#warnings = new WarningThrottle(context.logger);
+    const client = createClient(settings, 'command', this.connectionNames.command);
+    this.#watch(client, 'command');
     this.#command = new CommandConnection(
-      this.#createClient('command'),
+      client,
       // Any key of the prefix's slot: in a cluster, its node's clock judges the deadlines.
       this.wakeStream,
       settings.livenessMs / 2,
+      () => this.#maybeConnected(),
     );
+    this.#publisher = new Publisher(this.#command, context, settings, this.keys, this.handlerId);
+    this.#bindPoints = new BindPoints(this.#command);
   }
 
   /** Makes a transport whose command connection is up. */
@@ -70,39 +102,30 @@ export class RedisStreamsTransport implements Transport {
   ): Promise<RedisStreamsTransport> {
     const transport = new RedisStreamsTransport(settings, context);
     await openClient(transport.#command.client, settings);
+    try {
+      // Connected means usable: the server clock measured, which the first send needs.
+      await transport.#command.run(async () => {}, AbortSignal.timeout(context.sendTimeoutMs));
+    } catch (error) {
+      await transport.close(AbortSignal.abort());
+      throw new RedisStreamsConnectionError(
+        `[${PACKAGE}] Redis at ${describeServer(settings)} stopped answering once connected (${messageOf(error)})`,
+        { cause: error },
+      );
+    }
     return transport;
   }
 
+  /** Connected: commands go out, and the reader, if any, reads every bound key. */
   get isConnected(): boolean {
     return (
       !this.#isClosed &&
-      this.#command.client.status === 'ready' &&
+      this.#command.isUsable &&
       (this.#readerClient === null || this.#readerClient.status === 'ready')
     );
   }
 
-  publish(
-    exchange: AMQExchangeName,
-    routingKey: string,
-    body: string | Uint8Array,
-    signal: AbortSignal,
-  ): Promise<void> {
-    const { maxLength, retentionMs } = this.#settings;
-    const payload =
-      typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-    // The gate issues writes in call order: sequence order is write order.
-    const fields = [
-      'k',
-      routingKey,
-      'p',
-      this.handlerId,
-      'n',
-      String(++this.#sequence),
-      'b',
-      payload,
-    ];
-    const stream = this.keys.bucketStream(exchange, routingKey);
-    return this.#append(stream, maxLength, retentionMs, fields, signal);
+  publish(...send: Parameters<Transport['publish']>): Promise<void> {
+    return this.#publisher.publish(...send);
   }
 
   async bind(exchange: AMQExchangeName, routingKey: string, signal: AbortSignal): Promise<void> {
@@ -110,7 +133,7 @@ export class RedisStreamsTransport implements Transport {
     this.#stopLingering();
     this.#pendingBinds++;
     try {
-      const boundAt = await this.#command.lastId(stream, signal);
+      const boundAt = await this.#bindPoints.lastId(stream, signal);
       if (this.#isClosed) throw new AMQClosedError(`[${PACKAGE}] the handler was closed`);
       await this.#openReader().add(exchange, stream, routingKey, boundAt);
     } finally {
@@ -121,7 +144,7 @@ export class RedisStreamsTransport implements Transport {
   async unbind(exchange: AMQExchangeName, routingKey: string): Promise<void> {
     // Nothing of a binding lives in Redis: the reader stops reading the key at once.
     this.#reader?.remove(this.keys.bucketStream(exchange, routingKey), routingKey);
-    if (this.#reader?.isEmpty && this.#linger === null) {
+    if (this.#reader?.cursors.isEmpty && this.#linger === null) {
       this.#linger = setTimeout(() => this.#stopIdleReader(), READER_LINGER_MS);
       this.#linger.unref();
     }
@@ -132,42 +155,23 @@ export class RedisStreamsTransport implements Transport {
     this.#stopLingering();
     const reader = this.#reader;
     this.#reader = null;
+    this.#readerClient = null;
     await reader?.stop();
     if (this.#command.client.status === 'ready') {
       // QUIT waits for its reply: the wake stream goes before the connection does.
       this.#command.client.del(this.wakeStream).catch(() => {});
     }
     await this.#command.close(new AMQClosedError(`[${PACKAGE}] the handler was closed`), signal);
+    this.#publisher.close();
   }
 
   /** What the handler holds in Redis: its wake stream while it reads, and (client-side only) its bindings. */
   resources(): readonly string[] {
     if (this.#reader === null) return [];
-    const lines = [...this.#reader.bindings()].map(
+    const lines = [...this.#reader.cursors.bindings()].map(
       ([exchange, key]) => `binding ${exchange} ${key}`,
     );
     return [...lines, `stream ${this.wakeStream}`];
-  }
-
-  #append(
-    stream: string,
-    maxLength: number,
-    retentionMs: number,
-    fields: readonly (string | Buffer)[],
-    signal: AbortSignal,
-  ): Promise<void> {
-    // The caller's deadline, for Redis to check: core made the signal to fire sendTimeoutMs from now.
-    const timeoutMs = this.#context.sendTimeoutMs;
-    const deadline = Date.now() + timeoutMs;
-    return this.#command.append(
-      stream,
-      maxLength,
-      retentionMs,
-      deadline,
-      timeoutMs,
-      fields,
-      signal,
-    );
   }
 
   #stopLingering(): void {
@@ -179,7 +183,9 @@ export class RedisStreamsTransport implements Transport {
   #stopIdleReader(): void {
     this.#linger = null;
     const reader = this.#reader;
-    if (reader === null || !reader.isEmpty || this.#pendingBinds > 0 || this.#isClosed) return;
+    if (reader === null || !reader.cursors.isEmpty || this.#pendingBinds > 0 || this.#isClosed) {
+      return;
+    }
     this.#reader = null;
     this.#readerClient = null;
     // Before any wake of a later reader on the same connection: it cannot delete that one's entries.
@@ -190,11 +196,14 @@ export class RedisStreamsTransport implements Transport {
         // Unreachable Redis: the wake stream expires on its own (WAKE_RETENTION_MS).
       });
     void reader.stop();
+    // A reader that was down was all that kept the handler disconnected.
+    this.#maybeConnected();
   }
 
   #openReader(): StreamReader {
     if (this.#reader !== null) return this.#reader;
-    const client = this.#createClient('reader');
+    const client = createClient(this.#settings, 'reader', this.connectionNames.reader);
+    this.#watch(client, 'reader');
     // It connects, and reconnects, on its own; the first XREAD waits for it.
     client.connect().catch(() => {});
     this.#readerClient = client;
@@ -207,15 +216,20 @@ export class RedisStreamsTransport implements Transport {
         duplicateWindowMs: Math.max(this.#settings.retentionMs, MIN_DUPLICATE_WINDOW_MS),
       },
       {
-        deliver: (exchange, routingKey, body) =>
-          this.#context.deliver({ exchange, routingKey, body }),
+        deliver: (exchange, routingKey, body, headers) =>
+          this.#context.deliver(
+            headers === undefined
+              ? { exchange, routingKey, body }
+              : { exchange, routingKey, body, headers },
+          ),
         wake: () =>
-          this.#append(
+          this.#publisher.append(
             this.wakeStream,
             1,
             WAKE_RETENTION_MS,
             ['w', '1'],
             AbortSignal.timeout(this.#context.sendTimeoutMs),
+            'the wake stream',
           ),
         reportError: (error) => this.#context.reportError(error),
         backlog: this.#context.backlog,
@@ -225,35 +239,23 @@ export class RedisStreamsTransport implements Transport {
     return this.#reader;
   }
 
-  #createClient(role: ClientRole): ReturnType<typeof createClient> {
-    const client = createClient(this.#settings, role, this.connectionNames[role]);
-    // One warning and at most one reported error per outage, however many retries it takes.
-    let isDown = false;
-    let isReported = false;
-    client.on('error', (error: unknown) => {
-      if (isReported || this.#isClosed) return;
-      isReported = true;
-      const reason = error instanceof Error ? error.message : String(error);
-      this.#context.reportError(
-        new RedisStreamsConnectionError(
-          `[${PACKAGE}] the ${role} connection to Redis at ${describeServer(this.#settings)} failed (${reason}); reconnecting`,
-          { cause: error },
-        ),
-      );
+  /**
+   * Reports each connection's losses and returns: the handler is
+   * disconnected as soon as a connection it uses drops, and connected again
+   * once all are back — the reader's XREAD, sent again with the same
+   * positions, is every binding restored.
+   */
+  #watch(client: RedisClient, role: ClientRole): void {
+    watchClient(client, role, {
+      settings: this.#settings,
+      context: this.#context,
+      isRetired: () => this.#isClosed || (role === 'reader' && client !== this.#readerClient),
+      lost: (error) => this.#context.connectionChanged(false, error),
+      ready: () => this.#maybeConnected(),
     });
-    client.on('reconnecting', () => {
-      if (isDown || this.#isClosed) return;
-      isDown = true;
-      this.#context.logger.warn('lost the connection to Redis; reconnecting', {
-        adapter: PACKAGE,
-        role,
-      });
-    });
-    client.on('ready', () => {
-      if (isDown) this.#context.logger.info('reconnected to Redis', { adapter: PACKAGE, role });
-      isDown = false;
-      isReported = false;
-    });
-    return client;
+  }
+
+  #maybeConnected(): void {
+    if (this.isConnected) this.#context.connectionChanged(true);
   }
 }

@@ -9,11 +9,9 @@ import {
   waitFor,
 } from '@teal/amq-core/testing';
 import { callbackMessage, type Message } from '@teal/messages';
-import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { connect } from '../src/index';
+import { expect, it } from 'vitest';
 import type { RedisStreamsTransport } from '../src/transport';
-import { REDIS_URL, randomPrefix, redisUnavailable, scanKeys } from './support/redis';
+import { unavailable, useTestBed } from './support/broker';
 
 const MiB = 1024 * 1024;
 const PADDING = 'x'.repeat(4 * 1024);
@@ -36,36 +34,13 @@ function stuckCallback(handler: AMQHandler): { received: number[]; release(): vo
   return { received, release };
 }
 
-describeWithBroker('redis-streams backpressure', await redisUnavailable(), () => {
-  let admin: Redis;
-  const handlers: AMQHandler[] = [];
-  const prefixes: string[] = [];
-  beforeAll(() => {
-    admin = new Redis(REDIS_URL);
-  });
-  afterEach(async () => {
-    await Promise.allSettled(handlers.splice(0).map((handler) => handler.close()));
-    for (const prefix of prefixes.splice(0)) {
-      const keys = await scanKeys(admin, `teal:{p:${prefix}}:*`);
-      if (keys.length > 0) await admin.del(...keys);
-    }
-  });
-  afterAll(() => admin.disconnect());
-
-  const open = async (exchangePrefix: string, options: { maxBacklog?: number } = {}) => {
-    const handler = await connect({
-      url: REDIS_URL,
-      exchangePrefix,
-      sendTimeoutMs: 30_000,
-      ...options,
-    });
-    handlers.push(handler);
-    return handler;
-  };
+describeWithBroker('redis-streams backpressure', unavailable, () => {
+  const bed = useTestBed();
+  const open = (exchangePrefix: string, options: { maxBacklog?: number } = {}) =>
+    bed.connect({ exchangePrefix, sendTimeoutMs: 30_000, ...options });
 
   it('holds at most maxBacklog messages for a stuck callback while 10,000 arrive, then delivers all in order', async () => {
-    const exchangePrefix = randomPrefix();
-    prefixes.push(exchangePrefix);
+    const exchangePrefix = bed.prefix();
     const receiver = await open(exchangePrefix);
     const sender = await open(exchangePrefix);
     const { received, release } = stuckCallback(receiver);
@@ -119,8 +94,7 @@ describeWithBroker('redis-streams backpressure', await redisUnavailable(), () =>
   }, 120_000);
 
   it('shares the room among the streams it reads: never more than maxBacklog, whatever the number of streams', async () => {
-    const exchangePrefix = randomPrefix();
-    prefixes.push(exchangePrefix);
+    const exchangePrefix = bed.prefix();
     const maxBacklog = 10;
     const receiver = await open(exchangePrefix, { maxBacklog });
     const sender = await open(exchangePrefix);

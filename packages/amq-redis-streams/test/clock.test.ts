@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ServerClock } from '../src/clock';
+import { ServerClock } from '../src/connection-clock';
 
 /** A server whose clock is `aheadMs` ahead of ours, answering after `delayMs`. */
 function server(aheadMs: number) {

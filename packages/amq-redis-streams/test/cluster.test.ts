@@ -4,9 +4,8 @@ import { Cluster } from 'ioredis';
 import { afterAll, expect, it } from 'vitest';
 import { connect } from '../src/index';
 import type { RedisStreamsTransport } from '../src/transport';
+import { redisCapabilities } from './support/broker';
 import { PrivateCluster } from './support/cluster';
-import { dropConnections } from './support/drop';
-import { redisCapabilities } from './support/frames';
 import { expectExactlyOnceAcrossKills } from './support/kill-scenario';
 
 // A private three-master cluster on loopback ports, for this file only.
@@ -14,9 +13,7 @@ const cluster = await PrivateCluster.tryStart();
 const unavailable = typeof cluster === 'string' ? cluster : null;
 const url = typeof cluster === 'string' ? '' : cluster.url;
 const nodeUrls = typeof cluster === 'string' ? [] : cluster.nodeUrls;
-let admin: Cluster | null = null;
 afterAll(async () => {
-  admin?.disconnect();
   if (typeof cluster !== 'string') await cluster.stop();
 });
 
@@ -25,14 +22,7 @@ describeHandlerContract({
   name: 'redis-streams (cluster)',
   unavailable,
   createHandler: (options) => connect({ url, ...options }),
-  capabilities: {
-    dropConnection: async (handler) => void (await dropConnections(handler, nodeUrls)),
-    deliversAcrossReconnect: true,
-    ...redisCapabilities(() => {
-      admin ??= new Cluster([{ host: '127.0.0.1', port: Number(new URL(nodeUrls[0]!).port) }]);
-      return admin;
-    }),
-  },
+  capabilities: redisCapabilities(nodeUrls, true),
 });
 
 describeWithBroker('redis-streams on a cluster', unavailable, () => {

@@ -1,11 +1,11 @@
 import { connect as connectByUrl } from '@teal/amq-core';
-import { describeWithBroker, transportOf } from '@teal/amq-core/testing';
+import { describeWithBroker, randomPrefix, transportOf, waitFor } from '@teal/amq-core/testing';
 import { callbackMessage, type Message } from '@teal/messages';
 import { expect, it } from 'vitest';
 import type { RedisStreamsTransport } from '../src/transport';
-import { REDIS_URL, randomPrefix, redisUnavailable, waitFor } from './support/redis';
+import { REDIS_URL, unavailable } from './support/broker';
 
-describeWithBroker("@teal/amq-core's connect() with a redis: URL", await redisUnavailable(), () => {
+describeWithBroker("@teal/amq-core's connect() with a redis: URL", unavailable, () => {
   it('loads this adapter, with its settings riding on the URL', async () => {
     const url = `${REDIS_URL}${REDIS_URL.includes('?') ? '&' : '?'}buckets=4&retentionMs=90000`;
     const exchangePrefix = randomPrefix();
@@ -16,7 +16,7 @@ describeWithBroker("@teal/amq-core's connect() with a redis: URL", await redisUn
       handler.callback = (message) => void received.push(message);
       await handler.bindCallbackState('by-url');
       await handler.send(callbackMessage({ url: 'https://x.test/cb', state: 'by-url' }));
-      await waitFor('the message', () => received.length === 1);
+      await waitFor(() => received.length === 1, 'the message');
     } finally {
       await handler.close();
     }

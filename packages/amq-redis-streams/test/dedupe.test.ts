@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DuplicateFilter, REORDER_WINDOW } from '../src/dedupe';
+import { DuplicateFilter, REORDER_WINDOW } from '../src/consumer-dedupe';
 
 describe('duplicate filter', () => {
   it('drops the writes a reconnect resent, and nothing else', () => {

@@ -1,4 +1,4 @@
-import type { AMQHandler } from '@teal/amq-core';
+import { AMQUnconfirmedSendError } from '@teal/amq-core';
 import {
   describeWithBroker,
   recordLogs,
@@ -7,36 +7,20 @@ import {
   waitFor,
 } from '@teal/amq-core/testing';
 import { callbackMessage, encodeMessage } from '@teal/messages';
-import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { bucketOf, connect, RedisStreamsLagError } from '../src/index';
+import { expect, it } from 'vitest';
+import { bucketOf, RedisStreamsLagError } from '../src/index';
 import type { RedisStreamsTransport } from '../src/transport';
-import { REDIS_URL, randomPrefix, redisUnavailable, scanKeys } from './support/redis';
+import { unavailable, useTestBed } from './support/broker';
 
-describeWithBroker('redis-streams hostile entries', await redisUnavailable(), () => {
-  let admin: Redis;
-  const handlers: AMQHandler[] = [];
-  const prefixes: string[] = [];
-  beforeAll(() => {
-    admin = new Redis(REDIS_URL);
-  });
-  afterEach(async () => {
-    await Promise.allSettled(handlers.splice(0).map((handler) => handler.close()));
-    for (const prefix of prefixes.splice(0)) {
-      const keys = await scanKeys(admin, `teal:{p:${prefix}}:*`);
-      if (keys.length > 0) await admin.del(...keys);
-    }
-  });
-  afterAll(() => admin.disconnect());
+describeWithBroker('redis-streams hostile entries', unavailable, () => {
+  const bed = useTestBed();
 
   /** A receiver bound to `states` that records URLs, errors and logs, and a sender, on a fresh prefix. */
   const setUp = async (states: readonly string[]) => {
-    const exchangePrefix = randomPrefix();
-    prefixes.push(exchangePrefix);
+    const exchangePrefix = bed.prefix();
     const { logger, records } = recordLogs();
-    const receiver = await connect({ url: REDIS_URL, exchangePrefix, logger });
-    const sender = await connect({ url: REDIS_URL, exchangePrefix });
-    handlers.push(receiver, sender);
+    const receiver = await bed.connect({ exchangePrefix, logger });
+    const sender = await bed.connect({ exchangePrefix });
     const errors: unknown[] = [];
     receiver.onError = (error) => errors.push(error);
     const seen: string[] = [];
@@ -55,11 +39,11 @@ describeWithBroker('redis-streams hostile entries', await redisUnavailable(), ()
     await sender.send(callbackMessage({ url: 'https://x.test/cb?first', state }));
     await waitFor(() => seen.length === 1, 'the first message');
     const body = encodeMessage(callbackMessage({ url: 'https://x.test/cb?forged', state }));
-    const [last] = await admin.xrevrange(stream, '+', '-', 'COUNT', 1);
+    const [last] = await bed.admin.xrevrange(stream, '+', '-', 'COUNT', 1);
     const lastId = last![0];
     let ms = Math.max(Date.now(), Number(lastId.split('-')[0]) + 2);
     for (let i = 0; i < 200; i++, ms += 2) {
-      await admin.xadd(stream, `${ms}-0`, 'k', state, 'v', `${ms - 1}-0`, 'b', body);
+      await bed.admin.xadd(stream, `${ms}-0`, 'k', state, 'v', `${ms - 1}-0`, 'b', body);
     }
     await sender.send(callbackMessage({ url: 'https://x.test/cb?last', state }));
     await waitFor(() => seen.includes('https://x.test/cb?last'), 'the message after them');
@@ -74,12 +58,10 @@ describeWithBroker('redis-streams hostile entries', await redisUnavailable(), ()
 
   it('still reports a real gap: an entry deleted before the reader read it', async () => {
     const state = 'real-gap';
-    const exchangePrefix = randomPrefix();
-    prefixes.push(exchangePrefix);
+    const exchangePrefix = bed.prefix();
     // A backlog of one and a stuck callback: the reader leaves what follows in Redis.
-    const receiver = await connect({ url: REDIS_URL, exchangePrefix, maxBacklog: 1 });
-    const sender = await connect({ url: REDIS_URL, exchangePrefix });
-    handlers.push(receiver, sender);
+    const receiver = await bed.connect({ exchangePrefix, maxBacklog: 1 });
+    const sender = await bed.connect({ exchangePrefix });
     const errors: unknown[] = [];
     receiver.onError = (error) => errors.push(error);
     let release = () => {};
@@ -101,8 +83,8 @@ describeWithBroker('redis-streams hostile entries', await redisUnavailable(), ()
       'callbacks',
       state,
     );
-    const entries = (await admin.xrange(stream, '-', '+')) as [string, string[]][];
-    await admin.xdel(stream, entries[2]![0]);
+    const entries = (await bed.admin.xrange(stream, '-', '+')) as [string, string[]][];
+    await bed.admin.xdel(stream, entries[2]![0]);
     release();
     await waitFor(() => seen.length === 3, 'the messages left');
     expect(seen).toEqual(['https://x.test/cb?1', 'https://x.test/cb?2', 'https://x.test/cb?4']);
@@ -114,8 +96,8 @@ describeWithBroker('redis-streams hostile entries', await redisUnavailable(), ()
     const { sender, seen, records, keys } = await setUp(states);
     expect(bucketOf('clobbered', 16)).not.toBe(bucketOf('bystander', 16));
     const stream = keys.bucketStream('callbacks', 'clobbered');
-    await admin.del(stream);
-    await admin.set(stream, 'Clobbered-Secret');
+    await bed.admin.del(stream);
+    await bed.admin.set(stream, 'Clobbered-Secret');
     for (let i = 0; i < 5; i++) {
       await sender.send(
         callbackMessage({ url: `https://x.test/cb?other=${i}`, state: 'bystander' }),
@@ -124,10 +106,13 @@ describeWithBroker('redis-streams hostile entries', await redisUnavailable(), ()
     }
     await waitFor(() => seen.length === 5, 'the other key’s messages');
     expect(records.some((record) => /holds another type/.test(record.message))).toBe(true);
-    await expect(
-      sender.send(callbackMessage({ url: 'https://x.test/cb?refused', state: 'clobbered' })),
-    ).rejects.toThrow(/WRONGTYPE/);
-    await admin.del(stream);
+    const refused = sender.send(
+      callbackMessage({ url: 'https://x.test/cb?refused', state: 'clobbered' }),
+    );
+    await expect(refused).rejects.toThrow(/WRONGTYPE/);
+    // Redis answered, refusing it: never written, so no unconfirmed send.
+    await expect(refused).rejects.not.toBeInstanceOf(AMQUnconfirmedSendError);
+    await bed.admin.del(stream);
     await sender.send(callbackMessage({ url: 'https://x.test/cb?back', state: 'clobbered' }));
     await waitFor(() => seen.includes('https://x.test/cb?back'), 'the clobbered key, back');
     expect(JSON.stringify(records)).not.toContain('Clobbered-Secret');

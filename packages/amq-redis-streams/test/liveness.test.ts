@@ -1,34 +1,25 @@
-import type { AMQHandler } from '@teal/amq-core';
-import { describeWithBroker, waitFor } from '@teal/amq-core/testing';
+import { describeWithBroker, sleep, waitFor } from '@teal/amq-core/testing';
 import { callbackMessage } from '@teal/messages';
-import { afterEach, expect, it } from 'vitest';
-import { connect } from '../src/index';
-import { BlackholeProxy } from './support/blackhole';
-import { REDIS_URL, randomPrefix, redisUnavailable } from './support/redis';
+import { expect, it } from 'vitest';
+import type { RedisStreamsConnectOptions } from '../src/index';
+import { REDIS_URL, unavailable, useTestBed } from './support/broker';
 
-describeWithBroker('redis-streams on a link that goes silent', await redisUnavailable(), () => {
-  const handlers: AMQHandler[] = [];
-  const proxies: BlackholeProxy[] = [];
-  afterEach(async () => {
-    await Promise.allSettled(handlers.splice(0).map((handler) => handler.close()));
-    await Promise.allSettled(proxies.splice(0).map((proxy) => proxy.stop()));
-  });
+describeWithBroker('redis-streams on a link that goes silent', unavailable, () => {
+  const bed = useTestBed();
+
+  /** A handler whose connections go through a proxy, with a liveness of 1 s. */
+  const proxied = async (options: Partial<RedisStreamsConnectOptions> = {}) => {
+    const proxy = await bed.proxy();
+    const handler = await bed.connect({
+      url: proxy.urlFor(REDIS_URL),
+      livenessMs: 1_000,
+      ...options,
+    });
+    return { proxy, handler };
+  };
 
   it('notices, reconnects on its own and delivers what was sent meanwhile, once', async () => {
-    const target = new URL(REDIS_URL);
-    const proxy = await BlackholeProxy.start({
-      host: target.hostname,
-      port: Number(target.port || 6379),
-    });
-    proxies.push(proxy);
-    const handler = await connect({
-      url: proxy.url,
-      exchangePrefix: randomPrefix(),
-      livenessMs: 1_000,
-      blockMs: 1_000,
-      sendTimeoutMs: 30_000,
-    });
-    handlers.push(handler);
+    const { proxy, handler } = await proxied({ blockMs: 1_000, sendTimeoutMs: 30_000 });
     const errors: unknown[] = [];
     handler.onError = (error) => errors.push(error);
     const seen: string[] = [];
@@ -40,7 +31,8 @@ describeWithBroker('redis-streams on a link that goes silent', await redisUnavai
     await waitFor(() => seen.length === 1, 'the message before');
 
     const acceptedBefore = proxy.accepted;
-    proxy.silenceExisting();
+    // The links open now forward nothing, and are never closed; new ones pass: a NAT that forgot them.
+    proxy.freeze({ newConnections: 'forward' });
     // Written into the silent link: it can only arrive if the handler replaces the link and resends.
     const during = handler.send(
       callbackMessage({ url: 'https://x.test/cb?during', state: 'silent' }),
@@ -51,7 +43,7 @@ describeWithBroker('redis-streams on a link that goes silent', await redisUnavai
     expect(proxy.accepted).toBeGreaterThan(acceptedBefore);
     await handler.send(callbackMessage({ url: 'https://x.test/cb?after', state: 'silent' }));
     await waitFor(() => seen.includes('https://x.test/cb?after'), 'the message after', 15_000);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await sleep(300);
     expect(seen).toEqual([
       'https://x.test/cb?before',
       'https://x.test/cb?during',
@@ -62,21 +54,10 @@ describeWithBroker('redis-streams on a link that goes silent', await redisUnavai
   }, 60_000);
 
   it('notices a silent link while idle, with no command of its own pending', async () => {
-    const target = new URL(REDIS_URL);
-    const proxy = await BlackholeProxy.start({
-      host: target.hostname,
-      port: Number(target.port || 6379),
-    });
-    proxies.push(proxy);
-    const handler = await connect({
-      url: proxy.url,
-      exchangePrefix: randomPrefix(),
-      livenessMs: 1_000,
-    });
-    handlers.push(handler);
+    const { proxy, handler } = await proxied();
     handler.onError = () => {};
     const acceptedBefore = proxy.accepted;
-    proxy.silenceExisting();
+    proxy.freeze({ newConnections: 'forward' });
     await waitFor(() => !handler.isConnected, 'the handler to notice the silence', 15_000);
     await waitFor(() => handler.isConnected, 'the handler to reconnect on its own', 15_000);
     expect(proxy.accepted).toBeGreaterThan(acceptedBefore);

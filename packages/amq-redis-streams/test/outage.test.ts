@@ -1,50 +1,33 @@
-import { type AMQHandler, AMQSendError } from '@teal/amq-core';
-import { describeWithBroker } from '@teal/amq-core/testing';
+import { AMQSendError } from '@teal/amq-core';
+import { describeWithBroker, waitFor } from '@teal/amq-core/testing';
 import { callbackMessage, type Message } from '@teal/messages';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { connect } from '../src/index';
-import { randomPrefix, waitFor } from './support/redis';
-import { PrivateRedis, redisServerMissing } from './support/server';
+import { useTestBed } from './support/broker';
+import { redisServerMissing, usePrivateRedis } from './support/server';
 
 describeWithBroker('redis-streams outage of a private server', await redisServerMissing(), () => {
-  let server: PrivateRedis;
-  const handlers: AMQHandler[] = [];
+  const redis = usePrivateRedis();
+  const bed = useTestBed(() => redis.server.url);
   const open = async (sendTimeoutMs: number) => {
-    const handler = await connect({
-      url: server.url,
-      exchangePrefix: randomPrefix(),
-      sendTimeoutMs,
-    });
+    const handler = await bed.connect({ sendTimeoutMs });
     handler.onError = () => {};
-    handlers.push(handler);
     return handler;
   };
 
-  beforeAll(async () => {
-    server = await PrivateRedis.start();
-  });
-  afterEach(async () => {
-    await Promise.allSettled(handlers.splice(0).map((handler) => handler.close()));
-    await server.restart().catch(() => {});
-  });
-  afterAll(async () => {
-    await server?.stop();
-  });
-
   it('holds a send until the server is back, and delivers it', async () => {
-    const exchangePrefix = randomPrefix();
-    const receiver = await connect({ url: server.url, exchangePrefix, sendTimeoutMs: 30_000 });
-    const sender = await connect({ url: server.url, exchangePrefix, sendTimeoutMs: 30_000 });
-    handlers.push(receiver, sender);
+    const exchangePrefix = bed.prefix();
+    const receiver = await bed.connect({ exchangePrefix, sendTimeoutMs: 30_000 });
+    const sender = await bed.connect({ exchangePrefix, sendTimeoutMs: 30_000 });
     receiver.onError = sender.onError = () => {};
     const received: Message[] = [];
     receiver.callback = (message) => void received.push(message);
     await receiver.bindCallbackState('outage');
     await sender.send(callbackMessage({ url: 'https://x.test/cb?before', state: 'outage' }));
-    await waitFor('the message before the outage', () => received.length === 1);
+    await waitFor(() => received.length === 1, 'the message before the outage');
 
-    await server.kill();
-    await waitFor('the sender to see the outage', () => !sender.isConnected);
+    await redis.server.kill();
+    await waitFor(() => !sender.isConnected, 'the sender to see the outage');
     let isSent = false;
     const during = sender.send(
       callbackMessage({ url: 'https://x.test/cb?during', state: 'outage' }),
@@ -55,9 +38,9 @@ describeWithBroker('redis-streams outage of a private server', await redisServer
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(isSent).toBe(false);
 
-    await server.restart();
+    await redis.server.restart();
     await during;
-    await waitFor('the message sent during the outage', () => received.length === 2, 30_000);
+    await waitFor(() => received.length === 2, 'the message sent during the outage', 30_000);
     expect(received.map((message) => (message.kind === 'callback' ? message.url : ''))).toEqual([
       'https://x.test/cb?before',
       'https://x.test/cb?during',
@@ -66,8 +49,8 @@ describeWithBroker('redis-streams outage of a private server', await redisServer
 
   it('rejects a send once its timeout passes with the server down', async () => {
     const sender = await open(300);
-    await server.kill();
-    await waitFor('the sender to see the outage', () => !sender.isConnected);
+    await redis.server.kill();
+    await waitFor(() => !sender.isConnected, 'the sender to see the outage');
     await expect(
       sender.send(callbackMessage({ url: 'https://x.test/cb', state: 's' })),
     ).rejects.toBeInstanceOf(AMQSendError);
@@ -79,8 +62,8 @@ describeWithBroker('redis-streams outage of a private server', await redisServer
   it('closes while the server is down, releasing what waits', async () => {
     const handler = await open(60_000);
     await handler.bindCallbackState('down');
-    await server.kill();
-    await waitFor('the handler to see the outage', () => !handler.isConnected);
+    await redis.server.kill();
+    await waitFor(() => !handler.isConnected, 'the handler to see the outage');
     const pending = handler.send(callbackMessage({ url: 'https://x.test/cb', state: 'down' }));
     const rejected = expect(pending).rejects.toThrow(/closed/);
     await handler.close();
@@ -89,8 +72,8 @@ describeWithBroker('redis-streams outage of a private server', await redisServer
   });
 
   it('fails to connect with an error that names the server but not the password', async () => {
-    await server.kill();
-    const url = `redis://user:hunter2-secret@127.0.0.1:${server.port}`;
+    await redis.server.kill();
+    const url = `redis://user:hunter2-secret@127.0.0.1:${redis.server.port}`;
     const attempt = connect({ url, exchangePrefix: 'x.' });
     await expect(attempt).rejects.toThrow(
       /could not connect to Redis at redis:\/\/127\.0\.0\.1:\d+/,

@@ -1,11 +1,9 @@
-import type { AMQHandler } from '@teal/amq-core';
-import { describeWithBroker, transportOf } from '@teal/amq-core/testing';
+import { describeWithBroker, transportOf, waitFor } from '@teal/amq-core/testing';
 import { callbackMessage } from '@teal/messages';
-import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { connect } from '../src/index';
+import type { Redis } from 'ioredis';
+import { expect, it } from 'vitest';
 import { READER_LINGER_MS, type RedisStreamsTransport } from '../src/transport';
-import { REDIS_URL, randomPrefix, redisUnavailable, waitFor } from './support/redis';
+import { pollBroker, unavailable, useTestBed } from './support/broker';
 
 /** The names of the connections Redis has now. */
 async function connectionNames(admin: Redis): Promise<string[]> {
@@ -13,22 +11,13 @@ async function connectionNames(admin: Redis): Promise<string[]> {
   return list.split('\n').map((line) => / name=(\S*)/.exec(line)?.[1] ?? '');
 }
 
-describeWithBroker('redis-streams resources of a handler', await redisUnavailable(), () => {
-  let admin: Redis;
-  const handlers: AMQHandler[] = [];
-  beforeAll(() => {
-    admin = new Redis(REDIS_URL);
-  });
-  afterEach(async () => {
-    await Promise.allSettled(handlers.splice(0).map((handler) => handler.close()));
-  });
-  afterAll(() => admin.disconnect());
+describeWithBroker('redis-streams resources of a handler', unavailable, () => {
+  const bed = useTestBed();
 
   it('stops its reader and deletes its wake stream after the last unbind, and reads again at the next bind', async () => {
-    const exchangePrefix = randomPrefix();
-    const handler = await connect({ url: REDIS_URL, exchangePrefix });
-    const sender = await connect({ url: REDIS_URL, exchangePrefix });
-    handlers.push(handler, sender);
+    const exchangePrefix = bed.prefix();
+    const handler = await bed.connect({ exchangePrefix });
+    const sender = await bed.connect({ exchangePrefix });
     const transport = transportOf<RedisStreamsTransport>(handler);
     const seen: string[] = [];
     handler.callback = (message) => {
@@ -39,17 +28,17 @@ describeWithBroker('redis-streams resources of a handler', await redisUnavailabl
       'binding callbacks a',
       `stream ${transport.wakeStream}`,
     ]);
-    expect(await admin.exists(transport.wakeStream)).toBe(1);
-    expect(await connectionNames(admin)).toContain(transport.connectionNames.reader);
+    expect(await bed.admin.exists(transport.wakeStream)).toBe(1);
+    expect(await connectionNames(bed.admin)).toContain(transport.connectionNames.reader);
 
     await handler.unbindCallbackState('a');
     expect(transport.resources()).toEqual([`stream ${transport.wakeStream}`]);
     const unboundAt = Date.now();
-    await waitFor(
-      'the reader and its wake stream to go',
+    await pollBroker(
       async () =>
-        (await admin.exists(transport.wakeStream)) === 0 &&
-        !(await connectionNames(admin)).includes(transport.connectionNames.reader),
+        (await bed.admin.exists(transport.wakeStream)) === 0 &&
+        !(await connectionNames(bed.admin)).includes(transport.connectionNames.reader),
+      'the reader and its wake stream to go',
     );
     expect(Date.now() - unboundAt).toBeGreaterThanOrEqual(READER_LINGER_MS - 50);
     expect(transport.resources()).toEqual([]);
@@ -57,13 +46,12 @@ describeWithBroker('redis-streams resources of a handler', await redisUnavailabl
 
     await handler.bindCallbackState('b');
     await sender.send(callbackMessage({ url: 'https://x.test/cb?b', state: 'b' }));
-    await waitFor('a message to the new reader', () => seen.includes('https://x.test/cb?b'));
-    expect(await admin.exists(transport.wakeStream)).toBe(1);
+    await waitFor(() => seen.includes('https://x.test/cb?b'), 'a message to the new reader');
+    expect(await bed.admin.exists(transport.wakeStream)).toBe(1);
   });
 
   it('keeps its reader when a key is bound again within the linger', async () => {
-    const handler = await connect({ url: REDIS_URL, exchangePrefix: randomPrefix() });
-    handlers.push(handler);
+    const handler = await bed.connect();
     const transport = transportOf<RedisStreamsTransport>(handler);
     await handler.bindCallbackState('a');
     await handler.unbindCallbackState('a');
@@ -73,6 +61,6 @@ describeWithBroker('redis-streams resources of a handler', await redisUnavailabl
       'binding callbacks b',
       `stream ${transport.wakeStream}`,
     ]);
-    expect(await connectionNames(admin)).toContain(transport.connectionNames.reader);
+    expect(await connectionNames(bed.admin)).toContain(transport.connectionNames.reader);
   });
 });

@@ -1,10 +1,10 @@
-import { describeWithBroker, transportOf } from '@teal/amq-core/testing';
+import { describeWithBroker, randomPrefix, transportOf, waitFor } from '@teal/amq-core/testing';
 import { openIDCIBACallbackMessage } from '@teal/messages';
 import { Redis } from 'ioredis';
 import { expect, it } from 'vitest';
 import { connect } from '../src/index';
 import type { RedisStreamsTransport } from '../src/transport';
-import { REDIS_URL, randomPrefix, redisUnavailable, waitFor } from './support/redis';
+import { pollBroker, REDIS_URL, unavailable } from './support/broker';
 
 /** Far longer than the delivery the test waits for: only a woken reader can deliver in time. */
 const BLOCK_MS = 30_000;
@@ -17,7 +17,7 @@ async function isBlocked(admin: Redis, name: string): Promise<boolean> {
     .some((line) => line.includes(` name=${name} `) && / flags=\w*b/.test(line));
 }
 
-describeWithBroker('redis-streams reader wake-up', await redisUnavailable(), () => {
+describeWithBroker('redis-streams reader wake-up', unavailable, () => {
   it('reads a newly bound stream at once, though the reader was blocked for 30 s', async () => {
     const exchangePrefix = randomPrefix();
     const receiver = await connect({ url: REDIS_URL, exchangePrefix, blockMs: BLOCK_MS });
@@ -28,14 +28,14 @@ describeWithBroker('redis-streams reader wake-up', await redisUnavailable(), () 
       receiver.callback = (message) => void received.push(message.kind);
       await receiver.bindCallbackState('first');
       const { reader } = transportOf<RedisStreamsTransport>(receiver).connectionNames;
-      await waitFor('the reader to block', () => isBlocked(admin, reader));
+      await pollBroker(() => isBlocked(admin, reader), 'the reader to block');
 
       // Another exchange: a stream the blocked XREAD does not list.
       await receiver.bindOpenIDCIBARequestIdentifier('second');
       await sender.send(openIDCIBACallbackMessage({ requestId: 'second' }));
       await waitFor(
-        'the message on the new stream, well before the block timeout',
         () => received.length === 1,
+        'the message on the new stream, well before the block timeout',
         5_000,
       );
       expect(received).toEqual(['openid_ciba_callback']);
@@ -57,14 +57,15 @@ describeWithBroker('redis-streams reader wake-up', await redisUnavailable(), () 
       const transport = transportOf<RedisStreamsTransport>(handler);
       const wakeStream = transport.keys.wakeStream(transport.handlerId);
       await handler.bindCallbackState('a');
-      await waitFor('the reader to block', () =>
-        isBlocked(admin, transport.connectionNames.reader),
+      await pollBroker(
+        async () => isBlocked(admin, transport.connectionNames.reader),
+        'the reader to block',
       );
       await handler.bindPowensDomainWebhooks('b.biapi.pro');
       expect(await admin.exists(wakeStream)).toBe(1);
       expect(await admin.pttl(wakeStream)).toBeGreaterThan(0);
       await handler.close();
-      await waitFor('the wake stream to go', async () => (await admin.exists(wakeStream)) === 0);
+      await pollBroker(async () => (await admin.exists(wakeStream)) === 0, 'the wake stream to go');
     } finally {
       admin.disconnect();
       await handler.close();

@@ -1,6 +1,5 @@
-import { Redis } from 'ioredis';
-import { waitFor } from './redis';
-import { PrivateRedis, redisCli, redisServerMissing } from './server';
+import { pollBroker } from './broker';
+import { askServer, PrivateRedis, redisCli, redisServerMissing } from './server';
 
 /** A three-master Redis Cluster on loopback ports, made for one test file. */
 export class PrivateCluster {
@@ -30,7 +29,7 @@ export class PrivateCluster {
         '--cluster', 'create', ...nodes.map((node) => `127.0.0.1:${node.port}`),
         '--cluster-replicas', '0', '--cluster-yes',
       ]);
-      await waitFor('the cluster to be ok on every node', () => cluster.#isOk(), 30_000);
+      await pollBroker(() => cluster.#isOk(), 'the cluster to be ok on every node', 30_000);
       return cluster;
     } catch (error) {
       await Promise.allSettled(nodes.map((node) => node.stop()));
@@ -64,21 +63,8 @@ export class PrivateCluster {
 
   async #isOk(): Promise<boolean> {
     for (const node of this.nodes) {
-      const client = new Redis(node.url, {
-        lazyConnect: true,
-        retryStrategy: () => null,
-        maxRetriesPerRequest: 0,
-      });
-      client.on('error', () => {});
-      try {
-        await client.connect();
-        const info = (await client.cluster('INFO')) as string;
-        if (!info.includes('cluster_state:ok')) return false;
-      } catch {
-        return false;
-      } finally {
-        client.disconnect();
-      }
+      const info = await askServer(node.url, (client) => client.cluster('INFO') as Promise<string>);
+      if (info === null || !info.includes('cluster_state:ok')) return false;
     }
     return true;
   }

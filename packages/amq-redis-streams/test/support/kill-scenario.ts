@@ -1,9 +1,9 @@
 import type { AMQHandler } from '@teal/amq-core';
+import { randomPrefix, waitFor } from '@teal/amq-core/testing';
 import { callbackMessage } from '@teal/messages';
 import { expect } from 'vitest';
 import { connect } from '../../src/index';
-import { dropConnections } from './drop';
-import { randomPrefix, waitFor } from './redis';
+import { dropConnections } from './broker';
 
 const KEYS = 12;
 const MESSAGES = 3_000;
@@ -64,11 +64,11 @@ export async function expectExactlyOnceAcrossKills(
     for (const [index, victim] of victims.entries()) {
       // Kill at points spread over the run, whatever the machine's speed.
       const point = ((index + 1) * MESSAGES) / (victims.length + 2);
-      await waitFor(`${point} sends before the next kill`, () => sent >= point, 60_000);
+      await waitFor(() => sent >= point, `${point} sends before the next kill`, 60_000);
       kills += await dropConnections(victim, nodeUrls);
     }
     await sending;
-    await waitFor(`${MESSAGES} deliveries (got ${total})`, () => total >= MESSAGES, 60_000);
+    await waitFor(() => total >= MESSAGES, `${MESSAGES} deliveries (got ${total})`, 60_000);
     await new Promise((resolve) => setTimeout(resolve, 500));
 
     expect(kills).toBeGreaterThanOrEqual(victims.length);

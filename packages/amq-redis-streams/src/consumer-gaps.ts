@@ -1,4 +1,5 @@
-import { compareStreamIds } from './ids';
+import { AMQError } from '@teal/amq-core/adapter';
+import { compareStreamIds } from './entries';
 
 interface StreamInspector {
   call(command: string, ...args: string[]): Promise<unknown>;
@@ -65,4 +66,13 @@ export class GapJudge {
       return firstId === null || compareStreamIds(previous, firstId) < 0;
     };
   }
+}
+
+/**
+ * A reader fell so far behind that its stream was trimmed (by `maxLength`)
+ * past entries it had not read: messages were, or are about to be, lost.
+ */
+export class RedisStreamsLagError extends AMQError {
+  static override readonly kind: string = 'RedisStreamsLagError';
+  override name = 'RedisStreamsLagError';
 }

@@ -1,16 +1,5 @@
-import type { AMQExchangeName, Backlog } from '@teal/amq-core/adapter';
-
-/** One stream the reader reads, and the keys bound in it. */
-export interface Cursor {
-  readonly stream: string;
-  readonly exchange: AMQExchangeName;
-  /** The id of the last entry read: the next XREAD starts after it. */
-  position: string;
-  /** Each bound key and the stream's last id when it was bound: older entries are not its. */
-  readonly keys: Map<string, string>;
-  /** When to look again at a key that held another type than a stream; 0 while it is read. */
-  recheckAt: number;
-}
+import type { Backlog } from '@teal/amq-core/adapter';
+import type { Cursor } from './bindings';
 
 export interface ReadPlan {
   /** The streams to list, after the wake stream. */

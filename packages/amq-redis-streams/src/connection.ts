@@ -1,7 +1,12 @@
-import { backoffDelay } from '@teal/amq-core/adapter';
+import { AMQError, backoffDelay, messageOf, type TransportContext } from '@teal/amq-core/adapter';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
-import { PACKAGE, RedisStreamsConnectionError } from './errors';
-import type { RedisStreamsSettings } from './options';
+import { PACKAGE, type RedisStreamsSettings } from './settings';
+
+/** Redis could not be reached, or the connection to it failed. */
+export class RedisStreamsConnectionError extends AMQError {
+  static override readonly kind: string = 'RedisStreamsConnectionError';
+  override name = 'RedisStreamsConnectionError';
+}
 
 /** A connection to a Redis server or cluster. */
 export type RedisClient = Redis | Cluster;
@@ -33,6 +38,9 @@ export function createClient(
     // (still pipelined on the wire) are all resent, in order, which exactly-once delivery needs.
     enableAutoPipelining: false,
     autoResendUnfulfilledCommands: true,
+    // The round trip of the ready check is when writes abandoned meanwhile are disarmed, before
+    // ioredis sends them again.
+    enableReadyCheck: true,
     maxRetriesPerRequest: role === 'reader' ? null : 20,
     socketTimeout: role === 'reader' ? settings.blockMs + settings.livenessMs : settings.livenessMs,
   } as const satisfies RedisOptions;
@@ -65,6 +73,65 @@ export function createClient(
   });
 }
 
+/** What watching a connection reports to. */
+export interface ClientWatch {
+  readonly settings: RedisStreamsSettings;
+  readonly context: TransportContext;
+  /** Whether the handler closes, or this connection is no longer used: its troubles are nobody's. */
+  isRetired(): boolean;
+  /** The connection closed: ioredis is reconnecting it. */
+  lost(error: RedisStreamsConnectionError): void;
+  /** The connection is up (again). */
+  ready(): void;
+}
+
+/**
+ * Watches one connection: one warning and at most one reported error per
+ * outage, however many retries it takes, and each loss and return for the
+ * handler's connection events.
+ */
+export function watchClient(client: RedisClient, role: ClientRole, watch: ClientWatch): void {
+  const { context } = watch;
+  const server = describeServer(watch.settings);
+  let isDown = false;
+  let isReported = false;
+  let lastError: unknown;
+  client.on('error', (error: unknown) => {
+    lastError = error;
+    if (isReported || watch.isRetired()) return;
+    isReported = true;
+    context.reportError(
+      new RedisStreamsConnectionError(
+        `[${PACKAGE}] the ${role} connection to Redis at ${server} failed (${messageOf(error)}); reconnecting`,
+        { cause: error },
+      ),
+    );
+  });
+  client.on('close', () => {
+    if (watch.isRetired()) return;
+    // A connection killed server-side closes without an error.
+    const reason = lastError === undefined ? '' : ` (${messageOf(lastError)})`;
+    watch.lost(
+      new RedisStreamsConnectionError(
+        `[${PACKAGE}] lost the ${role} connection to Redis at ${server}${reason}; reconnecting`,
+        lastError === undefined ? undefined : { cause: lastError },
+      ),
+    );
+  });
+  client.on('reconnecting', () => {
+    if (isDown || watch.isRetired()) return;
+    isDown = true;
+    context.logger.warn('lost the connection to Redis; reconnecting', { adapter: PACKAGE, role });
+  });
+  client.on('ready', () => {
+    if (isDown) context.logger.info('reconnected to Redis', { adapter: PACKAGE, role });
+    isDown = false;
+    isReported = false;
+    lastError = undefined;
+    if (!watch.isRetired()) watch.ready();
+  });
+}
+
 /** Connects, or rejects with an error that names the server but never its password. */
 export async function openClient(
   client: RedisClient,
@@ -74,9 +141,8 @@ export async function openClient(
     await client.connect();
   } catch (error) {
     client.disconnect();
-    const reason = error instanceof Error ? error.message : String(error);
     throw new RedisStreamsConnectionError(
-      `[${PACKAGE}] could not connect to Redis at ${describeServer(settings)} (${reason}): check url and that Redis runs`,
+      `[${PACKAGE}] could not connect to Redis at ${describeServer(settings)} (${messageOf(error)}): check url and that Redis runs`,
       { cause: error },
     );
   }

@@ -1,12 +1,12 @@
 import { AMQSettingsError } from '@teal/amq-core';
 import { describe, expect, it } from 'vitest';
-import { parseSettings } from '../src/options';
+import { resolveSettings } from '../src/settings';
 
 const url = 'redis://127.0.0.1:6379';
 
 describe('redis-streams settings', () => {
   it('fills in the documented defaults', () => {
-    expect(parseSettings({ url })).toMatchObject({
+    expect(resolveSettings({ url })).toMatchObject({
       cluster: false,
       exchangePrefix: '',
       buckets: 16,
@@ -18,15 +18,17 @@ describe('redis-streams settings', () => {
   });
 
   it('reads cluster=true from the URL and keeps it away from ioredis', () => {
-    const settings = parseSettings({ url: `${url}/0?cluster=true&family=4` });
+    const settings = resolveSettings({ url: `${url}/0?cluster=true&family=4` });
     expect(settings.cluster).toBe(true);
     expect(settings.url.search).toBe('?family=4');
-    expect(parseSettings({ url: `${url}?cluster=true`, cluster: false }).cluster).toBe(false);
-    expect(() => parseSettings({ url: `${url}?cluster=yes` })).toThrow(/cluster parameter of url/);
+    expect(resolveSettings({ url: `${url}?cluster=true`, cluster: false }).cluster).toBe(false);
+    expect(() => resolveSettings({ url: `${url}?cluster=yes` })).toThrow(
+      /cluster parameter of url/,
+    );
   });
 
   it('reads its numeric settings from the URL, under the options given to connect()', () => {
-    const settings = parseSettings({
+    const settings = resolveSettings({
       url: `${url}?retentionMs=60000&buckets=64&db=2`,
       buckets: 32,
     });
@@ -51,7 +53,7 @@ describe('redis-streams settings', () => {
   ])('rejects a bad %s with an error naming it', (setting, options, message) => {
     let error: unknown;
     try {
-      parseSettings(options);
+      resolveSettings(options);
     } catch (caught) {
       error = caught;
     }
@@ -61,7 +63,7 @@ describe('redis-streams settings', () => {
   });
 
   it('never shows a URL password in its errors', () => {
-    expect(() => parseSettings({ url: 'redis://user:hunter2@127.0.0.1?cluster=maybe' })).toThrow(
+    expect(() => resolveSettings({ url: 'redis://user:hunter2@127.0.0.1?cluster=maybe' })).toThrow(
       expect.objectContaining({ message: expect.not.stringContaining('hunter2') }),
     );
   });

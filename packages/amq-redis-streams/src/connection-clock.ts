@@ -1,15 +1,19 @@
-import { TIME_SCRIPT } from './scripts';
-
 interface Evaluator {
   eval(script: string, keys: number, ...args: string[]): Promise<unknown>;
 }
+
+/**
+ * The server's clock, read on the node that holds KEYS[1] (in a cluster, the
+ * node of the prefix's slot, whose clock judges the deadlines). Reads no key.
+ */
+const TIME_SCRIPT = `return redis.call('TIME')`;
 
 /** How many recent measurements the offset is the best of. */
 const KEPT = 4;
 
 /**
  * How far Redis's clock is ahead of this process's, so that a deadline on the
- * local clock can be checked by Redis (`APPEND_SCRIPT`). Measured on every
+ * local clock can be checked by Redis (the publisher's script). Measured on every
  * (re)connection and with every heartbeat. Each measurement is a lower bound —
  * the server read its clock before the reply arrived — so a deadline turned
  * into server time is never later than the true one: a write refused a little

@@ -1,6 +1,8 @@
 import { AMQSettingsError, type ConnectOptions, parseBrokerUrl } from '@teal/amq-core/adapter';
 import type { RedisOptions } from 'ioredis';
-import { PACKAGE } from './errors';
+
+/** The package name, prefixed to every message this adapter writes. */
+export const PACKAGE = '@teal/amq-redis-streams';
 
 /** The Redis Streams adapter's own options; every handler sharing a prefix must use the same `buckets`. */
 export interface RedisStreamsOptions {
@@ -43,7 +45,7 @@ export type RedisStreamsConnectOptions = ConnectOptions & RedisStreamsOptions;
 
 /** Validated settings, defaults filled in. */
 export interface RedisStreamsSettings {
-  /** The URL for ioredis, without the adapter's own `cluster` query parameter. */
+  /** The URL for ioredis, without the adapter's own query parameters. */
   readonly url: URL;
   readonly cluster: boolean;
   readonly exchangePrefix: string;
@@ -56,6 +58,7 @@ export interface RedisStreamsSettings {
   readonly redisOptions: RedisOptions;
 }
 
+/** The defaults of the numeric settings, as the README's table states them. */
 export const DEFAULTS = Object.freeze({
   buckets: 16,
   maxLength: 100_000,
@@ -77,10 +80,10 @@ const NUMERIC = [
 const MAX: Partial<Record<(typeof NUMERIC)[number], number>> = { buckets: 4096 };
 
 /**
- * Checks the options, with errors that name the setting at fault. Options
- * given to `connect()` win over the same settings in the URL's query.
+ * The URL's query and the options, checked, with errors that name the setting
+ * at fault. Options given to `connect()` win over the same settings in the URL.
  */
-export function parseSettings(options: RedisStreamsConnectOptions): RedisStreamsSettings {
+export function resolveSettings(options: RedisStreamsConnectOptions): RedisStreamsSettings {
   const url = parseBrokerUrl(options.url, 'url');
   if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
     throw new AMQSettingsError(

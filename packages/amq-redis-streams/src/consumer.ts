@@ -1,27 +1,31 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { type AMQExchangeName, type Backlog, backoffDelay } from '@teal/amq-core/adapter';
-import { untilAborted } from './abort';
-import type { RedisClient } from './clients';
-import { DuplicateFilter } from './dedupe';
-import { parseEntry, streamReply, type XReadReply } from './entries';
-import { PACKAGE, RedisStreamsConnectionError, RedisStreamsLagError } from './errors';
-import { GapJudge } from './gaps';
-import { compareStreamIds } from './ids';
-import { type Cursor, planRead } from './plan';
-import { DELETE_UNLESS_STREAM_SCRIPT } from './scripts';
-import type { WarningThrottle } from './warnings';
-import { findWrongTypes, isWrongType, RECHECK_MS, recheckSetAside } from './wrong-types';
+import {
+  type AMQExchangeName,
+  type Backlog,
+  backoffDelay,
+  messageOf,
+  raceSignal,
+} from '@teal/amq-core/adapter';
+import { type Cursor, StreamCursors } from './bindings';
+import { type RedisClient, RedisStreamsConnectionError } from './connection';
+import { EntryFilter, type EntryHooks } from './consumer-entries';
+import { planRead } from './consumer-plan';
+import {
+  DELETE_UNLESS_STREAM_SCRIPT,
+  findWrongTypes,
+  isWrongType,
+  RECHECK_MS,
+  recheckSetAside,
+} from './consumer-wrong-types';
+import { streamReply, type XReadReply } from './entries';
+import { PACKAGE } from './settings';
 
 /** What the reader needs from its transport. */
-export interface ReaderHooks {
-  /** Hands a message to the handler. */
-  deliver(exchange: AMQExchangeName, routingKey: string, body: Uint8Array): void;
+export interface ReaderHooks extends EntryHooks {
   /** Appends an entry to the wake stream, which makes a blocked XREAD return. */
   wake(): Promise<void>;
-  reportError(error: unknown): void;
   /** What the handler holds for its callback: the reader reads no more than it has room for. */
   readonly backlog: Backlog;
-  readonly warnings: WarningThrottle;
 }
 
 export interface ReaderOptions {
@@ -41,12 +45,12 @@ export interface ReaderOptions {
  * stuck callback cannot take waits in Redis.
  */
 export class StreamReader {
+  /** The bound keys, by stream: what every XREAD lists. */
+  readonly cursors = new StreamCursors();
   readonly #client: RedisClient;
   readonly #options: ReaderOptions;
   readonly #hooks: ReaderHooks;
-  readonly #cursors = new Map<string, Cursor>();
-  readonly #duplicates: DuplicateFilter;
-  readonly #gaps: GapJudge;
+  readonly #entries: EntryFilter;
   readonly #stopped = new AbortController();
   #wakePosition = '0-0';
   #loop: Promise<void> | null = null;
@@ -62,19 +66,7 @@ export class StreamReader {
     this.#client = client;
     this.#options = options;
     this.#hooks = hooks;
-    this.#duplicates = new DuplicateFilter(options.duplicateWindowMs);
-    this.#gaps = new GapJudge(client);
-  }
-
-  /** Every bound (exchange, key), as the reader reads them. */
-  *bindings(): Iterable<readonly [AMQExchangeName, string]> {
-    for (const cursor of this.#cursors.values()) {
-      for (const key of cursor.keys.keys()) yield [cursor.exchange, key];
-    }
-  }
-
-  get isEmpty(): boolean {
-    return this.#cursors.size === 0;
+    this.#entries = new EntryFilter(client, hooks, options.duplicateWindowMs);
   }
 
   /**
@@ -87,13 +79,7 @@ export class StreamReader {
     routingKey: string,
     boundAt: string,
   ): Promise<void> {
-    let cursor = this.#cursors.get(stream);
-    const isNew = cursor === undefined;
-    if (cursor === undefined) {
-      cursor = { stream, exchange, position: boundAt, keys: new Map(), recheckAt: 0 };
-      this.#cursors.set(stream, cursor);
-    }
-    cursor.keys.set(routingKey, boundAt);
+    const isNew = this.cursors.add(exchange, stream, routingKey, boundAt);
     // The first bind writes the wake stream too: the handler's one key exists while it reads.
     const isFirst = this.#loop === null;
     this.#loop ??= this.#run();
@@ -102,13 +88,10 @@ export class StreamReader {
 
   /** Stops delivering the key; a stream left without keys is no longer read. */
   remove(stream: string, routingKey: string): void {
-    const cursor = this.#cursors.get(stream);
-    if (cursor === undefined) return;
-    cursor.keys.delete(routingKey);
-    if (cursor.keys.size === 0) this.#cursors.delete(stream);
+    this.cursors.remove(stream, routingKey);
   }
 
-  /** Stops the loop; the caller closes the connection, which ends the pending XREAD. */
+  /** Stops the loop and closes the connection, which ends the pending XREAD. */
   async stop(): Promise<void> {
     this.#stopped.abort(new Error('the reader stopped'));
     this.#client.disconnect();
@@ -140,7 +123,7 @@ export class StreamReader {
         await backlog.untilRoom(this.#stopped.signal).catch(() => {});
         continue;
       }
-      const plan = planRead(this.#cursors.values(), backlog, {
+      const plan = planRead(this.cursors.values(), backlog, {
         readCount: this.#options.readCount,
         blockMs: this.#options.blockMs,
         recheckMs: RECHECK_MS,
@@ -158,15 +141,14 @@ export class StreamReader {
           'xread', 'COUNT', plan.count, 'BLOCK', plan.blockMs, 'STREAMS', ...streams, ...ids,
         );
         // A connection closed while reconnecting never settles its pending command: stop() must not wait for it.
-        reply = streamReply(await untilAborted(read, this.#stopped.signal));
+        reply = streamReply(await raceSignal(read, this.#stopped.signal));
         failures = 0;
       } catch (error) {
         if (this.#isStopped) return;
         this.#isReading = false;
         if (isWrongType(error) && (await this.#setAsideWrongTypes(streams))) continue;
         if (failures === 0) {
-          const reason = error instanceof Error ? error.message : String(error);
-          const message = `[${PACKAGE}] reading the streams failed (${reason}); retrying`;
+          const message = `[${PACKAGE}] reading the streams failed (${messageOf(error)}); retrying`;
           this.#hooks.reportError(new RedisStreamsConnectionError(message, { cause: error }));
         }
         const signal = this.#stopped.signal;
@@ -176,20 +158,20 @@ export class StreamReader {
         this.#isReading = false;
       }
       try {
-        if (reply !== null && !this.#isStopped) await this.#handle(reply, plan.cursors);
-        await recheckSetAside(this.#client, this.#cursors.values());
+        if (reply !== null && !this.#isStopped) await this.#take(reply, plan.cursors);
+        await recheckSetAside(this.#client, this.cursors.values());
       } catch (error) {
         if (this.#isStopped) return;
         this.#hooks.reportError(error);
       }
-      this.#duplicates.prune(Date.now());
+      this.#entries.prune(Date.now());
     }
   }
 
-  async #handle(reply: NonNullable<XReadReply>, listed: readonly Cursor[]): Promise<void> {
-    this.#gaps.reset();
+  /** Hands what a read brought to the filter, stream by stream, and moves the wake position. */
+  async #take(reply: NonNullable<XReadReply>, listed: readonly Cursor[]): Promise<void> {
+    this.#entries.startRead();
     const cursors = new Map(listed.map((cursor) => [cursor.stream, cursor]));
-    const lagging = new Set<Cursor>();
     let largestBody = 0;
     for (const [streamName, entries] of reply) {
       const stream = streamName.toString();
@@ -199,39 +181,10 @@ export class StreamReader {
         continue;
       }
       const cursor = cursors.get(stream);
-      const now = Date.now();
-      for (const [entryId, fields] of entries) {
-        // A stream dropped (and maybe re-added at a new position) meanwhile: its new cursor reads on.
-        if (cursor === undefined || this.#cursors.get(stream) !== cursor || this.#isStopped) break;
-        const id = entryId.toString();
-        const before = cursor.position;
-        cursor.position = id;
-        const entry = parseEntry(id, fields);
-        if (typeof entry === 'string') {
-          this.#dropped(stream, id, entry);
-          continue;
-        }
-        largestBody = Math.max(largestBody, entry.body.byteLength);
-        // Each entry names the one before it: a later one than the last read means a gap.
-        const previous = entry.previous;
-        if (previous !== null && previous !== before && compareStreamIds(previous, before) > 0) {
-          if (!(await this.#gaps.wasDeleted(stream, previous))) {
-            this.#dropped(stream, id, 'its previous id (v) names an entry its stream never held');
-            continue;
-          }
-          if (!lagging.has(cursor)) this.#reportTrimmed(cursor);
-          lagging.add(cursor);
-        }
-        if (
-          entry.producer !== null &&
-          this.#duplicates.isDuplicate(stream, entry.producer, entry.sequence, now)
-        ) {
-          continue;
-        }
-        const boundAt = cursor.keys.get(entry.routingKey);
-        if (boundAt === undefined || compareStreamIds(id, boundAt) <= 0) continue;
-        this.#hooks.deliver(cursor.exchange, entry.routingKey, entry.body);
-      }
+      if (cursor === undefined) continue;
+      // A stream dropped (and maybe re-added at a new position) meanwhile: its new cursor reads on.
+      const isCurrent = () => this.cursors.get(stream) === cursor && !this.#isStopped;
+      largestBody = Math.max(largestBody, await this.#entries.take(cursor, entries, isCurrent));
     }
     if (largestBody > 0) this.#entryBytes = largestBody;
   }
@@ -253,7 +206,7 @@ export class StreamReader {
           await this.#client.eval(DELETE_UNLESS_STREAM_SCRIPT, 1, stream);
           this.#wakePosition = '0-0';
         } else {
-          const cursor = this.#cursors.get(stream);
+          const cursor = this.cursors.get(stream);
           if (cursor !== undefined) cursor.recheckAt = Date.now() + RECHECK_MS;
         }
       }
@@ -261,22 +214,5 @@ export class StreamReader {
     } catch {
       return false;
     }
-  }
-
-  #dropped(stream: string, id: string, reason: string): void {
-    // The stream and the id locate the entry; nothing of its content is quoted.
-    this.#hooks.warnings.warn(`dropped a stream entry that is not a message: ${reason}`, {
-      stream,
-      id,
-    });
-  }
-
-  #reportTrimmed(cursor: Cursor): void {
-    this.#hooks.reportError(
-      new RedisStreamsLagError(
-        `[${PACKAGE}] entries of ${cursor.exchange} left their stream before the reader read them, so messages were lost: ` +
-          'the reader fell more than maxLength entries (or retentionMs) behind, or something deleted them; raise maxLength or retentionMs, or read faster',
-      ),
-    );
   }
 }

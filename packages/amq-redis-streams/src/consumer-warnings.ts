@@ -1,5 +1,5 @@
 import type { Logger } from '@teal/amq-core/adapter';
-import { PACKAGE } from './errors';
+import { PACKAGE } from './settings';
 
 /** Warnings allowed in a burst, and one more per this many ms. */
 const BURST = 10;

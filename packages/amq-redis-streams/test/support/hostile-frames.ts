@@ -1,21 +1,16 @@
-import type { AMQHandler } from '@teal/amq-core';
-import {
-  type AdapterCapabilities,
-  type BrokerTarget,
-  type HostileFrame,
-  sleep,
-  transportOf,
-} from '@teal/amq-core/testing';
+import type { BrokerTarget } from '@teal/amq-core/testing';
+import { sleep } from '@teal/amq-core/testing';
 import { callbackMessage, encodeMessage } from '@teal/messages';
 import type { Cluster, Redis } from 'ioredis';
-import { StreamKeys } from '../../src/keys';
-import type { RedisStreamsTransport } from '../../src/transport';
 
-type Admin = Redis | Cluster;
-
-/** The bucket stream of the target's key, with the default bucket count the contract handlers use. */
-function streamOf(target: BrokerTarget): string {
-  return new StreamKeys(target.exchangePrefix, 16).bucketStream(target.exchange, target.routingKey);
+/** Where a frame goes, as the target's broker names it. */
+export interface FrameTarget extends BrokerTarget {
+  /** A client of the Redis the handlers use. */
+  readonly admin: Redis | Cluster;
+  /** The bucket stream of the target's key. */
+  readonly stream: string;
+  /** The wake streams of the target's prefix: the receiving handler's. */
+  wakeStreams(): Promise<string[]>;
 }
 
 /** A valid message for the key, carrying the secret: delivered, it would show in the suite's arrivals. */
@@ -25,36 +20,17 @@ function validBody(target: BrokerTarget, secret: string): string {
   );
 }
 
-/** Every key matching `pattern`, on every master (a cluster keeps a prefix on one of them). */
-async function scan(admin: Admin, pattern: string): Promise<string[]> {
-  const nodes = 'nodes' in admin && typeof admin.nodes === 'function' ? admin.nodes('master') : [];
-  const keys: string[] = [];
-  for (const node of nodes.length > 0 ? nodes : [admin as Redis]) {
-    let cursor = '0';
-    do {
-      const [next, batch] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-      keys.push(...batch);
-      cursor = next;
-    } while (cursor !== '0');
-  }
-  return keys;
-}
-
-/** The wake streams of the target's prefix: the receiving handler's. */
-function wakeStreams(admin: Admin, target: BrokerTarget): Promise<string[]> {
-  return scan(admin, `${new StreamKeys(target.exchangePrefix, 16).pattern.slice(0, -1)}wake:*`);
-}
-
 /** An entry of the target's bucket stream with these fields, as a foreign writer would add it. */
 function entry(fields: (target: BrokerTarget, secret: string) => (string | Buffer)[]) {
-  return (admin: Admin) => async (target: BrokerTarget, secret: string) => {
-    await admin.xadd(streamOf(target), '*', ...fields(target, secret));
+  return async (target: FrameTarget, secret: string) => {
+    await target.admin.xadd(target.stream, '*', ...fields(target, secret));
   };
 }
 
-const FRAMES: ReadonlyArray<{
-  name: string;
-  publish: (admin: Admin) => (target: BrokerTarget, secret: string) => Promise<void>;
+/** Entries and keys a hostile or broken writer could leave where the adapter reads. */
+export const HOSTILE_FRAMES: ReadonlyArray<{
+  readonly name: string;
+  publish(target: FrameTarget, secret: string): Promise<void>;
 }> = [
   {
     name: 'an entry without a routing key (k)',
@@ -101,9 +77,9 @@ const FRAMES: ReadonlyArray<{
   },
   {
     name: 'an entry whose previous id (v) names an entry its stream never held',
-    publish: (admin) => async (target, secret) => {
+    publish: async (target, secret) => {
       // An id just after the stream's last, and one after that for the entry: a gap that never was.
-      const stream = streamOf(target);
+      const { admin, stream } = target;
       const [last] = (await admin.xrevrange(stream, '+', '-', 'COUNT', 1)) as [string, string[]][];
       const lastMs = last === undefined ? 0 : Number(last[0].split('-')[0]);
       const ms = Math.max(Date.now(), lastMs + 2);
@@ -140,48 +116,48 @@ const FRAMES: ReadonlyArray<{
     ]),
   },
   {
+    name: 'an entry of 1,000 header fields (h:…)',
+    publish: entry((t, s) => [
+      'k',
+      t.routingKey,
+      'b',
+      validBody(t, s),
+      ...Array.from({ length: 1_000 }, (_, i) => [`h:f${i}`, s]).flat(),
+    ]),
+  },
+  {
+    name: 'an entry whose headers are forged — 1 MiB, a name with a line break, a value with escape codes — beside a body that is not a message',
+    publish: entry((t, s) => [
+      'k',
+      t.routingKey,
+      'h:traceparent',
+      `00-${s.repeat(Math.ceil((1024 * 1024) / s.length))}`,
+      `h:${s}\nforged: 1`,
+      'x',
+      'h:tracestate',
+      `\x1b[2J${s}`,
+      'b',
+      `{"state": "${s}"`,
+    ]),
+  },
+  {
     name: "a hash where the receiving handler's wake stream should be",
-    publish: (admin) => async (target, secret) => {
-      for (const wake of await wakeStreams(admin, target)) {
-        await admin.del(wake);
-        await admin.hset(wake, 'field', secret);
+    publish: async (target, secret) => {
+      for (const wake of await target.wakeStreams()) {
+        await target.admin.del(wake);
+        await target.admin.hset(wake, 'field', secret);
       }
     },
   },
   {
     name: "a string where the key's bucket stream should be, while the reader is woken",
-    publish: (admin) => async (target, secret) => {
-      const stream = streamOf(target);
+    publish: async (target, secret) => {
+      const { admin, stream } = target;
       await admin.del(stream);
       await admin.set(stream, secret);
-      for (const wake of await wakeStreams(admin, target)) await admin.xadd(wake, '*', 'w', '1');
+      for (const wake of await target.wakeStreams()) await admin.xadd(wake, '*', 'w', '1');
       await sleep(400);
       await admin.del(stream);
     },
   },
 ];
-
-/**
- * The contract capabilities of a target whose broker `admin` reaches: what the
- * handler holds in Redis (its wake stream; its bindings live only in its
- * reader), raw entries as any Redis client would add them, and hostile ones.
- */
-export function redisCapabilities(admin: () => Admin): AdapterCapabilities {
-  return {
-    brokerResources: async (handler: AMQHandler) => {
-      const { keys, handlerId } = transportOf<RedisStreamsTransport>(handler);
-      const wakeStream = keys.wakeStream(handlerId);
-      return (await admin().exists(wakeStream)) === 1 ? [`stream ${wakeStream}`] : [];
-    },
-    publishAtBroker: async (target, body) => {
-      const payload = typeof body === 'string' ? body : Buffer.from(body);
-      await admin().xadd(streamOf(target), '*', 'k', target.routingKey, 'b', payload);
-    },
-    hostileFrames: FRAMES.map(
-      (frame): HostileFrame => ({
-        name: frame.name,
-        publish: (target, secret) => frame.publish(admin())(target, secret),
-      }),
-    ),
-  };
-}

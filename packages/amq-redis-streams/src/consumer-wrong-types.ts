@@ -1,8 +1,14 @@
-import type { RedisClient } from './clients';
-import type { Cursor } from './plan';
+import type { Cursor } from './bindings';
+import type { RedisClient } from './connection';
 
 /** How often a key that held another type than a stream is looked at again. */
 export const RECHECK_MS = 250;
+
+/** Deletes KEYS[1] if it holds something else than a stream: a handler's own key, clobbered. */
+export const DELETE_UNLESS_STREAM_SCRIPT = `if redis.call('TYPE', KEYS[1]).ok ~= 'stream' then
+  return redis.call('DEL', KEYS[1])
+end
+return 0`;
 
 /** Whether Redis refused a command for a key of the wrong type. */
 export function isWrongType(error: unknown): boolean {

@@ -3,10 +3,10 @@ import { describeWithBroker, transportOf } from '@teal/amq-core/testing';
 import calculateSlot from 'cluster-key-slot';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { compareStreamIds } from '../src/ids';
+import { compareStreamIds } from '../src/entries';
 import { bucketOf, connect, StreamKeys } from '../src/index';
 import type { RedisStreamsTransport } from '../src/transport';
-import { REDIS_URL, redisUnavailable, scanKeys } from './support/redis';
+import { REDIS_URL, scanKeys, unavailable } from './support/broker';
 
 const PREFIXES = [
   '',
@@ -76,7 +76,7 @@ describe('stream key layout', () => {
   });
 });
 
-describeWithBroker('stream keys on Redis', await redisUnavailable(), () => {
+describeWithBroker('stream keys on Redis', unavailable, () => {
   it.each(['{', 'a}b', 'ünï*[?]\\'])(
     'writes the keys of prefix %j in one slot, found by its SCAN pattern only',
     async (stem) => {

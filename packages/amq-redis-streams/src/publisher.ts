@@ -1,0 +1,185 @@
+import {
+  type AMQExchangeName,
+  AMQSendError,
+  AMQUnconfirmedSendError,
+  messageOf,
+  type TransportContext,
+} from '@teal/amq-core/adapter';
+import { Command, ReplyError } from 'ioredis';
+import type { CommandConnection } from './connection-command';
+import { entryFields } from './entries';
+import { addHeaders } from './entries-headers';
+import type { StreamKeys } from './names';
+import { PendingWrite, UnansweredWrites } from './publisher-writes';
+import { PACKAGE, type RedisStreamsSettings } from './settings';
+
+/**
+ * Appends one entry and bounds the stream, atomically, so no write can leave a
+ * stream without its expiry: KEYS[1] the stream, ARGV[1] the approximate
+ * MAXLEN, ARGV[2] the retention in ms, ARGV[3] the deadline on the server's
+ * clock in ms (0: none), ARGV[4..] the entry's field/value pairs.
+ *
+ * A write that reaches Redis after its deadline — one that ioredis resends
+ * after a reconnect, long after `send()` rejected — is refused with a
+ * `TEALLATE` error and leaves nothing behind.
+ * Entries older than the retention are trimmed (MINID, from the new entry's
+ * own timestamp), and the stream expires when unused for it.
+ * The entry also records the id of the entry before it (`v`), so that a reader
+ * can tell when trimming removed entries it had not read.
+ * Sent with EVAL rather than EVALSHA: a NOSCRIPT retry would reorder writes.
+ */
+export const APPEND_SCRIPT = `local deadline = tonumber(ARGV[3])
+if deadline > 0 then
+  local now = redis.call('TIME')
+  if tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) > deadline then
+    return redis.error_reply('TEALLATE the write reached Redis after its deadline and was refused')
+  end
+end
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'v', last and last[1] or '0-0', unpack(ARGV, 4))
+local retention = tonumber(ARGV[2])
+local ms = tonumber(string.match(id, '^%d+'))
+if ms > retention then redis.call('XTRIM', KEYS[1], 'MINID', '~', ms - retention) end
+redis.call('PEXPIRE', KEYS[1], retention)
+return id`;
+
+/** How long before its caller's deadline a write stops being accepted: room for its reply to come back in time. */
+const MAX_REPLY_MARGIN_MS = 250;
+
+/**
+ * The publishing side: each send is one `EVAL` of the append script, which
+ * Redis refuses once the send's deadline passed, so a write sent again after
+ * a reconnect never lands late. A send rejects with `AMQUnconfirmedSendError`
+ * — the one rejection that may hide a delivery — when its write was on the
+ * wire and Redis did not answer it: the connection dropped or went silent
+ * before the reply, and the deadline passed or the copy sent again was
+ * refused. Any other rejection means the entry was never written.
+ */
+export class Publisher {
+  readonly #command: CommandConnection;
+  readonly #context: TransportContext;
+  readonly #settings: RedisStreamsSettings;
+  readonly #keys: StreamKeys;
+  /** Random; with the sequence, readers drop a write Redis got twice (sent again after a reconnect). */
+  readonly #producer: string;
+  readonly #unanswered = new UnansweredWrites();
+  #sequence = 0;
+  #hasWarnedOfHeaders = false;
+
+  constructor(
+    command: CommandConnection,
+    context: TransportContext,
+    settings: RedisStreamsSettings,
+    keys: StreamKeys,
+    producer: string,
+  ) {
+    this.#command = command;
+    this.#context = context;
+    this.#settings = settings;
+    this.#keys = keys;
+    this.#producer = producer;
+    command.onConnect(() => this.#unanswered.disarmAbandoned());
+  }
+
+  /** Appends a message to its key's bucket stream; resolves once Redis has it. */
+  publish(
+    exchange: AMQExchangeName,
+    routingKey: string,
+    body: string | Uint8Array,
+    signal: AbortSignal,
+    headers?: Readonly<Record<string, string>>,
+  ): Promise<void> {
+    const payload =
+      typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+    // The gate issues writes in call order: sequence order is write order.
+    const fields = entryFields(routingKey, this.#producer, ++this.#sequence, payload);
+    if (headers !== undefined && addHeaders(fields, headers) > 0) this.#warnOfHeaders();
+    const stream = this.#keys.bucketStream(exchange, routingKey);
+    const { maxLength, retentionMs } = this.#settings;
+    return this.append(stream, maxLength, retentionMs, fields, signal, exchange);
+  }
+
+  /**
+   * Appends an entry with `fields` to `stream`, bounded by `maxLength` and
+   * `retentionMs`, once the connection is usable; never written once `signal`
+   * fired, and refused by Redis itself from a margin before the deadline.
+   */
+  append(
+    stream: string,
+    maxLength: number,
+    retentionMs: number,
+    fields: readonly (string | Buffer)[],
+    signal: AbortSignal,
+    what: string,
+  ): Promise<void> {
+    // Core made `signal` to fire sendTimeoutMs from now: Redis refuses the write from a
+    // margin before, so that its reply has time to come back.
+    const timeoutMs = this.#context.sendTimeoutMs;
+    const refusedFrom = Date.now() + timeoutMs - Math.min(MAX_REPLY_MARGIN_MS, timeoutMs / 10);
+    return this.#command.whenUsable(
+      () => this.#write(stream, maxLength, retentionMs, fields, signal, refusedFrom, what),
+      signal,
+    );
+  }
+
+  /** Settles what Redis never answered: called once the connection is closed. */
+  close(): void {
+    this.#unanswered.close();
+  }
+
+  #write(
+    stream: string,
+    maxLength: number,
+    retentionMs: number,
+    fields: readonly (string | Buffer)[],
+    signal: AbortSignal,
+    refusedFrom: number,
+    what: string,
+  ): Promise<void> {
+    // A command the gate released on the tick its signal fired must still not be written.
+    if (signal.aborted) return Promise.reject(signal.reason);
+    if (Date.now() >= refusedFrom) {
+      return Promise.reject(
+        new AMQSendError(
+          `[${PACKAGE}] the deadline of the message on ${what} passed while it waited for Redis: it was not written`,
+        ),
+      );
+    }
+    const deadline = this.#command.clock.toServer(refusedFrom);
+    // A command of our own, not client.eval(): its deadline can be disarmed before a resend.
+    // biome-ignore format: the arguments read as the script's KEYS and ARGV
+    const command = new Command('eval', [APPEND_SCRIPT, 1, stream, maxLength, retentionMs, String(deadline), ...fields], { replyEncoding: 'utf8' });
+    const write = new PendingWrite(command, signal, refusedFrom, this.#command.losses, what);
+    this.#command.coalesceWrites();
+    this.#command.client.sendCommand(command);
+    command.promise.then(
+      () => this.#unanswered.settle(write),
+      (error: unknown) => this.#unanswered.settle(write, this.#failure(write, error)),
+    );
+    this.#unanswered.add(write);
+    return write.promise;
+  }
+
+  /**
+   * Redis's error reply to the write itself means it refused it and wrote
+   * nothing. Anything else — a reply to a copy sent again after a reconnect,
+   * ioredis giving up on the command — leaves the first copy's fate unknown.
+   */
+  #failure(write: PendingWrite, error: unknown): unknown {
+    if (write.losses === this.#command.losses && error instanceof ReplyError) return error;
+    return new AMQUnconfirmedSendError(
+      `[${PACKAGE}] the message on ${write.what} was written, but Redis did not confirm it (${messageOf(error)}): Redis may have it, so it may still be delivered, once; no copy lands after its deadline`,
+      { cause: error },
+    );
+  }
+
+  #warnOfHeaders(): void {
+    if (this.#hasWarnedOfHeaders) return;
+    this.#hasWarnedOfHeaders = true;
+    // Nothing of the headers: a value may be anything a tracer put there.
+    this.#context.logger.warn(
+      'left out headers that readers would not take (more than 16, a name that is not letters, digits, _ . -, a value that is not printable ASCII, over 8 KiB in all); warned once per handler',
+      { adapter: PACKAGE },
+    );
+  }
+}

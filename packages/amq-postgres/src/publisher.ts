@@ -1,0 +1,233 @@
+import { type AMQExchangeName, AMQSendError, messageOf } from '@teal/amq-core/adapter';
+import type pg from 'pg';
+import { type Link, neverRan } from './connection';
+import { DEADLINE_SQLSTATE } from './connection-schema';
+import type { Names } from './names';
+import { PACKAGE, type PostgresSettings } from './settings';
+
+/** Rows and body bytes one INSERT carries at most. */
+const MAX_BATCH_ROWS = 1_000;
+const MAX_BATCH_BYTES = 8 * 1024 * 1024;
+/**
+ * Taken off each deadline the server checks: the time from the trigger's
+ * check to the commit being visible (the WAL flush), so that a row cannot
+ * become visible after its sender was told it failed.
+ */
+const COMMIT_ALLOWANCE_MS = 50;
+
+interface Pending {
+  readonly exchange: AMQExchangeName;
+  readonly routingKey: string;
+  readonly body: Buffer;
+  /** When core gives up on the send, by this process's clock. */
+  readonly deadline: number;
+  readonly signal: AbortSignal;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+  readonly onAbort: () => void;
+}
+
+/**
+ * How far the server's clock is from this process's, measured on each new
+ * connection: the server checks each send's deadline by its own clock.
+ */
+export class ServerClock {
+  #offsetMs = 0;
+  #uncertaintyMs = 0;
+
+  async measure(client: pg.Client): Promise<void> {
+    const sentAt = Date.now();
+    const { rows } = await client.query<{ now: number }>(
+      'SELECT extract(epoch FROM clock_timestamp()) * 1000 AS now',
+    );
+    const receivedAt = Date.now();
+    this.#offsetMs = Number(rows[0]?.now) - (sentAt + receivedAt) / 2;
+    this.#uncertaintyMs = (receivedAt - sentAt) / 2;
+  }
+
+  /** The server time by which a row must be written for a send due at `deadline` here. */
+  serverDeadline(deadline: number): string {
+    const at = deadline + this.#offsetMs - this.#uncertaintyMs - COMMIT_ALLOWANCE_MS;
+    return new Date(at).toISOString();
+  }
+}
+
+/**
+ * The sending side: concurrent sends wait in one queue and leave in batches,
+ * one INSERT per batch, while the previous batch is on its way — one commit
+ * for many messages. A send whose signal fired before its batch left is
+ * dropped unwritten; one already written carries its deadline, which the
+ * insert trigger checks by the server's clock under the stream's lock.
+ */
+export class Publisher {
+  readonly #link: Link;
+  readonly #names: Names;
+  readonly #settings: PostgresSettings;
+  readonly #clock: ServerClock;
+  readonly #sendTimeoutMs: number;
+  #pending: Pending[] = [];
+  #isScheduled = false;
+
+  constructor(
+    link: Link,
+    names: Names,
+    settings: PostgresSettings,
+    clock: ServerClock,
+    sendTimeoutMs: number,
+  ) {
+    this.#link = link;
+    this.#names = names;
+    this.#settings = settings;
+    this.#clock = clock;
+    this.#sendTimeoutMs = sendTimeoutMs;
+  }
+
+  publish(
+    exchange: AMQExchangeName,
+    routingKey: string,
+    body: string | Uint8Array,
+    signal: AbortSignal,
+  ): Promise<void> {
+    if (signal.aborted) return Promise.reject(signal.reason);
+    const bytes =
+      typeof body === 'string'
+        ? Buffer.from(body, 'utf8')
+        : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+    if (bytes.byteLength > this.#settings.maxBodyBytes) {
+      return Promise.reject(
+        new AMQSendError(
+          `[${PACKAGE}] the body is ${bytes.byteLength} bytes; maxBodyBytes allows ${this.#settings.maxBodyBytes}: raise maxBodyBytes on every handler of the prefix`,
+        ),
+      );
+    }
+    return new Promise<void>((resolve, reject) => {
+      const pending: Pending = {
+        exchange,
+        routingKey,
+        body: bytes,
+        deadline: Date.now() + this.#sendTimeoutMs,
+        signal,
+        resolve,
+        reject,
+        onAbort: () => {
+          const at = this.#pending.indexOf(pending);
+          if (at < 0) return;
+          this.#pending.splice(at, 1);
+          reject(signal.reason);
+        },
+      };
+      signal.addEventListener('abort', pending.onAbort, { once: true });
+      this.#pending.push(pending);
+      this.#schedule();
+    });
+  }
+
+  /** Rejects what still waits: the handler is closing. */
+  fail(error: unknown): void {
+    for (const pending of this.#pending.splice(0)) this.#settle(pending, error);
+  }
+
+  #schedule(): void {
+    if (this.#isScheduled || this.#pending.length === 0) return;
+    this.#isScheduled = true;
+    this.#link
+      .run((client) => this.#flush(client))
+      .catch((error: unknown) => {
+        // The link closed: nothing will be written any more.
+        this.#isScheduled = false;
+        this.fail(error);
+      });
+  }
+
+  async #flush(client: pg.Client): Promise<void> {
+    this.#isScheduled = false;
+    const batch = this.#takeBatch();
+    this.#schedule();
+    if (batch.length === 0) return;
+    try {
+      await this.#insert(client, batch);
+      for (const pending of batch) this.#settle(pending);
+    } catch (error) {
+      this.#failed(batch, error);
+    }
+  }
+
+  #takeBatch(): Pending[] {
+    let bytes = 0;
+    let count = 0;
+    for (const pending of this.#pending) {
+      if (
+        count > 0 &&
+        (count >= MAX_BATCH_ROWS || bytes + pending.body.byteLength > MAX_BATCH_BYTES)
+      )
+        break;
+      bytes += pending.body.byteLength;
+      count++;
+    }
+    return this.#pending.splice(0, count);
+  }
+
+  async #insert(client: pg.Client, batch: readonly Pending[]): Promise<void> {
+    // Array order is send order; the trigger takes each row's id in insert order.
+    await client.query(
+      `INSERT INTO ${this.#names.messages} (prefix, exchange, routing_key, body, expires_at, not_after)
+       SELECT $1, u.exchange, u.routing_key, u.body, now() + $2 * interval '1 millisecond', u.not_after
+       FROM unnest($3::text[], $4::text[], $5::bytea[], $6::timestamptz[])
+         WITH ORDINALITY AS u(exchange, routing_key, body, not_after, ord)
+       ORDER BY u.ord`,
+      [
+        this.#settings.exchangePrefix,
+        this.#settings.retentionMs,
+        batch.map((pending) => pending.exchange),
+        batch.map((pending) => pending.routingKey),
+        batch.map((pending) => pending.body),
+        batch.map((pending) => this.#clock.serverDeadline(pending.deadline)),
+      ],
+    );
+  }
+
+  /**
+   * A batch the server refused for a deadline was rolled back whole, and one
+   * that a closing session never ran was not written: their sends still in
+   * time go again, first, once the link is back. Any other failure may have left the
+   * batch written (a connection lost before the commit's answer): those sends
+   * fail, saying so, and are not sent again.
+   */
+  #failed(batch: readonly Pending[], error: unknown): void {
+    if ((error as { code?: unknown }).code === DEADLINE_SQLSTATE || neverRan(error)) {
+      const now = Date.now();
+      const again = batch.filter((pending) => pending.deadline > now && !pending.signal.aborted);
+      for (const pending of batch) {
+        if (!again.includes(pending)) this.#settle(pending, deadlineError(error));
+      }
+      this.#pending.unshift(...again);
+      this.#schedule();
+      return;
+    }
+    const isSqlError = typeof (error as { code?: unknown }).code === 'string';
+    const reason = isSqlError
+      ? `PostgreSQL refused the batch: ${messageOf(error)}`
+      : `the connection failed before PostgreSQL answered (${messageOf(error)}); the message may have been written`;
+    for (const pending of batch) {
+      this.#settle(
+        pending,
+        new AMQSendError(`[${PACKAGE}] could not send on ${pending.exchange}: ${reason}`, {
+          cause: error,
+        }),
+      );
+    }
+  }
+
+  #settle(pending: Pending, error?: unknown): void {
+    pending.signal.removeEventListener('abort', pending.onAbort);
+    if (error === undefined) pending.resolve();
+    else pending.reject(error);
+  }
+}
+
+function deadlineError(cause: unknown): AMQSendError {
+  return new AMQSendError(
+    `[${PACKAGE}] the message was not written: its deadline passed before PostgreSQL could write it (raise sendTimeoutMs, or look for what holds the prefix's writer lock)`,
+    { cause },
+  );
+}

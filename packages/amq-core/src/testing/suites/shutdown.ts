@@ -90,6 +90,9 @@ export function shutdownSuite(suite: SuiteContext): void {
       const pending = handler.waitFor('callback', randomKey('never'));
       const subscription = handler.subscribe('callback', randomKey('never-either'));
       const ended = subscription.next();
+      // Observed at once: both reject during close(), which may wait for broker I/O.
+      pending.catch(() => {});
+      ended.catch(() => {});
       const sender = await suite.handler();
       const urls = Array.from({ length: 20 }, (_, i) => `https://x.test/cb?${i}`);
       for (const url of urls) await sender.send(callbackMessage({ url, state }));

@@ -27,6 +27,7 @@ CREATE TABLE IF NOT EXISTS ${names.messages} (
   body bytea NOT NULL,
   expires_at timestamptz NOT NULL,
   not_after timestamptz,
+  batch uuid,
   PRIMARY KEY (stream, id)
 );
 CREATE INDEX IF NOT EXISTS messages_by_key ON ${names.messages} (stream, key_hash, id);

@@ -49,9 +49,14 @@ const ENDED_UNRUN = new Set(['57P01', '57P02', '57P03']);
  * server ended the session (above), or node-postgres refused it unwritten.
  */
 export function neverRan(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code === 'string') return ENDED_UNRUN.has(code);
+  const code = sqlStateOf(error);
+  if (code !== undefined) return ENDED_UNRUN.has(code);
   return /not queryable|Client was closed/.test(messageOf(error));
+}
+
+/** The SQLSTATE of an error the server sent; undefined for a socket's (whose `code` is `ECONNRESET`…). */
+export function sqlStateOf(error: unknown): string | undefined {
+  return error instanceof pg.DatabaseError ? error.code : undefined;
 }
 
 /**

@@ -1,4 +1,4 @@
 export { PostgresConnectionError } from './connection';
-export type { PostgresConnectOptions, PostgresOptions } from './settings';
+export type { PostgresConnectOptions, PostgresOptions, PostgresTlsOptions } from './settings';
 export { DEFAULTS as POSTGRES_DEFAULTS } from './settings';
 export { connect } from './transport';

@@ -1,8 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import { type AMQExchangeName, AMQSendError, messageOf } from '@teal/amq-core/adapter';
 import type pg from 'pg';
-import { type Link, neverRan } from './connection';
+import { type Link, neverRan, sqlStateOf } from './connection';
 import { DEADLINE_SQLSTATE } from './connection-schema';
 import type { Names } from './names';
+import { type Doubt, wasWritten } from './publisher-doubt';
 import { PACKAGE, type PostgresSettings } from './settings';
 
 /** Rows and body bytes one INSERT carries at most. */
@@ -25,6 +27,11 @@ interface Pending {
   readonly resolve: () => void;
   readonly reject: (error: unknown) => void;
   readonly onAbort: () => void;
+  isSettled: boolean;
+}
+
+interface DoubtfulBatch extends Doubt {
+  readonly sends: Pending[];
 }
 
 /**
@@ -65,7 +72,9 @@ export class Publisher {
   readonly #settings: PostgresSettings;
   readonly #clock: ServerClock;
   readonly #sendTimeoutMs: number;
+  readonly #applicationName: string;
   #pending: Pending[] = [];
+  #doubts: DoubtfulBatch[] = [];
   #isScheduled = false;
 
   constructor(
@@ -74,7 +83,9 @@ export class Publisher {
     settings: PostgresSettings,
     clock: ServerClock,
     sendTimeoutMs: number,
+    applicationName: string,
   ) {
+    this.#applicationName = applicationName;
     this.#link = link;
     this.#names = names;
     this.#settings = settings;
@@ -109,12 +120,15 @@ export class Publisher {
         signal,
         resolve,
         reject,
+        // Waiting, or in doubt: answered now (in flight: when PostgreSQL answers).
         onAbort: () => {
           const at = this.#pending.indexOf(pending);
-          if (at < 0) return;
-          this.#pending.splice(at, 1);
-          reject(signal.reason);
+          if (at >= 0) this.#pending.splice(at, 1);
+          if (at >= 0 || this.#doubts.some((doubt) => doubt.sends.includes(pending))) {
+            this.#settle(pending, signal.reason);
+          }
         },
+        isSettled: false,
       };
       signal.addEventListener('abort', pending.onAbort, { once: true });
       this.#pending.push(pending);
@@ -122,13 +136,16 @@ export class Publisher {
     });
   }
 
-  /** Rejects what still waits: the handler is closing. */
+  /** Rejects what still waits, or is in doubt: the handler is closing. */
   fail(error: unknown): void {
     for (const pending of this.#pending.splice(0)) this.#settle(pending, error);
+    for (const doubt of this.#doubts.splice(0)) {
+      for (const pending of doubt.sends) this.#settle(pending, error);
+    }
   }
 
   #schedule(): void {
-    if (this.#isScheduled || this.#pending.length === 0) return;
+    if (this.#isScheduled || (this.#pending.length === 0 && this.#doubts.length === 0)) return;
     this.#isScheduled = true;
     this.#link
       .run((client) => this.#flush(client))
@@ -141,14 +158,43 @@ export class Publisher {
 
   async #flush(client: pg.Client): Promise<void> {
     this.#isScheduled = false;
+    // First what a lost connection left in doubt: sends still waiting must not overtake it.
+    for (const doubt of this.#doubts.splice(0)) await this.#resolve(client, doubt);
     const batch = this.#takeBatch();
     this.#schedule();
     if (batch.length === 0) return;
+    const batchId = randomUUID();
+    const pid = (client as unknown as { processID?: number }).processID ?? 0;
     try {
-      await this.#insert(client, batch);
+      await this.#insert(client, batch, batchId);
       for (const pending of batch) this.#settle(pending);
     } catch (error) {
-      this.#failed(batch, error);
+      this.#failed(batch, error, { batchId, pid });
+    }
+  }
+
+  /** Answers the sends of a batch in doubt: written, or sent again if still in time. */
+  async #resolve(client: pg.Client, doubt: DoubtfulBatch): Promise<void> {
+    const sends = doubt.sends.filter((pending) => !pending.isSettled);
+    if (sends.length === 0) return;
+    let isWritten: boolean;
+    try {
+      isWritten = await wasWritten(
+        client,
+        this.#names,
+        this.#settings.exchangePrefix,
+        this.#applicationName,
+        doubt,
+      );
+    } catch (error) {
+      // The connection failed again: still in doubt.
+      this.#doubts.unshift({ ...doubt, sends });
+      throw error;
+    }
+    if (isWritten) {
+      for (const pending of sends) this.#settle(pending);
+    } else {
+      this.#retry(sends, new Error('the connection failed before the batch was written'));
     }
   }
 
@@ -167,11 +213,13 @@ export class Publisher {
     return this.#pending.splice(0, count);
   }
 
-  async #insert(client: pg.Client, batch: readonly Pending[]): Promise<void> {
+  async #insert(client: pg.Client, batch: readonly Pending[], batchId: string): Promise<void> {
     // Array order is send order; the trigger takes each row's id in insert order.
     await client.query(
-      `INSERT INTO ${this.#names.messages} (prefix, exchange, routing_key, body, expires_at, not_after)
-       SELECT $1, u.exchange, u.routing_key, u.body, now() + $2 * interval '1 millisecond', u.not_after
+      `INSERT INTO ${this.#names.messages}
+         (prefix, exchange, routing_key, body, expires_at, not_after, batch)
+       SELECT $1, u.exchange, u.routing_key, u.body, now() + $2 * interval '1 millisecond',
+         u.not_after, $7::uuid
        FROM unnest($3::text[], $4::text[], $5::bytea[], $6::timestamptz[])
          WITH ORDINALITY AS u(exchange, routing_key, body, not_after, ord)
        ORDER BY u.ord`,
@@ -182,6 +230,7 @@ export class Publisher {
         batch.map((pending) => pending.routingKey),
         batch.map((pending) => pending.body),
         batch.map((pending) => this.#clock.serverDeadline(pending.deadline)),
+        batchId,
       ],
     );
   }
@@ -189,36 +238,45 @@ export class Publisher {
   /**
    * A batch the server refused for a deadline was rolled back whole, and one
    * that a closing session never ran was not written: their sends still in
-   * time go again, first, once the link is back. Any other failure may have left the
-   * batch written (a connection lost before the commit's answer): those sends
-   * fail, saying so, and are not sent again.
+   * time go again, first. One whose connection died before the answer is in
+   * doubt until the link is back and tells. Any other refusal fails its sends.
    */
-  #failed(batch: readonly Pending[], error: unknown): void {
-    if ((error as { code?: unknown }).code === DEADLINE_SQLSTATE || neverRan(error)) {
-      const now = Date.now();
-      const again = batch.filter((pending) => pending.deadline > now && !pending.signal.aborted);
-      for (const pending of batch) {
-        if (!again.includes(pending)) this.#settle(pending, deadlineError(error));
-      }
-      this.#pending.unshift(...again);
+  #failed(batch: Pending[], error: unknown, doubt: Doubt): void {
+    const sqlState = sqlStateOf(error);
+    if (sqlState === DEADLINE_SQLSTATE || neverRan(error)) {
+      this.#retry(batch, error);
+      return;
+    }
+    if (sqlState === undefined) {
+      this.#doubts.push({ ...doubt, sends: batch });
       this.#schedule();
       return;
     }
-    const isSqlError = typeof (error as { code?: unknown }).code === 'string';
-    const reason = isSqlError
-      ? `PostgreSQL refused the batch: ${messageOf(error)}`
-      : `the connection failed before PostgreSQL answered (${messageOf(error)}); the message may have been written`;
     for (const pending of batch) {
       this.#settle(
         pending,
-        new AMQSendError(`[${PACKAGE}] could not send on ${pending.exchange}: ${reason}`, {
-          cause: error,
-        }),
+        new AMQSendError(
+          `[${PACKAGE}] PostgreSQL refused the message on ${pending.exchange}: ${messageOf(error)}`,
+          { cause: error },
+        ),
       );
     }
   }
 
+  /** Queues unwritten sends again, first, those still in time; the others fail. */
+  #retry(sends: Pending[], cause: unknown): void {
+    const now = Date.now();
+    const again = sends.filter((pending) => pending.deadline > now && !pending.signal.aborted);
+    for (const pending of sends) {
+      if (!again.includes(pending)) this.#settle(pending, deadlineError(cause));
+    }
+    this.#pending.unshift(...again);
+    this.#schedule();
+  }
+
   #settle(pending: Pending, error?: unknown): void {
+    if (pending.isSettled) return;
+    pending.isSettled = true;
     pending.signal.removeEventListener('abort', pending.onAbort);
     if (error === undefined) pending.resolve();
     else pending.reject(error);

@@ -1,7 +1,18 @@
-import type { ConnectionOptions } from 'node:tls';
 import { AMQSettingsError, type ConnectOptions, parseBrokerUrl } from '@teal/amq-core/adapter';
 
 export const PACKAGE = '@teal/amq-postgres';
+
+/**
+ * TLS options handed to Node's `tls.connect()` (a subset, so that the types
+ * need no Node declarations): certificates in PEM.
+ */
+export interface PostgresTlsOptions {
+  readonly rejectUnauthorized?: boolean;
+  readonly ca?: string | string[];
+  readonly cert?: string;
+  readonly key?: string;
+  readonly servername?: string;
+}
 
 /** The PostgreSQL adapter's own options; each numeric one may also ride on the URL's query. */
 export interface PostgresOptions {
@@ -32,7 +43,7 @@ export interface PostgresOptions {
    */
   maxBodyBytes?: number;
   /** TLS for the connections; `sslmode=require` in the URL means `true`. Default: none. */
-  ssl?: boolean | ConnectionOptions;
+  ssl?: boolean | PostgresTlsOptions;
 }
 
 /** What this adapter's `connect()` takes. */
@@ -45,7 +56,7 @@ export interface PostgresServer {
   readonly user: string;
   readonly password: string | undefined;
   readonly database: string;
-  readonly ssl: boolean | ConnectionOptions;
+  readonly ssl: boolean | PostgresTlsOptions;
 }
 
 /** Validated settings, defaults filled in. */

@@ -12,7 +12,7 @@ import { Link } from './connection';
 import { installSchema } from './connection-schema';
 import { Consumer } from './consumer';
 import { BindingTable } from './consumer-bindings';
-import { Names } from './names';
+import { applicationName, Names } from './names';
 import { Publisher, ServerClock } from './publisher';
 import { startSweeps } from './publisher-retention';
 import {
@@ -80,7 +80,14 @@ export class PostgresTransport implements Transport {
       settings.exchangePrefix,
       settings.leaseMs,
     );
-    this.#publisher = new Publisher(this.command, names, settings, clock, context.sendTimeoutMs);
+    this.#publisher = new Publisher(
+      this.command,
+      names,
+      settings,
+      clock,
+      context.sendTimeoutMs,
+      applicationName(this.handlerId, 'command'),
+    );
     this.reader = new Link(
       settings,
       'reader',

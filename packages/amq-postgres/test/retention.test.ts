@@ -1,0 +1,90 @@
+import { describeWithBroker, randomKey, randomPrefix, sleep } from '@teal/amq-core/testing';
+import { callbackMessage } from '@teal/messages';
+import { expect, it } from 'vitest';
+import { connect } from '../src/index';
+import {
+  brokerResources,
+  POSTGRES_URL,
+  postgresTransportOf,
+  postgresUnavailable,
+  SCHEMA,
+  sql,
+} from './support/broker';
+
+async function rowsOf(prefix: string): Promise<number> {
+  const [row] = await sql<{ count: string }>(
+    `SELECT count(*) FROM ${SCHEMA}.messages WHERE prefix = $1`,
+    [prefix],
+  );
+  return Number(row?.count);
+}
+
+async function until(what: string, holds: () => Promise<boolean>, timeoutMs = 15_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await holds())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(200);
+  }
+}
+
+describeWithBroker('postgres retention', await postgresUnavailable(), () => {
+  it('deletes messages older than retentionMs by itself', async () => {
+    const exchangePrefix = randomPrefix();
+    const handler = await connect({ url: POSTGRES_URL, exchangePrefix, retentionMs: 1_000 });
+    try {
+      for (let i = 0; i < 20; i++) {
+        await handler.send(callbackMessage({ url: `https://x.test/${i}`, state: 'old' }));
+      }
+      expect(await rowsOf(exchangePrefix)).toBe(20);
+      await until('the expired messages to go', async () => (await rowsOf(exchangePrefix)) === 0);
+    } finally {
+      await handler.close();
+    }
+  }, 30_000);
+
+  it('keeps at most maxMessages of a prefix, the newest', async () => {
+    const exchangePrefix = randomPrefix();
+    const handler = await connect({
+      url: POSTGRES_URL,
+      exchangePrefix,
+      maxMessages: 10,
+      retentionMs: 10_000,
+    });
+    try {
+      await Promise.all(
+        Array.from({ length: 50 }, (_, i) =>
+          handler.send(callbackMessage({ url: `https://x.test/${i}`, state: 'many' })),
+        ),
+      );
+      await until('the prefix to be trimmed', async () => (await rowsOf(exchangePrefix)) <= 10);
+      const rows = await sql<{ body: Buffer }>(
+        `SELECT body FROM ${SCHEMA}.messages WHERE prefix = $1 ORDER BY id`,
+        [exchangePrefix],
+      );
+      expect(rows.map((row) => JSON.parse(row.body.toString()).url)).toEqual(
+        Array.from({ length: 10 }, (_, i) => `https://x.test/${40 + i}`),
+      );
+    } finally {
+      await handler.close();
+      await sql(`DELETE FROM ${SCHEMA}.messages WHERE prefix = $1`, [exchangePrefix]);
+    }
+  }, 30_000);
+
+  it("lets a crashed handler's bindings expire with its lease", async () => {
+    const exchangePrefix = randomPrefix();
+    const crashed = await connect({ url: POSTGRES_URL, exchangePrefix, leaseMs: 1_000 });
+    const sweeper = await connect({ url: POSTGRES_URL, exchangePrefix, retentionMs: 1_000 });
+    try {
+      await crashed.bindCallbackState(randomKey('orphan'));
+      expect(await brokerResources(crashed)).toHaveLength(2);
+      // Its connections die and its timers stop, but nobody deletes its rows: a killed process.
+      const transport = postgresTransportOf(crashed);
+      await Promise.all([transport.reader.close(), transport.command.close()]);
+      await until('the lease to run out and a sweep to take the rows', async () => {
+        return (await brokerResources(crashed)).length === 0;
+      });
+    } finally {
+      await Promise.allSettled([crashed.close(), sweeper.close()]);
+    }
+  }, 30_000);
+});

@@ -1,20 +1,9 @@
-import {
-  AMQClosedError,
-  AMQError,
-  backoffDelay,
-  Fifo,
-  type Logger,
-  messageOf,
-} from '@teal/amq-core/adapter';
+import { AMQClosedError, backoffDelay, type Logger, messageOf } from '@teal/amq-core/adapter';
 import pg from 'pg';
+import { PostgresConnectionError } from './connection-errors';
+import { StatementQueue } from './connection-queue';
 import { applicationName, type LinkRole } from './names';
 import { describeServer, PACKAGE, type PostgresSettings } from './settings';
-
-/** The connection to PostgreSQL failed, or could not be made. */
-export class PostgresConnectionError extends AMQError {
-  static override readonly kind: string = 'PostgresConnectionError';
-  override name = 'PostgresConnectionError';
-}
 
 /** What a link tells its owner, and asks of it for each new connection. */
 export interface LinkHooks {
@@ -26,37 +15,6 @@ export interface LinkHooks {
   down(error: unknown): void;
   /** A NOTIFY arrived on a channel the connection listens to. */
   notified?(): void;
-}
-
-interface Work {
-  readonly run: (client: pg.Client) => Promise<unknown>;
-  readonly resolve: (value: unknown) => void;
-  readonly reject: (error: unknown) => void;
-  readonly signal: AbortSignal | undefined;
-  readonly onAbort: () => void;
-  isDone: boolean;
-}
-
-/**
- * SQLSTATEs with which the server ends a session before or instead of
- * running a statement (admin or crash shutdown, not accepting connections):
- * whatever was sent with them never committed.
- */
-const ENDED_UNRUN = new Set(['57P01', '57P02', '57P03']);
-
-/**
- * Whether a statement that failed with `error` surely never committed: the
- * server ended the session (above), or node-postgres refused it unwritten.
- */
-export function neverRan(error: unknown): boolean {
-  const code = sqlStateOf(error);
-  if (code !== undefined) return ENDED_UNRUN.has(code);
-  return /not queryable|Client was closed/.test(messageOf(error));
-}
-
-/** The SQLSTATE of an error the server sent; undefined for a socket's (whose `code` is `ECONNRESET`…). */
-export function sqlStateOf(error: unknown): string | undefined {
-  return error instanceof pg.DatabaseError ? error.code : undefined;
 }
 
 /**
@@ -73,9 +31,8 @@ export class Link {
   readonly #hooks: LinkHooks;
   readonly #logger: Logger;
   readonly #name: string;
-  readonly #queue = new Fifo<Work>();
+  readonly #queue: StatementQueue;
   #client: pg.Client | null = null;
-  #isRunning = false;
   #isClosed = false;
   #isDown = false;
   #attempt = 0;
@@ -94,6 +51,18 @@ export class Link {
     this.#hooks = hooks;
     this.#logger = logger;
     this.#name = applicationName(handlerId, role);
+    this.#queue = new StatementQueue(
+      () => this.#client,
+      settings.livenessMs,
+      (client) => {
+        logger.warn('a statement got no answer from PostgreSQL; dropping the connection', {
+          adapter: PACKAGE,
+          role,
+          livenessMs: settings.livenessMs,
+        });
+        destroy(client);
+      },
+    );
   }
 
   get isUp(): boolean {
@@ -143,23 +112,7 @@ export class Link {
    */
   run<T>(work: (client: pg.Client) => Promise<T>, signal?: AbortSignal): Promise<T> {
     if (this.#isClosed) return Promise.reject(this.#closedError());
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    return new Promise<T>((resolve, reject) => {
-      const item: Work = {
-        run: work,
-        resolve: resolve as (value: unknown) => void,
-        reject,
-        signal,
-        // Still queued: dropped unwritten. Running: its statement settles on its own.
-        onAbort: () => {
-          if (this.#running !== item) this.#settle(item, signal?.reason);
-        },
-        isDone: false,
-      };
-      signal?.addEventListener('abort', item.onAbort, { once: true });
-      this.#queue.push(item);
-      this.#schedulePump();
-    });
+    return this.#queue.run(work, signal);
   }
 
   /** Closes politely within `signal`'s deadline, else destroys the connection. */
@@ -167,7 +120,7 @@ export class Link {
     if (this.#isClosed) return;
     this.#isClosed = true;
     clearTimeout(this.#retry);
-    for (const item of this.#queue.drain()) this.#settle(item, this.#closedError());
+    this.#queue.fail(this.#closedError());
     const client = this.#client;
     this.#client = null;
     if (client === null) return;
@@ -193,65 +146,6 @@ export class Link {
   /** Drops the connection as a network failure would (it reconnects): for tests and liveness. */
   drop(): void {
     if (this.#client !== null) destroy(this.#client);
-  }
-
-  #running: Work | null = null;
-  #isPumpScheduled = false;
-
-  /**
-   * Pumps on the next turn of the event loop, after pending I/O: a reset the
-   * socket already received then marks the link down before anything is
-   * written to it, and the sends of one turn leave together.
-   */
-  #schedulePump(): void {
-    if (this.#isPumpScheduled) return;
-    this.#isPumpScheduled = true;
-    setImmediate(() => {
-      this.#isPumpScheduled = false;
-      this.#pump();
-    });
-  }
-
-  #pump(): void {
-    const client = this.#client;
-    if (this.#isRunning || client === null) return;
-    let item = this.#queue.shift();
-    while (item !== undefined && (item.isDone || item.signal?.aborted)) {
-      if (!item.isDone) this.#settle(item, item.signal?.reason);
-      item = this.#queue.shift();
-    }
-    if (item === undefined) return;
-    this.#isRunning = true;
-    this.#running = item;
-    const running = item;
-    const watchdog = setTimeout(() => {
-      this.#logger.warn('a statement got no answer from PostgreSQL; dropping the connection', {
-        adapter: PACKAGE,
-        role: this.role,
-        livenessMs: this.#settings.livenessMs,
-      });
-      destroy(client);
-    }, this.#settings.livenessMs);
-    running
-      .run(client)
-      .then(
-        (value) => this.#settle(running, undefined, value),
-        (error: unknown) => this.#settle(running, error),
-      )
-      .finally(() => {
-        clearTimeout(watchdog);
-        this.#isRunning = false;
-        this.#running = null;
-        this.#schedulePump();
-      });
-  }
-
-  #settle(item: Work, error: unknown, value?: unknown): void {
-    if (item.isDone) return;
-    item.isDone = true;
-    item.signal?.removeEventListener('abort', item.onAbort);
-    if (error === undefined) item.resolve(value);
-    else item.reject(error);
   }
 
   async #connect(): Promise<void> {
@@ -291,7 +185,7 @@ export class Link {
     }
     this.#isDown = false;
     this.#hooks.up();
-    this.#schedulePump();
+    this.#queue.wake();
   }
 
   #lost(client: pg.Client, error: unknown): void {
@@ -338,7 +232,7 @@ export class Link {
 }
 
 /** Ends a connection at once, whatever state it is in: node-postgres has no public way. */
-function destroy(client: pg.Client): void {
+export function destroy(client: pg.Client): void {
   const socket = (client as unknown as { connection?: { stream?: { destroy?(): void } } })
     .connection?.stream;
   socket?.destroy?.();

@@ -85,21 +85,23 @@ export class BindingTable {
     await this.#apply(client, keys, [], true);
   }
 
-  /** Renews the lease; restores the rows if a sweep took them. */
+  /** Renews the lease; restores the rows if a sweep took them, and says so. */
   async renew(
     client: pg.Client,
     wanted: () => Iterable<readonly [AMQExchangeName, string]>,
-  ): Promise<void> {
-    if (this.isEmpty) return;
+  ): Promise<boolean> {
+    if (this.isEmpty) return false;
     const renewed = await client.query(
       `UPDATE ${this.#names.handlers} SET expires_at = now() + $2 * interval '1 millisecond' WHERE id = $1`,
       [this.#handlerId, this.#leaseMs],
     );
-    if (renewed.rowCount === 0) await this.restore(client, wanted());
+    if (renewed.rowCount !== 0) return false;
+    await this.restore(client, wanted());
+    return true;
   }
 
   /** Renews the lease on the link, restoring the rows if a sweep took them. */
-  renewWith(wanted: () => Iterable<readonly [AMQExchangeName, string]>): Promise<void> {
+  renewWith(wanted: () => Iterable<readonly [AMQExchangeName, string]>): Promise<boolean> {
     return this.#link.run((client) => this.renew(client, wanted));
   }
 

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { type AMQExchangeName, AMQSendError, messageOf } from '@teal/amq-core/adapter';
 import type pg from 'pg';
-import { type Link, neverRan, sqlStateOf } from './connection';
+import type { Link } from './connection';
+import { isSessionLost, neverRan, sqlStateOf } from './connection-errors';
 import { DEADLINE_SQLSTATE } from './connection-schema';
 import type { Names } from './names';
 import { type Doubt, wasWritten } from './publisher-doubt';
@@ -247,7 +248,7 @@ export class Publisher {
       this.#retry(batch, error);
       return;
     }
-    if (sqlState === undefined) {
+    if (isSessionLost(error)) {
       this.#doubts.push({ ...doubt, sends: batch });
       this.#schedule();
       return;

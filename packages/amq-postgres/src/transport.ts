@@ -111,9 +111,10 @@ export class PostgresTransport implements Transport {
       this.#bindings,
       this.handlerId,
     );
-    this.#stopSweeps = startSweeps(this.command, names, settings, () =>
-      this.#bindings.renewWith(context.bindings),
-    );
+    this.#stopSweeps = startSweeps(this.command, names, settings, async () => {
+      // Rows put back: what arrived meanwhile waits after the reader's cursor.
+      if (await this.#bindings.renewWith(context.bindings)) this.#consumer.wake();
+    });
   }
 
   /** Makes a transport whose command connection is up, within the send timeout. */

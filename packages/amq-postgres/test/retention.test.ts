@@ -1,4 +1,4 @@
-import { describeWithBroker, randomKey, randomPrefix, sleep } from '@teal/amq-core/testing';
+import { describeWithBroker, Inbox, randomKey, randomPrefix, sleep } from '@teal/amq-core/testing';
 import { callbackMessage } from '@teal/messages';
 import { expect, it } from 'vitest';
 import { connect } from '../src/index';
@@ -85,6 +85,29 @@ describeWithBroker('postgres retention', await postgresUnavailable(), () => {
       });
     } finally {
       await Promise.allSettled([crashed.close(), sweeper.close()]);
+    }
+  }, 30_000);
+
+  it('puts back the rows a sweep took from a live handler, skipping nothing sent meanwhile', async () => {
+    const exchangePrefix = randomPrefix();
+    const receiver = await connect({ url: POSTGRES_URL, exchangePrefix, leaseMs: 1_500 });
+    const sender = await connect({ url: POSTGRES_URL, exchangePrefix });
+    try {
+      const inbox = new Inbox(receiver);
+      const state = randomKey('swept');
+      await receiver.bindCallbackState(state);
+      // What a sweep does to a handler whose process stalled past its lease.
+      await sql(`DELETE FROM ${SCHEMA}.handlers WHERE id = $1`, [
+        postgresTransportOf(receiver).handlerId,
+      ]);
+      const urls = [0, 1, 2].map((i) => `https://x.test/swept/${i}`);
+      for (const url of urls) await sender.send(callbackMessage({ url, state }));
+      const messages = await inbox.receive(3, 10_000);
+      expect(messages.map((m) => (m.kind === 'callback' ? m.url : ''))).toEqual(urls);
+      expect(await brokerResources(receiver)).toHaveLength(2);
+    } finally {
+      await Promise.allSettled([receiver.close(), sender.close()]);
+      await sql(`DELETE FROM ${SCHEMA}.messages WHERE prefix = $1`, [exchangePrefix]);
     }
   }, 30_000);
 });

@@ -2,20 +2,9 @@ import { isExchangeName, type TransportContext } from '@teal/amq-core/adapter';
 import type pg from 'pg';
 import type { Link } from './connection';
 import type { BindingTable } from './consumer-bindings';
+import { nextCursor, type ReadRow, readStatement } from './consumer-read';
 import { type Names, quoteIdentifier } from './names';
 import { PACKAGE, type PostgresSettings } from './settings';
-
-interface Row {
-  readonly id: string | null;
-  readonly exchange: string | null;
-  readonly routing_key: string | null;
-  readonly size: string | null;
-  /** Base64: node-postgres decodes every field as UTF-8 text, binary results included. */
-  readonly body: string | null;
-  readonly top: string | null;
-  readonly is_bound: string;
-  readonly hits: string;
-}
 
 /**
  * The receiving side: one reader connection that LISTENs to the prefix's
@@ -31,6 +20,7 @@ export class Consumer {
   readonly #context: TransportContext;
   readonly #bindings: BindingTable;
   readonly #handlerId: string;
+  readonly #statement: string;
   readonly #stopped = new AbortController();
   /** The last id read: every row after it that our bindings join is still to deliver. */
   #cursor = '0';
@@ -52,6 +42,7 @@ export class Consumer {
     this.#context = context;
     this.#bindings = bindings;
     this.#handlerId = handlerId;
+    this.#statement = readStatement(names);
   }
 
   /** Readies a new reader connection: LISTEN first, so that no wake-up after it is missed. */
@@ -114,30 +105,11 @@ export class Consumer {
     }
   }
 
-  #read(client: pg.Client, limit: number, bytesRoom: number): Promise<Row[]> {
-    const { handlers, bindings, messages } = this.#names;
-    // One statement, one snapshot: `top` and the rows agree, so the cursor may
-    // move to `top` when every row the bindings join was read.
+  #read(client: pg.Client, limit: number, bytesRoom: number): Promise<ReadRow[]> {
     const query = {
-      text: `WITH hits AS (
-           SELECT m.id, m.exchange, m.routing_key, octet_length(m.body) AS size
-           FROM ${bindings} b
-           JOIN ${messages} m ON m.stream = hashtext($2) AND m.key_hash = b.key_hash
-             AND m.id > greatest(b.after_id, $3::bigint) AND m.exchange = b.exchange
-             AND m.routing_key = b.routing_key AND m.prefix = $2
-           WHERE b.handler_id = $1
-           ORDER BY m.id LIMIT $4),
-         sized AS (SELECT h.*, sum(h.size) OVER (ORDER BY h.id) - h.size AS before FROM hits h),
-         info AS (SELECT
-           (SELECT max(id) FROM ${messages} WHERE stream = hashtext($2)) AS top,
-           EXISTS (SELECT 1 FROM ${handlers} WHERE id = $1) AS is_bound,
-           (SELECT count(*)::int FROM hits) AS hits)
-         SELECT s.id, s.exchange, s.routing_key, s.size,
-           CASE WHEN s.size <= $6 THEN encode(m.body, 'base64') END AS body, info.*
-         FROM info
-         LEFT JOIN (sized s JOIN ${messages} m ON m.stream = hashtext($2) AND m.id = s.id)
-           ON s.before < $5
-         ORDER BY s.id`,
+      // Prepared once per connection: the statement is planned once, not on every read.
+      name: 'teal-amq-read',
+      text: this.#statement,
       values: [
         this.#handlerId,
         this.#settings.exchangePrefix,
@@ -149,32 +121,18 @@ export class Consumer {
       // Numbers stay text: ids are bigints, and the counts small.
       types: { getTypeParser: () => (value: string) => value },
     };
-    return client.query<Row>(query).then((result) => result.rows);
+    return client.query<ReadRow>(query).then((result) => result.rows);
   }
 
   /** Delivers what was read and moves the cursor; whether there may be more to read now. */
-  #take(rows: readonly Row[], limit: number): boolean {
-    const info = rows[0];
-    if (info === undefined) return false;
-    let last: string | null = null;
-    for (const row of rows) {
-      if (row.id === null) continue;
-      last = row.id;
-      this.#deliver(row);
-    }
-    const hits = Number(info.hits);
-    const readAll = hits < limit && rows.filter((row) => row.id !== null).length === hits;
-    if (readAll && info.is_bound === 't' && info.top !== null) {
-      // Nothing after the last row read joins our bindings up to `top`; under the writer lock
-      // no id at or below `top` can commit later. Never while our rows are missing (swept).
-      this.#cursor = maxId(this.#cursor, info.top);
-    } else if (last !== null) {
-      this.#cursor = maxId(this.#cursor, last);
-    }
-    return !readAll;
+  #take(rows: readonly ReadRow[], limit: number): boolean {
+    for (const row of rows) if (row.id !== null) this.#deliver(row);
+    const { cursor, isMore } = nextCursor(this.#cursor, rows, limit);
+    this.#cursor = cursor;
+    return isMore;
   }
 
-  #deliver(row: Row): void {
+  #deliver(row: ReadRow): void {
     const exchange = row.exchange ?? '';
     if (!isExchangeName(exchange) || row.routing_key === null) return;
     if (row.body === null) {
@@ -190,8 +148,4 @@ export class Consumer {
     const body = Buffer.from(row.body, 'base64');
     this.#context.deliver({ exchange, routingKey: row.routing_key, body });
   }
-}
-
-function maxId(a: string, b: string): string {
-  return BigInt(a) >= BigInt(b) ? a : b;
 }

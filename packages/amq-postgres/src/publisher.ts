@@ -216,15 +216,17 @@ export class Publisher {
 
   async #insert(client: pg.Client, batch: readonly Pending[], batchId: string): Promise<void> {
     // Array order is send order; the trigger takes each row's id in insert order.
-    await client.query(
-      `INSERT INTO ${this.#names.messages}
+    await client.query({
+      // Prepared once per connection, like the reader's statement.
+      name: 'teal-amq-insert',
+      text: `INSERT INTO ${this.#names.messages}
          (prefix, exchange, routing_key, body, expires_at, not_after, batch)
        SELECT $1, u.exchange, u.routing_key, u.body, now() + $2 * interval '1 millisecond',
          u.not_after, $7::uuid
        FROM unnest($3::text[], $4::text[], $5::bytea[], $6::timestamptz[])
          WITH ORDINALITY AS u(exchange, routing_key, body, not_after, ord)
        ORDER BY u.ord`,
-      [
+      values: [
         this.#settings.exchangePrefix,
         this.#settings.retentionMs,
         batch.map((pending) => pending.exchange),
@@ -233,7 +235,7 @@ export class Publisher {
         batch.map((pending) => this.#clock.serverDeadline(pending.deadline)),
         batchId,
       ],
-    );
+    });
   }
 
   /**

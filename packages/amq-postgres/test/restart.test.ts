@@ -5,8 +5,8 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { connect } from '../src/index';
 import { PrivateServer, privateServerMissing } from './support/server';
 
-/** Send timeouts of the runs: longer than the outage (sends wait it out), and shorter. */
-const RUNS = [5_000, 5_000, 5_000, 1_000, 1_000];
+/** Send timeouts of the runs: the default, far longer than the outage (sends wait it out), and shorter. */
+const RUNS = [10_000, 10_000, 10_000, 1_000, 1_000];
 const SENDING_MS = 8_000;
 const STOP_AT_MS = 2_000;
 const DOWN_MS = 1_500;
@@ -112,6 +112,11 @@ describeWithBroker('postgres restart (private server)', await privateServerMissi
       expect(figures.duplicated).toBe(0);
       expect(figures.confirmed).toBeGreaterThan(0);
       expect(figures.confirmed + figures.rejected).toBe(figures.sent);
+    }
+    // A send caught by the kill is in doubt, not failed: once the server is back it is
+    // found written, or written then; only a deadline shorter than the outage fails it.
+    for (const [run, figures] of runs.entries()) {
+      if (RUNS[run]! > 5_000) expect(figures.rejected).toBe(0);
     }
   }, 300_000);
 });

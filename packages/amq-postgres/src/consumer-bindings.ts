@@ -48,6 +48,16 @@ export class BindingTable {
     return this.#afterIds.size === 0;
   }
 
+  /** The earliest start of a bound key: where a reader that read nothing yet begins. */
+  firstAfterId(): string {
+    let first: bigint | null = null;
+    for (const { after } of this.#afterIds.values()) {
+      const id = BigInt(after);
+      if (first === null || id < first) first = id;
+    }
+    return String(first ?? 0n);
+  }
+
   /** The bindings as `binding <exchange> <key>`, as this handler believes the database holds them. */
   lines(): string[] {
     return [...this.#afterIds.values()].map(({ exchange, key }) => `binding ${exchange} ${key}`);

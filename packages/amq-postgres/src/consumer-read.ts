@@ -24,19 +24,17 @@ export interface ReadRow {
 
 /**
  * The reader's one statement, one snapshot. It looks at the prefix's rows
- * after the cursor (or the oldest binding's start) in id order, at most
+ * after the cursor in id order, at most
  * SCAN_ROWS of them, keeps those its bindings join ($4 at most, and no more
  * body bytes than $5 but at least one), and returns them with the prefix's
  * last id: the work grows with the prefix's new rows, not with the number of
  * bindings. Parameters: handler id, prefix, cursor, rows, bytes, maxBodyBytes.
  */
 export function readStatement({ messages, bindings, handlers }: Names): string {
-  return `WITH start AS (
-    SELECT greatest($3::bigint, (SELECT min(after_id) FROM ${bindings} WHERE handler_id = $1)) AS id),
-  fresh AS MATERIALIZED (
+  return `WITH fresh AS MATERIALIZED (
     SELECT m.id, m.prefix, m.exchange, m.routing_key, m.key_hash
-    FROM ${messages} m, start
-    WHERE m.stream = hashtext($2) AND m.id > start.id
+    FROM ${messages} m
+    WHERE m.stream = hashtext($2) AND m.id > $3::bigint
     ORDER BY m.id LIMIT ${SCAN_ROWS}),
   hits AS (
     SELECT f.id, f.exchange, f.routing_key FROM fresh f

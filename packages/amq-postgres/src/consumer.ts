@@ -113,7 +113,8 @@ export class Consumer {
       values: [
         this.#handlerId,
         this.#settings.exchangePrefix,
-        this.#cursor,
+        // A reader that read nothing yet starts at its oldest binding, not at the table's first row.
+        this.#cursor === '0' ? this.#bindings.firstAfterId() : this.#cursor,
         limit,
         bytesRoom,
         this.#settings.maxBodyBytes,

@@ -6,19 +6,14 @@ import { isSessionLost, neverRan, sqlStateOf } from './connection-errors';
 import { DEADLINE_SQLSTATE } from './connection-schema';
 import type { Names } from './names';
 import { type Doubt, wasWritten } from './publisher-doubt';
+import { insertBatch, type ServerClock } from './publisher-insert';
 import { PACKAGE, type PostgresSettings } from './settings';
 
 /** Rows and body bytes one INSERT carries at most. */
 const MAX_BATCH_ROWS = 1_000;
 const MAX_BATCH_BYTES = 8 * 1024 * 1024;
-/**
- * Taken off each deadline the server checks: the time from the trigger's
- * check to the commit being visible (the WAL flush), so that a row cannot
- * become visible after its sender was told it failed.
- */
-const COMMIT_ALLOWANCE_MS = 50;
 
-interface Pending {
+export interface Pending {
   readonly exchange: AMQExchangeName;
   readonly routingKey: string;
   readonly body: Buffer;
@@ -33,31 +28,6 @@ interface Pending {
 
 interface DoubtfulBatch extends Doubt {
   readonly sends: Pending[];
-}
-
-/**
- * How far the server's clock is from this process's, measured on each new
- * connection: the server checks each send's deadline by its own clock.
- */
-export class ServerClock {
-  #offsetMs = 0;
-  #uncertaintyMs = 0;
-
-  async measure(client: pg.Client): Promise<void> {
-    const sentAt = Date.now();
-    const { rows } = await client.query<{ now: number }>(
-      'SELECT extract(epoch FROM clock_timestamp()) * 1000 AS now',
-    );
-    const receivedAt = Date.now();
-    this.#offsetMs = Number(rows[0]?.now) - (sentAt + receivedAt) / 2;
-    this.#uncertaintyMs = (receivedAt - sentAt) / 2;
-  }
-
-  /** The server time by which a row must be written for a send due at `deadline` here. */
-  serverDeadline(deadline: number): string {
-    const at = deadline + this.#offsetMs - this.#uncertaintyMs - COMMIT_ALLOWANCE_MS;
-    return new Date(at).toISOString();
-  }
 }
 
 /**
@@ -167,7 +137,7 @@ export class Publisher {
     const batchId = randomUUID();
     const pid = (client as unknown as { processID?: number }).processID ?? 0;
     try {
-      await this.#insert(client, batch, batchId);
+      await insertBatch(client, this.#names, this.#settings, this.#clock, batch, batchId);
       for (const pending of batch) this.#settle(pending);
     } catch (error) {
       this.#failed(batch, error, { batchId, pid });
@@ -212,30 +182,6 @@ export class Publisher {
       count++;
     }
     return this.#pending.splice(0, count);
-  }
-
-  async #insert(client: pg.Client, batch: readonly Pending[], batchId: string): Promise<void> {
-    // Array order is send order; the trigger takes each row's id in insert order.
-    await client.query({
-      // Prepared once per connection, like the reader's statement.
-      name: 'teal-amq-insert',
-      text: `INSERT INTO ${this.#names.messages}
-         (prefix, exchange, routing_key, body, expires_at, not_after, batch)
-       SELECT $1, u.exchange, u.routing_key, u.body, now() + $2 * interval '1 millisecond',
-         u.not_after, $7::uuid
-       FROM unnest($3::text[], $4::text[], $5::bytea[], $6::timestamptz[])
-         WITH ORDINALITY AS u(exchange, routing_key, body, not_after, ord)
-       ORDER BY u.ord`,
-      values: [
-        this.#settings.exchangePrefix,
-        this.#settings.retentionMs,
-        batch.map((pending) => pending.exchange),
-        batch.map((pending) => pending.routingKey),
-        batch.map((pending) => pending.body),
-        batch.map((pending) => this.#clock.serverDeadline(pending.deadline)),
-        batchId,
-      ],
-    });
   }
 
   /**

@@ -13,7 +13,8 @@ import { installSchema } from './connection-schema';
 import { Consumer } from './consumer';
 import { BindingTable } from './consumer-bindings';
 import { applicationName, Names } from './names';
-import { Publisher, ServerClock } from './publisher';
+import { Publisher } from './publisher';
+import { ServerClock } from './publisher-insert';
 import { startSweeps } from './publisher-retention';
 import {
   PACKAGE,

@@ -7,6 +7,40 @@ export class PostgresConnectionError extends AMQError {
   override name = 'PostgresConnectionError';
 }
 
+/**
+ * A background statement — a read, a sweep, a lease renewal — that
+ * PostgreSQL refused: reported to the handler's `onError` (the first of a
+ * run of failures), and tried again.
+ */
+export class PostgresStatementError extends AMQError {
+  static override readonly kind: string = 'PostgresStatementError';
+  override name = 'PostgresStatementError';
+}
+
+/** Reports the first failure of a run, and again after a success: no report storm. */
+export function reportOnce(report: (error: unknown) => void): {
+  failed(what: string, error: unknown): void;
+  succeeded(): void;
+} {
+  let isFailing = false;
+  return {
+    failed(what, error) {
+      // A lost connection is reported by its link; only what the server refused is news.
+      if (isFailing || isSessionLost(error)) return;
+      isFailing = true;
+      report(
+        new PostgresStatementError(
+          `[@teal/amq-postgres] ${what} failed (${messageOf(error)}); trying again. Check the role's rights on the adapter's schema`,
+          { cause: error },
+        ),
+      );
+    },
+    succeeded() {
+      isFailing = false;
+    },
+  };
+}
+
 /** The SQLSTATE of an error the server sent; undefined for a socket's (whose `code` is `ECONNRESET`…). */
 export function sqlStateOf(error: unknown): string | undefined {
   return error instanceof pg.DatabaseError ? error.code : undefined;

@@ -1,6 +1,7 @@
 import { isExchangeName, type TransportContext } from '@teal/amq-core/adapter';
 import type pg from 'pg';
 import type { Link } from './connection';
+import { reportOnce } from './connection-errors';
 import type { BindingTable } from './consumer-bindings';
 import { nextCursor, type ReadRow, readStatement } from './consumer-read';
 import { type Names, quoteIdentifier } from './names';
@@ -21,6 +22,7 @@ export class Consumer {
   readonly #bindings: BindingTable;
   readonly #handlerId: string;
   readonly #statement: string;
+  readonly #readFailures: ReturnType<typeof reportOnce>;
   readonly #stopped = new AbortController();
   /** The last id read: every row after it that our bindings join is still to deliver. */
   #cursor = '0';
@@ -43,6 +45,7 @@ export class Consumer {
     this.#bindings = bindings;
     this.#handlerId = handlerId;
     this.#statement = readStatement(names);
+    this.#readFailures = reportOnce((error) => context.reportError(error));
   }
 
   /** Readies a new reader connection: LISTEN first, so that no wake-up after it is missed. */
@@ -100,8 +103,10 @@ export class Consumer {
           if (!this.#take(rows, limit)) break;
         }
       } while (this.#isWokenAgain);
-    } catch {
+      this.#readFailures.succeeded();
+    } catch (error) {
       // Stopped, or the connection failed: its reconnect wakes the reader again.
+      if (!signal.aborted) this.#readFailures.failed('reading messages', error);
     }
   }
 

@@ -1,4 +1,5 @@
 import type { Link } from './connection';
+import { reportOnce } from './connection-errors';
 import type { Names } from './names';
 import type { PostgresSettings } from './settings';
 
@@ -13,7 +14,10 @@ export function startSweeps(
   names: Names,
   settings: PostgresSettings,
   renewLease: () => Promise<void>,
+  reportError: (error: unknown) => void,
 ): () => void {
+  const sweepFailures = reportOnce(reportError);
+  const renewalFailures = reportOnce(reportError);
   const sweepEveryMs = Math.min(10_000, Math.max(1_000, settings.retentionMs / 10));
   const sweeps = setInterval(() => {
     if (!link.isUp) return;
@@ -25,10 +29,13 @@ export function startSweeps(
         ]),
       )
       // A sweep missed is done by the next one, here or in another handler.
-      .catch(() => {});
+      .then(sweepFailures.succeeded, (error: unknown) => sweepFailures.failed('a sweep', error));
   }, sweepEveryMs);
   const renewals = setInterval(() => {
-    if (link.isUp) renewLease().catch(() => {});
+    if (!link.isUp) return;
+    renewLease().then(renewalFailures.succeeded, (error: unknown) =>
+      renewalFailures.failed('renewing the lease of the bindings', error),
+    );
   }, settings.leaseMs / 3);
   sweeps.unref?.();
   renewals.unref?.();

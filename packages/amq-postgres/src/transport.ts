@@ -112,10 +112,16 @@ export class PostgresTransport implements Transport {
       this.#bindings,
       this.handlerId,
     );
-    this.#stopSweeps = startSweeps(this.command, names, settings, async () => {
-      // Rows put back: what arrived meanwhile waits after the reader's cursor.
-      if (await this.#bindings.renewWith(context.bindings)) this.#consumer.wake();
-    });
+    this.#stopSweeps = startSweeps(
+      this.command,
+      names,
+      settings,
+      async () => {
+        // Rows put back: what arrived meanwhile waits after the reader's cursor.
+        if (await this.#bindings.renewWith(context.bindings)) this.#consumer.wake();
+      },
+      (error) => context.reportError(error),
+    );
   }
 
   /** Makes a transport whose command connection is up, within the send timeout. */

@@ -1,7 +1,7 @@
 import { describeWithBroker, Inbox, randomKey, randomPrefix, sleep } from '@teal/amq-core/testing';
 import { callbackMessage } from '@teal/messages';
 import { expect, it } from 'vitest';
-import { connect } from '../src/index';
+import { connect, PostgresStatementError } from '../src/index';
 import {
   brokerResources,
   POSTGRES_URL,
@@ -108,6 +108,33 @@ describeWithBroker('postgres retention', await postgresUnavailable(), () => {
     } finally {
       await Promise.allSettled([receiver.close(), sender.close()]);
       await sql(`DELETE FROM ${SCHEMA}.messages WHERE prefix = $1`, [exchangePrefix]);
+    }
+  }, 30_000);
+
+  it('reports a sweep the server refuses to onError, once for a run of failures', async () => {
+    // A schema of its own, whose sweep fails: as it would for a role without rights.
+    const schema = `teal_amq_sweep_${Math.random().toString(36).slice(2, 10)}`;
+    const errors: unknown[] = [];
+    const handler = await connect({
+      url: POSTGRES_URL,
+      exchangePrefix: randomPrefix(),
+      schema,
+      retentionMs: 1_000,
+      onError: (error) => errors.push(error),
+    });
+    try {
+      await sql(
+        `CREATE OR REPLACE FUNCTION ${schema}.sweep(prefix text, max_messages bigint)
+           RETURNS bigint LANGUAGE plpgsql AS $$
+         BEGIN RAISE EXCEPTION 'permission denied for table messages' USING ERRCODE = '42501'; END $$`,
+      );
+      await sleep(3_500);
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toBeInstanceOf(PostgresStatementError);
+      expect((errors[0] as Error).message).toMatch(/a sweep failed \(permission denied/);
+    } finally {
+      await handler.close();
+      await sql(`DROP SCHEMA ${schema} CASCADE`);
     }
   }, 30_000);
 });

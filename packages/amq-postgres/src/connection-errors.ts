@@ -57,6 +57,14 @@ export function neverRan(error: unknown): boolean {
   return /not queryable|Client was closed/.test(messageOf(error));
 }
 
+/** Whether `error` says the socket under the session is gone (not that the server refused something). */
+export function isSocketGone(error: unknown): boolean {
+  if (sqlStateOf(error) !== undefined) return false;
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return true;
+  return /Connection terminated|not queryable|Client was closed/.test(messageOf(error));
+}
+
 /**
  * Whether the session ended under a statement — a socket error, a
  * connection exception (08…), an administrator's or a crash's shutdown, an

@@ -1,5 +1,6 @@
 import { Fifo } from '@teal/amq-core/adapter';
 import type pg from 'pg';
+import { isSocketGone } from './connection-errors';
 
 interface Work {
   readonly run: (client: pg.Client) => Promise<unknown>;
@@ -15,12 +16,14 @@ interface Work {
  * (node-postgres does not pipeline, and 9.0 drops its own queue). Work waits
  * while there is no connection, and is dropped, never written, once its
  * signal fired. A statement unanswered for `livenessMs` — a half-open link —
- * is reported through `onStuck`, which destroys its connection.
+ * is reported through `onStuck`, which destroys its connection; one whose
+ * socket died, through `onGone`.
  */
 export class StatementQueue {
   readonly #connection: () => pg.Client | null;
   readonly #livenessMs: number;
   readonly #onStuck: (client: pg.Client) => void;
+  readonly #onGone: (client: pg.Client, error: unknown) => void;
   readonly #queue = new Fifo<Work>();
   #running: Work | null = null;
   #isPumpScheduled = false;
@@ -29,10 +32,12 @@ export class StatementQueue {
     connection: () => pg.Client | null,
     livenessMs: number,
     onStuck: (client: pg.Client) => void,
+    onGone: (client: pg.Client, error: unknown) => void,
   ) {
     this.#connection = connection;
     this.#livenessMs = livenessMs;
     this.#onStuck = onStuck;
+    this.#onGone = onGone;
   }
 
   run<T>(work: (client: pg.Client) => Promise<T>, signal?: AbortSignal): Promise<T> {
@@ -90,7 +95,12 @@ export class StatementQueue {
       .run(client)
       .then(
         (value) => this.#settle(running, undefined, value),
-        (error: unknown) => this.#settle(running, error),
+        (error: unknown) => {
+          // The socket died under the statement: the link is down now, before node-postgres
+          // gets round to saying so, so that the next work waits for a new connection.
+          if (isSocketGone(error)) this.#onGone(client, error);
+          this.#settle(running, error);
+        },
       )
       .finally(() => {
         clearTimeout(watchdog);

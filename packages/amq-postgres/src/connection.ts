@@ -62,6 +62,7 @@ export class Link {
         });
         destroy(client);
       },
+      (client, error) => this.#lost(client, error),
     );
   }
 

@@ -1,5 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { type AMQExchangeName, AMQSendError, messageOf } from '@teal/amq-core/adapter';
+import {
+  AMQClosedError,
+  type AMQExchangeName,
+  AMQSendError,
+  messageOf,
+} from '@teal/amq-core/adapter';
 import type pg from 'pg';
 import type { Link } from './connection';
 import { isSessionLost, neverRan, sqlStateOf } from './connection-errors';
@@ -121,9 +126,11 @@ export class Publisher {
     this.#link
       .run((client) => this.#flush(client))
       .catch((error: unknown) => {
-        // The link closed: nothing will be written any more.
         this.#isScheduled = false;
-        this.fail(error);
+        // The link closed: nothing will be written any more. Else the connection failed
+        // under a look-up of a batch in doubt, which waits for the next one.
+        if (error instanceof AMQClosedError) this.fail(error);
+        else this.#schedule();
       });
   }
 
@@ -158,9 +165,21 @@ export class Publisher {
         doubt,
       );
     } catch (error) {
-      // The connection failed again: still in doubt.
-      this.#doubts.unshift({ ...doubt, sends });
-      throw error;
+      if (isSessionLost(error)) {
+        // The connection failed again: still in doubt, until the next one.
+        this.#doubts.unshift({ ...doubt, sends });
+        throw error;
+      }
+      for (const pending of sends) {
+        this.#settle(
+          pending,
+          new AMQSendError(
+            `[${PACKAGE}] could not tell whether the message on ${pending.exchange} was written (${messageOf(error)}): it may have been; the role needs to see and end its own sessions (pg_stat_activity, pg_terminate_backend)`,
+            { cause: error },
+          ),
+        );
+      }
+      return;
     }
     if (isWritten) {
       for (const pending of sends) this.#settle(pending);

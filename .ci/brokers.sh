@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Starts whichever of RabbitMQ, Redis and NATS does not answer on its local
+# Starts whichever of RabbitMQ, Redis, NATS and PostgreSQL does not answer on its local
 # port, then waits until each answers. CI runs it before the tests; developers
 # can run it too (with the rights to start these services):
 #
@@ -16,6 +16,7 @@ BROKERS=(
   "RabbitMQ 5672 AMQP_URL amqp://guest:guest@127.0.0.1:5672"
   "Redis 6379 REDIS_URL redis://127.0.0.1:6379"
   "NATS 4222 NATS_URL nats://127.0.0.1:4222"
+  "PostgreSQL 5432 POSTGRES_URL postgres://postgres@127.0.0.1:5432/test"
 )
 
 port_answers() {
@@ -42,6 +43,10 @@ start_broker() {
       mkdir -p /var/lib/nats-server
       start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- \
         -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log
+      ;;
+    PostgreSQL)
+      # Debian's cluster, whatever its major version.
+      pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main start
       ;;
   esac
 }

@@ -2,6 +2,7 @@ import { connect } from '@teal/amq-core';
 import { handlerPeer, type PeerFactory } from './peer';
 import { rawAmqp } from './raw/amqp';
 import { rawJetStream, rawNats } from './raw/nats';
+import { rawPostgres } from './raw/postgres';
 import { rawRedis } from './raw/redis';
 
 /** One broker as the benchmarks see it: the adapter and its raw-client baseline. */
@@ -16,6 +17,7 @@ export interface BenchTarget {
 const amqpUrl = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const natsUrl = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+const postgresUrl = process.env.POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 const viaConnect =
   (url: string, options: Record<string, unknown> = {}): PeerFactory =>
@@ -43,5 +45,11 @@ const BROKER_TARGETS: readonly BenchTarget[] = [
     url: natsUrl,
     adapter: viaConnect(natsUrl, { mode: 'jetstream' }),
     raw: rawJetStream(natsUrl),
+  },
+  {
+    name: 'postgres',
+    url: postgresUrl,
+    adapter: viaConnect(postgresUrl),
+    raw: rawPostgres(postgresUrl),
   },
 ];

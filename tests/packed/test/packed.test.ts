@@ -16,7 +16,14 @@ import {
 const run = promisify(execFile);
 const root = resolve(__dirname, '../../..');
 const tsc = join(root, 'node_modules/typescript/bin/tsc');
-const PACKAGES = ['messages', 'amq-core', 'amq-amqp', 'amq-redis-streams', 'amq-nats'];
+const PACKAGES = [
+  'messages',
+  'amq-core',
+  'amq-amqp',
+  'amq-redis-streams',
+  'amq-nats',
+  'amq-postgres',
+];
 
 /** One consumer project per broker: the packages a user of that broker installs, and nothing else. */
 const PROJECTS = [
@@ -35,6 +42,11 @@ const PROJECTS = [
     broker: 'nats',
     url: process.env.NATS_URL ?? 'nats://127.0.0.1:4222',
     adapter: '@teal/amq-nats',
+  },
+  {
+    broker: 'postgres',
+    url: process.env.POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
+    adapter: '@teal/amq-postgres',
   },
 ] as const;
 

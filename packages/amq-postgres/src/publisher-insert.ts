@@ -1,0 +1,92 @@
+import type pg from 'pg';
+import type { Names } from './names';
+import type { Pending } from './publisher';
+import type { PostgresSettings } from './settings';
+
+/**
+ * Taken off each deadline the server checks: the time from the trigger's
+ * check to the commit being visible (the WAL flush), so that a row cannot
+ * become visible after its sender was told it failed.
+ */
+const COMMIT_ALLOWANCE_MS = 50;
+
+/**
+ * How far the server's clock is from this process's, measured on each new
+ * connection: the server checks each send's deadline by its own clock.
+ */
+export class ServerClock {
+  #offsetMs = 0;
+  #uncertaintyMs = 0;
+
+  async measure(client: pg.Client): Promise<void> {
+    const sentAt = Date.now();
+    const { rows } = await client.query<{ now: number }>(
+      'SELECT extract(epoch FROM clock_timestamp()) * 1000 AS now',
+    );
+    const receivedAt = Date.now();
+    this.#offsetMs = Number(rows[0]?.now) - (sentAt + receivedAt) / 2;
+    this.#uncertaintyMs = (receivedAt - sentAt) / 2;
+  }
+
+  /** The server time by which a row must be written for a send due at `deadline` here. */
+  serverDeadline(deadline: number): string {
+    const at = deadline + this.#offsetMs - this.#uncertaintyMs - COMMIT_ALLOWANCE_MS;
+    return new Date(at).toISOString();
+  }
+}
+
+/**
+ * Writes one batch in one statement. Each row carries its send's deadline by
+ * the server's clock, which the insert trigger checks under the prefix's lock.
+ */
+export async function insertBatch(
+  client: pg.Client,
+  names: Names,
+  settings: PostgresSettings,
+  clock: ServerClock,
+  batch: readonly Pending[],
+  batchId: string,
+): Promise<void> {
+  const { messages } = names;
+  const first = batch[0]!;
+  if (batch.length === 1) {
+    // A lone send passes its body as a binary parameter, not hex in an array literal.
+    await client.query({
+      name: 'teal-amq-insert-one',
+      text: `INSERT INTO ${messages}
+           (prefix, exchange, routing_key, body, expires_at, not_after, batch)
+         VALUES ($1, $3, $4, $5, now() + $2 * interval '1 millisecond', $6, $7::uuid)`,
+      values: [
+        settings.exchangePrefix,
+        settings.retentionMs,
+        first.exchange,
+        first.routingKey,
+        first.body,
+        clock.serverDeadline(first.deadline),
+        batchId,
+      ],
+    });
+    return;
+  }
+  // Array order is send order; the trigger takes each row's id in insert order.
+  await client.query({
+    // Prepared once per connection, like the reader's statement.
+    name: 'teal-amq-insert',
+    text: `INSERT INTO ${messages}
+         (prefix, exchange, routing_key, body, expires_at, not_after, batch)
+       SELECT $1, u.exchange, u.routing_key, u.body, now() + $2 * interval '1 millisecond',
+         u.not_after, $7::uuid
+       FROM unnest($3::text[], $4::text[], $5::bytea[], $6::timestamptz[])
+         WITH ORDINALITY AS u(exchange, routing_key, body, not_after, ord)
+       ORDER BY u.ord`,
+    values: [
+      settings.exchangePrefix,
+      settings.retentionMs,
+      batch.map((pending) => pending.exchange),
+      batch.map((pending) => pending.routingKey),
+      batch.map((pending) => pending.body),
+      batch.map((pending) => clock.serverDeadline(pending.deadline)),
+      batchId,
+    ],
+  });
+}

@@ -1,0 +1,140 @@
+import { describeWithBroker, Inbox, randomKey, randomPrefix, sleep } from '@teal/amq-core/testing';
+import { callbackMessage } from '@teal/messages';
+import { expect, it } from 'vitest';
+import { connect, PostgresStatementError } from '../src/index';
+import {
+  brokerResources,
+  POSTGRES_URL,
+  postgresTransportOf,
+  postgresUnavailable,
+  SCHEMA,
+  sql,
+} from './support/broker';
+
+async function rowsOf(prefix: string): Promise<number> {
+  const [row] = await sql<{ count: string }>(
+    `SELECT count(*) FROM ${SCHEMA}.messages WHERE prefix = $1`,
+    [prefix],
+  );
+  return Number(row?.count);
+}
+
+async function until(what: string, holds: () => Promise<boolean>, timeoutMs = 15_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await holds())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(200);
+  }
+}
+
+describeWithBroker('postgres retention', await postgresUnavailable(), () => {
+  it('deletes messages older than retentionMs by itself', async () => {
+    const exchangePrefix = randomPrefix();
+    const handler = await connect({ url: POSTGRES_URL, exchangePrefix, retentionMs: 1_000 });
+    try {
+      for (let i = 0; i < 20; i++) {
+        await handler.send(callbackMessage({ url: `https://x.test/${i}`, state: 'old' }));
+      }
+      expect(await rowsOf(exchangePrefix)).toBe(20);
+      await until('the expired messages to go', async () => (await rowsOf(exchangePrefix)) === 0);
+    } finally {
+      await handler.close();
+    }
+  }, 30_000);
+
+  it('keeps at most maxMessages of a prefix, the newest', async () => {
+    const exchangePrefix = randomPrefix();
+    const handler = await connect({
+      url: POSTGRES_URL,
+      exchangePrefix,
+      maxMessages: 10,
+      retentionMs: 10_000,
+    });
+    try {
+      await Promise.all(
+        Array.from({ length: 50 }, (_, i) =>
+          handler.send(callbackMessage({ url: `https://x.test/${i}`, state: 'many' })),
+        ),
+      );
+      await until('the prefix to be trimmed', async () => (await rowsOf(exchangePrefix)) <= 10);
+      const rows = await sql<{ body: Buffer }>(
+        `SELECT body FROM ${SCHEMA}.messages WHERE prefix = $1 ORDER BY id`,
+        [exchangePrefix],
+      );
+      expect(rows.map((row) => JSON.parse(row.body.toString()).url)).toEqual(
+        Array.from({ length: 10 }, (_, i) => `https://x.test/${40 + i}`),
+      );
+    } finally {
+      await handler.close();
+      await sql(`DELETE FROM ${SCHEMA}.messages WHERE prefix = $1`, [exchangePrefix]);
+    }
+  }, 30_000);
+
+  it("lets a crashed handler's bindings expire with its lease", async () => {
+    const exchangePrefix = randomPrefix();
+    const crashed = await connect({ url: POSTGRES_URL, exchangePrefix, leaseMs: 1_000 });
+    const sweeper = await connect({ url: POSTGRES_URL, exchangePrefix, retentionMs: 1_000 });
+    try {
+      await crashed.bindCallbackState(randomKey('orphan'));
+      expect(await brokerResources(crashed)).toHaveLength(2);
+      // Its connections die and its timers stop, but nobody deletes its rows: a killed process.
+      const transport = postgresTransportOf(crashed);
+      await Promise.all([transport.reader.close(), transport.command.close()]);
+      await until('the lease to run out and a sweep to take the rows', async () => {
+        return (await brokerResources(crashed)).length === 0;
+      });
+    } finally {
+      await Promise.allSettled([crashed.close(), sweeper.close()]);
+    }
+  }, 30_000);
+
+  it('puts back the rows a sweep took from a live handler, skipping nothing sent meanwhile', async () => {
+    const exchangePrefix = randomPrefix();
+    const receiver = await connect({ url: POSTGRES_URL, exchangePrefix, leaseMs: 1_500 });
+    const sender = await connect({ url: POSTGRES_URL, exchangePrefix });
+    try {
+      const inbox = new Inbox(receiver);
+      const state = randomKey('swept');
+      await receiver.bindCallbackState(state);
+      // What a sweep does to a handler whose process stalled past its lease.
+      await sql(`DELETE FROM ${SCHEMA}.handlers WHERE id = $1`, [
+        postgresTransportOf(receiver).handlerId,
+      ]);
+      const urls = [0, 1, 2].map((i) => `https://x.test/swept/${i}`);
+      for (const url of urls) await sender.send(callbackMessage({ url, state }));
+      const messages = await inbox.receive(3, 10_000);
+      expect(messages.map((m) => (m.kind === 'callback' ? m.url : ''))).toEqual(urls);
+      expect(await brokerResources(receiver)).toHaveLength(2);
+    } finally {
+      await Promise.allSettled([receiver.close(), sender.close()]);
+      await sql(`DELETE FROM ${SCHEMA}.messages WHERE prefix = $1`, [exchangePrefix]);
+    }
+  }, 30_000);
+
+  it('reports a sweep the server refuses to onError, once for a run of failures', async () => {
+    // A schema of its own, whose sweep fails: as it would for a role without rights.
+    const schema = `teal_amq_sweep_${Math.random().toString(36).slice(2, 10)}`;
+    const errors: unknown[] = [];
+    const handler = await connect({
+      url: POSTGRES_URL,
+      exchangePrefix: randomPrefix(),
+      schema,
+      retentionMs: 1_000,
+      onError: (error) => errors.push(error),
+    });
+    try {
+      await sql(
+        `CREATE OR REPLACE FUNCTION ${schema}.sweep(prefix text, max_messages bigint)
+           RETURNS bigint LANGUAGE plpgsql AS $$
+         BEGIN RAISE EXCEPTION 'permission denied for table messages' USING ERRCODE = '42501'; END $$`,
+      );
+      await sleep(3_500);
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toBeInstanceOf(PostgresStatementError);
+      expect((errors[0] as Error).message).toMatch(/a sweep failed \(permission denied/);
+    } finally {
+      await handler.close();
+      await sql(`DROP SCHEMA ${schema} CASCADE`);
+    }
+  }, 30_000);
+});

@@ -1,9 +1,9 @@
 import { type AMQHandler, createHandler } from '@teal/amq-core/adapter';
-import type { NatsTransportBase } from './base';
-import { CoreTransport } from './core-transport';
-import { JetStreamTransport } from './jetstream-transport';
-import { NatsLink } from './link';
+import { NatsLink } from './connection';
 import { type NatsConnectOptions, resolveSettings } from './settings';
+import type { NatsTransportBase } from './transport';
+import { CoreTransport } from './transport-core';
+import { JetStreamTransport } from './transport-jetstream';
 
 /**
  * Connects a handler to NATS: `nats://host:4222` (or `tls://`), core mode by

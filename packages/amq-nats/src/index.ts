@@ -1,6 +1,6 @@
-export { MAX_ROUTING_KEY_BYTES } from './base';
-export { CHUNK_HEADER, NatsMessageTooLargeError } from './chunks';
 export { connect } from './connect';
-export { NatsUnconfirmedSendError } from './core-transport';
+export { decodeToken, encodeToken, SubjectTokenError } from './names';
+export { CHUNK_HEADER, NatsMessageTooLargeError } from './publisher-chunks';
 export type { NatsConnectOptions, NatsMode, NatsOptions } from './settings';
-export { decodeToken, encodeToken, SubjectTokenError } from './subjects';
+export { MAX_ROUTING_KEY_BYTES } from './transport';
+export { NatsUnconfirmedSendError } from './transport-core';

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { NodeConnectionOptions } from '@nats-io/transport-node';
 import { AMQSettingsError, type ConnectOptions, parseBrokerUrl } from '@teal/amq-core/adapter';
-import { encodeToken, isValidSubjectRoot } from './subjects';
+import { encodeToken, isValidSubjectRoot } from './names';
 
 /** `core`: plain NATS subscriptions, at most once. `jetstream`: a stream per prefix, resumable. */
 export type NatsMode = 'core' | 'jetstream';

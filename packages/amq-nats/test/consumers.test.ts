@@ -12,10 +12,10 @@ import {
 } from '@teal/amq-core/testing';
 import { callbackMessage } from '@teal/messages';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import type { NatsTransportBase } from '../src/base';
+import { encodeToken } from '../src/names';
 import { defaultStreamName } from '../src/settings';
-import { encodeToken } from '../src/subjects';
-import { durableHandlers, NATS_URL } from './support';
+import type { NatsTransportBase } from '../src/transport';
+import { durableHandlers, NATS_URL } from './support/server';
 
 /** The consumers on a prefix's stream, as the server lists them: `<exchange of its filter>`. */
 async function consumersOn(prefix: string): Promise<string[]> {

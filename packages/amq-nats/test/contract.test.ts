@@ -6,10 +6,20 @@ import {
   transportOf,
 } from '@teal/amq-core/testing';
 import { afterAll } from 'vitest';
-import type { NatsTransportBase } from '../src/base';
 import { connect } from '../src/index';
-import { durableHandlers, NATS_URL, PrivateServer, privateServerUnavailable } from './support';
-import { consumersOnServer, hostileFrames, rawClient, subscriptionsOnServer } from './targets';
+import type { NatsTransportBase } from '../src/transport';
+import {
+  consumersOnServer,
+  hostileFrames,
+  rawClient,
+  subscriptionsOnServer,
+} from './support/broker';
+import {
+  durableHandlers,
+  NATS_URL,
+  PrivateServer,
+  privateServerUnavailable,
+} from './support/server';
 
 // Destroys the handler's socket (nats.js reconnect()): the server drops its subscriptions,
 // and the client must reconnect and restore them through its own reconnect path.

@@ -11,14 +11,14 @@ import {
 } from '@teal/amq-core/testing';
 import { callbackMessage, encodeMessage, type Message } from '@teal/messages';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import type { NatsTransportBase } from '../src/base';
 import {
   connect,
   type NatsConnectOptions,
   type NatsMode,
   NatsUnconfirmedSendError,
 } from '../src/index';
-import { durableHandlers, NATS_URL, ReplyMutingProxy } from './support';
+import type { NatsTransportBase } from '../src/transport';
+import { durableHandlers, NATS_URL, ReplyMutingProxy } from './support/server';
 
 const urlOf = (message: Message) => (message.kind === 'callback' ? message.url : '');
 const MODES = ['core', 'jetstream'] as const;

@@ -10,8 +10,8 @@ import {
 import { callbackMessage } from '@teal/messages';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { CHUNK_HEADER, connect } from '../src/index';
-import { Subjects } from '../src/subjects';
-import { durableHandlers, NATS_URL } from './support';
+import { Subjects } from '../src/names';
+import { durableHandlers, NATS_URL } from './support/server';
 
 // Anyone who can publish on a bound subject can send this: before the fix, the
 // `new Array(count)` it caused threw inside the client's socket reader, which

@@ -9,8 +9,8 @@ import {
   type NatsConnectOptions,
   NatsMessageTooLargeError,
 } from '../src/index';
-import { Subjects } from '../src/subjects';
-import { PrivateServer, privateServerUnavailable } from './support';
+import { Subjects } from '../src/names';
+import { PrivateServer, privateServerUnavailable } from './support/server';
 
 const MAX_PAYLOAD = 64 * 1024;
 

@@ -5,9 +5,9 @@ import { describeWithBroker, sleep, waitFor } from '@teal/amq-core/testing';
 import { callbackMessage, type Message } from '@teal/messages';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { connect, type NatsMode } from '../src/index';
+import { encodeToken } from '../src/names';
 import { defaultStreamName } from '../src/settings';
-import { encodeToken } from '../src/subjects';
-import { PrivateServer, privateServerUnavailable } from './support';
+import { PrivateServer, privateServerUnavailable } from './support/server';
 
 const urlOf = (message: Message) => (message.kind === 'callback' ? message.url : '');
 

@@ -9,7 +9,7 @@ import {
 import { callbackMessage, type Message } from '@teal/messages';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { connect, type NatsMode, NatsUnconfirmedSendError } from '../src/index';
-import { PrivateServer, privateServerUnavailable } from './support';
+import { PrivateServer, privateServerUnavailable } from './support/server';
 
 const RUNS = 3;
 const BEFORE_MS = 1_000;

@@ -8,10 +8,10 @@ import {
 import { type AMQHandler, EXCHANGE_NAMES } from '@teal/amq-core';
 import { type BrokerTarget, type HostileFrame, transportOf } from '@teal/amq-core/testing';
 import { afterAll } from 'vitest';
-import { CHUNK_HEADER, splitBody } from '../src/chunks';
-import type { JetStreamTransport } from '../src/jetstream-transport';
-import { MAX_PENDING_SETS } from '../src/reassembler';
-import { Subjects } from '../src/subjects';
+import { MAX_PENDING_SETS } from '../../src/consumer-chunks';
+import { Subjects } from '../../src/names';
+import { CHUNK_HEADER, splitBody } from '../../src/publisher-chunks';
+import type { JetStreamTransport } from '../../src/transport-jetstream';
 
 const utf8 = new TextEncoder();
 

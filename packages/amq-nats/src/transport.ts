@@ -5,13 +5,13 @@ import {
   type Transport,
   type TransportContext,
 } from '@teal/amq-core/adapter';
-import { type Part, splitBody } from './chunks';
+import type { NatsLink } from './connection';
+import { sleep } from './connection-retry';
+import { Reassembler } from './consumer-chunks';
 import { contain } from './contain';
-import type { NatsLink } from './link';
-import { Reassembler } from './reassembler';
-import { sleep } from './retry';
+import { Subjects, SubjectTokenError } from './names';
+import { type Part, splitBody } from './publisher-chunks';
 import type { NatsSettings } from './settings';
-import { Subjects, SubjectTokenError } from './subjects';
 
 /**
  * The longest routing key, in UTF-8 bytes. Escaping can triple it in the

@@ -1,6 +1,11 @@
 import type { Msg } from '@nats-io/transport-node';
 import type { AMQExchangeName, Logger } from '@teal/amq-core/adapter';
-import { CHUNK_HEADER, type ChunkHeader, MIN_CHUNK_BYTES, parseChunkHeader } from './chunks';
+import {
+  CHUNK_HEADER,
+  type ChunkHeader,
+  MIN_CHUNK_BYTES,
+  parseChunkHeader,
+} from './publisher-chunks';
 
 /** The most large messages reassembled at once; a new one beyond it drops the oldest. */
 export const MAX_PENDING_SETS = 64;

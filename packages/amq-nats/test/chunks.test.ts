@@ -1,9 +1,14 @@
 import { headers, type Msg } from '@nats-io/transport-node';
 import { recordLogs } from '@teal/amq-core/testing';
 import { describe, expect, it } from 'vitest';
-import { CHUNK_HEADER, MIN_CHUNK_BYTES, parseChunkHeader, splitBody } from '../src/chunks';
+import { MAX_PENDING_SETS, Reassembler } from '../src/consumer-chunks';
 import { contain } from '../src/contain';
-import { MAX_PENDING_SETS, Reassembler } from '../src/reassembler';
+import {
+  CHUNK_HEADER,
+  MIN_CHUNK_BYTES,
+  parseChunkHeader,
+  splitBody,
+} from '../src/publisher-chunks';
 
 const MiB = 1024 * 1024;
 

@@ -14,9 +14,9 @@ import { connect as connectNats } from '@nats-io/transport-node';
 import type { AMQHandler } from '@teal/amq-core';
 import { probeBroker } from '@teal/amq-core/testing';
 import { afterAll } from 'vitest';
-import { connect, type NatsConnectOptions } from '../src/index';
-import { defaultStreamName } from '../src/settings';
-import { encodeToken } from '../src/subjects';
+import { connect, type NatsConnectOptions } from '../../src/index';
+import { encodeToken } from '../../src/names';
+import { defaultStreamName } from '../../src/settings';
 
 /** The shared server, found as users find it. */
 export const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';

@@ -1,8 +1,8 @@
 import type { Subscription } from '@nats-io/transport-node';
 import { AMQError, type AMQExchangeName, AMQSendError } from '@teal/amq-core/adapter';
-import { bindingLine, NatsTransportBase } from './base';
+import { asAMQError, raceSignal, sleep } from './connection-retry';
 import { contain } from './contain';
-import { asAMQError, raceSignal, sleep } from './retry';
+import { bindingLine, NatsTransportBase } from './transport';
 
 interface Bound {
   readonly exchange: AMQExchangeName;

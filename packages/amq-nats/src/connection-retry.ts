@@ -1,6 +1,6 @@
 import { JetStreamApiError } from '@nats-io/jetstream';
 import { AMQError, backoffDelay } from '@teal/amq-core/adapter';
-import type { NatsLink } from './link';
+import type { NatsLink } from './connection';
 
 /** How long one request may wait for its reply before it is tried again. */
 export const ATTEMPT_TIMEOUT_MS = 5_000;

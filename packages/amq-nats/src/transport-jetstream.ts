@@ -5,13 +5,19 @@ import {
   jetstreamManager,
 } from '@nats-io/jetstream';
 import { AMQError, type AMQExchangeName, type TransportContext } from '@teal/amq-core/adapter';
-import { NatsTransportBase } from './base';
-import { ConsumerPool } from './consumer-pool';
-import type { NatsLink } from './link';
-import { OrderedPublisher } from './publisher';
-import { ATTEMPT_TIMEOUT_MS, asAMQError, isStreamNotFound, raceSignal, retryUntil } from './retry';
+import { ConsumerPool } from './bindings-jetstream';
+import type { NatsLink } from './connection';
+import {
+  ATTEMPT_TIMEOUT_MS,
+  asAMQError,
+  isStreamNotFound,
+  raceSignal,
+  retryUntil,
+} from './connection-retry';
+import { OrderedPublisher } from './publisher-jetstream';
 import type { NatsSettings } from './settings';
 import { PrefixStream } from './stream';
+import { NatsTransportBase } from './transport';
 
 const API_TIMEOUT_MS = 5_000;
 

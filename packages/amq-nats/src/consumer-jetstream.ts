@@ -7,10 +7,10 @@ import {
   backoffDelay,
   type Logger,
 } from '@teal/amq-core/adapter';
+import type { NatsLink } from './connection';
+import { isStreamNotFound, sleep } from './connection-retry';
 import { contain } from './contain';
-import type { NatsLink } from './link';
 import { HEARTBEAT_MS, pushConsumerConfig, sequencesOf } from './push-consumer';
-import { isStreamNotFound, sleep } from './retry';
 import type { PrefixStream } from './stream';
 
 export interface ConsumerHost {

@@ -1,12 +1,12 @@
 import type { JetStreamManager } from '@nats-io/jetstream';
 import { type Msg, nuid } from '@nats-io/transport-node';
 import type { AMQExchangeName, Backlog, Logger, TransportContext } from '@teal/amq-core/adapter';
+import { bindingLine } from './bindings';
 import type { NatsLink } from './connection';
 import { retryUntil } from './connection-retry';
 import { type ConsumerHost, ExchangeConsumer } from './consumer-jetstream';
 import type { Subjects } from './names';
 import type { PrefixStream } from './stream';
-import { bindingLine } from './transport';
 
 /** What the pool needs of its transport. */
 export interface PoolOwner {

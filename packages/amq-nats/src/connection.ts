@@ -4,10 +4,21 @@ import {
   AMQError,
   AMQSendError,
   backoffDelay,
+  type Logger,
+  messageOf,
   type TransportContext,
 } from '@teal/amq-core/adapter';
-import { Coalescer } from './coalescer';
+import { Coalescer } from './connection-retry';
 import type { NatsSettings } from './settings';
+
+/**
+ * The handler could not connect to NATS, lost its connection for good, or the
+ * server reported a problem with it (an error, a slow-consumer flag).
+ */
+export class NatsConnectionError extends AMQError {
+  static override readonly kind: string = 'NatsConnectionError';
+  override name = 'NatsConnectionError';
+}
 
 /** The server's `max_payload` when it has not said (the nats-server default). */
 const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
@@ -19,8 +30,9 @@ const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
  */
 export class NatsLink {
   readonly nc: NatsConnection;
+  /** The server without credentials: for messages. */
+  readonly server: string;
   readonly #context: TransportContext;
-  readonly #server: string;
   readonly #flusher: Coalescer<void>;
   readonly #waiters = new Set<() => void>();
   readonly #reconnectListeners: Array<() => void> = [];
@@ -33,7 +45,7 @@ export class NatsLink {
   private constructor(nc: NatsConnection, settings: NatsSettings, context: TransportContext) {
     this.nc = nc;
     this.#context = context;
-    this.#server = settings.server;
+    this.server = settings.server;
     this.#flusher = new Coalescer(() => nc.flush());
     void this.#watchStatus();
     void nc.closed().then((error) => this.#onClosed(error instanceof Error ? error : undefined));
@@ -52,8 +64,8 @@ export class NatsLink {
         reconnect: true,
       });
     } catch (cause) {
-      throw new AMQError(
-        `[@teal/amq-nats] cannot connect to ${settings.server} (${describe(cause)}): check the url setting and that nats-server runs there`,
+      throw new NatsConnectionError(
+        `[@teal/amq-nats] cannot connect to ${settings.server} (${messageOf(cause)}): check the url setting and that nats-server runs there`,
         { cause },
       );
     }
@@ -62,6 +74,10 @@ export class NatsLink {
       attempt = 0;
     });
     return link;
+  }
+
+  get logger(): Logger {
+    return this.#context.logger;
   }
 
   get isConnected(): boolean {
@@ -131,7 +147,7 @@ export class NatsLink {
     if (epoch !== this.disconnects || !this.isConnected) return;
     const socket = socketOf(this.nc);
     if (socket?.destroyed === true) return;
-    this.#context.logger.warn(`${reason}; resetting the connection`, { server: this.#server });
+    this.#context.logger.warn(`${reason}; resetting the connection`, { server: this.server });
     if (socket !== undefined) socket.resetAndDestroy();
     else void this.nc.reconnect().catch(() => {});
   }
@@ -162,12 +178,12 @@ export class NatsLink {
           this.disconnects++;
           this.#dropped();
           this.#context.logger.warn('lost the connection to NATS; reconnecting', {
-            server: this.#server,
+            server: this.server,
           });
           break;
         case 'reconnect':
           this.#isConnected = true;
-          this.#context.logger.info('reconnected to NATS', { server: this.#server });
+          this.#context.logger.info('reconnected to NATS', { server: this.server });
           this.#wakeAll();
           for (const listener of this.#reconnectListeners) listener();
           break;
@@ -179,7 +195,7 @@ export class NatsLink {
           break;
         case 'ldm':
           this.#context.logger.warn('the NATS server is shutting down (lame duck mode)', {
-            server: this.#server,
+            server: this.server,
           });
           break;
         default:
@@ -194,7 +210,7 @@ export class NatsLink {
     this.#dropped();
     if (!this.#isClosing) {
       this.#report(
-        `the connection to ${this.#server} closed for good: make a new handler`,
+        `the connection to ${this.server} closed for good: make a new handler`,
         error ?? undefined,
       );
     }
@@ -202,7 +218,7 @@ export class NatsLink {
 
   #report(message: string, cause: unknown): void {
     // The server's own text may quote subjects, which hold routing keys: it stays in `cause`.
-    this.#context.reportError(new AMQError(`[@teal/amq-nats] ${message}`, { cause }));
+    this.#context.reportError(new NatsConnectionError(`[@teal/amq-nats] ${message}`, { cause }));
   }
 
   #dropped(): void {
@@ -216,12 +232,8 @@ export class NatsLink {
   }
 
   #closedError(): AMQError {
-    return new AMQSendError(`[@teal/amq-nats] the connection to ${this.#server} is closed`);
+    return new AMQSendError(`[@teal/amq-nats] the connection to ${this.server} is closed`);
   }
-}
-
-export function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /**

@@ -1,17 +1,26 @@
-import type { JetStreamManager } from '@nats-io/jetstream';
-import { createInbox, type Msg, type Subscription } from '@nats-io/transport-node';
 import {
-  AMQError,
+  AckPolicy,
+  type ConsumerConfig,
+  DeliverPolicy,
+  type JetStreamManager,
+  ReplayPolicy,
+} from '@nats-io/jetstream';
+import { createInbox, type Msg, nanos, type Subscription } from '@nats-io/transport-node';
+import {
   type AMQExchangeName,
   type Backlog,
   backoffDelay,
   type Logger,
 } from '@teal/amq-core/adapter';
-import type { NatsLink } from './connection';
+import { NatsConnectionError, type NatsLink } from './connection';
 import { isStreamNotFound, sleep } from './connection-retry';
-import { contain } from './contain';
-import { HEARTBEAT_MS, pushConsumerConfig, sequencesOf } from './push-consumer';
+import { contain } from './consumer';
 import type { PrefixStream } from './stream';
+
+/** How often the server says it is still there when idle; three missed and the consumer is recreated. */
+export const HEARTBEAT_MS = 5_000;
+/** How long the server keeps a consumer nobody listens to (a crashed or cut-off handler's). */
+export const INACTIVE_MS = 30_000;
 
 export interface ConsumerHost {
   readonly link: NatsLink;
@@ -142,7 +151,7 @@ export class ExchangeConsumer {
         if (isStreamNotFound(error)) await this.#host.stream.ensure().catch(() => {});
         if (attempt === 3) {
           this.#host.reportError(
-            new AMQError(
+            new NatsConnectionError(
               `[@teal/amq-nats] cannot resume the ${this.exchange} consumer yet; retrying`,
               { cause: error },
             ),
@@ -194,7 +203,7 @@ export class ExchangeConsumer {
   #onMessage(error: Error | null, msg: Msg): void {
     if (error !== null) {
       this.#host.reportError(
-        new AMQError('[@teal/amq-nats] a JetStream consumer failed', { cause: error }),
+        new NatsConnectionError('[@teal/amq-nats] a JetStream consumer failed', { cause: error }),
       );
       this.reset('subscription error');
       return;
@@ -242,3 +251,36 @@ export class ExchangeConsumer {
 }
 
 function ignore(): void {}
+
+/**
+ * An exchange's consumer: pushed to `inbox` from stream sequence `start` on,
+ * unacknowledged (the handler tracks sequences itself), with flow control and
+ * idle heartbeats, in memory (it is recreated after a server restart anyway).
+ */
+export function pushConsumerConfig(
+  name: string,
+  inbox: string,
+  filter: string,
+  start: number,
+): Partial<ConsumerConfig> {
+  return {
+    name,
+    deliver_subject: inbox,
+    filter_subject: filter,
+    ack_policy: AckPolicy.None,
+    deliver_policy: DeliverPolicy.StartSequence,
+    opt_start_seq: start,
+    replay_policy: ReplayPolicy.Instant,
+    flow_control: true,
+    idle_heartbeat: nanos(HEARTBEAT_MS),
+    inactive_threshold: nanos(INACTIVE_MS),
+    mem_storage: true,
+  };
+}
+
+/** The stream and delivery sequences of a `$JS.ACK` reply subject (v1 and v2 layouts). */
+export function sequencesOf(reply: string): [number, number] {
+  const tokens = reply.split('.');
+  const at = tokens.length === 9 ? 5 : 7;
+  return [Number(tokens[at]), Number(tokens[at + 1])];
+}

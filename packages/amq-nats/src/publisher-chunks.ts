@@ -1,6 +1,8 @@
 import { headers, type MsgHdrs, nuid } from '@nats-io/transport-node';
 import { AMQSendError } from '@teal/amq-core/adapter';
 
+const utf8 = new TextEncoder();
+
 /** `<message id> <index> <count> <total bytes>` on each chunk of a message too large for one NATS message. */
 export const CHUNK_HEADER = 'Teal-Chunk';
 /** Room left in each chunk for headers (chunk and JetStream message id). */
@@ -30,7 +32,12 @@ export class NatsMessageTooLargeError extends AMQSendError {
  * Splits a body into parts of at most `limit` bytes, headers included. A body
  * that fits is one part without a header, as any NATS client would send it.
  */
-export function splitBody(body: Uint8Array, limit: number, maxMessageBytes: number): Part[] {
+export function splitBody(
+  message: string | Uint8Array,
+  limit: number,
+  maxMessageBytes: number,
+): Part[] {
+  const body = typeof message === 'string' ? utf8.encode(message) : message;
   const id = nuid.next();
   if (body.length > maxMessageBytes) {
     throw new NatsMessageTooLargeError(

@@ -1,6 +1,6 @@
-import { backoffDelay } from '@teal/amq-core/adapter';
+import { backoffDelay, raceSignal } from '@teal/amq-core/adapter';
 import type { NatsLink } from './connection';
-import { isRetriable, raceSignal, sleep } from './connection-retry';
+import { isRetriable, sleep } from './connection-retry';
 
 interface Entry {
   readonly ticket: number;

@@ -8,8 +8,7 @@ import {
 } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
 import { type AMQExchangeName, AMQSettingsError, type Logger } from '@teal/amq-core/adapter';
-import { Coalescer } from './coalescer';
-import { isStreamNotFound } from './connection-retry';
+import { Coalescer, isStreamNotFound } from './connection-retry';
 import type { Subjects } from './names';
 import type { NatsSettings } from './settings';
 

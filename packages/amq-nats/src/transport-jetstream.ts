@@ -4,20 +4,17 @@ import {
   jetstream,
   jetstreamManager,
 } from '@nats-io/jetstream';
-import { AMQError, type AMQExchangeName, type TransportContext } from '@teal/amq-core/adapter';
+import { type AMQExchangeName, raceSignal, type TransportContext } from '@teal/amq-core/adapter';
 import { ConsumerPool } from './bindings-jetstream';
-import type { NatsLink } from './connection';
-import {
-  ATTEMPT_TIMEOUT_MS,
-  asAMQError,
-  isStreamNotFound,
-  raceSignal,
-  retryUntil,
-} from './connection-retry';
+import { NatsConnectionError, type NatsLink } from './connection';
+import { ATTEMPT_TIMEOUT_MS, isStreamNotFound, retryUntil } from './connection-retry';
+import type { Receiver } from './consumer';
+import type { Subjects } from './names';
+import { splitBody } from './publisher-chunks';
 import { OrderedPublisher } from './publisher-jetstream';
 import type { NatsSettings } from './settings';
 import { PrefixStream } from './stream';
-import { NatsTransportBase } from './transport';
+import type { ModeTransport } from './transport';
 
 const API_TIMEOUT_MS = 5_000;
 
@@ -30,10 +27,11 @@ const API_TIMEOUT_MS = 5_000;
  * bind was called. The consumers stop while the backlog is full, so what a
  * stuck callback cannot take waits in the stream.
  */
-export class JetStreamTransport extends NatsTransportBase {
+export class JetStreamMode implements ModeTransport {
   readonly appliesBackpressure = true;
-  readonly jsm: JetStreamManager;
   readonly stream: PrefixStream;
+  readonly #link: NatsLink;
+  readonly #settings: NatsSettings;
   readonly #js: JetStreamClient;
   readonly #publisher: OrderedPublisher;
   readonly #pool: ConsumerPool;
@@ -43,20 +41,22 @@ export class JetStreamTransport extends NatsTransportBase {
     settings: NatsSettings,
     context: TransportContext,
     jsm: JetStreamManager,
+    subjects: Subjects,
+    receiver: Receiver,
   ) {
-    super(link, settings, context);
-    this.jsm = jsm;
+    this.#link = link;
+    this.#settings = settings;
     this.#js = jetstream(link.nc, { timeout: API_TIMEOUT_MS });
-    this.stream = new PrefixStream(jsm, settings, this.subjects, context.logger);
+    this.stream = new PrefixStream(jsm, settings, subjects, context.logger);
     const repair = (error: unknown) => this.#repairStream(error);
     this.#publisher = new OrderedPublisher(link, repair);
     this.#pool = new ConsumerPool({
       link,
       jsm,
       stream: this.stream,
-      subjects: this.subjects,
+      subjects,
       context,
-      deliver: (exchange, key, msg) => this.deliver(exchange, key, msg),
+      deliver: (exchange, key, msg) => receiver.receive(exchange, key, msg),
       repair,
     });
   }
@@ -65,21 +65,26 @@ export class JetStreamTransport extends NatsTransportBase {
     link: NatsLink,
     settings: NatsSettings,
     context: TransportContext,
-  ): Promise<JetStreamTransport> {
+    subjects: Subjects,
+    receiver: Receiver,
+  ): Promise<JetStreamMode> {
     if (link.nc.info?.jetstream !== true) {
-      throw new AMQError(
+      throw new NatsConnectionError(
         `[@teal/amq-nats] ${settings.server} has no JetStream: start nats-server with -js, or use mode=core`,
       );
     }
     const jsm = await jetstreamManager(link.nc, { timeout: API_TIMEOUT_MS, checkAPI: false });
-    const transport = new JetStreamTransport(link, settings, context, jsm);
+    const mode = new JetStreamMode(link, settings, context, jsm, subjects, receiver);
     try {
       const signal = AbortSignal.timeout(context.sendTimeoutMs);
-      await retryUntil(link, signal, () => transport.stream.ensure());
-    } catch (error) {
-      throw asAMQError(error, `cannot create or read the JetStream stream ${settings.streamName}`);
+      await retryUntil(link, signal, () => mode.stream.ensure());
+    } catch (cause) {
+      throw new NatsConnectionError(
+        `[@teal/amq-nats] cannot create or read the JetStream stream ${settings.streamName}`,
+        { cause },
+      );
     }
-    return transport;
+    return mode;
   }
 
   /** Every consumer name of this handler starts with it: `teal_<unique id>_`. */
@@ -88,14 +93,13 @@ export class JetStreamTransport extends NatsTransportBase {
   }
 
   async publish(
-    exchange: AMQExchangeName,
-    routingKey: string,
+    _exchange: AMQExchangeName,
+    subject: string,
     body: string | Uint8Array,
     signal: AbortSignal,
   ): Promise<void> {
-    const subject = this.subjectOf(exchange, routingKey);
-    const limit = Math.min(this.link.maxPayload, this.stream.maxMessageSize);
-    const parts = this.partsOf(body, limit);
+    const limit = Math.min(this.#link.maxPayload, this.stream.maxMessageSize);
+    const parts = splitBody(body, limit, this.#settings.maxMessageBytes);
     // Every try sends the same message ids: the stream stores each part once.
     const attempt = () =>
       Promise.all(
@@ -110,12 +114,16 @@ export class JetStreamTransport extends NatsTransportBase {
     await this.#publisher.publish(attempt, signal);
   }
 
-  async bind(exchange: AMQExchangeName, routingKey: string, signal: AbortSignal): Promise<void> {
-    this.subjectOf(exchange, routingKey);
+  async bind(
+    exchange: AMQExchangeName,
+    routingKey: string,
+    _subject: string,
+    signal: AbortSignal,
+  ): Promise<void> {
     let start: number | undefined;
     try {
       start = await retryUntil(
-        this.link,
+        this.#link,
         signal,
         () => this.stream.nextSequence(),
         (error) => this.#repairStream(error),
@@ -123,21 +131,26 @@ export class JetStreamTransport extends NatsTransportBase {
       await raceSignal(this.#pool.bind(exchange, routingKey, start), signal);
     } catch (error) {
       if (start !== undefined) void this.#pool.unbind(exchange, routingKey, start);
-      throw asAMQError(error, `the server did not confirm the binding on ${exchange}`);
+      throw error;
     }
   }
 
-  async unbind(exchange: AMQExchangeName, routingKey: string, signal: AbortSignal): Promise<void> {
+  async unbind(
+    exchange: AMQExchangeName,
+    routingKey: string,
+    _subject: string,
+    signal: AbortSignal,
+  ): Promise<void> {
     // The key is unbound here at once; a consumer the server could not be asked to delete
     // is deleted after the reconnect (or by the server, idle, after 30 s): no need to fail.
     await raceSignal(this.#pool.unbind(exchange, routingKey), signal).catch(() => {});
   }
 
-  resources(): readonly string[] {
+  resources(): string[] {
     return this.#pool.resources();
   }
 
-  protected async release(signal: AbortSignal): Promise<void> {
+  async release(signal: AbortSignal): Promise<void> {
     await raceSignal(this.#pool.close(), signal).catch(() => {});
   }
 

@@ -1,72 +1,100 @@
-import type { Msg } from '@nats-io/transport-node';
 import {
   type AMQExchangeName,
+  type AMQHandler,
   AMQRoutingKeyError,
+  createHandler,
   type Transport,
-  type TransportContext,
 } from '@teal/amq-core/adapter';
-import type { NatsLink } from './connection';
+import { NatsLink } from './connection';
 import { sleep } from './connection-retry';
-import { Reassembler } from './consumer-chunks';
-import { contain } from './contain';
-import { Subjects, SubjectTokenError } from './names';
-import { type Part, splitBody } from './publisher-chunks';
-import type { NatsSettings } from './settings';
+import { Receiver } from './consumer';
+import { MAX_ROUTING_KEY_BYTES, Subjects, SubjectTokenError } from './names';
+import { type NatsConnectOptions, resolveSettings } from './settings';
+import { CoreMode } from './transport-core';
+import { JetStreamMode } from './transport-jetstream';
 
 /**
- * The longest routing key, in UTF-8 bytes. Escaping can triple it in the
- * subject, and a subject must fit the server's control line (4 KiB by
- * default, `max_control_line`) with the prefix, the reply inbox and sizes.
+ * What differs between the two modes: how a body is published and confirmed,
+ * and what a bound key holds on the server. Subjects are computed and checked
+ * before a mode sees them.
  */
-export const MAX_ROUTING_KEY_BYTES = 1024;
+export interface ModeTransport {
+  readonly appliesBackpressure: boolean;
+  publish(
+    exchange: AMQExchangeName,
+    subject: string,
+    body: string | Uint8Array,
+    signal: AbortSignal,
+  ): Promise<void>;
+  bind(
+    exchange: AMQExchangeName,
+    routingKey: string,
+    subject: string,
+    signal: AbortSignal,
+  ): Promise<void>;
+  unbind(
+    exchange: AMQExchangeName,
+    routingKey: string,
+    subject: string,
+    signal: AbortSignal,
+  ): Promise<void>;
+  resources(): string[];
+  /** Releases what the mode holds on the server, before the connection closes; gives up at `signal`. */
+  release(signal: AbortSignal): Promise<void>;
+}
 
-const utf8 = new TextEncoder();
-
-/** What the core and JetStream transports share: subjects, chunking, the connection. */
-export abstract class NatsTransportBase implements Transport {
+/** A handler's NATS transport: one connection, its subjects, and the mode that publishes and binds. */
+export class NatsTransport implements Transport {
   readonly name = '@teal/amq-nats';
   readonly maxRoutingKeyBytes = MAX_ROUTING_KEY_BYTES;
   readonly link: NatsLink;
-  protected readonly settings: NatsSettings;
-  protected readonly context: TransportContext;
-  protected readonly subjects: Subjects;
-  readonly #reassembler: Reassembler;
+  readonly mode: ModeTransport;
+  readonly #subjects: Subjects;
+  readonly #receiver: Receiver;
 
-  constructor(link: NatsLink, settings: NatsSettings, context: TransportContext) {
+  constructor(link: NatsLink, subjects: Subjects, receiver: Receiver, mode: ModeTransport) {
     this.link = link;
-    this.settings = settings;
-    this.context = context;
-    this.subjects = new Subjects(settings.subjectRoot, settings.exchangePrefix);
-    this.#reassembler = new Reassembler(
-      context.logger,
-      settings.chunkTimeoutMs,
-      settings.maxMessageBytes,
-    );
+    this.#subjects = subjects;
+    this.#receiver = receiver;
+    this.mode = mode;
   }
 
   get isConnected(): boolean {
     return this.link.isConnected;
   }
 
-  abstract publish(
+  get appliesBackpressure(): boolean {
+    return this.mode.appliesBackpressure;
+  }
+
+  publish(
     exchange: AMQExchangeName,
     routingKey: string,
     body: string | Uint8Array,
     signal: AbortSignal,
-  ): Promise<void>;
-  abstract bind(exchange: AMQExchangeName, routingKey: string, signal: AbortSignal): Promise<void>;
-  abstract unbind(
-    exchange: AMQExchangeName,
-    routingKey: string,
-    signal: AbortSignal,
-  ): Promise<void>;
-  abstract resources(): readonly string[];
+  ): Promise<void> {
+    return this.mode.publish(exchange, this.#subjectOf(exchange, routingKey), body, signal);
+  }
+
+  bind(exchange: AMQExchangeName, routingKey: string, signal: AbortSignal): Promise<void> {
+    const subject = this.#subjectOf(exchange, routingKey);
+    return this.mode.bind(exchange, routingKey, subject, signal);
+  }
+
+  unbind(exchange: AMQExchangeName, routingKey: string, signal: AbortSignal): Promise<void> {
+    const subject = this.#subjectOf(exchange, routingKey);
+    return this.mode.unbind(exchange, routingKey, subject, signal);
+  }
+
+  resources(): readonly string[] {
+    return this.mode.resources();
+  }
 
   async close(signal: AbortSignal): Promise<void> {
     try {
-      await this.release(signal);
+      await this.mode.release(signal);
     } finally {
-      this.#reassembler.clear();
+      this.#receiver.clear();
       await this.link.close(signal);
     }
   }
@@ -83,12 +111,9 @@ export abstract class NatsTransportBase implements Transport {
     while (this.link.disconnects === before && Date.now() < deadline) await sleep(5);
   }
 
-  /** Releases what the transport holds on the server, before the connection closes; gives up at `signal`. */
-  protected abstract release(signal: AbortSignal): Promise<void>;
-
-  protected subjectOf(exchange: AMQExchangeName, key: string): string {
+  #subjectOf(exchange: AMQExchangeName, key: string): string {
     try {
-      return this.subjects.of(exchange, key);
+      return this.#subjects.of(exchange, key);
     } catch (error) {
       if (error instanceof SubjectTokenError) {
         throw new AMQRoutingKeyError(error.message.replace('a string', 'a routing key'), {
@@ -98,26 +123,27 @@ export abstract class NatsTransportBase implements Transport {
       throw error;
     }
   }
-
-  /** The NATS messages that carry `body`, each at most `limit` bytes. */
-  protected partsOf(body: string | Uint8Array, limit: number): Part[] {
-    const bytes = typeof body === 'string' ? utf8.encode(body) : body;
-    return splitBody(bytes, limit, this.settings.maxMessageBytes);
-  }
-
-  /**
-   * Hands a received message to the handler, once whole if it came in chunks.
-   * Runs inside the client's socket reader: nothing it throws may escape.
-   */
-  protected deliver(exchange: AMQExchangeName, routingKey: string, msg: Msg): void {
-    contain(this.context.logger, { exchange }, () => {
-      const body = this.#reassembler.accept(exchange, msg);
-      if (body !== undefined) this.context.deliver({ exchange, routingKey, body });
-    });
-  }
 }
 
-/** How a binding reads in `resources()`, and in the broker's view tests compare it with. */
-export function bindingLine(exchange: AMQExchangeName, routingKey: string): string {
-  return `binding ${exchange} ${routingKey}`;
+/**
+ * Connects a handler to NATS: `nats://host:4222` (or `tls://`), core mode by
+ * default, JetStream with `mode: 'jetstream'` or `?mode=jetstream`.
+ */
+export async function connect(options: NatsConnectOptions): Promise<AMQHandler> {
+  const settings = resolveSettings(options);
+  return createHandler(async (context): Promise<NatsTransport> => {
+    const link = await NatsLink.open(settings, context);
+    try {
+      const subjects = new Subjects(settings.subjectRoot, settings.exchangePrefix);
+      const receiver = new Receiver(context, settings);
+      const mode =
+        settings.mode === 'jetstream'
+          ? await JetStreamMode.open(link, settings, context, subjects, receiver)
+          : new CoreMode(link, settings, context, receiver);
+      return new NatsTransport(link, subjects, receiver, mode);
+    } catch (error) {
+      await link.close();
+      throw error;
+    }
+  }, options);
 }

@@ -11,7 +11,7 @@ import {
 import { callbackMessage, type Message } from '@teal/messages';
 import { afterEach, expect, it } from 'vitest';
 import { connect, type NatsMode } from '../src/index';
-import { durableHandlers, NATS_URL } from './support/server';
+import { durableHandlers, NATS_URL } from './support/broker';
 
 const TOTAL = 10_000;
 const PADDING = 'x'.repeat(4 * 1024);

@@ -1,8 +1,8 @@
 import { headers, type Msg } from '@nats-io/transport-node';
 import { recordLogs } from '@teal/amq-core/testing';
 import { describe, expect, it } from 'vitest';
+import { contain } from '../src/consumer';
 import { MAX_PENDING_SETS, Reassembler } from '../src/consumer-chunks';
-import { contain } from '../src/contain';
 import {
   CHUNK_HEADER,
   MIN_CHUNK_BYTES,

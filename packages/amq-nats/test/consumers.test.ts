@@ -14,8 +14,8 @@ import { callbackMessage } from '@teal/messages';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { encodeToken } from '../src/names';
 import { defaultStreamName } from '../src/settings';
-import type { NatsTransportBase } from '../src/transport';
-import { durableHandlers, NATS_URL } from './support/server';
+import type { NatsTransport } from '../src/transport';
+import { durableHandlers, NATS_URL } from './support/broker';
 
 /** The consumers on a prefix's stream, as the server lists them: `<exchange of its filter>`. */
 async function consumersOn(prefix: string): Promise<string[]> {
@@ -60,7 +60,7 @@ describeWithBroker('nats JetStream consumers on the server', await probeBroker(N
     expect(await consumersOn(prefix)).toEqual(['callbacks', 'powens_domain_webhooks']);
     await receiver.unbindCallbackState('b');
     await expectConsumers(prefix, ['powens_domain_webhooks']);
-    expect(transportOf<NatsTransportBase>(receiver).resources()).toEqual([
+    expect(transportOf<NatsTransport>(receiver).resources()).toEqual([
       'binding powens_domain_webhooks d',
       expect.stringMatching(/^consumer TEAL_\S+ teal_\S+$/),
     ]);
@@ -72,7 +72,7 @@ describeWithBroker('nats JetStream consumers on the server', await probeBroker(N
     await inbox.receive(1);
     await receiver.close();
     await expectConsumers(prefix, []);
-    expect(transportOf<NatsTransportBase>(receiver).resources()).toEqual([]);
+    expect(transportOf<NatsTransport>(receiver).resources()).toEqual([]);
   });
 
   it('deletes the consumer of a last key unbound during an outage once the connection is back', async () => {
@@ -87,7 +87,7 @@ describeWithBroker('nats JetStream consumers on the server', await probeBroker(N
     proxy.restore();
     await waitFor(() => receiver.isConnected, 'the receiver to reconnect', 30_000);
     await expectConsumers(prefix, []);
-    expect(transportOf<NatsTransportBase>(receiver).resources()).toEqual([]);
+    expect(transportOf<NatsTransport>(receiver).resources()).toEqual([]);
   });
 });
 

@@ -4,7 +4,7 @@ import { describeWithBroker, Inbox, probeBroker } from '@teal/amq-core/testing';
 import { callbackMessage, routingKeyOf } from '@teal/messages';
 import { afterEach, expect, it } from 'vitest';
 import { connect, MAX_ROUTING_KEY_BYTES } from '../src/index';
-import { durableHandlers, NATS_URL } from './support/server';
+import { durableHandlers, NATS_URL } from './support/broker';
 
 // Every byte of these escapes to three subject characters: the longest subjects there are.
 const worstKey = (bytes: number) => '\u00a0'.repeat(bytes / 2);

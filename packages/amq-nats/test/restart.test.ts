@@ -1,4 +1,4 @@
-import type { AMQHandler } from '@teal/amq-core';
+import { type AMQHandler, AMQUnconfirmedSendError } from '@teal/amq-core';
 import {
   describeWithBroker,
   randomKey,
@@ -8,7 +8,7 @@ import {
 } from '@teal/amq-core/testing';
 import { callbackMessage, type Message } from '@teal/messages';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { connect, type NatsMode, NatsUnconfirmedSendError } from '../src/index';
+import { connect, type NatsMode } from '../src/index';
 import { PrivateServer, privateServerUnavailable } from './support/server';
 
 const RUNS = 3;
@@ -68,7 +68,7 @@ describeWithBroker(
             await sender.send(callbackMessage({ url: `https://x.test/?seq=${seq}`, state: 'k' }));
             outcomes[seq] = 'confirmed';
           } catch (error) {
-            outcomes[seq] = error instanceof NatsUnconfirmedSendError ? 'unconfirmed' : 'rejected';
+            outcomes[seq] = error instanceof AMQUnconfirmedSendError ? 'unconfirmed' : 'rejected';
             await sleep(10);
           }
         }

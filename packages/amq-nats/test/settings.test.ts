@@ -1,6 +1,6 @@
 import { AMQError, AMQSettingsError } from '@teal/amq-core';
 import { describe, expect, it } from 'vitest';
-import { Coalescer } from '../src/coalescer';
+import { Coalescer } from '../src/connection-retry';
 import { connect } from '../src/index';
 import { resolveSettings } from '../src/settings';
 

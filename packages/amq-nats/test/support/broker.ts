@@ -5,15 +5,143 @@ import {
   type MsgHdrs,
   type NatsConnection,
 } from '@nats-io/transport-node';
-import { type AMQHandler, EXCHANGE_NAMES } from '@teal/amq-core';
-import { type BrokerTarget, type HostileFrame, transportOf } from '@teal/amq-core/testing';
+import { type AMQHandler, EXCHANGE_NAMES, type HandlerOptions } from '@teal/amq-core';
+import {
+  type BrokerTarget,
+  type ContractTarget,
+  type HostileFrame,
+  probeBroker,
+  randomKey,
+  transportOf,
+} from '@teal/amq-core/testing';
 import { afterAll } from 'vitest';
 import { MAX_PENDING_SETS } from '../../src/consumer-chunks';
-import { Subjects } from '../../src/names';
+import { connect, type NatsConnectOptions } from '../../src/index';
+import { encodeToken, Subjects } from '../../src/names';
 import { CHUNK_HEADER, splitBody } from '../../src/publisher-chunks';
-import type { JetStreamTransport } from '../../src/transport-jetstream';
+import { defaultStreamName } from '../../src/settings';
+import type { NatsTransport } from '../../src/transport';
+import type { JetStreamMode } from '../../src/transport-jetstream';
+import { PrivateServer, privateServerUnavailable } from './server';
+
+/** The shared server, found as users find it. */
+export const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 
 const utf8 = new TextEncoder();
+
+/**
+ * The core-mode contract target. Core mode keeps its bindings as the server's
+ * subscriptions, which only the monitoring endpoint lists, and the shared
+ * server runs without one: so this target runs on a private nats-server (the
+ * same binary, default settings, monitoring on), stopped after the file.
+ */
+export async function coreTarget(): Promise<ContractTarget> {
+  const unavailable = privateServerUnavailable();
+  if (unavailable !== null) return { name: 'nats', unavailable, createHandler: connectNowhere };
+  const server = await PrivateServer.start('', { monitoring: true });
+  afterAll(() => server.stop());
+  /** Each handler's connection name and prefix: how the monitoring view finds it. */
+  const connections = new WeakMap<AMQHandler, { name: string; exchangePrefix: string }>();
+  const raw = rawClient(server.url, 'core');
+  return {
+    name: 'nats',
+    unavailable: null,
+    url: server.url,
+    createHandler: async (options) => {
+      const name = `teal-test-${randomKey('conn')}`;
+      const handler = await connect({ url: server.url, ...options, connectionOptions: { name } });
+      connections.set(handler, { name, exchangePrefix: options.exchangePrefix });
+      return handler;
+    },
+    capabilities: {
+      dropConnection,
+      brokerResources: async (handler) => {
+        const { name, exchangePrefix } = connections.get(handler)!;
+        return subscriptionsOnServer(server.monitorUrl!, name, exchangePrefix);
+      },
+      publishAtBroker: raw.publishAtBroker,
+      hostileFrames: hostileFrames(raw.publish, false),
+    },
+  };
+}
+
+/** The JetStream-mode contract target, on the shared server. */
+export async function durableTarget(): Promise<ContractTarget> {
+  const raw = rawClient(NATS_URL, 'jetstream');
+  return {
+    name: 'nats (durable)',
+    unavailable: await probeBroker(NATS_URL),
+    url: NATS_URL,
+    // Sets mode in code: a proxied url without the query keeps it.
+    createHandler: durableHandlers(NATS_URL),
+    capabilities: {
+      dropConnection,
+      deliversAcrossReconnect: true,
+      brokerResources: (handler) => consumersOnServer(NATS_URL, handler),
+      publishAtBroker: raw.publishAtBroker,
+      hostileFrames: hostileFrames(raw.publish, true),
+    },
+  };
+}
+
+/**
+ * Destroys the handler's socket (nats.js reconnect()): the server drops its
+ * subscriptions, and the client must reconnect and restore them through its
+ * own reconnect path.
+ */
+function dropConnection(handler: AMQHandler): Promise<void> {
+  return transportOf<NatsTransport>(handler).dropConnection();
+}
+
+function connectNowhere(_options: HandlerOptions): Promise<AMQHandler> {
+  return Promise.reject(new Error('no nats-server to connect to'));
+}
+
+/**
+ * Connects JetStream-mode handlers and deletes their prefixes' streams after
+ * the file (each test's random prefix has a stream, which reserves server
+ * storage), plus test streams a crashed run left over an hour ago.
+ */
+export function durableHandlers(url: string, extra: Partial<NatsConnectOptions> = {}) {
+  const prefixes = new Set<string>();
+  afterAll(async () => {
+    await deleteStreams(
+      url,
+      (name, created) =>
+        [...prefixes].some((prefix) => name === defaultStreamName(encodeToken(prefix))) ||
+        (name.startsWith('TEAL_teal-test-') && Date.now() - created.getTime() > 3_600_000),
+    );
+  });
+  return (
+    options: Partial<NatsConnectOptions> & { exchangePrefix: string },
+  ): Promise<AMQHandler> => {
+    prefixes.add(options.exchangePrefix);
+    return connect({
+      url,
+      mode: 'jetstream',
+      streamMaxBytes: 64 * 1024 * 1024,
+      ...extra,
+      ...options,
+    });
+  };
+}
+
+export async function deleteStreams(
+  url: string,
+  matches: (name: string, created: Date) => boolean,
+): Promise<void> {
+  if ((await probeBroker(url)) !== null) return;
+  const nc = await connectNats({ servers: new URL(url).host });
+  try {
+    const jsm = await jetstreamManager(nc);
+    for await (const info of jsm.streams.list()) {
+      if (matches(info.config.name, new Date(info.created)))
+        await jsm.streams.delete(info.config.name);
+    }
+  } finally {
+    await nc.close();
+  }
+}
 
 /**
  * A plain NATS client of the test file's own on `url`, as any other publisher
@@ -148,7 +276,7 @@ export function hostileFrames(publish: Publish, isJetStream: boolean): HostileFr
 
 /** A handler's consumers as the JetStream API lists them: `consumer <stream> <name>`. */
 export async function consumersOnServer(url: string, handler: AMQHandler): Promise<string[]> {
-  const transport = transportOf<JetStreamTransport>(handler);
+  const transport = transportOf<NatsTransport>(handler).mode as JetStreamMode;
   const nc = await connectNats({ servers: new URL(url).host, name: 'teal-test-admin' });
   try {
     const jsm = await jetstreamManager(nc);

@@ -39,10 +39,13 @@ export class ConsumerPool implements ConsumerHost {
 
   constructor(owner: PoolOwner) {
     this.#owner = owner;
-    // The client restored the inboxes, but the consumers may have lost messages meanwhile.
+    // The client restored the inboxes, but the consumers may have lost messages meanwhile:
+    // the handler is connected again once each one is recreated after its last sequence.
     owner.link.onReconnect(() => {
-      for (const consumer of this.#consumers.values()) consumer.reset('reconnected');
       for (const name of this.#orphans) void this.deleteConsumer(name);
+      return Promise.all(
+        [...this.#consumers.values()].map((consumer) => consumer.reset('reconnected')),
+      );
     });
   }
 

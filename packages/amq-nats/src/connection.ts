@@ -35,7 +35,7 @@ export class NatsLink {
   readonly #context: TransportContext;
   readonly #flusher: Coalescer<void>;
   readonly #waiters = new Set<() => void>();
-  readonly #reconnectListeners: Array<() => void> = [];
+  readonly #reconnectListeners: Array<() => unknown> = [];
   readonly #dropListeners = new Set<() => void>();
   #isConnected = true;
   #isClosing = false;
@@ -104,8 +104,12 @@ export class NatsLink {
     return () => this.#dropListeners.delete(listener);
   }
 
-  /** Runs `listener` after each reconnection, once the client has restored its subscriptions. */
-  onReconnect(listener: () => void): void {
+  /**
+   * Runs `listener` after each reconnection, once the client has sent its
+   * subscriptions again. What it returns (a promise) is part of the
+   * restoration: the handler hears it is connected once every one settled.
+   */
+  onReconnect(listener: () => unknown): void {
     this.#reconnectListeners.push(listener);
   }
 
@@ -180,12 +184,18 @@ export class NatsLink {
           this.#context.logger.warn('lost the connection to NATS; reconnecting', {
             server: this.server,
           });
+          this.#context.connectionChanged(
+            false,
+            new NatsConnectionError(
+              `[@teal/amq-nats] lost the connection to ${this.server}; reconnecting`,
+            ),
+          );
           break;
         case 'reconnect':
           this.#isConnected = true;
           this.#context.logger.info('reconnected to NATS', { server: this.server });
           this.#wakeAll();
-          for (const listener of this.#reconnectListeners) listener();
+          void this.#restore(this.disconnects);
           break;
         case 'error':
           this.#report('the NATS server reported an error', status.error);
@@ -204,15 +214,35 @@ export class NatsLink {
     }
   }
 
+  /**
+   * Restores what the handler holds after reconnection `epoch`, and tells the
+   * handler it is connected once the server has it all: the listeners' work
+   * done, then a flush answered after the client's subscriptions. A drop
+   * meanwhile leaves it to the next reconnection.
+   */
+  async #restore(epoch: number): Promise<void> {
+    await Promise.allSettled(this.#reconnectListeners.map(async (listener) => listener()));
+    try {
+      await this.flush();
+    } catch {
+      return;
+    }
+    if (epoch === this.disconnects && this.isConnected && !this.#isClosing) {
+      this.#context.connectionChanged(true);
+    }
+  }
+
   #onClosed(error: Error | undefined): void {
     this.#isConnected = false;
     this.#wakeAll();
     this.#dropped();
     if (!this.#isClosing) {
-      this.#report(
-        `the connection to ${this.server} closed for good: make a new handler`,
-        error ?? undefined,
+      const closed = new NatsConnectionError(
+        `[@teal/amq-nats] the connection to ${this.server} closed for good: make a new handler`,
+        { cause: error },
       );
+      this.#context.reportError(closed);
+      this.#context.connectionChanged(false, closed);
     }
   }
 

@@ -97,13 +97,19 @@ export class ExchangeConsumer {
     return this.#create();
   }
 
-  /** Recreates the consumer after the last sequence handed over, retrying until it works or stops. */
-  reset(reason: string): void {
-    if (this.#resetting !== null || this.#isStopped || this.#isPaused) return;
+  /**
+   * Recreates the consumer after the last sequence handed over, retrying until
+   * it works or stops; resolves once it did (at once while paused or stopped).
+   */
+  reset(reason: string): Promise<void> {
+    if (this.#isStopped || this.#isPaused) return Promise.resolve();
+    if (this.#resetting !== null) return this.#resetting;
     this.#host.logger.debug('recreating a JetStream consumer', { exchange: this.exchange, reason });
-    this.#resetting = this.#recreate().finally(() => {
+    const resetting = this.#recreate().finally(() => {
       this.#resetting = null;
     });
+    this.#resetting = resetting;
+    return resetting;
   }
 
   /** Stops for good and deletes the server-side consumer (see `ConsumerHost.deleteConsumer`). */
@@ -124,7 +130,7 @@ export class ExchangeConsumer {
       // A recreation under way when the pause came may have made a consumer the pause dropped.
       await this.#resetting;
       this.#isPaused = false;
-      this.reset('the backlog has room again');
+      void this.reset('the backlog has room again');
     });
   }
 
@@ -205,7 +211,7 @@ export class ExchangeConsumer {
       this.#host.reportError(
         new NatsConnectionError('[@teal/amq-nats] a JetStream consumer failed', { cause: error }),
       );
-      this.reset('subscription error');
+      void this.reset('subscription error');
       return;
     }
     this.#lastActivity = Date.now();
@@ -216,7 +222,7 @@ export class ExchangeConsumer {
     }
     const [stream, delivery] = sequencesOf(reply);
     if (delivery !== this.#expectedDelivery) {
-      this.reset(`delivery ${delivery} where ${this.#expectedDelivery} was due`);
+      void this.reset(`delivery ${delivery} where ${this.#expectedDelivery} was due`);
       return;
     }
     this.#expectedDelivery++;
@@ -240,13 +246,14 @@ export class ExchangeConsumer {
     const stalled = msg.headers.get('Nats-Consumer-Stalled');
     if (stalled) this.#host.link.nc.publish(stalled);
     const lastDelivered = Number(msg.headers.get('Nats-Last-Consumer'));
-    if (lastDelivered >= this.#expectedDelivery) this.reset('a heartbeat reported missed messages');
+    if (lastDelivered >= this.#expectedDelivery)
+      void this.reset('a heartbeat reported missed messages');
   }
 
   #checkHeartbeats(): void {
     // A paused consumer has no server-side consumer to hear from.
     if (this.#resetting !== null || this.#isPaused || !this.#host.link.isConnected) return;
-    if (Date.now() - this.#lastActivity > 3 * HEARTBEAT_MS) this.reset('heartbeats missed');
+    if (Date.now() - this.#lastActivity > 3 * HEARTBEAT_MS) void this.reset('heartbeats missed');
   }
 }
 

@@ -164,6 +164,30 @@ describeWithBroker('nats under network faults', await probeBroker(NATS_URL), () 
       expect(inbox.messages.map(urlOf)).toEqual(['https://x.test/first', 'https://x.test/second']);
     });
 
+    it(`${mode}: says reconnected only once its bindings are back: a message sent on the event is delivered`, async () => {
+      const prefix = `faults-${mode}-${randomKey('p')}.`;
+      const receiver = await handler(mode, prefix, { url: proxy.urlFor(NATS_URL) });
+      const inbox = new Inbox(receiver);
+      await receiver.bindCallbackState('k');
+      const sender = await handler(mode, prefix);
+      const events: string[] = [];
+      const onTheEvent = new Promise<void>((resolve, reject) => {
+        receiver.on('disconnected', () => events.push('disconnected'));
+        receiver.on('reconnected', () => {
+          events.push('reconnected');
+          sender
+            .send(callbackMessage({ url: 'https://x.test/on-the-event', state: 'k' }))
+            .then(resolve, reject);
+        });
+      });
+      proxy.cut();
+      await waitFor(() => events.includes('disconnected'), 'the disconnected event');
+      proxy.restore();
+      await onTheEvent;
+      expect((await inbox.receive(1, 5_000)).map(urlOf)).toEqual(['https://x.test/on-the-event']);
+      expect(events).toEqual(['disconnected', 'reconnected']);
+    });
+
     it(`${mode}: keeps one sender's pipelined messages in order and single through a cut${mode === 'jetstream' ? ', losing none' : ''}`, async () => {
       const prefix = `faults-${mode}-${randomKey('p')}.`;
       const receiver = await handler(mode, prefix);

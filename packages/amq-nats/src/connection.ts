@@ -1,4 +1,3 @@
-import type { Socket } from 'node:net';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import {
   AMQError,
@@ -6,9 +5,11 @@ import {
   backoffDelay,
   type Logger,
   messageOf,
+  raceSignal,
   type TransportContext,
 } from '@teal/amq-core/adapter';
 import { Coalescer } from './connection-retry';
+import { socketOf, writeAndFlush } from './connection-socket';
 import type { NatsSettings } from './settings';
 
 /**
@@ -33,7 +34,7 @@ export class NatsLink {
   /** The server without credentials: for messages. */
   readonly server: string;
   readonly #context: TransportContext;
-  readonly #flusher: Coalescer<void>;
+  readonly #flusher: Coalescer<number>;
   readonly #waiters = new Set<() => void>();
   readonly #reconnectListeners: Array<() => unknown> = [];
   readonly #dropListeners = new Set<() => void>();
@@ -46,7 +47,7 @@ export class NatsLink {
     this.nc = nc;
     this.#context = context;
     this.server = settings.server;
-    this.#flusher = new Coalescer(() => nc.flush());
+    this.#flusher = new Coalescer(() => this.#flushOnce());
     void this.#watchStatus();
     void nc.closed().then((error) => this.#onClosed(error instanceof Error ? error : undefined));
   }
@@ -113,9 +114,30 @@ export class NatsLink {
     this.#reconnectListeners.push(listener);
   }
 
-  /** Resolves once the server has processed everything sent before the call. */
-  flush(): Promise<void> {
+  /**
+   * Resolves once the server has processed everything written before the
+   * call, with the connection epoch (a value of `disconnects`) that carried
+   * the flush; rejects as soon as that connection drops.
+   */
+  flush(): Promise<number> {
     return this.#flusher.run();
+  }
+
+  /**
+   * Writes what `publish` publishes (calls of `nc.publish`) and asks the
+   * server to confirm it: the promise of `flush()`. `undefined` when the
+   * socket was found dead, so that none of it left (see `writeAndFlush`).
+   */
+  write(publish: () => void): Promise<number> | undefined {
+    const { flushed, isUnsent } = writeAndFlush(this.nc, publish, () => this.flush());
+    if (!isUnsent) return flushed;
+    flushed?.catch(() => {});
+    return undefined;
+  }
+
+  /** Resolves once the connection `epoch` dropped; rejects with `signal`'s reason first if it fires. */
+  untilDropped(epoch: number, signal: AbortSignal): Promise<void> {
+    return raceSignal(new Promise<void>((resolve) => this.onDrop(epoch, resolve)), signal);
   }
 
   /** Waits until connected; rejects with `signal`'s reason when it fires, or when the link closes. */
@@ -152,6 +174,8 @@ export class NatsLink {
     const socket = socketOf(this.nc);
     if (socket?.destroyed === true) return;
     this.#context.logger.warn(`${reason}; resetting the connection`, { server: this.server });
+    // Lost from now on, before the client notices: nothing more is written to it.
+    this.#isConnected = false;
     if (socket !== undefined) socket.resetAndDestroy();
     else void this.nc.reconnect().catch(() => {});
   }
@@ -261,22 +285,30 @@ export class NatsLink {
     for (const wake of [...this.#waiters]) wake();
   }
 
+  #flushOnce(): Promise<number> {
+    const epoch = this.disconnects;
+    return new Promise((resolve, reject) => {
+      const stop = this.onDrop(epoch, () =>
+        reject(
+          new NatsConnectionError(
+            `[@teal/amq-nats] the connection to ${this.server} dropped before the server answered`,
+          ),
+        ),
+      );
+      this.nc.flush().then(
+        () => {
+          stop();
+          resolve(epoch);
+        },
+        (error: unknown) => {
+          stop();
+          reject(error);
+        },
+      );
+    });
+  }
+
   #closedError(): AMQError {
     return new AMQSendError(`[@teal/amq-nats] the connection to ${this.server} is closed`);
   }
-}
-
-/**
- * The socket under the client, which its API does not expose: `abandon()`
- * needs it to reset rather than close (a close would still try to send what
- * is queued). `undefined` if the client's internals ever change shape.
- */
-function socketOf(nc: NatsConnection): Socket | undefined {
-  const socket = (nc as { protocol?: { transport?: { socket?: unknown } } }).protocol?.transport
-    ?.socket;
-  return socket !== null &&
-    typeof socket === 'object' &&
-    typeof (socket as Socket).resetAndDestroy === 'function'
-    ? (socket as Socket)
-    : undefined;
 }

@@ -2,7 +2,7 @@ import type { AMQExchangeName, TransportContext } from '@teal/amq-core/adapter';
 import { CoreBindings } from './bindings';
 import type { NatsLink } from './connection';
 import type { Receiver } from './consumer';
-import { CorePublisher } from './publisher';
+import { CorePublisher, SendWatch } from './publisher';
 import { splitBody } from './publisher-chunks';
 import type { NatsSettings } from './settings';
 import type { ModeTransport } from './transport';
@@ -29,7 +29,7 @@ export class CoreMode implements ModeTransport {
   ) {
     this.#link = link;
     this.#settings = settings;
-    this.#publisher = new CorePublisher(link);
+    this.#publisher = new CorePublisher(link, new SendWatch(context.sendTimeoutMs));
     this.bindings = new CoreBindings(link, receiver, (error) => context.reportError(error));
   }
 

@@ -10,6 +10,7 @@ import { NatsConnectionError, type NatsLink } from './connection';
 import { ATTEMPT_TIMEOUT_MS, isStreamNotFound, retryUntil } from './connection-retry';
 import type { Receiver } from './consumer';
 import type { Subjects } from './names';
+import { SendWatch } from './publisher';
 import { splitBody } from './publisher-chunks';
 import { OrderedPublisher } from './publisher-jetstream';
 import type { NatsSettings } from './settings';
@@ -49,7 +50,7 @@ export class JetStreamMode implements ModeTransport {
     this.#js = jetstream(link.nc, { timeout: API_TIMEOUT_MS });
     this.stream = new PrefixStream(jsm, settings, subjects, context.logger);
     const repair = (error: unknown) => this.#repairStream(error);
-    this.#publisher = new OrderedPublisher(link, repair);
+    this.#publisher = new OrderedPublisher(link, new SendWatch(context.sendTimeoutMs), repair);
     this.#pool = new ConsumerPool({
       link,
       jsm,
@@ -93,7 +94,7 @@ export class JetStreamMode implements ModeTransport {
   }
 
   async publish(
-    _exchange: AMQExchangeName,
+    exchange: AMQExchangeName,
     subject: string,
     body: string | Uint8Array,
     signal: AbortSignal,
@@ -111,7 +112,7 @@ export class JetStreamMode implements ModeTransport {
           }),
         ),
       );
-    await this.#publisher.publish(attempt, signal);
+    await this.#publisher.publish(exchange, attempt, signal);
   }
 
   async bind(

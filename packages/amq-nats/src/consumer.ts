@@ -5,8 +5,9 @@ import type { NatsSettings } from './settings';
 
 /**
  * The receiving side both modes share: a NATS message of a bound key becomes
- * a delivery of the handler, once whole if it came in chunks. What no sender
- * of ours could have written is dropped here with a warning.
+ * a delivery of the handler, once whole if it came in chunks, with the
+ * metadata (trace context) its headers carried. What no sender of ours could
+ * have written is dropped here with a warning.
  */
 export class Receiver {
   readonly #context: TransportContext;
@@ -27,8 +28,19 @@ export class Receiver {
    */
   receive(exchange: AMQExchangeName, routingKey: string, msg: Msg): void {
     contain(this.#context.logger, { exchange }, () => {
-      const body = this.#reassembler.accept(exchange, msg);
-      if (body !== undefined) this.#context.deliver({ exchange, routingKey, body });
+      // Without headers, as any NATS client publishes: nothing to reassemble or read.
+      if (msg.headers === undefined) {
+        this.#context.deliver({ exchange, routingKey, body: msg.data });
+        return;
+      }
+      const whole = this.#reassembler.accept(exchange, msg);
+      if (whole === undefined) return;
+      const { body, headers } = whole;
+      this.#context.deliver(
+        headers === undefined
+          ? { exchange, routingKey, body }
+          : { exchange, routingKey, body, headers },
+      );
     });
   }
 

@@ -3,7 +3,7 @@ import { CoreBindings } from './bindings';
 import type { NatsLink } from './connection';
 import type { Receiver } from './consumer';
 import { CorePublisher, SendWatch } from './publisher';
-import { splitBody } from './publisher-chunks';
+import { type Metadata, splitBody } from './publisher-chunks';
 import type { NatsSettings } from './settings';
 import type { ModeTransport } from './transport';
 
@@ -38,8 +38,9 @@ export class CoreMode implements ModeTransport {
     subject: string,
     body: string | Uint8Array,
     signal: AbortSignal,
+    metadata: Metadata | undefined,
   ): Promise<void> {
-    const parts = splitBody(body, this.#link.maxPayload, this.#settings.maxMessageBytes);
+    const parts = splitBody(body, this.#link.maxPayload, this.#settings.maxMessageBytes, metadata);
     return this.#publisher.publish(exchange, subject, parts, signal);
   }
 

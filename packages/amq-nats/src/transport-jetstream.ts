@@ -11,7 +11,7 @@ import { ATTEMPT_TIMEOUT_MS, isStreamNotFound, retryUntil } from './connection-r
 import type { Receiver } from './consumer';
 import type { Subjects } from './names';
 import { SendWatch } from './publisher';
-import { splitBody } from './publisher-chunks';
+import { type Metadata, splitBody } from './publisher-chunks';
 import { OrderedPublisher } from './publisher-jetstream';
 import type { NatsSettings } from './settings';
 import { PrefixStream } from './stream';
@@ -98,9 +98,10 @@ export class JetStreamMode implements ModeTransport {
     subject: string,
     body: string | Uint8Array,
     signal: AbortSignal,
+    metadata: Metadata | undefined,
   ): Promise<void> {
     const limit = Math.min(this.#link.maxPayload, this.stream.maxMessageSize);
-    const parts = splitBody(body, limit, this.#settings.maxMessageBytes);
+    const parts = splitBody(body, limit, this.#settings.maxMessageBytes, metadata);
     // Every try sends the same message ids: the stream stores each part once.
     const attempt = () =>
       Promise.all(

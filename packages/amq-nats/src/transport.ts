@@ -9,6 +9,7 @@ import { NatsLink } from './connection';
 import { sleep } from './connection-retry';
 import { Receiver } from './consumer';
 import { MAX_ROUTING_KEY_BYTES, Subjects, SubjectTokenError } from './names';
+import { encodeMetadata, type Metadata } from './publisher-chunks';
 import { type NatsConnectOptions, resolveSettings } from './settings';
 import { CoreMode } from './transport-core';
 import { JetStreamMode } from './transport-jetstream';
@@ -25,6 +26,7 @@ export interface ModeTransport {
     subject: string,
     body: string | Uint8Array,
     signal: AbortSignal,
+    metadata: Metadata | undefined,
   ): Promise<void>;
   bind(
     exchange: AMQExchangeName,
@@ -72,8 +74,11 @@ export class NatsTransport implements Transport {
     routingKey: string,
     body: string | Uint8Array,
     signal: AbortSignal,
+    headers?: Readonly<Record<string, string>>,
   ): Promise<void> {
-    return this.mode.publish(exchange, this.#subjectOf(exchange, routingKey), body, signal);
+    const subject = this.#subjectOf(exchange, routingKey);
+    const metadata = headers === undefined ? undefined : this.#metadataOf(exchange, headers);
+    return this.mode.publish(exchange, subject, body, signal, metadata);
   }
 
   bind(exchange: AMQExchangeName, routingKey: string, signal: AbortSignal): Promise<void> {
@@ -109,6 +114,21 @@ export class NatsTransport implements Transport {
     await this.link.nc.reconnect();
     const deadline = Date.now() + 10_000;
     while (this.link.disconnects === before && Date.now() < deadline) await sleep(5);
+  }
+
+  /** Trace context as NATS headers; what NATS cannot carry is left out, with a warning. */
+  #metadataOf(
+    exchange: AMQExchangeName,
+    headers: Readonly<Record<string, string>>,
+  ): Metadata | undefined {
+    const { metadata, skipped } = encodeMetadata(headers);
+    if (skipped > 0) {
+      this.link.logger.warn('left out message headers NATS cannot carry', {
+        exchange,
+        droppedHeaders: skipped,
+      });
+    }
+    return metadata;
   }
 
   #subjectOf(exchange: AMQExchangeName, key: string): string {

@@ -203,6 +203,13 @@ function chunkHeader(value: string): MsgHdrs {
   return hdrs;
 }
 
+/** A `traceparent` header of `value`, as a forger would write one. */
+function traceHeaders(value: string): MsgHdrs {
+  const hdrs = headers();
+  hdrs.set('traceparent', value);
+  return hdrs;
+}
+
 type Publish = ReturnType<typeof rawClient>['publish'];
 
 /** Forged and absurd NATS frames of the adapter's own format; `jetstream` adds the stream-only ones. */
@@ -246,6 +253,24 @@ export function hostileFrames(publish: Publish, isJetStream: boolean): HostileFr
       hdrs.set('X-Teal-Junk', secret.repeat(Math.ceil(60_000 / secret.length)));
       return publish(target, secretBytes(secret), hdrs);
     }),
+    frame('a forged traceparent of 60,000 characters holding the secret', (target, secret) =>
+      publish(target, secretBytes(secret), traceHeaders(secret.padEnd(60_000, '0'))),
+    ),
+    frame('1,000 forged trace headers holding the secret', (target, secret) => {
+      const hdrs = traceHeaders(secret);
+      for (let i = 0; i < 1_000; i++) hdrs.set(`tracestate-${i}`, `${secret}=${i}`);
+      return publish(target, secretBytes(secret), hdrs);
+    }),
+    frame(
+      'a chunk set whose first chunk forges trace headers of 60,000 characters',
+      async (target, secret) => {
+        const first = chunkHeader('traced 0 2 2048');
+        first.set('traceparent', secret);
+        first.set('tracestate', secret.padEnd(60_000, '0'));
+        await publish(target, secretBytes(secret, 1024), first);
+        await publish(target, secretBytes(secret, 1024), chunkHeader('traced 1 2 2048'));
+      },
+    ),
   ];
   if (!isJetStream) return frames;
   return [

@@ -1,6 +1,6 @@
 import * as diagnostics from 'node:diagnostics_channel';
 import { connect as connectNats, headers, type Msg, type MsgHdrs } from '@nats-io/transport-node';
-import type { AMQHandler, DeliverEvent, SendEvent } from '@teal/amq-core';
+import type { DeliverEvent, SendEvent } from '@teal/amq-core';
 import {
   describeWithBroker,
   probeBroker,
@@ -10,17 +10,15 @@ import {
 } from '@teal/amq-core/testing';
 import { callbackMessage, encodeMessage, powensWebhookMessage } from '@teal/messages';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { connect, type NatsConnectOptions, type NatsMode } from '../src/index';
 import { Subjects } from '../src/names';
-import { durableHandlers, NATS_URL } from './support/broker';
+import { handlersOn, NATS_URL } from './support/broker';
 
 const TRACEPARENT = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
 const TRACESTATE = 'teal=t61rcWkgMzE';
 const utf8 = new TextEncoder();
 
 describeWithBroker('nats trace context in message headers', await probeBroker(NATS_URL), () => {
-  const durable = durableHandlers(NATS_URL);
-  const open: AMQHandler[] = [];
+  const handler = handlersOn();
   const unsubscribes: Array<() => void> = [];
   let raw: Awaited<ReturnType<typeof connectNats>>;
 
@@ -29,21 +27,10 @@ describeWithBroker('nats trace context in message headers', await probeBroker(NA
   });
   afterEach(async () => {
     for (const unsubscribe of unsubscribes.splice(0)) unsubscribe();
-    await Promise.allSettled(open.splice(0).map((handler) => handler.close()));
   });
   afterAll(async () => {
     await raw?.close();
   });
-
-  async function handler(
-    mode: NatsMode,
-    options: Partial<NatsConnectOptions> & { exchangePrefix: string },
-  ): Promise<AMQHandler> {
-    const made =
-      mode === 'core' ? await connect({ url: NATS_URL, ...options }) : await durable(options);
-    open.push(made);
-    return made;
-  }
 
   /** Subscribes `listener` to a diagnostics channel until the test ends. */
   function listen<T>(channel: string, listener: (event: T) => void): void {

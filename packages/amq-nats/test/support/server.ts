@@ -3,7 +3,10 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { AMQHandler } from '@teal/amq-core';
 import { probeBroker } from '@teal/amq-core/testing';
+import { afterAll, beforeAll } from 'vitest';
+import { connect, type NatsConnectOptions } from '../../src/index';
 
 /** The nats-server binary private servers run. */
 export const NATS_SERVER_BIN = process.env.NATS_SERVER_BIN ?? '/usr/sbin/nats-server';
@@ -120,4 +123,29 @@ function isFree(port: number): Promise<boolean> {
     server.once('error', () => resolve(false));
     server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
+}
+
+/**
+ * A private server for one test file, started before its tests and stopped
+ * (by PID) after them: `server()` once the file started, and `handler()`,
+ * which connects to it and closes the handler after the file.
+ */
+export function privateServerForFile(config = '') {
+  let server: PrivateServer | undefined;
+  const handlers: AMQHandler[] = [];
+  beforeAll(async () => {
+    server = await PrivateServer.start(config);
+  });
+  afterAll(async () => {
+    await Promise.allSettled(handlers.map((handler) => handler.close()));
+    await server?.stop();
+  });
+  return {
+    server: () => server!,
+    handler: async (options: Partial<NatsConnectOptions> & { exchangePrefix: string }) => {
+      const made = await connect({ url: server!.url, ...options });
+      handlers.push(made);
+      return made;
+    },
+  };
 }

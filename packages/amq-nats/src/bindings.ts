@@ -3,6 +3,7 @@ import { type AMQExchangeName, raceSignal } from '@teal/amq-core/adapter';
 import { NatsConnectionError, type NatsLink } from './connection';
 import { sleep } from './connection-retry';
 import { contain, type Receiver } from './consumer';
+import type { Key } from './transport';
 
 interface Bound {
   readonly exchange: AMQExchangeName;
@@ -29,12 +30,7 @@ export class CoreBindings {
   }
 
   /** Subscribes `subject`; resolves once the server has the subscription. */
-  async bind(
-    exchange: AMQExchangeName,
-    routingKey: string,
-    subject: string,
-    signal: AbortSignal,
-  ): Promise<void> {
+  async bind({ exchange, routingKey, subject }: Key, signal: AbortSignal): Promise<void> {
     if (this.#bound.has(subject)) return;
     const subscription = this.#link.nc.subscribe(subject, {
       callback: (error, msg) =>

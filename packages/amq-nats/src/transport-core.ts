@@ -1,11 +1,9 @@
-import type { AMQExchangeName, TransportContext } from '@teal/amq-core/adapter';
 import { CoreBindings } from './bindings';
 import type { NatsLink } from './connection';
-import type { Receiver } from './consumer';
 import { CorePublisher, SendWatch } from './publisher';
-import { type Metadata, splitBody } from './publisher-chunks';
+import { splitBody } from './publisher-chunks';
 import type { NatsSettings } from './settings';
-import type { ModeTransport } from './transport';
+import type { Key, ModeParts, ModeTransport, Outgoing } from './transport';
 
 /**
  * Core NATS: one subscription per bound key (see `CoreBindings`); publishes
@@ -21,40 +19,30 @@ export class CoreMode implements ModeTransport {
   readonly #settings: NatsSettings;
   readonly #publisher: CorePublisher;
 
-  constructor(
-    link: NatsLink,
-    settings: NatsSettings,
-    context: TransportContext,
-    receiver: Receiver,
-  ) {
+  constructor({ link, settings, context, receiver }: ModeParts) {
     this.#link = link;
     this.#settings = settings;
     this.#publisher = new CorePublisher(link, new SendWatch(context.sendTimeoutMs));
     this.bindings = new CoreBindings(link, receiver, (error) => context.reportError(error));
   }
 
-  publish(
-    exchange: AMQExchangeName,
-    subject: string,
-    body: string | Uint8Array,
-    signal: AbortSignal,
-    metadata: Metadata | undefined,
-  ): Promise<void> {
-    const parts = splitBody(body, this.#link.maxPayload, this.#settings.maxMessageBytes, metadata);
-    return this.#publisher.publish(exchange, subject, parts, signal);
+  publish(message: Outgoing, signal: AbortSignal): Promise<void> {
+    const { maxPayload } = this.#link;
+    const parts = splitBody(
+      message.body,
+      maxPayload,
+      this.#settings.maxMessageBytes,
+      message.metadata,
+    );
+    return this.#publisher.publish(message.exchange, message.subject, parts, signal);
   }
 
-  bind(
-    exchange: AMQExchangeName,
-    routingKey: string,
-    subject: string,
-    signal: AbortSignal,
-  ): Promise<void> {
-    return this.bindings.bind(exchange, routingKey, subject, signal);
+  bind(key: Key, signal: AbortSignal): Promise<void> {
+    return this.bindings.bind(key, signal);
   }
 
-  async unbind(_exchange: AMQExchangeName, _routingKey: string, subject: string): Promise<void> {
-    this.bindings.unbind(subject);
+  async unbind(key: Key): Promise<void> {
+    this.bindings.unbind(key.subject);
   }
 
   resources(): string[] {

@@ -4,18 +4,16 @@ import {
   jetstream,
   jetstreamManager,
 } from '@nats-io/jetstream';
-import { type AMQExchangeName, raceSignal, type TransportContext } from '@teal/amq-core/adapter';
+import { raceSignal } from '@teal/amq-core/adapter';
 import { ConsumerPool } from './bindings-jetstream';
 import { NatsConnectionError, type NatsLink } from './connection';
 import { ATTEMPT_TIMEOUT_MS, isStreamNotFound, retryUntil } from './connection-retry';
-import type { Receiver } from './consumer';
-import type { Subjects } from './names';
 import { SendWatch } from './publisher';
-import { type Metadata, splitBody } from './publisher-chunks';
+import { splitBody } from './publisher-chunks';
 import { OrderedPublisher } from './publisher-jetstream';
 import type { NatsSettings } from './settings';
 import { PrefixStream } from './stream';
-import type { ModeTransport } from './transport';
+import type { Key, ModeParts, ModeTransport, Outgoing } from './transport';
 
 const API_TIMEOUT_MS = 5_000;
 
@@ -38,12 +36,8 @@ export class JetStreamMode implements ModeTransport {
   readonly #pool: ConsumerPool;
 
   private constructor(
-    link: NatsLink,
-    settings: NatsSettings,
-    context: TransportContext,
+    { link, settings, context, subjects, receiver }: ModeParts,
     jsm: JetStreamManager,
-    subjects: Subjects,
-    receiver: Receiver,
   ) {
     this.#link = link;
     this.#settings = settings;
@@ -62,20 +56,15 @@ export class JetStreamMode implements ModeTransport {
     });
   }
 
-  static async open(
-    link: NatsLink,
-    settings: NatsSettings,
-    context: TransportContext,
-    subjects: Subjects,
-    receiver: Receiver,
-  ): Promise<JetStreamMode> {
+  static async open(parts: ModeParts): Promise<JetStreamMode> {
+    const { link, settings, context } = parts;
     if (link.nc.info?.jetstream !== true) {
       throw new NatsConnectionError(
         `[@teal/amq-nats] ${settings.server} has no JetStream: start nats-server with -js, or use mode=core`,
       );
     }
     const jsm = await jetstreamManager(link.nc, { timeout: API_TIMEOUT_MS, checkAPI: false });
-    const mode = new JetStreamMode(link, settings, context, jsm, subjects, receiver);
+    const mode = new JetStreamMode(parts, jsm);
     try {
       const signal = AbortSignal.timeout(context.sendTimeoutMs);
       await retryUntil(link, signal, () => mode.stream.ensure());
@@ -93,35 +82,24 @@ export class JetStreamMode implements ModeTransport {
     return this.#pool.prefix;
   }
 
-  async publish(
-    exchange: AMQExchangeName,
-    subject: string,
-    body: string | Uint8Array,
-    signal: AbortSignal,
-    metadata: Metadata | undefined,
-  ): Promise<void> {
+  async publish(message: Outgoing, signal: AbortSignal): Promise<void> {
     const limit = Math.min(this.#link.maxPayload, this.stream.maxMessageSize);
-    const parts = splitBody(body, limit, this.#settings.maxMessageBytes, metadata);
+    const parts = splitBody(message.body, limit, this.#settings.maxMessageBytes, message.metadata);
     // Every try sends the same message ids: the stream stores each part once.
     const attempt = () =>
       Promise.all(
         parts.map((part) =>
-          this.#js.publish(subject, part.data, {
+          this.#js.publish(message.subject, part.data, {
             msgID: part.id,
             timeout: ATTEMPT_TIMEOUT_MS,
             ...(part.headers ? { headers: part.headers } : {}),
           }),
         ),
       );
-    await this.#publisher.publish(exchange, attempt, signal);
+    await this.#publisher.publish(message.exchange, attempt, signal);
   }
 
-  async bind(
-    exchange: AMQExchangeName,
-    routingKey: string,
-    _subject: string,
-    signal: AbortSignal,
-  ): Promise<void> {
+  async bind({ exchange, routingKey }: Key, signal: AbortSignal): Promise<void> {
     let start: number | undefined;
     try {
       start = await retryUntil(
@@ -137,12 +115,7 @@ export class JetStreamMode implements ModeTransport {
     }
   }
 
-  async unbind(
-    exchange: AMQExchangeName,
-    routingKey: string,
-    _subject: string,
-    signal: AbortSignal,
-  ): Promise<void> {
+  async unbind({ exchange, routingKey }: Key, signal: AbortSignal): Promise<void> {
     // The key is unbound here at once; a consumer the server could not be asked to delete
     // is deleted after the reconnect (or by the server, idle, after 30 s): no need to fail.
     await raceSignal(this.#pool.unbind(exchange, routingKey), signal).catch(() => {});

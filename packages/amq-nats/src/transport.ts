@@ -4,15 +4,42 @@ import {
   AMQRoutingKeyError,
   createHandler,
   type Transport,
+  type TransportContext,
 } from '@teal/amq-core/adapter';
 import { NatsLink } from './connection';
 import { sleep } from './connection-retry';
 import { Receiver } from './consumer';
 import { MAX_ROUTING_KEY_BYTES, Subjects, SubjectTokenError } from './names';
 import { encodeMetadata, type Metadata } from './publisher-chunks';
-import { type NatsConnectOptions, resolveSettings } from './settings';
+import { type NatsConnectOptions, type NatsSettings, resolveSettings } from './settings';
 import { CoreMode } from './transport-core';
 import { JetStreamMode } from './transport-jetstream';
+
+/** A message to publish, as a mode gets it. */
+export interface Outgoing {
+  readonly exchange: AMQExchangeName;
+  readonly subject: string;
+  readonly body: string | Uint8Array;
+  /** Trace context as NATS headers, when someone traces. */
+  readonly metadata: Metadata | undefined;
+}
+
+/** A routing key as a mode gets it: with its exchange and the subject it maps to. */
+export interface Key {
+  readonly exchange: AMQExchangeName;
+  readonly routingKey: string;
+  readonly subject: string;
+}
+
+/** What a mode is made with: the connection and what the transport shares with it. */
+export interface ModeParts {
+  readonly link: NatsLink;
+  readonly settings: NatsSettings;
+  readonly context: TransportContext;
+  readonly subjects: Subjects;
+  /** Where received messages go. */
+  readonly receiver: Receiver;
+}
 
 /**
  * What differs between the two modes: how a body is published and confirmed,
@@ -21,25 +48,9 @@ import { JetStreamMode } from './transport-jetstream';
  */
 export interface ModeTransport {
   readonly appliesBackpressure: boolean;
-  publish(
-    exchange: AMQExchangeName,
-    subject: string,
-    body: string | Uint8Array,
-    signal: AbortSignal,
-    metadata: Metadata | undefined,
-  ): Promise<void>;
-  bind(
-    exchange: AMQExchangeName,
-    routingKey: string,
-    subject: string,
-    signal: AbortSignal,
-  ): Promise<void>;
-  unbind(
-    exchange: AMQExchangeName,
-    routingKey: string,
-    subject: string,
-    signal: AbortSignal,
-  ): Promise<void>;
+  publish(message: Outgoing, signal: AbortSignal): Promise<void>;
+  bind(key: Key, signal: AbortSignal): Promise<void>;
+  unbind(key: Key, signal: AbortSignal): Promise<void>;
   resources(): string[];
   /** Releases what the mode holds on the server, before the connection closes; gives up at `signal`. */
   release(signal: AbortSignal): Promise<void>;
@@ -78,17 +89,17 @@ export class NatsTransport implements Transport {
   ): Promise<void> {
     const subject = this.#subjectOf(exchange, routingKey);
     const metadata = headers === undefined ? undefined : this.#metadataOf(exchange, headers);
-    return this.mode.publish(exchange, subject, body, signal, metadata);
+    return this.mode.publish({ exchange, subject, body, metadata }, signal);
   }
 
   bind(exchange: AMQExchangeName, routingKey: string, signal: AbortSignal): Promise<void> {
     const subject = this.#subjectOf(exchange, routingKey);
-    return this.mode.bind(exchange, routingKey, subject, signal);
+    return this.mode.bind({ exchange, routingKey, subject }, signal);
   }
 
   unbind(exchange: AMQExchangeName, routingKey: string, signal: AbortSignal): Promise<void> {
     const subject = this.#subjectOf(exchange, routingKey);
-    return this.mode.unbind(exchange, routingKey, subject, signal);
+    return this.mode.unbind({ exchange, routingKey, subject }, signal);
   }
 
   resources(): readonly string[] {
@@ -156,10 +167,9 @@ export async function connect(options: NatsConnectOptions): Promise<AMQHandler> 
     try {
       const subjects = new Subjects(settings.subjectRoot, settings.exchangePrefix);
       const receiver = new Receiver(context, settings);
+      const parts: ModeParts = { link, settings, context, subjects, receiver };
       const mode =
-        settings.mode === 'jetstream'
-          ? await JetStreamMode.open(link, settings, context, subjects, receiver)
-          : new CoreMode(link, settings, context, receiver);
+        settings.mode === 'jetstream' ? await JetStreamMode.open(parts) : new CoreMode(parts);
       return new NatsTransport(link, subjects, receiver, mode);
     } catch (error) {
       await link.close();

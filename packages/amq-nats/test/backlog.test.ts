@@ -11,7 +11,8 @@ import {
 import { callbackMessage, type Message } from '@teal/messages';
 import { expect, it } from 'vitest';
 import type { NatsMode } from '../src/index';
-import { handlersOn, NATS_URL } from './support/broker';
+import { NATS_URL } from './support/broker';
+import { handlersOn } from './support/broker-handlers';
 
 const TOTAL = 10_000;
 const PADDING = 'x'.repeat(4 * 1024);

@@ -13,7 +13,8 @@ import { expect, it } from 'vitest';
 import { encodeToken } from '../src/names';
 import { defaultStreamName } from '../src/settings';
 import type { NatsTransport } from '../src/transport';
-import { faultProxy, handlersOn, NATS_URL } from './support/broker';
+import { NATS_URL } from './support/broker';
+import { faultProxy, handlersOn } from './support/broker-handlers';
 
 /** The consumers on a prefix's stream, as the server lists them: `<exchange of its filter>`. */
 async function consumersOn(prefix: string): Promise<string[]> {

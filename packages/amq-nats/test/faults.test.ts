@@ -9,14 +9,14 @@ import {
 import { callbackMessage, encodeMessage } from '@teal/messages';
 import { expect, it } from 'vitest';
 import type { NatsTransport } from '../src/transport';
+import { NATS_URL } from './support/broker';
 import {
   faultProxy,
   handlersOn,
-  NATS_URL,
   receiverAndProxiedSender,
   sendTo,
   urlsOf,
-} from './support/broker';
+} from './support/broker-handlers';
 
 /** Whether `promise` settles (either way) within `ms`: a liveness bound, not a speed target. */
 async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {

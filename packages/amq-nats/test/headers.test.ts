@@ -11,7 +11,8 @@ import {
 import { callbackMessage, encodeMessage, powensWebhookMessage } from '@teal/messages';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { Subjects } from '../src/names';
-import { handlersOn, NATS_URL } from './support/broker';
+import { NATS_URL } from './support/broker';
+import { handlersOn } from './support/broker-handlers';
 
 const TRACEPARENT = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
 const TRACESTATE = 'teal=t61rcWkgMzE';

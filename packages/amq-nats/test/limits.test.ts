@@ -3,7 +3,8 @@ import { describeWithBroker, Inbox, probeBroker } from '@teal/amq-core/testing';
 import { callbackMessage, routingKeyOf } from '@teal/messages';
 import { expect, it } from 'vitest';
 import { MAX_ROUTING_KEY_BYTES } from '../src/index';
-import { handlersOn, NATS_URL } from './support/broker';
+import { NATS_URL } from './support/broker';
+import { handlersOn } from './support/broker-handlers';
 
 // Every byte of these escapes to three subject characters: the longest subjects there are.
 const worstKey = (bytes: number) => '\u00a0'.repeat(bytes / 2);

@@ -1,14 +1,14 @@
 import { AMQUnconfirmedSendError } from '@teal/amq-core';
 import { describeWithBroker, probeBroker, sleep, waitFor } from '@teal/amq-core/testing';
 import { expect, it } from 'vitest';
+import { NATS_URL } from './support/broker';
 import {
   faultProxy,
   handlersOn,
-  NATS_URL,
   receiverAndProxiedSender,
   sendTo,
   urlsOf,
-} from './support/broker';
+} from './support/broker-handlers';
 
 // A rejected send is never delivered, except an AMQUnconfirmedSendError: written, and its
 // confirmation lost. These cases make each side of that line on purpose.

@@ -88,6 +88,7 @@ export function decodeToken(token: string): string {
 
 /** A string with no token (a lone surrogate), or a token `encodeToken` cannot have made. */
 export class SubjectTokenError extends AMQError {
+  static override readonly kind: string = 'SubjectTokenError';
   override name = 'SubjectTokenError';
 }
 

@@ -39,6 +39,7 @@ export interface Part {
 
 /** A body larger than `maxMessageBytes`: it is never sent. */
 export class NatsMessageTooLargeError extends AMQSendError {
+  static override readonly kind: string = 'NatsMessageTooLargeError';
   override name = 'NatsMessageTooLargeError';
 }
 

@@ -1,244 +1,70 @@
-import type { JetStreamManager } from '@nats-io/jetstream';
-import { createInbox, type Msg, type Subscription } from '@nats-io/transport-node';
-import {
-  AMQError,
-  type AMQExchangeName,
-  type Backlog,
-  backoffDelay,
-  type Logger,
-} from '@teal/amq-core/adapter';
-import { contain } from './contain';
-import type { NatsLink } from './link';
-import { HEARTBEAT_MS, pushConsumerConfig, sequencesOf } from './push-consumer';
-import { isStreamNotFound, sleep } from './retry';
-import type { PrefixStream } from './stream';
+import type { Msg } from '@nats-io/transport-node';
+import type { AMQExchangeName, LogFields, Logger, TransportContext } from '@teal/amq-core/adapter';
+import { Reassembler } from './consumer-chunks';
+import type { NatsSettings } from './settings';
 
-export interface ConsumerHost {
-  readonly link: NatsLink;
-  readonly jsm: JetStreamManager;
-  readonly stream: PrefixStream;
-  readonly logger: Logger;
-  /** What the handler holds for its callback: the consumer stops while it is full. */
-  readonly backlog: Backlog;
-  reportError(error: unknown): void;
-  /** A message of the exchange, each stream sequence once and in order. */
-  receive(exchange: AMQExchangeName, msg: Msg, sequence: number): void;
-  /** The stream starts again at `sequence` (it lost messages): keys bound later start there too. */
-  rewind(exchange: AMQExchangeName, sequence: number): void;
-  /** A new consumer name, unique on the stream, that tells the handler's consumers apart. */
-  nextConsumerName(): string;
-  /** Deletes a consumer on the server: now, or after the next reconnect if it cannot. */
-  deleteConsumer(name: string): Promise<void>;
+/**
+ * The receiving side both modes share: a NATS message of a bound key becomes
+ * a delivery of the handler, once whole if it came in chunks, with the
+ * metadata (trace context) its headers carried. What no sender of ours could
+ * have written is dropped here with a warning.
+ */
+export class Receiver {
+  readonly #context: TransportContext;
+  readonly #reassembler: Reassembler;
+
+  constructor(context: TransportContext, settings: NatsSettings) {
+    this.#context = context;
+    this.#reassembler = new Reassembler(
+      context.logger,
+      settings.chunkTimeoutMs,
+      settings.maxMessageBytes,
+    );
+  }
+
+  /**
+   * Hands a received message to the handler. Runs inside the client's socket
+   * reader: nothing it throws may escape.
+   */
+  receive(exchange: AMQExchangeName, routingKey: string, msg: Msg): void {
+    contain(this.#context.logger, { exchange }, () => {
+      // Without headers, as any NATS client publishes: nothing to reassemble or read.
+      if (msg.headers === undefined) {
+        this.#context.deliver({ exchange, routingKey, body: msg.data });
+        return;
+      }
+      const whole = this.#reassembler.accept(exchange, msg);
+      if (whole === undefined) return;
+      const { body, headers } = whole;
+      this.#context.deliver(
+        headers === undefined
+          ? { exchange, routingKey, body }
+          : { exchange, routingKey, body, headers },
+      );
+    });
+  }
+
+  /** Forgets every incomplete large message. */
+  clear(): void {
+    this.#reassembler.clear();
+  }
 }
 
 /**
- * One exchange's traffic from the prefix stream, as an ordered push consumer
- * the adapter manages itself (NATS 2.9 has no multi-filter consumers, so one
- * consumer per exchange serves every key bound on it). It remembers the last
- * stream sequence it handed over; whenever the consumer may have lost track —
- * a reconnect, a gap in delivery sequences, missed heartbeats, a server that
- * restarted without it — it is recreated at that sequence + 1, so nothing
- * within the stream's retention is lost and nothing is delivered twice.
- *
- * The same resumption holds a stuck callback's messages back on the server:
- * when the handler's backlog is full, the consumer is deleted (what the server
- * already pushed is dropped unread) and recreated after the last sequence
- * handed over once the backlog drained to half.
+ * Runs the work of a subscription callback. The NATS client calls those from
+ * its socket reader: an exception escaping one stops the reader for good
+ * while the connection still looks up, so every key of the handler would go
+ * silent until the ping timeout. Whatever the message was, it is dropped with
+ * a warning that names the error's class only (its text may quote the
+ * message's headers).
  */
-export class ExchangeConsumer {
-  readonly exchange: AMQExchangeName;
-  readonly #host: ConsumerHost;
-  readonly #filter: string;
-  readonly #monitor: NodeJS.Timeout;
-  #lastSequence: number;
-  /** The stream's incarnation this consumer reads (see `PrefixStream.generation`). */
-  #generation: number;
-  #name = '';
-  #subscription: Subscription | undefined;
-  /** The server's answer to the last creation, settled either way. */
-  #created: Promise<void> = Promise.resolve();
-  #expectedDelivery = 1;
-  #lastActivity = Date.now();
-  #resetting: Promise<void> | null = null;
-  #isStopped = false;
-  #isPaused = false;
-
-  constructor(
-    host: ConsumerHost,
-    exchange: AMQExchangeName,
-    filter: string,
-    startSequence: number,
-  ) {
-    this.#host = host;
-    this.exchange = exchange;
-    this.#filter = filter;
-    this.#lastSequence = startSequence - 1;
-    this.#generation = host.stream.generation;
-    this.#monitor = setInterval(() => this.#checkHeartbeats(), HEARTBEAT_MS);
-    this.#monitor.unref();
-  }
-
-  /** The server-side consumer's name, `''` while there is none (paused, stopped). */
-  get name(): string {
-    return this.#name;
-  }
-
-  /** Creates the server-side consumer; rejects if the server refuses it. */
-  start(): Promise<void> {
-    return this.#create();
-  }
-
-  /** Recreates the consumer after the last sequence handed over, retrying until it works or stops. */
-  reset(reason: string): void {
-    if (this.#resetting !== null || this.#isStopped || this.#isPaused) return;
-    this.#host.logger.debug('recreating a JetStream consumer', { exchange: this.exchange, reason });
-    this.#resetting = this.#recreate().finally(() => {
-      this.#resetting = null;
+export function contain(logger: Logger, fields: LogFields, work: () => void): void {
+  try {
+    work();
+  } catch (error) {
+    logger.warn('dropped a message the adapter could not handle', {
+      ...fields,
+      reason: error instanceof Error ? error.name : typeof error,
     });
-  }
-
-  /** Stops for good and deletes the server-side consumer (see `ConsumerHost.deleteConsumer`). */
-  async stop(): Promise<void> {
-    this.#isStopped = true;
-    clearInterval(this.#monitor);
-    await this.#drop();
-  }
-
-  /** Stops taking messages while the backlog is full; resumes where it stopped once it has room. */
-  #pause(): void {
-    this.#isPaused = true;
-    this.#host.logger.debug('the backlog is full: pausing a JetStream consumer', {
-      exchange: this.exchange,
-    });
-    void this.#drop();
-    void this.#host.backlog.untilRoom().then(async () => {
-      // A recreation under way when the pause came may have made a consumer the pause dropped.
-      await this.#resetting;
-      this.#isPaused = false;
-      this.reset('the backlog has room again');
-    });
-  }
-
-  /** Forgets the subscription and deletes the server-side consumer, once its creation settled. */
-  #drop(): Promise<void> {
-    this.#subscription?.unsubscribe();
-    this.#subscription = undefined;
-    const name = this.#name;
-    this.#name = '';
-    if (name === '') return Promise.resolve();
-    return this.#created.then(() => this.#host.deleteConsumer(name));
-  }
-
-  async #recreate(): Promise<void> {
-    for (let attempt = 0; !this.#isStopped && !this.#isPaused; attempt++) {
-      try {
-        await this.#host.link.waitConnected();
-        await this.#resync();
-        if (this.#isStopped || this.#isPaused) return;
-        await this.#create();
-        return;
-      } catch (error) {
-        if (this.#isStopped) return;
-        if (isStreamNotFound(error)) await this.#host.stream.ensure().catch(() => {});
-        if (attempt === 3) {
-          this.#host.reportError(
-            new AMQError(
-              `[@teal/amq-nats] cannot resume the ${this.exchange} consumer yet; retrying`,
-              { cause: error },
-            ),
-          );
-        }
-        await sleep(backoffDelay(attempt, 100, 5_000));
-      }
-    }
-  }
-
-  /** Notices what the stream lost while the consumer was away (see `PrefixStream.resumeAfter`). */
-  async #resync(): Promise<void> {
-    // Read before the request: the old consumer may deliver more while it is in flight.
-    const resumed = await this.#host.stream.resumeAfter(
-      this.#lastSequence,
-      this.#generation,
-      this.exchange,
-    );
-    this.#generation = resumed.generation;
-    if (resumed.isRewound) {
-      this.#lastSequence = resumed.lastSequence;
-      this.#host.rewind(this.exchange, resumed.lastSequence + 1);
-    }
-  }
-
-  async #create(): Promise<void> {
-    void this.#drop();
-    const name = this.#host.nextConsumerName();
-    const inbox = createInbox();
-    // Subscribed before the consumer exists: the server may push before it replies.
-    const subscription = this.#host.link.nc.subscribe(inbox, {
-      callback: (error, msg) => {
-        if (this.#subscription !== subscription) return;
-        contain(this.#host.logger, { exchange: this.exchange }, () => this.#onMessage(error, msg));
-      },
-    });
-    this.#subscription = subscription;
-    this.#name = name;
-    this.#expectedDelivery = 1;
-    this.#lastActivity = Date.now();
-    const created = this.#host.jsm.consumers.add(
-      this.#host.stream.name,
-      pushConsumerConfig(name, inbox, this.#filter, this.#lastSequence + 1),
-    );
-    this.#created = created.then(ignore, ignore);
-    await created;
-  }
-
-  #onMessage(error: Error | null, msg: Msg): void {
-    if (error !== null) {
-      this.#host.reportError(
-        new AMQError('[@teal/amq-nats] a JetStream consumer failed', { cause: error }),
-      );
-      this.reset('subscription error');
-      return;
-    }
-    this.#lastActivity = Date.now();
-    const reply = msg.reply ?? '';
-    if (!reply.startsWith('$JS.ACK.')) {
-      this.#onStatus(msg);
-      return;
-    }
-    const [stream, delivery] = sequencesOf(reply);
-    if (delivery !== this.#expectedDelivery) {
-      this.reset(`delivery ${delivery} where ${this.#expectedDelivery} was due`);
-      return;
-    }
-    this.#expectedDelivery++;
-    if (stream <= this.#lastSequence) return;
-    if (this.#host.backlog.room === 0) {
-      // Not handed over: the consumer made after the pause starts with it.
-      this.#pause();
-      return;
-    }
-    this.#lastSequence = stream;
-    this.#host.receive(this.exchange, msg, stream);
-  }
-
-  /** Flow control and heartbeats (status 100): answer the first, check the second for gaps. */
-  #onStatus(msg: Msg): void {
-    if (msg.headers?.code !== 100) return;
-    if (msg.reply) {
-      msg.respond();
-      return;
-    }
-    const stalled = msg.headers.get('Nats-Consumer-Stalled');
-    if (stalled) this.#host.link.nc.publish(stalled);
-    const lastDelivered = Number(msg.headers.get('Nats-Last-Consumer'));
-    if (lastDelivered >= this.#expectedDelivery) this.reset('a heartbeat reported missed messages');
-  }
-
-  #checkHeartbeats(): void {
-    // A paused consumer has no server-side consumer to hear from.
-    if (this.#resetting !== null || this.#isPaused || !this.#host.link.isConnected) return;
-    if (Date.now() - this.#lastActivity > 3 * HEARTBEAT_MS) this.reset('heartbeats missed');
   }
 }
-
-function ignore(): void {}

@@ -1,6 +1,13 @@
-export { MAX_ROUTING_KEY_BYTES } from './base';
-export { CHUNK_HEADER, NatsMessageTooLargeError } from './chunks';
-export { connect } from './connect';
-export { NatsUnconfirmedSendError } from './core-transport';
+export { NatsConnectionError } from './connection';
+export { decodeToken, encodeToken, MAX_ROUTING_KEY_BYTES, SubjectTokenError } from './names';
+export { CHUNK_HEADER, NatsMessageTooLargeError } from './publisher-chunks';
 export type { NatsConnectOptions, NatsMode, NatsOptions } from './settings';
-export { decodeToken, encodeToken, SubjectTokenError } from './subjects';
+export {
+  DEFAULT_CHUNK_TIMEOUT_MS,
+  DEFAULT_DUPLICATE_WINDOW_MS,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  DEFAULT_STREAM_MAX_AGE_MS,
+  DEFAULT_STREAM_MAX_BYTES,
+  DEFAULT_SUBJECT_ROOT,
+} from './settings';
+export { connect } from './transport';

@@ -1,155 +1,171 @@
-import { backoffDelay } from '@teal/amq-core/adapter';
-import type { NatsLink } from './link';
-import { isRetriable, raceSignal, sleep } from './retry';
+import { type AMQExchangeName, AMQUnconfirmedSendError } from '@teal/amq-core/adapter';
+import type { NatsLink } from './connection';
+import type { Part } from './publisher-chunks';
 
-interface Entry {
-  readonly ticket: number;
-  readonly attempt: () => Promise<unknown>;
+/**
+ * Core NATS publishing. The parts are written, then a flush (PING/PONG) that
+ * the server answers only after it processed them confirms them; flushes are
+ * coalesced, so concurrent sends are pipelined. A message is never written
+ * twice (core NATS delivers at most once), so a send rejects in one of two
+ * ways: never written to a live socket (it is not delivered), or written and
+ * unconfirmed when its connection dropped or its deadline neared — an
+ * `AMQUnconfirmedSendError`, because the server may have it.
+ */
+export class CorePublisher {
+  readonly #link: NatsLink;
+  readonly #watch: SendWatch;
+
+  constructor(link: NatsLink, watch: SendWatch) {
+    this.#link = link;
+    this.#watch = watch;
+  }
+
+  async publish(
+    exchange: AMQExchangeName,
+    subject: string,
+    parts: readonly Part[],
+    signal: AbortSignal,
+  ): Promise<void> {
+    const link = this.#link;
+    const lateAt = this.#watch.lateAtFromNow();
+    for (;;) {
+      await link.waitConnected(signal);
+      signal.throwIfAborted();
+      const epoch = link.disconnects;
+      const confirmed = link.write(() => {
+        for (const part of parts) {
+          link.nc.publish(subject, part.data, part.headers ? { headers: part.headers } : undefined);
+        }
+      });
+      if (confirmed !== undefined) return this.#confirm(exchange, epoch, confirmed, signal, lateAt);
+      // The socket was dead before it took a byte: the message goes once the client reconnected.
+      await link.untilDropped(epoch, signal);
+    }
+  }
+
+  #confirm(
+    exchange: AMQExchangeName,
+    epoch: number,
+    confirmed: Promise<number>,
+    signal: AbortSignal,
+    lateAt: number,
+  ): Promise<void> {
+    const unconfirmed = (why: string, cause?: unknown) =>
+      new AMQUnconfirmedSendError(
+        `[@teal/amq-nats] ${why} before the server confirmed the message on ${exchange}: it was not sent again, and may or may not have been delivered (core NATS delivers at most once; use mode=jetstream for confirmed sends)`,
+        { cause },
+      );
+    return new Promise<void>((resolve, reject) => {
+      const watched = this.#watch.add(signal, lateAt, (reason) => {
+        this.#watch.remove(watched);
+        // A reset, so that nothing of it still queued on a silent connection lands later.
+        this.#link.abandon(epoch, 'the server did not confirm a publish in time');
+        reject(reason ?? unconfirmed(`the connection to ${this.#link.server} stopped answering`));
+      });
+      confirmed.then(
+        (confirmedOn) => {
+          if (!this.#watch.remove(watched)) return;
+          // A flush that went out on a later connection says nothing of this one's bytes.
+          if (confirmedOn === epoch) resolve();
+          else reject(unconfirmed(`the connection to ${this.#link.server} dropped`));
+        },
+        (error: unknown) => {
+          if (!this.#watch.remove(watched)) return;
+          reject(unconfirmed(`the connection to ${this.#link.server} dropped`, error));
+        },
+      );
+    });
+  }
+}
+
+/** A send the watch keeps an eye on. */
+export interface Watched {
   readonly signal: AbortSignal;
-  readonly resolve: () => void;
-  readonly reject: (error: unknown) => void;
+  /** When it must settle to beat core's deadline (`performance.now()` time). */
+  readonly lateAt: number;
+  readonly since: number;
+  /** Called with the signal's reason once it fired, or once with `undefined` at `lateAt`. */
+  readonly expire: (reason: unknown) => void;
+  isLate: boolean;
+  onAbort: (() => void) | undefined;
 }
 
 /**
- * Publishes JetStream messages in the order of the calls, and keeps that
- * order through retries. Each message carries its message id, so a retry of a
- * message the stream already stored is not stored again; but a retry written
- * after a later message was stored would land after it. So publishes are
- * pipelined only while none failed: once one has to be retried, it and every
- * later publish go through one lane, in call order, one stored before the
- * next is written, until the lane is empty — the lane first waits for the
- * earlier publishes still in flight, which may join it.
- *
- * Nothing is written once a publish's signal fired; a publish on the wire
- * when it fires may still be stored (its bytes may already be at the server):
- * `abandon` then resets the connection so that nothing queued behind can land
- * later, and the message is never sent again.
+ * Watches the sends that wait for the server, with one timer rather than a
+ * listener each (an 'abort' listener costs Node about 7 µs, more than a
+ * publish): a send whose signal fired is expired at the next tick, and one
+ * still waiting a tick later gets an 'abort' listener, so that an abort acts
+ * at once from then on. A send written and still unconfirmed shortly before
+ * core's deadline is expired too: it must reject as unconfirmed before core
+ * rejects it as never delivered.
  */
-export class OrderedPublisher {
-  readonly #link: NatsLink;
-  readonly #beforeRetry: (error: unknown) => Promise<void>;
-  /** Publishes written outside the lane and not settled yet, by ticket. */
-  readonly #inFlight = new Set<number>();
-  /** Publishes waiting for the lane, by ticket. */
-  #lane: Entry[] = [];
-  #isDraining = false;
-  #wakeDrainer: (() => void) | null = null;
-  #nextTicket = 0;
+export class SendWatch {
+  readonly #sendTimeoutMs: number;
+  readonly #marginMs: number;
+  readonly #tickMs: number;
+  readonly #watched = new Set<Watched>();
+  #timer: ReturnType<typeof setInterval> | undefined;
 
-  constructor(link: NatsLink, beforeRetry: (error: unknown) => Promise<void>) {
-    this.#link = link;
-    this.#beforeRetry = beforeRetry;
+  constructor(sendTimeoutMs: number) {
+    this.#sendTimeoutMs = sendTimeoutMs;
+    this.#marginMs = Math.min(250, sendTimeoutMs / 5);
+    this.#tickMs = Math.max(5, Math.min(100, this.#marginMs / 2));
   }
 
-  /** Resolves once `attempt` (which publishes one message, every part) succeeded once. */
-  async publish(attempt: () => Promise<unknown>, signal: AbortSignal): Promise<void> {
-    const ticket = this.#nextTicket++;
-    if (!this.#isLaneOpen) {
-      await this.#link.waitConnected(signal);
-      // A publish that failed while this one waited for the connection comes first.
-      if (!this.#isLaneOpen) {
-        signal.throwIfAborted();
-        this.#inFlight.add(ticket);
-        try {
-          await this.#attempt(attempt, signal);
-          return;
-        } catch (error) {
-          if (signal.aborted || !isRetriable(error)) throw error;
-        } finally {
-          this.#inFlight.delete(ticket);
-          this.#wakeDrainer?.();
-        }
-      }
+  /** The `lateAt` of a send called now: core's deadline (`sendTimeoutMs` from the call) less a margin. */
+  lateAtFromNow(): number {
+    return performance.now() + this.#sendTimeoutMs - this.#marginMs;
+  }
+
+  add(signal: AbortSignal, lateAt: number, expire: (reason: unknown) => void): Watched {
+    const watched: Watched = {
+      signal,
+      lateAt,
+      since: performance.now(),
+      expire,
+      isLate: false,
+      onAbort: undefined,
+    };
+    this.#watched.add(watched);
+    if (this.#timer === undefined) {
+      this.#timer = setInterval(() => this.#tick(), this.#tickMs);
+      this.#timer.unref();
     }
-    return new Promise<void>((resolve, reject) => {
-      this.#enqueue({ ticket, attempt, signal, resolve, reject });
-    });
+    return watched;
   }
 
-  get #isLaneOpen(): boolean {
-    return this.#lane.length > 0 || this.#isDraining;
+  /** Stops watching; `false` if it was not watched any more. */
+  remove(watched: Watched): boolean {
+    if (!this.#watched.delete(watched)) return false;
+    if (watched.onAbort !== undefined) watched.signal.removeEventListener('abort', watched.onAbort);
+    return true;
   }
 
-  /** One try: settles with the attempt, or fails as soon as the connection drops or the signal fires. */
-  async #attempt(attempt: () => Promise<unknown>, signal: AbortSignal): Promise<void> {
-    const epoch = this.#link.disconnects;
-    const tried = attempt();
-    let stopWatching = () => {};
-    // A reply can no longer come once the connection dropped: retry at once, not at the timeout.
-    const dropped = new Promise<never>((_, reject) => {
-      stopWatching = this.#link.onDrop(epoch, () =>
-        reject(new Error('the connection dropped before the server answered')),
-      );
-    });
-    try {
-      await raceSignal(Promise.race([tried, dropped]), signal);
-    } catch (error) {
-      tried.catch(() => {});
-      if (signal.aborted) {
-        this.#link.abandon(epoch, 'the server did not store a publish before its deadline');
-      }
-      throw error;
-    } finally {
-      stopWatching();
-      dropped.catch(() => {});
+  #tick(): void {
+    if (this.#watched.size === 0) {
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+      return;
     }
-  }
-
-  #enqueue(entry: Entry): void {
-    let at = this.#lane.length;
-    while (at > 0 && this.#lane[at - 1]!.ticket > entry.ticket) at--;
-    this.#lane.splice(at, 0, entry);
-    entry.signal.addEventListener(
-      'abort',
-      () => {
-        const index = this.#lane.indexOf(entry);
-        if (index < 0) return;
-        this.#lane.splice(index, 1);
-        entry.reject(entry.signal.reason);
-        this.#wakeDrainer?.();
-      },
-      { once: true },
-    );
-    void this.#drain();
-  }
-
-  async #drain(): Promise<void> {
-    if (this.#isDraining) return;
-    this.#isDraining = true;
-    try {
-      while (this.#lane.length > 0) {
-        const head = this.#lane[0]!;
-        if ([...this.#inFlight].some((ticket) => ticket < head.ticket)) {
-          await new Promise<void>((resolve) => {
-            this.#wakeDrainer = resolve;
-          });
-          this.#wakeDrainer = null;
-          continue;
-        }
-        this.#lane.shift();
-        await this.#settle(head);
+    const now = performance.now();
+    for (const watched of [...this.#watched]) {
+      if (watched.signal.aborted) {
+        watched.expire(watched.signal.reason);
+        this.remove(watched);
+        continue;
       }
-    } finally {
-      this.#isDraining = false;
-    }
-  }
-
-  /** Tries `entry` until it is stored, fails for good, or its signal fires. */
-  async #settle(entry: Entry): Promise<void> {
-    for (let tries = 0; ; tries++) {
-      try {
-        await this.#link.waitConnected(entry.signal);
-        entry.signal.throwIfAborted();
-        await this.#attempt(entry.attempt, entry.signal);
-        entry.resolve();
-        return;
-      } catch (error) {
-        if (entry.signal.aborted || !isRetriable(error)) {
-          entry.reject(error);
-          return;
-        }
-        await this.#beforeRetry(error).catch(() => {});
-        await sleep(backoffDelay(tries, 50, 1_000), entry.signal).catch(() => {});
+      if (!watched.isLate && now >= watched.lateAt) {
+        watched.isLate = true;
+        watched.expire(undefined);
+        if (!this.#watched.has(watched)) continue;
+      }
+      if (watched.onAbort === undefined && now - watched.since >= this.#tickMs) {
+        const onAbort = () => {
+          if (this.#watched.has(watched)) watched.expire(watched.signal.reason);
+          this.remove(watched);
+        };
+        watched.onAbort = onAbort;
+        watched.signal.addEventListener('abort', onAbort, { once: true });
       }
     }
   }

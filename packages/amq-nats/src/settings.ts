@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { NodeConnectionOptions } from '@nats-io/transport-node';
 import { AMQSettingsError, type ConnectOptions, parseBrokerUrl } from '@teal/amq-core/adapter';
-import { encodeToken, isValidSubjectRoot } from './subjects';
+import { encodeToken, isValidSubjectRoot } from './names';
 
 /** `core`: plain NATS subscriptions, at most once. `jetstream`: a stream per prefix, resumable. */
 export type NatsMode = 'core' | 'jetstream';
@@ -54,9 +54,17 @@ export interface NatsSettings {
 }
 
 const MiB = 1024 * 1024;
+
+export const DEFAULT_SUBJECT_ROOT = 'teal';
+export const DEFAULT_STREAM_MAX_AGE_MS = 3_600_000;
+export const DEFAULT_STREAM_MAX_BYTES = 256 * MiB;
+export const DEFAULT_DUPLICATE_WINDOW_MS = 120_000;
+export const DEFAULT_CHUNK_TIMEOUT_MS = 30_000;
+export const DEFAULT_MAX_MESSAGE_BYTES = 64 * MiB;
 /** A prefix token longer than this would crowd the routing key out of the control line. */
 const MAX_PREFIX_TOKEN = 512;
 
+/** The settings of `options` and its URL's query, every default filled in; a mistake is an `AMQSettingsError` naming the setting. */
 export function resolveSettings(options: NatsConnectOptions): NatsSettings {
   const url = parseBrokerUrl(options.url, 'url');
   if (url.protocol !== 'nats:' && url.protocol !== 'tls:') {
@@ -76,7 +84,7 @@ export function resolveSettings(options: NatsConnectOptions): NatsSettings {
       `[@teal/amq-nats] mode must be core or jetstream, got ${String(mode)}`,
     );
   }
-  const subjectRoot = String(pick('subjectRoot') ?? 'teal');
+  const subjectRoot = String(pick('subjectRoot') ?? DEFAULT_SUBJECT_ROOT);
   if (subjectRoot.length > 64 || !isValidSubjectRoot(subjectRoot)) {
     throw new AMQSettingsError(
       'subjectRoot',
@@ -114,22 +122,28 @@ export function resolveSettings(options: NatsConnectOptions): NatsSettings {
       '[@teal/amq-nats] streamStorage must be file or memory',
     );
   }
-  const streamMaxAgeMs = positive('streamMaxAgeMs', pick('streamMaxAgeMs') ?? 3_600_000);
+  const streamMaxAgeMs = positive(
+    'streamMaxAgeMs',
+    pick('streamMaxAgeMs') ?? DEFAULT_STREAM_MAX_AGE_MS,
+  );
   return {
     mode,
     subjectRoot,
     exchangePrefix,
     streamName,
     streamMaxAgeMs,
-    streamMaxBytes: positive('streamMaxBytes', pick('streamMaxBytes') ?? 256 * MiB),
+    streamMaxBytes: positive('streamMaxBytes', pick('streamMaxBytes') ?? DEFAULT_STREAM_MAX_BYTES),
     streamReplicas: positive('streamReplicas', pick('streamReplicas') ?? 1),
     streamStorage,
     duplicateWindowMs: Math.min(
       streamMaxAgeMs,
-      positive('duplicateWindowMs', pick('duplicateWindowMs') ?? 120_000),
+      positive('duplicateWindowMs', pick('duplicateWindowMs') ?? DEFAULT_DUPLICATE_WINDOW_MS),
     ),
-    chunkTimeoutMs: positive('chunkTimeoutMs', pick('chunkTimeoutMs') ?? 30_000),
-    maxMessageBytes: positive('maxMessageBytes', pick('maxMessageBytes') ?? 64 * MiB),
+    chunkTimeoutMs: positive('chunkTimeoutMs', pick('chunkTimeoutMs') ?? DEFAULT_CHUNK_TIMEOUT_MS),
+    maxMessageBytes: positive(
+      'maxMessageBytes',
+      pick('maxMessageBytes') ?? DEFAULT_MAX_MESSAGE_BYTES,
+    ),
     server: `${url.protocol}//${url.host}`,
     connection: connectionOf(url, options.connectionOptions),
   };

@@ -8,10 +8,9 @@ import {
 } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
 import { type AMQExchangeName, AMQSettingsError, type Logger } from '@teal/amq-core/adapter';
-import { Coalescer } from './coalescer';
-import { isStreamNotFound } from './retry';
+import { Coalescer, isStreamNotFound } from './connection-retry';
+import type { Subjects } from './names';
 import type { NatsSettings } from './settings';
-import type { Subjects } from './subjects';
 
 /**
  * The JetStream stream of one exchange prefix: it captures every subject of

@@ -9,9 +9,10 @@ import {
   waitFor,
 } from '@teal/amq-core/testing';
 import { callbackMessage, type Message } from '@teal/messages';
-import { afterEach, expect, it } from 'vitest';
-import { connect, type NatsMode } from '../src/index';
-import { durableHandlers, NATS_URL } from './support';
+import { expect, it } from 'vitest';
+import type { NatsMode } from '../src/index';
+import { NATS_URL } from './support/broker';
+import { handlersOn } from './support/broker-handlers';
 
 const TOTAL = 10_000;
 const PADDING = 'x'.repeat(4 * 1024);
@@ -20,19 +21,9 @@ const seqOf = (message: Message) =>
   message.kind === 'callback' ? Number(new URL(message.url).searchParams.get('seq')) : -1;
 
 describeWithBroker('nats with a stuck callback', await probeBroker(NATS_URL), () => {
-  const durable = durableHandlers(NATS_URL);
-  const open: AMQHandler[] = [];
-  afterEach(async () => {
-    await Promise.allSettled(open.splice(0).map((handler) => handler.close()));
-  });
-
-  async function handler(mode: NatsMode, prefix: string, onError?: AMQHandler['onError']) {
-    const options = { exchangePrefix: prefix, ...(onError ? { onError } : {}) };
-    const made =
-      mode === 'core' ? await connect({ url: NATS_URL, ...options }) : await durable(options);
-    open.push(made);
-    return made;
-  }
+  const make = handlersOn();
+  const handler = (mode: NatsMode, prefix: string, onError?: AMQHandler['onError']) =>
+    make(mode, { exchangePrefix: prefix, ...(onError ? { onError } : {}) });
 
   /** A receiver whose callback blocks from the first message until `release()`. */
   async function stuckReceiver(mode: NatsMode, prefix: string) {

@@ -1,9 +1,7 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect as connectNats } from '@nats-io/transport-node';
-import type { AMQHandler } from '@teal/amq-core';
 import {
   describeWithBroker,
-  FaultProxy,
   Inbox,
   probeBroker,
   randomKey,
@@ -11,11 +9,12 @@ import {
   waitFor,
 } from '@teal/amq-core/testing';
 import { callbackMessage } from '@teal/messages';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import type { NatsTransportBase } from '../src/base';
+import { expect, it } from 'vitest';
+import { encodeToken } from '../src/names';
 import { defaultStreamName } from '../src/settings';
-import { encodeToken } from '../src/subjects';
-import { durableHandlers, NATS_URL } from './support';
+import type { NatsTransport } from '../src/transport';
+import { NATS_URL } from './support/broker';
+import { faultProxy, handlersOn } from './support/broker-handlers';
 
 /** The consumers on a prefix's stream, as the server lists them: `<exchange of its filter>`. */
 async function consumersOn(prefix: string): Promise<string[]> {
@@ -33,24 +32,12 @@ async function consumersOn(prefix: string): Promise<string[]> {
 }
 
 describeWithBroker('nats JetStream consumers on the server', await probeBroker(NATS_URL), () => {
-  const durable = durableHandlers(NATS_URL);
-  const open: AMQHandler[] = [];
-  let proxy: FaultProxy;
-  beforeAll(async () => {
-    proxy = await FaultProxy.start(NATS_URL);
-  });
-  afterEach(async () => {
-    proxy.restore();
-    await Promise.allSettled(open.splice(0).map((handler) => handler.close()));
-  });
-  afterAll(async () => {
-    await proxy?.stop();
-  });
+  const handler = handlersOn();
+  const proxy = faultProxy();
 
   it('keeps one consumer per exchange with bound keys, deletes it with the last key, and every one on close', async () => {
     const prefix = `consumers-${randomKey('p')}.`;
-    const receiver = await durable({ exchangePrefix: prefix });
-    open.push(receiver);
+    const receiver = await handler('jetstream', { exchangePrefix: prefix });
     await receiver.bindCallbackState('a');
     await receiver.bindCallbackState('b');
     await receiver.bindPowensDomainWebhooks('d');
@@ -60,7 +47,7 @@ describeWithBroker('nats JetStream consumers on the server', await probeBroker(N
     expect(await consumersOn(prefix)).toEqual(['callbacks', 'powens_domain_webhooks']);
     await receiver.unbindCallbackState('b');
     await expectConsumers(prefix, ['powens_domain_webhooks']);
-    expect(transportOf<NatsTransportBase>(receiver).resources()).toEqual([
+    expect(transportOf<NatsTransport>(receiver).resources()).toEqual([
       'binding powens_domain_webhooks d',
       expect.stringMatching(/^consumer TEAL_\S+ teal_\S+$/),
     ]);
@@ -72,22 +59,24 @@ describeWithBroker('nats JetStream consumers on the server', await probeBroker(N
     await inbox.receive(1);
     await receiver.close();
     await expectConsumers(prefix, []);
-    expect(transportOf<NatsTransportBase>(receiver).resources()).toEqual([]);
+    expect(transportOf<NatsTransport>(receiver).resources()).toEqual([]);
   });
 
   it('deletes the consumer of a last key unbound during an outage once the connection is back', async () => {
     const prefix = `consumers-${randomKey('p')}.`;
-    const receiver = await durable({ exchangePrefix: prefix, url: proxy.urlFor(NATS_URL) });
-    open.push(receiver);
+    const receiver = await handler('jetstream', {
+      exchangePrefix: prefix,
+      url: proxy().urlFor(NATS_URL),
+    });
     await receiver.bindCallbackState('a');
     expect(await consumersOn(prefix)).toEqual(['callbacks']);
-    proxy.cut();
+    proxy().cut();
     await waitFor(() => !receiver.isConnected, 'the receiver to notice the cut');
     await receiver.unbindCallbackState('a');
-    proxy.restore();
+    proxy().restore();
     await waitFor(() => receiver.isConnected, 'the receiver to reconnect', 30_000);
     await expectConsumers(prefix, []);
-    expect(transportOf<NatsTransportBase>(receiver).resources()).toEqual([]);
+    expect(transportOf<NatsTransport>(receiver).resources()).toEqual([]);
   });
 });
 

@@ -1,27 +1,22 @@
-import { type AMQHandler, AMQSendError } from '@teal/amq-core';
+import { AMQSendError, AMQUnconfirmedSendError } from '@teal/amq-core';
 import {
   describeWithBroker,
-  FaultProxy,
-  Inbox,
   probeBroker,
-  randomKey,
   sleep,
   transportOf,
   waitFor,
 } from '@teal/amq-core/testing';
-import { callbackMessage, encodeMessage, type Message } from '@teal/messages';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import type { NatsTransportBase } from '../src/base';
+import { callbackMessage, encodeMessage } from '@teal/messages';
+import { expect, it } from 'vitest';
+import type { NatsTransport } from '../src/transport';
+import { NATS_URL } from './support/broker';
 import {
-  connect,
-  type NatsConnectOptions,
-  type NatsMode,
-  NatsUnconfirmedSendError,
-} from '../src/index';
-import { durableHandlers, NATS_URL, ReplyMutingProxy } from './support';
-
-const urlOf = (message: Message) => (message.kind === 'callback' ? message.url : '');
-const MODES = ['core', 'jetstream'] as const;
+  faultProxy,
+  handlersOn,
+  receiverAndProxiedSender,
+  sendTo,
+  urlsOf,
+} from './support/broker-handlers';
 
 /** Whether `promise` settles (either way) within `ms`: a liveness bound, not a speed target. */
 async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
@@ -33,49 +28,19 @@ async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boo
 }
 
 describeWithBroker('nats under network faults', await probeBroker(NATS_URL), () => {
-  const durable = durableHandlers(NATS_URL);
-  const open: AMQHandler[] = [];
-  let proxy: FaultProxy;
+  const handler = handlersOn();
+  const proxy = faultProxy();
 
-  beforeAll(async () => {
-    proxy = await FaultProxy.start(NATS_URL);
-  });
-  afterEach(async () => {
-    proxy.restore();
-    await Promise.allSettled(open.splice(0).map((handler) => handler.close()));
-  });
-  afterAll(async () => {
-    await proxy?.stop();
-  });
-
-  async function handler(
-    mode: NatsMode,
-    prefix: string,
-    options: Partial<NatsConnectOptions> = {},
-  ): Promise<AMQHandler> {
-    const made =
-      mode === 'core'
-        ? await connect({ url: NATS_URL, exchangePrefix: prefix, ...options })
-        : await durable({ exchangePrefix: prefix, ...options });
-    open.push(made);
-    return made;
-  }
-
-  for (const mode of MODES) {
+  for (const mode of ['core', 'jetstream'] as const) {
     it(`${mode}: writes nothing once the signal fired, even when the connection comes back`, async () => {
-      const prefix = `faults-${mode}-${randomKey('p')}.`;
-      const receiver = await handler(mode, prefix);
-      const inbox = new Inbox(receiver);
-      await receiver.bindCallbackState('k');
-      const sender = await handler(mode, prefix, {
-        url: proxy.urlFor(NATS_URL),
+      const { inbox, sender } = await receiverAndProxiedSender(handler, mode, proxy(), {
         sendTimeoutMs: 30_000,
       });
-      proxy.cut();
+      proxy().cut();
       await waitFor(() => !sender.isConnected, 'the sender to notice the cut');
       const late = encodeMessage(callbackMessage({ url: 'https://x.test/late', state: 'k' }));
       const controller = new AbortController();
-      const publishing = transportOf<NatsTransportBase>(sender).publish(
+      const publishing = transportOf<NatsTransport>(sender).publish(
         'callbacks',
         'k',
         late,
@@ -85,36 +50,35 @@ describeWithBroker('nats under network faults', await probeBroker(NATS_URL), () 
       await sleep(200);
       controller.abort(new AMQSendError('deadline'));
       await sleep(200);
-      proxy.restore();
+      proxy().restore();
       await waitFor(() => sender.isConnected, 'the sender to reconnect', 30_000);
-      const marker = callbackMessage({ url: 'https://x.test/marker', state: 'k' });
-      await sender.send(marker);
+      await sendTo(sender, 'https://x.test/marker');
       await inbox.receive(1);
       await inbox.settle(1, 500);
-      expect(inbox.messages.map(urlOf)).toEqual(['https://x.test/marker']);
+      expect(urlsOf(inbox)).toEqual(['https://x.test/marker']);
       await expect(publishing).rejects.toThrow('deadline');
     });
 
     it(`${mode}: on a half-open connection, send, publish and bind end at their deadline, and what timed out is never delivered`, async () => {
-      const prefix = `faults-${mode}-${randomKey('p')}.`;
-      const receiver = await handler(mode, prefix);
-      const inbox = new Inbox(receiver);
-      await receiver.bindCallbackState('k');
-      const viaProxy = { url: proxy.urlFor(NATS_URL), sendTimeoutMs: 1_000 };
-      const sender = await handler(mode, prefix, viaProxy);
-      const binder = await handler(mode, prefix, viaProxy);
-      proxy.freeze();
-      const lost = callbackMessage({ url: 'https://x.test/timed-out', state: 'k' });
-      await expect(sender.send(lost)).rejects.toBeInstanceOf(AMQSendError);
+      const { prefix, inbox, sender } = await receiverAndProxiedSender(handler, mode, proxy(), {
+        sendTimeoutMs: 1_000,
+      });
+      const binder = await handler(mode, {
+        exchangePrefix: prefix,
+        url: proxy().urlFor(NATS_URL),
+        sendTimeoutMs: 1_000,
+      });
+      proxy().freeze();
+      await expect(sendTo(sender, 'https://x.test/timed-out')).rejects.toBeInstanceOf(AMQSendError);
       // The transports themselves must settle too, not wait for the client's ping timeout.
       const body = encodeMessage(callbackMessage({ url: 'https://x.test/raw', state: 'k' }));
-      const publishing = transportOf<NatsTransportBase>(sender).publish(
+      const publishing = transportOf<NatsTransport>(sender).publish(
         'callbacks',
         'k',
         body,
         AbortSignal.timeout(500),
       );
-      const binding = transportOf<NatsTransportBase>(binder).bind(
+      const binding = transportOf<NatsTransport>(binder).bind(
         'callbacks',
         'k2',
         AbortSignal.timeout(500),
@@ -123,73 +87,60 @@ describeWithBroker('nats under network faults', await probeBroker(NATS_URL), () 
       expect(await settlesWithin(binding, 5_000)).toBe(true);
       await expect(publishing).rejects.toThrow();
       await expect(binding).rejects.toThrow();
-      proxy.restore();
+      proxy().restore();
       await waitFor(() => sender.isConnected, 'the sender to reconnect', 30_000);
-      const after = callbackMessage({ url: 'https://x.test/after', state: 'k' });
-      await sender.send(after);
-      expect((await inbox.receive(1)).map(urlOf)).toEqual(['https://x.test/after']);
+      await sendTo(sender, 'https://x.test/after');
+      await inbox.receive(1);
       await inbox.settle(1, 1_000);
-      expect(transportOf<NatsTransportBase>(binder).resources()).toEqual([]);
+      expect(urlsOf(inbox)).toEqual(['https://x.test/after']);
+      expect(transportOf<NatsTransport>(binder).resources()).toEqual([]);
     });
 
-    it(`${mode}: a publish the server got but could not confirm is delivered once, not published again${mode === 'core' ? ', and its send says so' : ''}`, async () => {
-      const prefix = `faults-${mode}-${randomKey('p')}.`;
-      const muting = await ReplyMutingProxy.start(NATS_URL);
-      try {
-        const receiver = await handler(mode, prefix);
-        const inbox = new Inbox(receiver);
-        await receiver.bindCallbackState('k');
-        const sender = await handler(mode, prefix, {
-          url: muting.urlFor(NATS_URL),
-          sendTimeoutMs: 30_000,
+    it(`${mode}: says reconnected only once its bindings are back: a message sent on the event is delivered`, async () => {
+      // The receiver goes through the proxy this time, the sender does not.
+      const { prefix, sender: receiver } = await receiverAndProxiedSender(handler, mode, proxy());
+      const sender = await handler(mode, { exchangePrefix: prefix });
+      const seen: string[] = [];
+      receiver.callback = (message) => {
+        if (message.kind === 'callback') seen.push(message.url);
+      };
+      await receiver.bindCallbackState('k');
+      const events: string[] = [];
+      const onTheEvent = new Promise<void>((resolve, reject) => {
+        receiver.on('disconnected', () => events.push('disconnected'));
+        receiver.on('reconnected', () => {
+          events.push('reconnected');
+          sendTo(sender, 'https://x.test/on-the-event').then(resolve, reject);
         });
-        muting.muteReplies();
-        const first = callbackMessage({ url: 'https://x.test/first', state: 'k' });
-        const sending = sender.send(first);
-        sending.catch(() => {});
-        await inbox.receive(1);
-        muting.reset();
-        if (mode === 'core') {
-          // Core NATS cannot tell whether it arrived: it says so rather than risk a duplicate.
-          await expect(sending).rejects.toBeInstanceOf(NatsUnconfirmedSendError);
-        } else {
-          // JetStream sends it again with its message id: stored once, confirmed.
-          await sending;
-        }
-        await waitFor(() => sender.isConnected, 'the sender to reconnect', 30_000);
-        const second = callbackMessage({ url: 'https://x.test/second', state: 'k' });
-        await sender.send(second);
-        await inbox.receive(2);
-        await inbox.settle(2, 1_000);
-        expect(inbox.messages.map(urlOf)).toEqual([
-          'https://x.test/first',
-          'https://x.test/second',
-        ]);
-      } finally {
-        await muting.stop();
-      }
+      });
+      proxy().cut();
+      await waitFor(() => events.includes('disconnected'), 'the disconnected event');
+      proxy().restore();
+      await onTheEvent;
+      await waitFor(() => seen.length === 1, 'the message sent on the event', 5_000);
+      expect(seen).toEqual(['https://x.test/on-the-event']);
+      expect(events).toEqual(['disconnected', 'reconnected']);
     });
 
     it(`${mode}: keeps one sender's pipelined messages in order and single through a cut${mode === 'jetstream' ? ', losing none' : ''}`, async () => {
-      const prefix = `faults-${mode}-${randomKey('p')}.`;
-      const receiver = await handler(mode, prefix);
-      const seen: number[] = [];
-      receiver.callback = (message) => {
-        seen.push(Number(new URL(urlOf(message)).searchParams.get('seq')));
-      };
-      await receiver.bindCallbackState('k');
-      const sender = await handler(mode, prefix, {
-        url: proxy.urlFor(NATS_URL),
+      const { receiver, sender } = await receiverAndProxiedSender(handler, mode, proxy(), {
         sendTimeoutMs: 30_000,
       });
+      const seen: number[] = [];
+      receiver.callback = (message) => {
+        if (message.kind === 'callback')
+          seen.push(Number(new URL(message.url).searchParams.get('seq')));
+      };
       const total = 600;
       const sends: Array<Promise<void>> = [];
       for (let seq = 0; seq < total; seq++) {
         if (seq === 200) {
-          proxy.cut();
-          setTimeout(() => proxy.restore(), 500);
+          proxy().cut();
+          setTimeout(() => proxy().restore(), 500);
         }
-        sends.push(sender.send(callbackMessage({ url: `https://x.test/?seq=${seq}`, state: 'k' })));
+        const sending = sendTo(sender, `https://x.test/?seq=${seq}`);
+        sending.catch(() => {});
+        sends.push(sending);
         if (seq % 20 === 19) await sleep(2);
       }
       const outcomes = await Promise.allSettled(sends);
@@ -208,7 +159,7 @@ describeWithBroker('nats under network faults', await probeBroker(NATS_URL), () 
         expect(seen.at(-1)).toBe(total - 1);
         for (const outcome of outcomes) {
           if (outcome.status === 'rejected') {
-            expect(outcome.reason).toBeInstanceOf(NatsUnconfirmedSendError);
+            expect(outcome.reason).toBeInstanceOf(AMQUnconfirmedSendError);
           }
         }
       }

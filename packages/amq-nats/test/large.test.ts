@@ -1,16 +1,10 @@
 import { connect as connectNats, headers } from '@nats-io/transport-node';
-import type { AMQHandler } from '@teal/amq-core';
 import { describeWithBroker, Inbox, recordLogs, waitFor } from '@teal/amq-core/testing';
 import { callbackMessage, powensWebhookMessage } from '@teal/messages';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import {
-  CHUNK_HEADER,
-  connect,
-  type NatsConnectOptions,
-  NatsMessageTooLargeError,
-} from '../src/index';
-import { Subjects } from '../src/subjects';
-import { PrivateServer, privateServerUnavailable } from './support';
+import { expect, it } from 'vitest';
+import { CHUNK_HEADER, NatsMessageTooLargeError } from '../src/index';
+import { Subjects } from '../src/names';
+import { privateServerForFile, privateServerUnavailable } from './support/server';
 
 const MAX_PAYLOAD = 64 * 1024;
 
@@ -18,25 +12,7 @@ describeWithBroker(
   `nats messages over max_payload (${MAX_PAYLOAD} bytes)`,
   privateServerUnavailable(),
   () => {
-    let server: PrivateServer;
-    const handlers: AMQHandler[] = [];
-
-    beforeAll(async () => {
-      server = await PrivateServer.start(`max_payload: ${MAX_PAYLOAD}`);
-    });
-
-    afterAll(async () => {
-      await Promise.allSettled(handlers.map((handler) => handler.close()));
-      await server?.stop();
-    });
-
-    async function handler(
-      options: Partial<NatsConnectOptions> & { exchangePrefix: string },
-    ): Promise<AMQHandler> {
-      const made = await connect({ url: server.url, ...options });
-      handlers.push(made);
-      return made;
-    }
+    const { server, handler } = privateServerForFile(`max_payload: ${MAX_PAYLOAD}`);
 
     for (const mode of ['core', 'jetstream'] as const) {
       it(`${mode}: delivers a message of 20 chunks whole, in order with the small ones around it`, async () => {
@@ -63,7 +39,7 @@ describeWithBroker(
       const inbox = new Inbox(receiver);
       await receiver.bindCallbackState('s');
       // Two chunks of three, as a sender that died mid-message would leave them.
-      const nc = await connectNats({ servers: `127.0.0.1:${server.port}` });
+      const nc = await connectNats({ servers: `127.0.0.1:${server().port}` });
       const subject = new Subjects('teal', 'partial').of('callbacks', 's');
       for (const index of [0, 1]) {
         const chunk = headers();

@@ -1,39 +1,19 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect as connectNats } from '@nats-io/transport-node';
-import type { AMQHandler } from '@teal/amq-core';
 import { describeWithBroker, sleep, waitFor } from '@teal/amq-core/testing';
 import { callbackMessage, type Message } from '@teal/messages';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { connect, type NatsMode } from '../src/index';
+import { expect, it } from 'vitest';
+import type { NatsMode } from '../src/index';
+import { encodeToken } from '../src/names';
 import { defaultStreamName } from '../src/settings';
-import { encodeToken } from '../src/subjects';
-import { PrivateServer, privateServerUnavailable } from './support';
+import { privateServerForFile, privateServerUnavailable } from './support/server';
 
 const urlOf = (message: Message) => (message.kind === 'callback' ? message.url : '');
 
 describeWithBroker('nats reconnect across a server restart', privateServerUnavailable(), () => {
-  let server: PrivateServer;
-  const handlers: AMQHandler[] = [];
-
-  beforeAll(async () => {
-    server = await PrivateServer.start();
-  });
-
-  afterAll(async () => {
-    await Promise.allSettled(handlers.map((handler) => handler.close()));
-    await server?.stop();
-  });
-
-  async function handler(mode: NatsMode, prefix: string): Promise<AMQHandler> {
-    const made = await connect({
-      url: server.url,
-      mode,
-      exchangePrefix: prefix,
-      sendTimeoutMs: 60_000,
-    });
-    handlers.push(made);
-    return made;
-  }
+  const { server, handler: connectHere } = privateServerForFile();
+  const handler = (mode: NatsMode, prefix: string) =>
+    connectHere({ mode, exchangePrefix: prefix, sendTimeoutMs: 60_000 });
 
   for (const mode of ['core', 'jetstream'] as const) {
     it(`${mode}: restores bindings after a restart${mode === 'jetstream' ? ' and delivers what was sent during it' : ''}`, async () => {
@@ -49,7 +29,7 @@ describeWithBroker('nats reconnect across a server restart', privateServerUnavai
       await sender.send(callbackMessage({ url: 'https://x.test/before', state }));
       await waitFor(() => seen.length === 1, 'the message sent before the restart');
 
-      await server.kill();
+      await server().kill();
       await waitFor(
         () => !receiver.isConnected && !sender.isConnected,
         'both handlers to notice the outage',
@@ -61,7 +41,7 @@ describeWithBroker('nats reconnect across a server restart', privateServerUnavai
       );
       const lateBind = receiver.bindCallbackState(lateState);
       await sleep(500);
-      await server.restart();
+      await server().restart();
 
       await Promise.all([...sends, lateBind]);
       await waitFor(
@@ -113,7 +93,7 @@ describeWithBroker('nats reconnect across a server restart', privateServerUnavai
     await sender.send(callbackMessage({ url: 'https://x.test/first', state: 'k' }));
     await waitFor(() => seen.length === 1, 'the first message');
 
-    const nc = await connectNats({ servers: `127.0.0.1:${server.port}` });
+    const nc = await connectNats({ servers: `127.0.0.1:${server().port}` });
     await (await jetstreamManager(nc)).streams.delete(defaultStreamName(encodeToken(prefix)));
     await nc.close();
     // The sender creates the stream again; the receiver notices its consumer is gone

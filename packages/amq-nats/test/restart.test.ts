@@ -1,4 +1,4 @@
-import type { AMQHandler } from '@teal/amq-core';
+import { AMQUnconfirmedSendError } from '@teal/amq-core';
 import {
   describeWithBroker,
   randomKey,
@@ -7,9 +7,9 @@ import {
   waitFor,
 } from '@teal/amq-core/testing';
 import { callbackMessage, type Message } from '@teal/messages';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { connect, type NatsMode, NatsUnconfirmedSendError } from '../src/index';
-import { PrivateServer, privateServerUnavailable } from './support';
+import { expect, it } from 'vitest';
+import type { NatsMode } from '../src/index';
+import { privateServerForFile, privateServerUnavailable } from './support/server';
 
 const RUNS = 3;
 const BEFORE_MS = 1_000;
@@ -36,15 +36,7 @@ describeWithBroker(
   'nats under steady sends across a server restart',
   privateServerUnavailable(),
   () => {
-    let server: PrivateServer;
-    const handlers: AMQHandler[] = [];
-    beforeAll(async () => {
-      server = await PrivateServer.start();
-    });
-    afterAll(async () => {
-      await Promise.allSettled(handlers.map((handler) => handler.close()));
-      await server?.stop();
-    });
+    const { server, handler } = privateServerForFile();
 
     /**
      * One handler sends to another, one awaited send after the other, while the
@@ -52,9 +44,8 @@ describeWithBroker(
      */
     async function run(mode: NatsMode): Promise<Figures> {
       const prefix = `restart-load-${randomKey('p')}.`;
-      const options = { url: server.url, mode, exchangePrefix: prefix, sendTimeoutMs: 30_000 };
-      const [receiver, sender] = [await connect(options), await connect(options)];
-      handlers.push(receiver, sender);
+      const options = { mode, exchangePrefix: prefix, sendTimeoutMs: 30_000 };
+      const [receiver, sender] = [await handler(options), await handler(options)];
       const arrivals: Array<{ seq: number; at: number }> = [];
       receiver.callback = (message) => {
         arrivals.push({ seq: seqOf(message), at: performance.now() });
@@ -68,15 +59,15 @@ describeWithBroker(
             await sender.send(callbackMessage({ url: `https://x.test/?seq=${seq}`, state: 'k' }));
             outcomes[seq] = 'confirmed';
           } catch (error) {
-            outcomes[seq] = error instanceof NatsUnconfirmedSendError ? 'unconfirmed' : 'rejected';
+            outcomes[seq] = error instanceof AMQUnconfirmedSendError ? 'unconfirmed' : 'rejected';
             await sleep(10);
           }
         }
       })();
       await sleep(BEFORE_MS);
-      await server.kill();
+      await server().kill();
       await sleep(OUTAGE_MS);
-      await server.restart();
+      await server().restart();
       const restarted = performance.now();
       const lastBefore = outcomes.length;
       await sleep(AFTER_MS);

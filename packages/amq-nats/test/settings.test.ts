@@ -1,7 +1,7 @@
 import { AMQError, AMQSettingsError } from '@teal/amq-core';
 import { describe, expect, it } from 'vitest';
-import { Coalescer } from '../src/coalescer';
-import { connect } from '../src/index';
+import { Coalescer } from '../src/connection-retry';
+import { connect, NatsConnectionError } from '../src/index';
 import { resolveSettings } from '../src/settings';
 
 describe('settings', () => {
@@ -63,11 +63,12 @@ describe('settings', () => {
     }
   });
 
-  it('fails to connect with an error that names the server but not the password', async () => {
+  it('fails to connect with a NatsConnectionError that names the server but not the password', async () => {
     const connecting = connect({
       url: 'nats://u:hunter2@127.0.0.1:1',
       connectionOptions: { timeout: 2_000 },
     });
+    await expect(connecting).rejects.toBeInstanceOf(NatsConnectionError);
     await expect(connecting).rejects.toBeInstanceOf(AMQError);
     await expect(connecting).rejects.toThrow(/cannot connect to nats:\/\/127\.0\.0\.1:1/);
     await expect(connecting).rejects.not.toThrow(/hunter2/);

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeToken, encodeToken, Subjects, SubjectTokenError } from '../src/subjects';
+import { decodeToken, encodeToken, Subjects, SubjectTokenError } from '../src/names';
 
 /** All a token may hold: no separator, wildcard, whitespace or control character, never empty. */
 const LEGAL = /^[A-Za-z0-9_-]+$/;

@@ -1,13 +1,25 @@
-import type { Socket } from 'node:net';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import {
   AMQError,
   AMQSendError,
   backoffDelay,
+  type Logger,
+  messageOf,
+  raceSignal,
   type TransportContext,
 } from '@teal/amq-core/adapter';
-import { Coalescer } from './coalescer';
+import { Coalescer } from './connection-retry';
+import { socketOf, writeAndFlush } from './connection-socket';
 import type { NatsSettings } from './settings';
+
+/**
+ * The handler could not connect to NATS, lost its connection for good, or the
+ * server reported a problem with it (an error, a slow-consumer flag).
+ */
+export class NatsConnectionError extends AMQError {
+  static override readonly kind: string = 'NatsConnectionError';
+  override name = 'NatsConnectionError';
+}
 
 /** The server's `max_payload` when it has not said (the nats-server default). */
 const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
@@ -19,11 +31,12 @@ const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
  */
 export class NatsLink {
   readonly nc: NatsConnection;
+  /** The server without credentials: for messages. */
+  readonly server: string;
   readonly #context: TransportContext;
-  readonly #server: string;
-  readonly #flusher: Coalescer<void>;
+  readonly #flusher: Coalescer<number>;
   readonly #waiters = new Set<() => void>();
-  readonly #reconnectListeners: Array<() => void> = [];
+  readonly #reconnectListeners: Array<() => unknown> = [];
   readonly #dropListeners = new Set<() => void>();
   #isConnected = true;
   #isClosing = false;
@@ -33,8 +46,8 @@ export class NatsLink {
   private constructor(nc: NatsConnection, settings: NatsSettings, context: TransportContext) {
     this.nc = nc;
     this.#context = context;
-    this.#server = settings.server;
-    this.#flusher = new Coalescer(() => nc.flush());
+    this.server = settings.server;
+    this.#flusher = new Coalescer(() => this.#flushOnce());
     void this.#watchStatus();
     void nc.closed().then((error) => this.#onClosed(error instanceof Error ? error : undefined));
   }
@@ -52,8 +65,8 @@ export class NatsLink {
         reconnect: true,
       });
     } catch (cause) {
-      throw new AMQError(
-        `[@teal/amq-nats] cannot connect to ${settings.server} (${describe(cause)}): check the url setting and that nats-server runs there`,
+      throw new NatsConnectionError(
+        `[@teal/amq-nats] cannot connect to ${settings.server} (${messageOf(cause)}): check the url setting and that nats-server runs there`,
         { cause },
       );
     }
@@ -62,6 +75,10 @@ export class NatsLink {
       attempt = 0;
     });
     return link;
+  }
+
+  get logger(): Logger {
+    return this.#context.logger;
   }
 
   get isConnected(): boolean {
@@ -88,14 +105,39 @@ export class NatsLink {
     return () => this.#dropListeners.delete(listener);
   }
 
-  /** Runs `listener` after each reconnection, once the client has restored its subscriptions. */
-  onReconnect(listener: () => void): void {
+  /**
+   * Runs `listener` after each reconnection, once the client has sent its
+   * subscriptions again. What it returns (a promise) is part of the
+   * restoration: the handler hears it is connected once every one settled.
+   */
+  onReconnect(listener: () => unknown): void {
     this.#reconnectListeners.push(listener);
   }
 
-  /** Resolves once the server has processed everything sent before the call. */
-  flush(): Promise<void> {
+  /**
+   * Resolves once the server has processed everything written before the
+   * call, with the connection epoch (a value of `disconnects`) that carried
+   * the flush; rejects as soon as that connection drops.
+   */
+  flush(): Promise<number> {
     return this.#flusher.run();
+  }
+
+  /**
+   * Writes what `publish` publishes (calls of `nc.publish`) and asks the
+   * server to confirm it: the promise of `flush()`. `undefined` when the
+   * socket was found dead, so that none of it left (see `writeAndFlush`).
+   */
+  write(publish: () => void): Promise<number> | undefined {
+    const { flushed, isUnsent } = writeAndFlush(this.nc, publish, () => this.flush());
+    if (!isUnsent) return flushed;
+    flushed?.catch(() => {});
+    return undefined;
+  }
+
+  /** Resolves once the connection `epoch` dropped; rejects with `signal`'s reason first if it fires. */
+  untilDropped(epoch: number, signal: AbortSignal): Promise<void> {
+    return raceSignal(new Promise<void>((resolve) => this.onDrop(epoch, resolve)), signal);
   }
 
   /** Waits until connected; rejects with `signal`'s reason when it fires, or when the link closes. */
@@ -131,7 +173,9 @@ export class NatsLink {
     if (epoch !== this.disconnects || !this.isConnected) return;
     const socket = socketOf(this.nc);
     if (socket?.destroyed === true) return;
-    this.#context.logger.warn(`${reason}; resetting the connection`, { server: this.#server });
+    this.#context.logger.warn(`${reason}; resetting the connection`, { server: this.server });
+    // Lost from now on, before the client notices: nothing more is written to it.
+    this.#isConnected = false;
     if (socket !== undefined) socket.resetAndDestroy();
     else void this.nc.reconnect().catch(() => {});
   }
@@ -162,14 +206,20 @@ export class NatsLink {
           this.disconnects++;
           this.#dropped();
           this.#context.logger.warn('lost the connection to NATS; reconnecting', {
-            server: this.#server,
+            server: this.server,
           });
+          this.#context.connectionChanged(
+            false,
+            new NatsConnectionError(
+              `[@teal/amq-nats] lost the connection to ${this.server}; reconnecting`,
+            ),
+          );
           break;
         case 'reconnect':
           this.#isConnected = true;
-          this.#context.logger.info('reconnected to NATS', { server: this.#server });
+          this.#context.logger.info('reconnected to NATS', { server: this.server });
           this.#wakeAll();
-          for (const listener of this.#reconnectListeners) listener();
+          void this.#restore(this.disconnects);
           break;
         case 'error':
           this.#report('the NATS server reported an error', status.error);
@@ -179,7 +229,7 @@ export class NatsLink {
           break;
         case 'ldm':
           this.#context.logger.warn('the NATS server is shutting down (lame duck mode)', {
-            server: this.#server,
+            server: this.server,
           });
           break;
         default:
@@ -188,21 +238,41 @@ export class NatsLink {
     }
   }
 
+  /**
+   * Restores what the handler holds after reconnection `epoch`, and tells the
+   * handler it is connected once the server has it all: the listeners' work
+   * done, then a flush answered after the client's subscriptions. A drop
+   * meanwhile leaves it to the next reconnection.
+   */
+  async #restore(epoch: number): Promise<void> {
+    await Promise.allSettled(this.#reconnectListeners.map(async (listener) => listener()));
+    try {
+      await this.flush();
+    } catch {
+      return;
+    }
+    if (epoch === this.disconnects && this.isConnected && !this.#isClosing) {
+      this.#context.connectionChanged(true);
+    }
+  }
+
   #onClosed(error: Error | undefined): void {
     this.#isConnected = false;
     this.#wakeAll();
     this.#dropped();
     if (!this.#isClosing) {
-      this.#report(
-        `the connection to ${this.#server} closed for good: make a new handler`,
-        error ?? undefined,
+      const closed = new NatsConnectionError(
+        `[@teal/amq-nats] the connection to ${this.server} closed for good: make a new handler`,
+        { cause: error },
       );
+      this.#context.reportError(closed);
+      this.#context.connectionChanged(false, closed);
     }
   }
 
   #report(message: string, cause: unknown): void {
     // The server's own text may quote subjects, which hold routing keys: it stays in `cause`.
-    this.#context.reportError(new AMQError(`[@teal/amq-nats] ${message}`, { cause }));
+    this.#context.reportError(new NatsConnectionError(`[@teal/amq-nats] ${message}`, { cause }));
   }
 
   #dropped(): void {
@@ -215,26 +285,30 @@ export class NatsLink {
     for (const wake of [...this.#waiters]) wake();
   }
 
-  #closedError(): AMQError {
-    return new AMQSendError(`[@teal/amq-nats] the connection to ${this.#server} is closed`);
+  #flushOnce(): Promise<number> {
+    const epoch = this.disconnects;
+    return new Promise((resolve, reject) => {
+      const stop = this.onDrop(epoch, () =>
+        reject(
+          new NatsConnectionError(
+            `[@teal/amq-nats] the connection to ${this.server} dropped before the server answered`,
+          ),
+        ),
+      );
+      this.nc.flush().then(
+        () => {
+          stop();
+          resolve(epoch);
+        },
+        (error: unknown) => {
+          stop();
+          reject(error);
+        },
+      );
+    });
   }
-}
 
-export function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-/**
- * The socket under the client, which its API does not expose: `abandon()`
- * needs it to reset rather than close (a close would still try to send what
- * is queued). `undefined` if the client's internals ever change shape.
- */
-function socketOf(nc: NatsConnection): Socket | undefined {
-  const socket = (nc as { protocol?: { transport?: { socket?: unknown } } }).protocol?.transport
-    ?.socket;
-  return socket !== null &&
-    typeof socket === 'object' &&
-    typeof (socket as Socket).resetAndDestroy === 'function'
-    ? (socket as Socket)
-    : undefined;
+  #closedError(): AMQError {
+    return new AMQSendError(`[@teal/amq-nats] the connection to ${this.server} is closed`);
+  }
 }

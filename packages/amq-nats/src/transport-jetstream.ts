@@ -4,14 +4,16 @@ import {
   jetstream,
   jetstreamManager,
 } from '@nats-io/jetstream';
-import { AMQError, type AMQExchangeName, type TransportContext } from '@teal/amq-core/adapter';
-import { NatsTransportBase } from './base';
-import { ConsumerPool } from './consumer-pool';
-import type { NatsLink } from './link';
-import { OrderedPublisher } from './publisher';
-import { ATTEMPT_TIMEOUT_MS, asAMQError, isStreamNotFound, raceSignal, retryUntil } from './retry';
+import { raceSignal } from '@teal/amq-core/adapter';
+import { ConsumerPool } from './bindings-jetstream';
+import { NatsConnectionError, type NatsLink } from './connection';
+import { ATTEMPT_TIMEOUT_MS, isStreamNotFound, retryUntil } from './connection-retry';
+import { SendWatch } from './publisher';
+import { splitBody } from './publisher-chunks';
+import { OrderedPublisher } from './publisher-jetstream';
 import type { NatsSettings } from './settings';
 import { PrefixStream } from './stream';
+import type { Key, ModeParts, ModeTransport, Outgoing } from './transport';
 
 const API_TIMEOUT_MS = 5_000;
 
@@ -24,56 +26,55 @@ const API_TIMEOUT_MS = 5_000;
  * bind was called. The consumers stop while the backlog is full, so what a
  * stuck callback cannot take waits in the stream.
  */
-export class JetStreamTransport extends NatsTransportBase {
+export class JetStreamMode implements ModeTransport {
   readonly appliesBackpressure = true;
-  readonly jsm: JetStreamManager;
   readonly stream: PrefixStream;
+  readonly #link: NatsLink;
+  readonly #settings: NatsSettings;
   readonly #js: JetStreamClient;
   readonly #publisher: OrderedPublisher;
   readonly #pool: ConsumerPool;
 
   private constructor(
-    link: NatsLink,
-    settings: NatsSettings,
-    context: TransportContext,
+    { link, settings, context, subjects, receiver }: ModeParts,
     jsm: JetStreamManager,
   ) {
-    super(link, settings, context);
-    this.jsm = jsm;
+    this.#link = link;
+    this.#settings = settings;
     this.#js = jetstream(link.nc, { timeout: API_TIMEOUT_MS });
-    this.stream = new PrefixStream(jsm, settings, this.subjects, context.logger);
+    this.stream = new PrefixStream(jsm, settings, subjects, context.logger);
     const repair = (error: unknown) => this.#repairStream(error);
-    this.#publisher = new OrderedPublisher(link, repair);
+    this.#publisher = new OrderedPublisher(link, new SendWatch(context.sendTimeoutMs), repair);
     this.#pool = new ConsumerPool({
       link,
       jsm,
       stream: this.stream,
-      subjects: this.subjects,
+      subjects,
       context,
-      deliver: (exchange, key, msg) => this.deliver(exchange, key, msg),
+      deliver: (exchange, key, msg) => receiver.receive(exchange, key, msg),
       repair,
     });
   }
 
-  static async open(
-    link: NatsLink,
-    settings: NatsSettings,
-    context: TransportContext,
-  ): Promise<JetStreamTransport> {
+  static async open(parts: ModeParts): Promise<JetStreamMode> {
+    const { link, settings, context } = parts;
     if (link.nc.info?.jetstream !== true) {
-      throw new AMQError(
+      throw new NatsConnectionError(
         `[@teal/amq-nats] ${settings.server} has no JetStream: start nats-server with -js, or use mode=core`,
       );
     }
     const jsm = await jetstreamManager(link.nc, { timeout: API_TIMEOUT_MS, checkAPI: false });
-    const transport = new JetStreamTransport(link, settings, context, jsm);
+    const mode = new JetStreamMode(parts, jsm);
     try {
       const signal = AbortSignal.timeout(context.sendTimeoutMs);
-      await retryUntil(link, signal, () => transport.stream.ensure());
-    } catch (error) {
-      throw asAMQError(error, `cannot create or read the JetStream stream ${settings.streamName}`);
+      await retryUntil(link, signal, () => mode.stream.ensure());
+    } catch (cause) {
+      throw new NatsConnectionError(
+        `[@teal/amq-nats] cannot create or read the JetStream stream ${settings.streamName}`,
+        { cause },
+      );
     }
-    return transport;
+    return mode;
   }
 
   /** Every consumer name of this handler starts with it: `teal_<unique id>_`. */
@@ -81,35 +82,28 @@ export class JetStreamTransport extends NatsTransportBase {
     return this.#pool.prefix;
   }
 
-  async publish(
-    exchange: AMQExchangeName,
-    routingKey: string,
-    body: string | Uint8Array,
-    signal: AbortSignal,
-  ): Promise<void> {
-    const subject = this.subjectOf(exchange, routingKey);
-    const limit = Math.min(this.link.maxPayload, this.stream.maxMessageSize);
-    const parts = this.partsOf(body, limit);
+  async publish(message: Outgoing, signal: AbortSignal): Promise<void> {
+    const limit = Math.min(this.#link.maxPayload, this.stream.maxMessageSize);
+    const parts = splitBody(message.body, limit, this.#settings.maxMessageBytes, message.metadata);
     // Every try sends the same message ids: the stream stores each part once.
     const attempt = () =>
       Promise.all(
         parts.map((part) =>
-          this.#js.publish(subject, part.data, {
+          this.#js.publish(message.subject, part.data, {
             msgID: part.id,
             timeout: ATTEMPT_TIMEOUT_MS,
             ...(part.headers ? { headers: part.headers } : {}),
           }),
         ),
       );
-    await this.#publisher.publish(attempt, signal);
+    await this.#publisher.publish(message.exchange, attempt, signal);
   }
 
-  async bind(exchange: AMQExchangeName, routingKey: string, signal: AbortSignal): Promise<void> {
-    this.subjectOf(exchange, routingKey);
+  async bind({ exchange, routingKey }: Key, signal: AbortSignal): Promise<void> {
     let start: number | undefined;
     try {
       start = await retryUntil(
-        this.link,
+        this.#link,
         signal,
         () => this.stream.nextSequence(),
         (error) => this.#repairStream(error),
@@ -117,21 +111,21 @@ export class JetStreamTransport extends NatsTransportBase {
       await raceSignal(this.#pool.bind(exchange, routingKey, start), signal);
     } catch (error) {
       if (start !== undefined) void this.#pool.unbind(exchange, routingKey, start);
-      throw asAMQError(error, `the server did not confirm the binding on ${exchange}`);
+      throw error;
     }
   }
 
-  async unbind(exchange: AMQExchangeName, routingKey: string, signal: AbortSignal): Promise<void> {
+  async unbind({ exchange, routingKey }: Key, signal: AbortSignal): Promise<void> {
     // The key is unbound here at once; a consumer the server could not be asked to delete
     // is deleted after the reconnect (or by the server, idle, after 30 s): no need to fail.
     await raceSignal(this.#pool.unbind(exchange, routingKey), signal).catch(() => {});
   }
 
-  resources(): readonly string[] {
+  resources(): string[] {
     return this.#pool.resources();
   }
 
-  protected async release(signal: AbortSignal): Promise<void> {
+  async release(signal: AbortSignal): Promise<void> {
     await raceSignal(this.#pool.close(), signal).catch(() => {});
   }
 

@@ -1,6 +1,20 @@
-import type { Msg } from '@nats-io/transport-node';
+import type { Msg, MsgHdrs } from '@nats-io/transport-node';
 import type { AMQExchangeName, Logger } from '@teal/amq-core/adapter';
-import { CHUNK_HEADER, type ChunkHeader, MIN_CHUNK_BYTES, parseChunkHeader } from './chunks';
+import {
+  CHUNK_HEADER,
+  type ChunkHeader,
+  decodeMetadata,
+  MIN_CHUNK_BYTES,
+  parseChunkHeader,
+} from './publisher-chunks';
+
+type Headers = Readonly<Record<string, string>>;
+
+/** A whole message: its body, and the metadata its first chunk carried. */
+export interface Whole {
+  readonly body: Uint8Array;
+  readonly headers: Headers | undefined;
+}
 
 /** The most large messages reassembled at once; a new one beyond it drops the oldest. */
 export const MAX_PENDING_SETS = 64;
@@ -11,6 +25,7 @@ interface Pending {
   readonly total: number;
   /** The size of every chunk but the last, set by the first. */
   readonly chunkBytes: number;
+  readonly headers: Headers | undefined;
   readonly timer: NodeJS.Timeout;
   received: number;
   bytes: number;
@@ -24,7 +39,9 @@ interface Pending {
  * What waits is bounded: `MAX_PENDING_SETS` sets and `maxPendingBytes` bytes,
  * the oldest set dropped first; a set still incomplete after `timeoutMs` is
  * dropped too. A set whose first chunk was never seen (the key was bound
- * mid-message) is ignored quietly.
+ * mid-message) is ignored quietly. The metadata of a message comes from its
+ * first chunk, bounded (see `decodeMetadata`): what is left out of it is
+ * counted in a warning, and the body is delivered all the same.
  */
 export class Reassembler {
   readonly #pending = new Map<string, Pending>();
@@ -47,10 +64,13 @@ export class Reassembler {
     return this.#pendingBytes;
   }
 
-  /** The whole body `msg` completes, its own data when not chunked, or `undefined`. */
-  accept(exchange: AMQExchangeName, msg: Msg): Uint8Array | undefined {
-    const header = msg.headers?.get(CHUNK_HEADER);
-    if (header === undefined || header === '') return msg.data;
+  /** The whole message `msg` completes, itself when not chunked, or `undefined`. */
+  accept(exchange: AMQExchangeName, msg: Msg): Whole | undefined {
+    const received = msg.headers;
+    const header = received?.get(CHUNK_HEADER);
+    if (header === undefined || header === '') {
+      return { body: msg.data, headers: this.#metadataOf(exchange, received) };
+    }
     const chunk = parseChunkHeader(header, this.#maxMessageBytes);
     if (chunk === undefined) {
       this.#logger.warn('dropped a chunk with an unusable header', {
@@ -72,7 +92,7 @@ export class Reassembler {
         });
         return undefined;
       }
-      pending = this.#open(setId, exchange, chunk, msg.data.length);
+      pending = this.#open(setId, exchange, chunk, msg.data.length, received);
     } else if (pending.parts.length !== chunk.count || pending.total !== chunk.total) {
       this.#drop(setId, 'dropped a large message whose chunks disagree on its size');
       return undefined;
@@ -97,7 +117,7 @@ export class Reassembler {
       body.set(part, offset);
       offset += part.length;
     }
-    return body;
+    return { body, headers: pending.headers };
   }
 
   /** Forgets every incomplete set. */
@@ -107,7 +127,26 @@ export class Reassembler {
     this.#pendingBytes = 0;
   }
 
-  #open(setId: string, exchange: AMQExchangeName, chunk: ChunkHeader, size: number): Pending {
+  /** The metadata of a message's headers, warning of what was left out of it (counts only). */
+  #metadataOf(exchange: AMQExchangeName, received: MsgHdrs | undefined): Headers | undefined {
+    if (received === undefined) return undefined;
+    const { metadata, skipped } = decodeMetadata(received);
+    if (skipped > 0) {
+      this.#logger.warn('left out message headers no sender of ours writes', {
+        exchange,
+        droppedHeaders: skipped,
+      });
+    }
+    return metadata;
+  }
+
+  #open(
+    setId: string,
+    exchange: AMQExchangeName,
+    chunk: ChunkHeader,
+    size: number,
+    received: MsgHdrs | undefined,
+  ): Pending {
     while (this.#pending.size >= MAX_PENDING_SETS) {
       this.#drop(this.#oldest(), 'dropped the oldest incomplete large message: too many at once');
     }
@@ -122,6 +161,7 @@ export class Reassembler {
       parts: new Array<Uint8Array | undefined>(chunk.count),
       total: chunk.total,
       chunkBytes: size,
+      headers: this.#metadataOf(exchange, received),
       timer,
       received: 0,
       bytes: 0,

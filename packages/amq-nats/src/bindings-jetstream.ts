@@ -1,12 +1,12 @@
 import type { JetStreamManager } from '@nats-io/jetstream';
 import { type Msg, nuid } from '@nats-io/transport-node';
 import type { AMQExchangeName, Backlog, Logger, TransportContext } from '@teal/amq-core/adapter';
-import { bindingLine } from './base';
-import { type ConsumerHost, ExchangeConsumer } from './consumer';
-import type { NatsLink } from './link';
-import { retryUntil } from './retry';
+import { bindingLine } from './bindings';
+import type { NatsLink } from './connection';
+import { retryUntil } from './connection-retry';
+import { type ConsumerHost, ExchangeConsumer } from './consumer-jetstream';
+import type { Subjects } from './names';
 import type { PrefixStream } from './stream';
-import type { Subjects } from './subjects';
 
 /** What the pool needs of its transport. */
 export interface PoolOwner {
@@ -39,10 +39,13 @@ export class ConsumerPool implements ConsumerHost {
 
   constructor(owner: PoolOwner) {
     this.#owner = owner;
-    // The client restored the inboxes, but the consumers may have lost messages meanwhile.
+    // The client restored the inboxes, but the consumers may have lost messages meanwhile:
+    // the handler is connected again once each one is recreated after its last sequence.
     owner.link.onReconnect(() => {
-      for (const consumer of this.#consumers.values()) consumer.reset('reconnected');
       for (const name of this.#orphans) void this.deleteConsumer(name);
+      return Promise.all(
+        [...this.#consumers.values()].map((consumer) => consumer.reset('reconnected')),
+      );
     });
   }
 

@@ -1,17 +1,42 @@
 import { headers, type Msg } from '@nats-io/transport-node';
 import { recordLogs } from '@teal/amq-core/testing';
 import { describe, expect, it } from 'vitest';
-import { CHUNK_HEADER, MIN_CHUNK_BYTES, parseChunkHeader, splitBody } from '../src/chunks';
-import { contain } from '../src/contain';
-import { MAX_PENDING_SETS, Reassembler } from '../src/reassembler';
+import { contain } from '../src/consumer';
+import { MAX_PENDING_SETS, Reassembler } from '../src/consumer-chunks';
+import {
+  CHUNK_HEADER,
+  decodeMetadata,
+  encodeMetadata,
+  MAX_METADATA_CHARS,
+  MAX_METADATA_HEADERS,
+  MIN_CHUNK_BYTES,
+  type Part,
+  parseChunkHeader,
+  splitBody,
+} from '../src/publisher-chunks';
 
 const MiB = 1024 * 1024;
 
+const TRACEPARENT = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+
 /** A received NATS message as the client hands it over: subject, data and headers. */
-function chunk(header: string | undefined, data: Uint8Array, subject = 's'): Msg {
+function chunk(
+  header: string | undefined,
+  data: Uint8Array,
+  subject = 's',
+  extra: Record<string, string> = {},
+): Msg {
   const hdrs = headers();
   if (header !== undefined) hdrs.set(CHUNK_HEADER, header);
-  return { subject, data, headers: header === undefined ? undefined : hdrs } as unknown as Msg;
+  for (const [name, value] of Object.entries(extra)) hdrs.set(name, value);
+  const hasHeaders = header !== undefined || Object.keys(extra).length > 0;
+  return { subject, data, headers: hasHeaders ? hdrs : undefined } as unknown as Msg;
+}
+
+/** What a part weighs on the wire: its data and its headers as NATS encodes them. */
+function wireBytes(part: Part): number {
+  const encoded = (part.headers as unknown as { encode(): Uint8Array } | undefined)?.encode();
+  return part.data.length + (encoded?.length ?? 0);
 }
 
 function setup(maxMessageBytes = 64 * MiB) {
@@ -67,7 +92,7 @@ describe('reassembler', () => {
       reassembler.accept('callbacks', chunk(part.headers!.get(CHUNK_HEADER), part.data)),
     );
     expect(results.slice(0, -1).every((result) => result === undefined)).toBe(true);
-    expect(results.at(-1)).toEqual(body);
+    expect(results.at(-1)?.body).toEqual(body);
     expect(reassembler.pendingBytes).toBe(0);
     expect(warnings()).toEqual([]);
   });
@@ -124,6 +149,83 @@ describe('reassembler', () => {
     }
     expect(reassembler.pendingBytes).toBeLessThanOrEqual(200_000);
     expect(warnings().length).toBeGreaterThan(0);
+  });
+});
+
+describe('metadata headers', () => {
+  it("carries trace context, and leaves out what NATS cannot carry, ours, the server's and what is past the bounds", () => {
+    const { metadata, skipped } = encodeMetadata({
+      traceparent: TRACEPARENT,
+      tracestate: 'teal=t61rcWkgMzE',
+      'bad name': 'x',
+      'with:colon': 'x',
+      split: 'a\r\nNats-Msg-Id: forged',
+      'Teal-Chunk': 'x 0 2 3000',
+      'Nats-Msg-Id': 'forged',
+      huge: 'x'.repeat(MAX_METADATA_CHARS),
+    });
+    expect(skipped).toBe(6);
+    expect(metadata?.headers.get('traceparent')).toBe(TRACEPARENT);
+    expect(metadata?.headers.keys().sort()).toEqual(['traceparent', 'tracestate']);
+    const many = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`h${i}`, 'v']));
+    expect(encodeMetadata(many).skipped).toBe(40 - MAX_METADATA_HEADERS);
+    expect(encodeMetadata({}).metadata).toBeUndefined();
+  });
+
+  it("reads received metadata in lower case, bounded, never ours or the server's", () => {
+    const received = headers();
+    received.set('Traceparent', TRACEPARENT);
+    received.set(CHUNK_HEADER, 'x 0 2 3000');
+    received.set('Nats-Msg-Id', 'id');
+    received.set('X-Big', 'x'.repeat(MAX_METADATA_CHARS));
+    expect(decodeMetadata(received)).toEqual({
+      metadata: { traceparent: TRACEPARENT },
+      skipped: 1,
+    });
+    const flood = headers();
+    for (let i = 0; i < 1_000; i++) flood.set(`h${i}`, 'v');
+    expect(decodeMetadata(flood)).toEqual({ metadata: undefined, skipped: 1_000 });
+  });
+
+  it('rides the first chunk only, every part within the limit, and comes back with the whole body', () => {
+    const { reassembler, warnings } = setup();
+    const { metadata } = encodeMetadata({ traceparent: TRACEPARENT, tracestate: 'a=1' });
+    const body = new Uint8Array(100_000).map((_, i) => i % 7);
+    const limit = 16_384;
+    const parts = splitBody(body, limit, 64 * MiB, metadata);
+    expect(parts.map((part) => part.headers?.get('traceparent'))).toEqual([
+      TRACEPARENT,
+      ...parts.slice(1).map(() => ''),
+    ]);
+    for (const part of parts) expect(wireBytes(part)).toBeLessThanOrEqual(limit);
+    const results = parts.map((part) =>
+      reassembler.accept('callbacks', {
+        subject: 's',
+        data: part.data,
+        headers: part.headers,
+      } as unknown as Msg),
+    );
+    expect(results.at(-1)?.body).toEqual(body);
+    expect(results.at(-1)?.headers).toEqual({ traceparent: TRACEPARENT, tracestate: 'a=1' });
+    expect(warnings()).toEqual([]);
+    const [single] = splitBody(new Uint8Array(10), limit, 64 * MiB, metadata);
+    expect(single?.headers?.get('traceparent')).toBe(TRACEPARENT);
+    expect(splitBody(new Uint8Array(10), limit, 64 * MiB)[0]?.headers).toBeUndefined();
+  });
+
+  it('delivers a body whose metadata is hostile without it, warning with a count only', () => {
+    const { reassembler, records, warnings } = setup();
+    const secret = 'Hostile-Secret-metadata';
+    const whole = reassembler.accept(
+      'callbacks',
+      chunk(undefined, new Uint8Array([1, 2, 3]), 's', {
+        traceparent: `${secret}${'0'.repeat(MAX_METADATA_CHARS)}`,
+      }),
+    );
+    expect(whole).toEqual({ body: new Uint8Array([1, 2, 3]), headers: undefined });
+    expect(warnings()).toHaveLength(1);
+    expect(warnings()[0]?.fields).toEqual({ exchange: 'callbacks', droppedHeaders: 1 });
+    expect(JSON.stringify(records)).not.toContain(secret);
   });
 });
 

@@ -1,6 +1,6 @@
 import { JetStreamApiError } from '@nats-io/jetstream';
-import { AMQError, backoffDelay } from '@teal/amq-core/adapter';
-import type { NatsLink } from './link';
+import { AMQError, backoffDelay, raceSignal } from '@teal/amq-core/adapter';
+import type { NatsLink } from './connection';
 
 /** How long one request may wait for its reply before it is tried again. */
 export const ATTEMPT_TIMEOUT_MS = 5_000;
@@ -31,28 +31,6 @@ export async function retryUntil<T>(
   }
 }
 
-/** `work`'s outcome, or a rejection with `signal`'s reason as soon as it fires. */
-export function raceSignal<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) {
-    work.catch(() => {});
-    return Promise.reject(signal.reason);
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
-}
-
 /** Whether an error may go away by itself: a lost connection, a server (re)starting. */
 export function isRetriable(error: unknown): boolean {
   if (error instanceof AMQError) return false;
@@ -65,15 +43,53 @@ export function isStreamNotFound(error: unknown): boolean {
   return error instanceof JetStreamApiError && error.code === 10059;
 }
 
-/** `error` as an AMQError that says what failed, keeping the client's error as the cause. */
-export function asAMQError(error: unknown, what: string): AMQError {
-  if (error instanceof AMQError) return error;
-  const reason = error instanceof Error ? error.message : String(error);
-  return new AMQError(`[@teal/amq-nats] ${what}: ${reason}`, { cause: error });
-}
-
 /** Waits `ms`; rejects with `signal`'s reason as soon as it fires. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   if (signal === undefined) return new Promise((resolve) => setTimeout(resolve, ms));
   return raceSignal(new Promise<void>((resolve) => setTimeout(resolve, ms).unref()), signal);
 }
+
+/**
+ * Shares one run of an async task among concurrent callers, where each caller
+ * needs a run that STARTED after its call: a caller arriving while a run is in
+ * flight shares the next run, which starts when that one settles. So a flush
+ * (or a "where does the stream end" query) in flight covers everything before
+ * it, and bursts cost two round trips, not one per caller.
+ */
+export class Coalescer<T> {
+  readonly #task: () => Promise<T>;
+  #running: Promise<T> | null = null;
+  #queued: Promise<T> | null = null;
+
+  constructor(task: () => Promise<T>) {
+    this.#task = task;
+  }
+
+  run(): Promise<T> {
+    if (this.#queued !== null) return this.#queued;
+    if (this.#running === null) return this.#start();
+    const queued = this.#running.then(ignore, ignore).then(() => {
+      this.#queued = null;
+      return this.#start();
+    });
+    this.#queued = queued;
+    return queued;
+  }
+
+  #start(): Promise<T> {
+    let running: Promise<T>;
+    try {
+      running = this.#task();
+    } catch (error) {
+      running = Promise.reject(error);
+    }
+    this.#running = running;
+    const clear = () => {
+      if (this.#running === running) this.#running = null;
+    };
+    running.then(clear, clear);
+    return running;
+  }
+}
+
+function ignore(): void {}

@@ -1,5 +1,12 @@
 import { AMQError, type AMQExchangeName } from '@teal/amq-core/adapter';
 
+/**
+ * The longest routing key, in UTF-8 bytes. Escaping can triple it in the
+ * subject, and a subject must fit the server's control line (4 KiB by
+ * default, `max_control_line`) with the prefix, the reply inbox and sizes.
+ */
+export const MAX_ROUTING_KEY_BYTES = 1024;
+
 const utf8 = new TextEncoder();
 // ignoreBOM: a leading U+FEFF is part of the key, not a byte-order mark to strip.
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -81,6 +88,7 @@ export function decodeToken(token: string): string {
 
 /** A string with no token (a lone surrogate), or a token `encodeToken` cannot have made. */
 export class SubjectTokenError extends AMQError {
+  static override readonly kind: string = 'SubjectTokenError';
   override name = 'SubjectTokenError';
 }
 

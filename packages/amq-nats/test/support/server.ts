@@ -1,72 +1,15 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import {
-  type AddressInfo,
-  connect as connectTcp,
-  createServer,
-  type Server,
-  type Socket,
-} from 'node:net';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { jetstreamManager } from '@nats-io/jetstream';
-import { connect as connectNats } from '@nats-io/transport-node';
 import type { AMQHandler } from '@teal/amq-core';
 import { probeBroker } from '@teal/amq-core/testing';
-import { afterAll } from 'vitest';
-import { connect, type NatsConnectOptions } from '../src/index';
-import { defaultStreamName } from '../src/settings';
-import { encodeToken } from '../src/subjects';
+import { afterAll, beforeAll } from 'vitest';
+import { connect, type NatsConnectOptions } from '../../src/index';
 
-/** The shared server, found as users find it. */
-export const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+/** The nats-server binary private servers run. */
 export const NATS_SERVER_BIN = process.env.NATS_SERVER_BIN ?? '/usr/sbin/nats-server';
-
-/**
- * Connects JetStream-mode handlers and deletes their prefixes' streams after
- * the file (each test's random prefix has a stream, which reserves server
- * storage), plus test streams a crashed run left over an hour ago.
- */
-export function durableHandlers(url: string, extra: Partial<NatsConnectOptions> = {}) {
-  const prefixes = new Set<string>();
-  afterAll(async () => {
-    await deleteStreams(
-      url,
-      (name, created) =>
-        [...prefixes].some((prefix) => name === defaultStreamName(encodeToken(prefix))) ||
-        (name.startsWith('TEAL_teal-test-') && Date.now() - created.getTime() > 3_600_000),
-    );
-  });
-  return (
-    options: Partial<NatsConnectOptions> & { exchangePrefix: string },
-  ): Promise<AMQHandler> => {
-    prefixes.add(options.exchangePrefix);
-    return connect({
-      url,
-      mode: 'jetstream',
-      streamMaxBytes: 64 * 1024 * 1024,
-      ...extra,
-      ...options,
-    });
-  };
-}
-
-export async function deleteStreams(
-  url: string,
-  matches: (name: string, created: Date) => boolean,
-): Promise<void> {
-  if ((await probeBroker(url)) !== null) return;
-  const nc = await connectNats({ servers: new URL(url).host });
-  try {
-    const jsm = await jetstreamManager(nc);
-    for await (const info of jsm.streams.list()) {
-      if (matches(info.config.name, new Date(info.created)))
-        await jsm.streams.delete(info.config.name);
-    }
-  } finally {
-    await nc.close();
-  }
-}
 
 /** Client ports of the package's private servers; their monitoring ports are these + 4000. */
 const PRIVATE_PORTS = Array.from({ length: 10 }, (_, i) => 4230 + i);
@@ -183,70 +126,26 @@ function isFree(port: number): Promise<boolean> {
 }
 
 /**
- * A TCP proxy that can swallow what the server sends while still forwarding
- * what the client sends (`muteReplies()`), then reset every connection
- * (`reset()`): the server processed a publish whose confirmation was lost.
- * `FaultProxy` freezes both ways, which cannot make that case.
+ * A private server for one test file, started before its tests and stopped
+ * (by PID) after them: `server()` once the file started, and `handler()`,
+ * which connects to it and closes the handler after the file.
  */
-export class ReplyMutingProxy {
-  readonly #server: Server;
-  readonly #links = new Set<{ client: Socket; upstream: Socket }>();
-  #isMuted = false;
-
-  private constructor(server: Server) {
-    this.#server = server;
-  }
-
-  static async start(brokerUrl: string): Promise<ReplyMutingProxy> {
-    const target = new URL(brokerUrl);
-    const server = createServer({ noDelay: true });
-    const proxy = new ReplyMutingProxy(server);
-    server.on('connection', (client) => {
-      const upstream = connectTcp({
-        host: target.hostname,
-        port: Number(target.port) || 4222,
-        noDelay: true,
-      });
-      const link = { client, upstream };
-      proxy.#links.add(link);
-      const end = () => {
-        proxy.#links.delete(link);
-        client.destroy();
-        upstream.destroy();
-      };
-      client.on('error', end).on('close', end);
-      upstream.on('error', end).on('close', end);
-      client.on('data', (data) => upstream.write(data));
-      upstream.on('data', (data) => {
-        if (!proxy.#isMuted) client.write(data);
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    return proxy;
-  }
-
-  urlFor(brokerUrl: string): string {
-    const url = new URL(brokerUrl);
-    url.hostname = '127.0.0.1';
-    url.port = String((this.#server.address() as AddressInfo).port);
-    return url.toString();
-  }
-
-  muteReplies(): void {
-    this.#isMuted = true;
-  }
-
-  /** Resets every connection and forwards both ways again. */
-  reset(): void {
-    this.#isMuted = false;
-    for (const { client, upstream } of [...this.#links]) {
-      client.resetAndDestroy();
-      upstream.destroy();
-    }
-  }
-
-  async stop(): Promise<void> {
-    this.reset();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
-  }
+export function privateServerForFile(config = '') {
+  let server: PrivateServer | undefined;
+  const handlers: AMQHandler[] = [];
+  beforeAll(async () => {
+    server = await PrivateServer.start(config);
+  });
+  afterAll(async () => {
+    await Promise.allSettled(handlers.map((handler) => handler.close()));
+    await server?.stop();
+  });
+  return {
+    server: () => server!,
+    handler: async (options: Partial<NatsConnectOptions> & { exchangePrefix: string }) => {
+      const made = await connect({ url: server!.url, ...options });
+      handlers.push(made);
+      return made;
+    },
+  };
 }

@@ -2,7 +2,7 @@ import type { ClientBase } from 'pg';
 import { INSTALL_LOCK, LOCK_CLASS, type Names, SWEEP_LOCK } from './names';
 
 /** Bumped whenever the DDL below changes; a server at an older version is brought up to it. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 /** The SQLSTATE the insert trigger raises for a row whose send deadline passed. */
 export const DEADLINE_SQLSTATE = 'TA001';
@@ -30,6 +30,8 @@ CREATE TABLE IF NOT EXISTS ${names.messages} (
   batch uuid,
   PRIMARY KEY (stream, id)
 );
+-- Broker metadata beside the body (trace context), never in it. Added in version 2.
+ALTER TABLE ${names.messages} ADD COLUMN IF NOT EXISTS headers jsonb;
 CREATE INDEX IF NOT EXISTS messages_by_key ON ${names.messages} (stream, key_hash, id);
 CREATE INDEX IF NOT EXISTS messages_by_expiry ON ${names.messages} (expires_at);
 CREATE UNLOGGED TABLE IF NOT EXISTS ${names.handlers} (

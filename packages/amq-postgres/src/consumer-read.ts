@@ -1,5 +1,8 @@
 import type { Names } from './names';
 
+/** Longer `headers` columns are left out whole: trace context is a few hundred bytes. */
+export const MAX_HEADERS_TEXT = 8_192;
+
 /** Rows of the prefix one read looks at, at most: its work is bounded whatever the backlog. */
 export const SCAN_ROWS = 5_000;
 
@@ -11,6 +14,8 @@ export interface ReadRow {
   readonly size: string | null;
   /** Base64: node-postgres decodes every field as UTF-8 text, binary results included. */
   readonly body: string | null;
+  /** The `headers` column as JSON text (bounded by the query), or `null`. */
+  readonly headers: string | null;
   /** The prefix's last id. */
   readonly top: string | null;
   /** The last id looked at, and how many rows were. */
@@ -53,7 +58,9 @@ export function readStatement({ messages, bindings, handlers }: Names): string {
     EXISTS (SELECT 1 FROM ${handlers} WHERE id = $1) AS is_bound,
     (SELECT count(*) FROM hits) AS hits)
   SELECT s.id, s.exchange, s.routing_key, s.size,
-    CASE WHEN s.size <= $6 THEN encode(m.body, 'base64') END AS body, info.*
+    CASE WHEN s.size <= $6 THEN encode(m.body, 'base64') END AS body,
+    CASE WHEN octet_length(m.headers::text) <= ${MAX_HEADERS_TEXT} THEN m.headers::text END AS headers,
+    info.*
   FROM info
   LEFT JOIN (sized s JOIN ${messages} m ON m.stream = hashtext($2) AND m.id = s.id)
     ON s.before < $5

@@ -54,8 +54,8 @@ export async function insertBatch(
     await client.query({
       name: 'teal-amq-insert-one',
       text: `INSERT INTO ${messages}
-           (prefix, exchange, routing_key, body, expires_at, not_after, batch)
-         VALUES ($1, $3, $4, $5, now() + $2 * interval '1 millisecond', $6, $7::uuid)`,
+           (prefix, exchange, routing_key, body, expires_at, not_after, batch, headers)
+         VALUES ($1, $3, $4, $5, now() + $2 * interval '1 millisecond', $6, $7::uuid, $8::jsonb)`,
       values: [
         settings.exchangePrefix,
         settings.retentionMs,
@@ -64,6 +64,7 @@ export async function insertBatch(
         first.body,
         clock.serverDeadline(first.deadline),
         batchId,
+        first.headers,
       ],
     });
     return;
@@ -73,11 +74,11 @@ export async function insertBatch(
     // Prepared once per connection, like the reader's statement.
     name: 'teal-amq-insert',
     text: `INSERT INTO ${messages}
-         (prefix, exchange, routing_key, body, expires_at, not_after, batch)
+         (prefix, exchange, routing_key, body, expires_at, not_after, batch, headers)
        SELECT $1, u.exchange, u.routing_key, u.body, now() + $2 * interval '1 millisecond',
-         u.not_after, $7::uuid
-       FROM unnest($3::text[], $4::text[], $5::bytea[], $6::timestamptz[])
-         WITH ORDINALITY AS u(exchange, routing_key, body, not_after, ord)
+         u.not_after, $7::uuid, u.headers
+       FROM unnest($3::text[], $4::text[], $5::bytea[], $6::timestamptz[], $8::jsonb[])
+         WITH ORDINALITY AS u(exchange, routing_key, body, not_after, headers, ord)
        ORDER BY u.ord`,
     values: [
       settings.exchangePrefix,
@@ -87,6 +88,7 @@ export async function insertBatch(
       batch.map((pending) => pending.body),
       batch.map((pending) => clock.serverDeadline(pending.deadline)),
       batchId,
+      batch.map((pending) => pending.headers),
     ],
   });
 }

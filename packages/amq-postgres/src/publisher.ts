@@ -22,6 +22,8 @@ export interface Pending {
   readonly exchange: AMQExchangeName;
   readonly routingKey: string;
   readonly body: Buffer;
+  /** Trace context as JSON, or `null`: the `headers` column. */
+  readonly headers: string | null;
   /** When core gives up on the send, by this process's clock. */
   readonly deadline: number;
   readonly signal: AbortSignal;
@@ -74,6 +76,7 @@ export class Publisher {
     routingKey: string,
     body: string | Uint8Array,
     signal: AbortSignal,
+    headers?: Readonly<Record<string, string>>,
   ): Promise<void> {
     if (signal.aborted) return Promise.reject(signal.reason);
     const bytes =
@@ -92,6 +95,7 @@ export class Publisher {
         exchange,
         routingKey,
         body: bytes,
+        headers: headers === undefined ? null : JSON.stringify(headers),
         deadline: Date.now() + this.#sendTimeoutMs,
         signal,
         resolve,

@@ -149,10 +149,11 @@ export class PostgresTransport implements Transport {
     routingKey: string,
     body: string | Uint8Array,
     signal: AbortSignal,
+    headers?: Readonly<Record<string, string>>,
   ): Promise<void> {
     if (this.#isClosed)
       return Promise.reject(new AMQSendError(`[${PACKAGE}] the handler was closed`));
-    return this.#publisher.publish(exchange, routingKey, body, signal);
+    return this.#publisher.publish(exchange, routingKey, body, signal, headers);
   }
 
   async bind(exchange: AMQExchangeName, routingKey: string, signal: AbortSignal): Promise<void> {

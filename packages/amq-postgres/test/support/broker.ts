@@ -115,6 +115,41 @@ export const hostileFrames: readonly HostileFrame[] = [
       );
     },
   },
+  {
+    name: 'a row whose headers forge 1,000 trace fields beside a broken body',
+    publish: async (target, secret) => {
+      const headers = Object.fromEntries(
+        Array.from({ length: 1_000 }, (_, i) => [`traceparent-${i}`, secret]),
+      );
+      await sql(
+        `INSERT INTO ${SCHEMA}.messages (prefix, exchange, routing_key, body, headers)
+         VALUES ($1, $2, $3, $4, $5::jsonb)`,
+        [
+          target.exchangePrefix,
+          target.exchange,
+          target.routingKey,
+          Buffer.from(`{"state":"${secret}"`),
+          JSON.stringify(headers),
+        ],
+      );
+    },
+  },
+  {
+    name: 'a row whose headers are a JSON array with a 1 MiB value',
+    publish: async (target, secret) => {
+      await sql(
+        `INSERT INTO ${SCHEMA}.messages (prefix, exchange, routing_key, body, headers)
+         VALUES ($1, $2, $3, $4, $5::jsonb)`,
+        [
+          target.exchangePrefix,
+          target.exchange,
+          target.routingKey,
+          Buffer.from(`{"state":"${secret}"`),
+          JSON.stringify(['x'.repeat(1024 * 1024), secret]),
+        ],
+      );
+    },
+  },
 ];
 
 /** Deletes what the suite's handlers left under these prefixes. */

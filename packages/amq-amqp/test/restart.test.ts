@@ -49,7 +49,7 @@ describeWithBroker('amqp: a RabbitMQ restart under steady sends', unavailable, (
 
   beforeAll(async () => {
     rabbit = await PrivateRabbit.start(PORT);
-  }, 120_000);
+  }, 400_000);
 
   afterAll(async () => {
     await rabbit?.stop();
@@ -171,6 +171,6 @@ describeWithBroker('amqp: a RabbitMQ restart under steady sends', unavailable, (
       // A rejected send that was delivered said it might be: an AMQUnconfirmedSendError.
       expect(figures.deliveredDespiteRejection).toBe(0);
       expect(figures.events).toMatch(/^disconnected .*reconnected$/);
-    }, 180_000);
+    }, 420_000);
   }
 });

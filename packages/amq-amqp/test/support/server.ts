@@ -59,8 +59,21 @@ export class PrivateRabbit {
     return `amqp://guest:guest@127.0.0.1:${this.port}`;
   }
 
-  /** Starts the node's Erlang VM and RabbitMQ in it; resolves once it takes connections. */
+  /**
+   * Starts the node's Erlang VM and RabbitMQ in it; resolves once it takes
+   * connections. On a machine busy with every other suite a boot can outlast
+   * its wait: the node is then killed and booted once more.
+   */
   async boot(): Promise<void> {
+    try {
+      await this.#bootOnce();
+    } catch {
+      await this.kill();
+      await this.#bootOnce();
+    }
+  }
+
+  async #bootOnce(): Promise<void> {
     const directory = this.#directory;
     // A stale PID file would make `rabbitmqctl wait` watch a dead process.
     await rm(join(directory, 'pid'), { force: true });
@@ -82,8 +95,8 @@ export class PrivateRabbit {
     });
     child.on('error', () => {});
     this.#process = child;
-    await rabbitmqctl(['wait', '--timeout', '60', join(directory, 'pid')], this.node);
-    await rabbitmqctl(['await_startup', '--timeout', '60'], this.node);
+    await rabbitmqctl(['wait', '--timeout', '90', join(directory, 'pid')], this.node);
+    await rabbitmqctl(['await_startup', '--timeout', '90'], this.node);
   }
 
   /** Stops RabbitMQ inside the node (connections closed, transient queues and exchanges gone). */

@@ -6,7 +6,6 @@ import { connect } from '../src/index';
 import { PrivateRabbit } from './support/server';
 
 /** Ports of this file's private node (AMQP; distribution is this plus 20,000). */
-const PORT = 5690;
 /** How many restarts the test runs: `TEAL_RESTART_RUNS` (the README's figures come from 6). */
 const RUNS = Number(process.env.TEAL_RESTART_RUNS ?? 2);
 /** The handlers' `reconnectGraceMs`: `TEAL_RESTART_GRACE_MS=0` shows what is lost without it. */
@@ -48,7 +47,7 @@ describeWithBroker('amqp: a RabbitMQ restart under steady sends', unavailable, (
   const results: Figures[] = [];
 
   beforeAll(async () => {
-    rabbit = await PrivateRabbit.start(PORT);
+    rabbit = await PrivateRabbit.start();
   }, 400_000);
 
   afterAll(async () => {

@@ -1,11 +1,27 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type RabbitNode, rabbitmqctl } from './rabbitmqctl';
 
 const SERVER = process.env.TEAL_RABBITMQ_SERVER ?? '/usr/lib/rabbitmq/bin/rabbitmq-server';
+/** The AMQP ports private nodes may take, each with its distribution port 20,000 above. */
+const PORTS = { first: 5690, last: 5699 };
+
+/** PID files of the nodes this process started: a worker that dies still kills its nodes. */
+const started = new Set<string>();
+process.on('exit', () => {
+  for (const file of started) {
+    try {
+      process.kill(Number.parseInt(readFileSync(file, 'utf8'), 10), 'SIGKILL');
+    } catch {
+      // Gone already, or never written.
+    }
+  }
+});
 
 /**
  * A RabbitMQ node of its own, on a loopback port, for tests that stop and
@@ -36,8 +52,13 @@ export class PrivateRabbit {
     }
   }
 
-  /** Starts a node whose AMQP port is `port` (distribution port `port + 20000`) and waits for it. */
-  static async start(port: number): Promise<PrivateRabbit> {
+  /**
+   * Starts a node on the first free port of 5690-5699 (its distribution port
+   * 20,000 above) and waits for it: a node another run left behind on one of
+   * them never stops this one.
+   */
+  static async start(): Promise<PrivateRabbit> {
+    const port = await freePort();
     const directory = await mkdtemp(join(tmpdir(), 'teal-amqp-node-'));
     const home = join(directory, 'home');
     await mkdir(home);
@@ -95,6 +116,7 @@ export class PrivateRabbit {
     });
     child.on('error', () => {});
     this.#process = child;
+    started.add(join(directory, 'pid'));
     await rabbitmqctl(['wait', '--timeout', '90', join(directory, 'pid')], this.node);
     await rabbitmqctl(['await_startup', '--timeout', '90'], this.node);
   }
@@ -153,4 +175,20 @@ async function waitForExit(pid: number): Promise<void> {
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/** The first port of the range free both for AMQP and for distribution. */
+async function freePort(): Promise<number> {
+  for (let port = PORTS.first; port <= PORTS.last; port++) {
+    if ((await isFree(port)) && (await isFree(port + 20_000))) return port;
+  }
+  throw new Error(`no free port for a private RabbitMQ node in ${PORTS.first}-${PORTS.last}`);
+}
+
+function isFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '0.0.0.0', () => server.close(() => resolve(true)));
+  });
 }

@@ -10,6 +10,8 @@ export type {
 } from './powens';
 export {
   computePowensSignature,
+  DEFAULT_POWENS_MAX_AGE_MS,
+  DEFAULT_POWENS_MAX_FUTURE_SKEW_MS,
   powensHMACSignatureFromRequest,
   verifyPowensWebhook,
 } from './powens';

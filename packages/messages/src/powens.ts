@@ -64,22 +64,41 @@ export type PowensVerification =
   | { readonly ok: true }
   | { readonly ok: false; readonly reason: PowensVerificationFailure; readonly detail: string };
 
+/** How old a signature may be by default: five minutes, as Standard Webhooks and Stripe allow. */
+export const DEFAULT_POWENS_MAX_AGE_MS = 5 * 60_000;
+/** How far ahead of its reference a signature may be dated by default. */
+export const DEFAULT_POWENS_MAX_FUTURE_SKEW_MS = 60_000;
+
 export interface PowensVerifyOptions {
-  /** Refuse signatures older than this many milliseconds (replay protection). */
-  maxAgeMs?: number;
-  /** Tolerated clock skew for signature dates in the future, in milliseconds. Default 60 s. */
+  /**
+   * Replay protection: refuse a signature dated more than this many
+   * milliseconds before its reference. Default five minutes; `null` turns the
+   * date checks off (a captured request replayed later then verifies).
+   */
+  maxAgeMs?: number | null;
+  /** Tolerated skew for signature dates after the reference, in milliseconds. Default 60 s. */
   maxFutureSkewMs?: number;
-  /** The clock; defaults to `() => new Date()`. */
+  /**
+   * What the signature date is measured against. `'received'` (the default):
+   * the message's `timestamp`, the instant the listener received the webhook —
+   * a message that waited in a queue still verifies, a request replayed to the
+   * listener later does not. `'now'`: the verifier's clock (`now()`).
+   */
+  reference?: 'received' | 'now';
+  /** The clock of `reference: 'now'`; defaults to `() => new Date()`. */
   now?: () => Date;
 }
 
 /**
  * Verifies a Powens webhook against the webhook secret, in constant time.
- * With `maxAgeMs`, the signature date must also be recent (and not too far in
- * the future). The result says why verification failed.
+ * By default the signature must also be dated within five minutes before the
+ * instant the listener received the webhook (`timestamp`), and at most a
+ * minute after it. The result says why verification failed.
  */
 export async function verifyPowensWebhook(
-  message: Pick<PowensWebhookMessage, 'hmacSignature' | 'payload'>,
+  message: Pick<PowensWebhookMessage, 'hmacSignature' | 'payload'> & {
+    readonly timestamp?: Date;
+  },
   secret: string,
   options: PowensVerifyOptions = {},
 ): Promise<PowensVerification> {
@@ -87,24 +106,26 @@ export async function verifyPowensWebhook(
   if (signature === null) {
     return fail('no_signature', 'the webhook carries no HMAC signature');
   }
-  if (options.maxAgeMs !== undefined) {
+  const maxAgeMs = options.maxAgeMs === undefined ? DEFAULT_POWENS_MAX_AGE_MS : options.maxAgeMs;
+  if (maxAgeMs !== null) {
     const date = signature.signatureDate;
     if (date === null) {
       return fail('no_signature_date', 'a maximum age is set but the signature has no date');
     }
-    const now = (options.now ?? (() => new Date()))().getTime();
-    const age = now - date.getTime();
-    if (age > options.maxAgeMs) {
+    const reference = referenceOf(message, options);
+    const age = reference - date.getTime();
+    const against = options.reference === 'now' ? 'now' : 'the webhook was received';
+    if (age > maxAgeMs) {
       return fail(
         'too_old',
-        `the signature is ${age} ms old; at most ${options.maxAgeMs} ms allowed`,
+        `the signature was ${age} ms old when ${against}; at most ${maxAgeMs} ms allowed`,
       );
     }
-    const skew = options.maxFutureSkewMs ?? 60_000;
+    const skew = options.maxFutureSkewMs ?? DEFAULT_POWENS_MAX_FUTURE_SKEW_MS;
     if (-age > skew) {
       return fail(
         'in_the_future',
-        `the signature is dated ${-age} ms ahead; at most ${skew} ms allowed`,
+        `the signature is dated ${-age} ms after ${against === 'now' ? 'now' : 'the webhook was received'}; at most ${skew} ms allowed`,
       );
     }
   }
@@ -117,6 +138,18 @@ export async function verifyPowensWebhook(
   return matches
     ? { ok: true }
     : fail('mismatch', 'the signature does not match the payload and secret');
+}
+
+/** The instant, in ms, the signature date is measured against. */
+function referenceOf(message: { readonly timestamp?: Date }, options: PowensVerifyOptions): number {
+  if (options.reference === 'now') return (options.now ?? (() => new Date()))().getTime();
+  const received = message.timestamp;
+  if (!(received instanceof Date) || Number.isNaN(received.getTime())) {
+    throw new TypeError(
+      "[@teal/messages] verifyPowensWebhook(): message.timestamp is needed to check the signature's age against when the webhook was received: pass the decoded message, or { reference: 'now' }, or { maxAgeMs: null }",
+    );
+  }
+  return received.getTime();
 }
 
 function fail(reason: PowensVerificationFailure, detail: string): PowensVerification {

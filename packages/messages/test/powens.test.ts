@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
   computePowensSignature,
+  DEFAULT_POWENS_MAX_AGE_MS,
   decodeMessage,
   type PowensHMACSignature,
   PowensSignatureError,
@@ -114,7 +115,10 @@ describe('Powens HMAC vectors', () => {
           payload: vector.payload,
           hmacSignature: powensHMACSignatureFromRequest(signedRequest(vector)),
         });
-        expect(await verifyPowensWebhook(message, vector.secret)).toEqual({ ok: true });
+        // The vectors were signed long ago: the window is off to check the MAC alone.
+        expect(await verifyPowensWebhook(message, vector.secret, { maxAgeMs: null })).toEqual({
+          ok: true,
+        });
       });
 
       const signature: PowensHMACSignature = {
@@ -130,6 +134,7 @@ describe('Powens HMAC vectors', () => {
           const result = await verifyPowensWebhook(
             { hmacSignature: signature, payload },
             vector.secret,
+            { maxAgeMs: null },
           );
           expect(result).toMatchObject({ ok: false, reason: 'mismatch' });
         }
@@ -140,6 +145,7 @@ describe('Powens HMAC vectors', () => {
           const result = await verifyPowensWebhook(
             { hmacSignature: { ...signature, payloadPrefix }, payload: vector.payload },
             vector.secret,
+            { maxAgeMs: null },
           );
           expect(result).toMatchObject({ ok: false, reason: 'mismatch' });
         }
@@ -150,6 +156,7 @@ describe('Powens HMAC vectors', () => {
           const result = await verifyPowensWebhook(
             { hmacSignature: signature, payload: vector.payload },
             secret,
+            { maxAgeMs: null },
           );
           expect(result).toMatchObject({ ok: false, reason: 'mismatch' });
         }
@@ -164,6 +171,7 @@ describe('Powens HMAC vectors', () => {
           const result = await verifyPowensWebhook(
             { hmacSignature: { ...signature, signature: forged }, payload: vector.payload },
             vector.secret,
+            { maxAgeMs: null },
           );
           expect(result).toMatchObject({ ok: false, reason: 'mismatch' });
         }
@@ -180,8 +188,11 @@ describe('Powens HMAC vectors', () => {
     ) as { valid: { name: string; wire: string }[] };
     const signed = messages.valid.find((vector) => vector.name === 'powens-hmac')!;
     const message = decodeMessage('powens_webhook', signed.wire);
-    expect(await verifyPowensWebhook(message, 'test-secret')).toEqual({ ok: true });
-    expect(await verifyPowensWebhook(message, 'test-secreT')).toMatchObject({ reason: 'mismatch' });
+    const windowOff = { maxAgeMs: null };
+    expect(await verifyPowensWebhook(message, 'test-secret', windowOff)).toEqual({ ok: true });
+    expect(await verifyPowensWebhook(message, 'test-secreT', windowOff)).toMatchObject({
+      reason: 'mismatch',
+    });
   });
 });
 
@@ -243,7 +254,7 @@ describe('powensHMACSignatureFromRequest', () => {
   });
 });
 
-describe('verifyPowensWebhook freshness', () => {
+describe("verifyPowensWebhook freshness against the verifier's clock", () => {
   const vector = vectors[0]!;
   const signedAt = new Date(vector.signature_date).getTime();
   const webhook = {
@@ -259,6 +270,7 @@ describe('verifyPowensWebhook freshness', () => {
   it('accepts a signature younger than maxAgeMs', async () => {
     const result = await verifyPowensWebhook(webhook, vector.secret, {
       maxAgeMs: 60_000,
+      reference: 'now',
       now: at(30_000),
     });
     expect(result).toEqual({ ok: true });
@@ -267,6 +279,7 @@ describe('verifyPowensWebhook freshness', () => {
   it('accepts a signature exactly maxAgeMs old', async () => {
     const result = await verifyPowensWebhook(webhook, vector.secret, {
       maxAgeMs: 60_000,
+      reference: 'now',
       now: at(60_000),
     });
     expect(result).toEqual({ ok: true });
@@ -276,6 +289,7 @@ describe('verifyPowensWebhook freshness', () => {
     for (const secret of [vector.secret, 'wrong secret']) {
       const result = await verifyPowensWebhook(webhook, secret, {
         maxAgeMs: 60_000,
+        reference: 'now',
         now: at(60_001),
       });
       expect(result).toMatchObject({ ok: false, reason: 'too_old' });
@@ -285,15 +299,26 @@ describe('verifyPowensWebhook freshness', () => {
   it('refuses a signature dated beyond the default one-minute skew as in_the_future', async () => {
     const result = await verifyPowensWebhook(webhook, vector.secret, {
       maxAgeMs: 60_000,
+      reference: 'now',
       now: at(-61_000),
     });
     expect(result).toMatchObject({ ok: false, reason: 'in_the_future' });
   });
 
   it('accepts a future signature within maxFutureSkewMs', async () => {
-    const lenient = { maxAgeMs: 60_000, maxFutureSkewMs: 300_000, now: at(-240_000) };
+    const lenient = {
+      maxAgeMs: 60_000,
+      maxFutureSkewMs: 300_000,
+      reference: 'now' as const,
+      now: at(-240_000),
+    };
     expect(await verifyPowensWebhook(webhook, vector.secret, lenient)).toEqual({ ok: true });
-    const strict = { maxAgeMs: 60_000, maxFutureSkewMs: 0, now: at(-1) };
+    const strict = {
+      maxAgeMs: 60_000,
+      maxFutureSkewMs: 0,
+      reference: 'now' as const,
+      now: at(-1),
+    };
     expect(await verifyPowensWebhook(webhook, vector.secret, strict)).toMatchObject({
       reason: 'in_the_future',
     });
@@ -305,6 +330,7 @@ describe('verifyPowensWebhook freshness', () => {
       vector.secret,
       {
         maxAgeMs: 60_000,
+        reference: 'now',
         now: at(0),
       },
     );
@@ -317,10 +343,19 @@ describe('verifyPowensWebhook freshness', () => {
       hmacSignature: { ...webhook.hmacSignature, signatureDate: null },
     };
     expect(
-      await verifyPowensWebhook(undated, vector.secret, { maxAgeMs: 60_000, now: at(0) }),
+      await verifyPowensWebhook(undated, vector.secret, {
+        maxAgeMs: 60_000,
+        reference: 'now',
+        now: at(0),
+      }),
     ).toMatchObject({ ok: false, reason: 'no_signature_date' });
-    // Without a maximum age, the date is not needed.
-    expect(await verifyPowensWebhook(undated, vector.secret)).toEqual({ ok: true });
+    // An undated signature fails the default window too; with the opt-out, the date is not needed.
+    expect(await verifyPowensWebhook(undated, vector.secret)).toMatchObject({
+      reason: 'no_signature_date',
+    });
+    expect(await verifyPowensWebhook(undated, vector.secret, { maxAgeMs: null })).toEqual({
+      ok: true,
+    });
   });
 
   it('refuses a webhook without a signature', async () => {
@@ -334,9 +369,82 @@ describe('verifyPowensWebhook freshness', () => {
 
   it('reports a signature that is not base64 as a mismatch', async () => {
     const garbled = { ...webhook, hmacSignature: { ...webhook.hmacSignature, signature: '***' } };
-    expect(await verifyPowensWebhook(garbled, vector.secret)).toMatchObject({
+    expect(await verifyPowensWebhook(garbled, vector.secret, { maxAgeMs: null })).toMatchObject({
       ok: false,
       reason: 'mismatch',
     });
+  });
+});
+
+describe('verifyPowensWebhook replay protection by default, against when the webhook was received', () => {
+  const secret = 'replay-secret';
+  const minute = 60_000;
+  const received = new Date('2026-06-01T12:00:00Z');
+
+  /** A webhook the listener received at `received`, signed `signedBeforeMs` before. */
+  async function webhook(signedBeforeMs: number) {
+    const date = new Date(received.getTime() - signedBeforeMs);
+    const prefix = `POST./powens-webhook/d/E.${date.toISOString()}.`;
+    const payload = '{"user":{"id":1}}';
+    return powensWebhookMessage({
+      timestamp: received,
+      domain: 'd.biapi.pro',
+      event: 'E',
+      payload,
+      hmacSignature: {
+        signature: await computePowensSignature(secret, prefix, payload),
+        payloadPrefix: prefix,
+        signatureDate: date,
+      },
+    });
+  }
+  /** The verifier's clock, however late it verifies: the default never reads it. */
+  const late = (ms: number) => () => new Date(received.getTime() + ms);
+
+  it('verifies a fresh signature', async () => {
+    expect(await verifyPowensWebhook(await webhook(1_000), secret)).toEqual({ ok: true });
+  });
+
+  it('refuses a signature dated six minutes before the webhook was received, even verified at once', async () => {
+    const result = await verifyPowensWebhook(await webhook(6 * minute), secret, { now: late(0) });
+    expect(result).toMatchObject({ ok: false, reason: 'too_old' });
+  });
+
+  it('verifies a signature dated a minute before a webhook verified an hour later', async () => {
+    const result = await verifyPowensWebhook(await webhook(minute), secret, {
+      now: late(60 * minute),
+    });
+    expect(result).toEqual({ ok: true });
+    // Measured against the verifier's clock, the same message would be refused.
+    expect(
+      await verifyPowensWebhook(await webhook(minute), secret, {
+        reference: 'now',
+        now: late(60 * minute),
+      }),
+    ).toMatchObject({ reason: 'too_old' });
+  });
+
+  it('refuses a signature dated beyond the skew after the webhook was received', async () => {
+    expect(await verifyPowensWebhook(await webhook(-2 * minute), secret)).toMatchObject({
+      ok: false,
+      reason: 'in_the_future',
+    });
+    expect(await verifyPowensWebhook(await webhook(-30_000), secret)).toEqual({ ok: true });
+  });
+
+  it('takes the window as an option, and accepts every date with the opt-out', async () => {
+    const old = await webhook(6 * minute);
+    expect(await verifyPowensWebhook(old, secret, { maxAgeMs: 10 * minute })).toEqual({ ok: true });
+    for (const signedBefore of [6 * minute, minute, -2 * minute, 24 * 60 * minute]) {
+      expect(
+        await verifyPowensWebhook(await webhook(signedBefore), secret, { maxAgeMs: null }),
+      ).toEqual({ ok: true });
+    }
+    expect(DEFAULT_POWENS_MAX_AGE_MS).toBe(5 * minute);
+  });
+
+  it('says what to pass when a message has no timestamp to measure against', async () => {
+    const { timestamp: _, ...untimed } = await webhook(0);
+    await expect(verifyPowensWebhook(untimed, secret)).rejects.toThrow(/message\.timestamp/);
   });
 });

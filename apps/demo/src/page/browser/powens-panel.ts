@@ -93,7 +93,8 @@ export class PowensPanel {
       show(verdict, 'pending', 'type the webhook secret to verify the signature');
     } else {
       const result = await verifyPowensWebhook(message, secret);
-      if (result.ok) show(verdict, 'valid', 'signature verified ✔');
+      if (result.ok)
+        show(verdict, 'valid', 'signature verified ✔ (dated within 5 minutes of its reception)');
       else show(verdict, 'invalid', `signature refused ✘ (${result.detail})`);
     }
   }

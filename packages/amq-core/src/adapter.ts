@@ -59,4 +59,11 @@ export type {
   SubscribeOptions,
   WaitOptions,
 } from './types';
-export { parseBrokerUrl, redactUrl } from './urls';
+export type { IntegerSetting } from './urls';
+export {
+  adapterUrlOf,
+  flagParameter,
+  integerSettings,
+  parseBrokerUrl,
+  redactUrl,
+} from './urls';

@@ -28,3 +28,70 @@ export function redactUrl(url: string | URL): string {
   if (parsed.password !== '') parsed.password = '***';
   return parsed.toString();
 }
+
+/**
+ * Parses an adapter's broker URL and checks its scheme, with an error that
+ * names the schemes the adapter takes.
+ */
+export function adapterUrlOf(url: string, adapter: string, schemes: readonly string[]): URL {
+  const parsed = parseBrokerUrl(url, 'url');
+  if (!schemes.includes(parsed.protocol)) {
+    throw new AMQSettingsError(
+      'url',
+      `[${adapter}] url must be a ${schemes.join(' or ')} URL, not ${parsed.protocol}`,
+    );
+  }
+  return parsed;
+}
+
+/** An integer setting: its default and its bounds. */
+export type IntegerSetting = readonly [defaultValue: number, min: number, max: number];
+
+/**
+ * Reads integer settings the way every adapter does: the `connect()` option
+ * wins, else the URL's query parameter of the same name (so that `AMQP_URL`
+ * alone can carry it), else the default; each within its bounds, with an
+ * error naming the option or the URL parameter at fault.
+ */
+export function integerSettings<Name extends string>(
+  adapter: string,
+  url: URL,
+  options: { readonly [N in NoInfer<Name>]?: number | undefined },
+  spec: { readonly [N in Name]: IntegerSetting },
+): Record<Name, number> {
+  const values = {} as Record<Name, number>;
+  for (const name of Object.keys(spec) as Name[]) {
+    const [defaultValue, min, max] = spec[name];
+    const given = options[name];
+    const parameter = url.searchParams.get(name);
+    const fromUrl = given === undefined && parameter !== null;
+    const value =
+      given ??
+      (parameter === null
+        ? defaultValue
+        : parameter.trim() === ''
+          ? Number.NaN
+          : Number(parameter));
+    if (!Number.isInteger(value) || value < min || value > max) {
+      const where = fromUrl ? ` (the ${name} parameter of url)` : '';
+      throw new AMQSettingsError(
+        fromUrl ? 'url' : name,
+        `[${adapter}] ${name}${where} must be an integer from ${min} to ${max}, got ${fromUrl ? JSON.stringify(parameter?.slice(0, 40)) : String(value)}`,
+      );
+    }
+    values[name] = value;
+  }
+  return values;
+}
+
+/** A true/false URL parameter (`1`/`0` too); `undefined` when absent. */
+export function flagParameter(adapter: string, url: URL, name: string): boolean | undefined {
+  const value = url.searchParams.get(name);
+  if (value === null) return undefined;
+  if (value === '1' || value === 'true') return true;
+  if (value === '0' || value === 'false') return false;
+  throw new AMQSettingsError(
+    'url',
+    `[${adapter}] the ${name} parameter of url must be true or false`,
+  );
+}

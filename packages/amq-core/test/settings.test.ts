@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseBrokerUrl } from '../src/adapter';
+import { adapterUrlOf, flagParameter, integerSettings, parseBrokerUrl } from '../src/adapter';
 import {
   AMQSettingsError,
   adapterPackageOf,
@@ -104,5 +104,39 @@ describe('URLs', () => {
       /unsupported URL scheme kafka:.*memory:, amqp:/,
     );
     await expect(connect({ url: 'not a url' })).rejects.toBeInstanceOf(AMQSettingsError);
+  });
+});
+
+describe('settings helpers for adapters', () => {
+  const spec = { retentionMs: [300_000, 1_000, 3_600_000], buckets: [16, 1, 1_024] } as const;
+
+  it('takes the option, else the URL parameter, else the default', () => {
+    const url = adapterUrlOf('redis://h/0?buckets=32', '@teal/x', ['redis:']);
+    expect(integerSettings('@teal/x', url, {}, spec)).toEqual({
+      retentionMs: 300_000,
+      buckets: 32,
+    });
+    expect(integerSettings('@teal/x', url, { buckets: 8 }, spec)).toEqual({
+      retentionMs: 300_000,
+      buckets: 8,
+    });
+  });
+
+  it('names the option or the URL parameter out of bounds', () => {
+    const url = adapterUrlOf('redis://h/0?buckets=0', '@teal/x', ['redis:']);
+    expect(() => integerSettings('@teal/x', url, {}, spec)).toThrow(
+      /buckets \(the buckets parameter of url\) must be an integer from 1 to 1024/,
+    );
+    const clean = adapterUrlOf('redis://h', '@teal/x', ['redis:']);
+    expect(() => integerSettings('@teal/x', clean, { retentionMs: 1.5 }, spec)).toThrow(
+      /retentionMs must be an integer/,
+    );
+    expect(() => adapterUrlOf('nats://h', '@teal/x', ['redis:', 'rediss:'])).toThrow(
+      /url must be a redis: or rediss: URL, not nats:/,
+    );
+    expect(flagParameter('@teal/x', new URL('redis://h?cluster=true'), 'cluster')).toBe(true);
+    expect(() => flagParameter('@teal/x', new URL('redis://h?cluster=yes'), 'cluster')).toThrow(
+      /cluster parameter of url must be true or false/,
+    );
   });
 });

@@ -1,4 +1,10 @@
-import { AMQSettingsError, type ConnectOptions, parseBrokerUrl } from '@teal/amq-core/adapter';
+import {
+  AMQSettingsError,
+  adapterUrlOf,
+  type ConnectOptions,
+  type IntegerSetting,
+  integerSettings,
+} from '@teal/amq-core/adapter';
 
 export const PACKAGE = '@teal/amq-postgres';
 
@@ -84,26 +90,17 @@ export const DEFAULTS = Object.freeze({
   maxBodyBytes: 64 * 1024 * 1024,
 });
 
-const NUMERIC = [
-  'retentionMs',
-  'maxMessages',
-  'leaseMs',
-  'pollIntervalMs',
-  'livenessMs',
-  'readBatch',
-  'maxBodyBytes',
-] as const;
-
-const LIMITS: Readonly<Record<(typeof NUMERIC)[number], readonly [number, number]>> = {
-  retentionMs: [1_000, 7 * 24 * 3_600_000],
-  maxMessages: [1, 1e12],
-  leaseMs: [1_000, 3_600_000],
-  pollIntervalMs: [100, 3_600_000],
-  livenessMs: [1_000, 3_600_000],
-  readBatch: [1, 10_000],
+/** Each integer setting: its default and bounds (an option, or a parameter of the URL's query). */
+const INTEGERS = {
+  retentionMs: [DEFAULTS.retentionMs, 1_000, 7 * 24 * 3_600_000],
+  maxMessages: [DEFAULTS.maxMessages, 1, 1e12],
+  leaseMs: [DEFAULTS.leaseMs, 1_000, 3_600_000],
+  pollIntervalMs: [DEFAULTS.pollIntervalMs, 100, 3_600_000],
+  livenessMs: [DEFAULTS.livenessMs, 1_000, 3_600_000],
+  readBatch: [DEFAULTS.readBatch, 1, 10_000],
   // bytea holds at most 1 GB.
-  maxBodyBytes: [1, 1_000_000_000],
-};
+  maxBodyBytes: [DEFAULTS.maxBodyBytes, 1, 1_000_000_000],
+} as const satisfies Record<string, IntegerSetting>;
 
 /** A plain lowercase identifier, so that it is the same quoted or not and fits in a channel name. */
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,39}$/;
@@ -113,20 +110,8 @@ const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,39}$/;
  * given to `connect()` win over the same settings in the URL's query.
  */
 export function resolveSettings(options: PostgresConnectOptions): PostgresSettings {
-  const url = parseBrokerUrl(options.url, 'url');
-  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
-    throw new AMQSettingsError(
-      'url',
-      `[${PACKAGE}] url must be a postgres: or postgresql: URL, not ${url.protocol}`,
-    );
-  }
-  const numbers = {} as Record<(typeof NUMERIC)[number], number>;
-  for (const name of NUMERIC) {
-    const parameter = url.searchParams.get(name);
-    const given = options[name];
-    const value = given ?? (parameter === null ? DEFAULTS[name] : Number(parameter));
-    numbers[name] = integer(given === undefined && parameter !== null ? 'url' : name, name, value);
-  }
+  const url = adapterUrlOf(options.url, PACKAGE, ['postgres:', 'postgresql:']);
+  const numbers = integerSettings(PACKAGE, url, options, INTEGERS);
   const schema = options.schema ?? url.searchParams.get('schema') ?? DEFAULTS.schema;
   if (!SCHEMA_NAME.test(schema)) {
     throw new AMQSettingsError(
@@ -159,18 +144,6 @@ function serverOf(url: URL, ssl: PostgresOptions['ssl']): PostgresServer {
     database: database === '' ? 'postgres' : database,
     ssl: ssl ?? (sslmode === 'require' ? { rejectUnauthorized: false } : sslmode === 'verify-full'),
   };
-}
-
-function integer(setting: string, name: string, value: number): number {
-  const [min, max] = LIMITS[name as (typeof NUMERIC)[number]];
-  if (!Number.isInteger(value) || value < min || value > max) {
-    const where = setting === 'url' ? ` (the ${name} parameter of url)` : '';
-    throw new AMQSettingsError(
-      setting,
-      `[${PACKAGE}] ${name}${where} must be an integer from ${min} to ${max}, got ${String(value)}`,
-    );
-  }
-  return value;
 }
 
 /** The server as logs may show it: host, port and database, never credentials. */

@@ -1,8 +1,8 @@
 import { isExchangeName, type TransportContext } from '@teal/amq-core/adapter';
 import type pg from 'pg';
+import type { BindingTable } from './bindings';
 import type { Link } from './connection';
 import { reportOnce } from './connection-errors';
-import type { BindingTable } from './consumer-bindings';
 import { nextCursor, type ReadRow, readStatement } from './consumer-read';
 import { type Names, quoteIdentifier } from './names';
 import { PACKAGE, type PostgresSettings } from './settings';

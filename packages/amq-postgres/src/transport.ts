@@ -8,10 +8,10 @@ import {
   type Transport,
   type TransportContext,
 } from '@teal/amq-core/adapter';
+import { BindingTable } from './bindings';
 import { Link } from './connection';
 import { installSchema } from './connection-schema';
 import { Consumer } from './consumer';
-import { BindingTable } from './consumer-bindings';
 import { applicationName, Names } from './names';
 import { Publisher } from './publisher';
 import { ServerClock } from './publisher-insert';

@@ -3,6 +3,7 @@ import {
   AMQClosedError,
   type AMQExchangeName,
   AMQSendError,
+  markWritten,
   messageOf,
 } from '@teal/amq-core/adapter';
 import type pg from 'pg';
@@ -147,6 +148,9 @@ export class Publisher {
     if (batch.length === 0) return;
     const batchId = randomUUID();
     const pid = (client as unknown as { processID?: number }).processID ?? 0;
+    // On the wire from here: a deadline that fires before the commit answers may leave a row
+    // that commits after it (its server-side check passed in time), so core says "unconfirmed".
+    for (const pending of batch) markWritten(pending.signal);
     try {
       await insertBatch(client, this.#names, this.#settings, this.#clock, batch, batchId);
       for (const pending of batch) this.#settle(pending);

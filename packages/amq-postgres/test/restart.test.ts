@@ -1,4 +1,4 @@
-import type { AMQHandler } from '@teal/amq-core';
+import { type AMQHandler, AMQUnconfirmedSendError } from '@teal/amq-core';
 import { describeWithBroker, randomPrefix, reportFigure, sleep } from '@teal/amq-core/testing';
 import { callbackMessage } from '@teal/messages';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -20,6 +20,8 @@ interface Figures {
   duplicated: number;
   /** Rejected sends that were delivered all the same (their commit's answer was lost). */
   rejectedButDelivered: number;
+  /** Rejected as never written, yet delivered: must be none. */
+  rejectedAsUnsentButDelivered: number;
   /** From the server answering again to the first confirmed send. */
   recoverySeconds: number;
 }
@@ -45,6 +47,8 @@ async function restartRun(server: PrivateServer, sendTimeoutMs: number): Promise
 
     const confirmed = new Set<number>();
     const rejected = new Set<number>();
+    /** Rejected as unconfirmed: written, the broker may have it. */
+    const unconfirmed = new Set<number>();
     let restartedAt = Number.POSITIVE_INFINITY;
     let recoveredAt = Number.POSITIVE_INFINITY;
     const outage = (async () => {
@@ -62,8 +66,9 @@ async function restartRun(server: PrivateServer, sendTimeoutMs: number): Promise
         confirmed.add(n);
         const now = performance.now();
         if (now > restartedAt && recoveredAt === Number.POSITIVE_INFINITY) recoveredAt = now;
-      } catch {
+      } catch (error) {
         rejected.add(n);
+        if (error instanceof AMQUnconfirmedSendError) unconfirmed.add(n);
       }
       n++;
     }
@@ -82,6 +87,9 @@ async function restartRun(server: PrivateServer, sendTimeoutMs: number): Promise
       lost: [...confirmed].filter((m) => !unique.has(m)).length,
       duplicated: delivered.length - unique.size,
       rejectedButDelivered: [...rejected].filter((m) => unique.has(m)).length,
+      rejectedAsUnsentButDelivered: [...rejected].filter(
+        (m) => unique.has(m) && !unconfirmed.has(m),
+      ).length,
       recoverySeconds: Math.max(0, (recoveredAt - restartedAt) / 1_000),
     };
   } finally {
@@ -110,6 +118,8 @@ describeWithBroker('postgres restart (private server)', await privateServerMissi
     for (const figures of runs) {
       expect(figures.lost).toBe(0);
       expect(figures.duplicated).toBe(0);
+      // Only a send that says it was written may still arrive.
+      expect(figures.rejectedAsUnsentButDelivered).toBe(0);
       expect(figures.confirmed).toBeGreaterThan(0);
       expect(figures.confirmed + figures.rejected).toBe(figures.sent);
     }

@@ -4,6 +4,8 @@
 #
 #   bash .ci/clusters.sh up       # start whatever is not running, wait until healthy
 #   bash .ci/clusters.sh down     # stop everything this script started
+#   bash .ci/clusters.sh up nats  # only the named clusters: rabbitmq, nats, redis-cluster,
+#                                 # sentinel (a failover test restarts the node it killed so)
 #   bash .ci/clusters.sh status
 #   bash .ci/clusters.sh env      # the URLs the tests read, as shell assignments
 #
@@ -269,14 +271,21 @@ sentinel_healthy() {
   done
 }
 
-redis_down() {
+redis_cluster_down() {
   local file
-  for file in "$CLUSTERS_DIR"/redis-cluster/*/redis.pid "$CLUSTERS_DIR"/sentinel/*/redis.pid \
-    "$CLUSTERS_DIR"/sentinel/*/sentinel.pid; do
+  for file in "$CLUSTERS_DIR"/redis-cluster/*/redis.pid; do
     [[ -e "$file" ]] && stop_pid "$file"
   done
   # A cluster's node files name the others: a fresh start must not reuse them.
-  rm -rf "$CLUSTERS_DIR/redis-cluster" "$CLUSTERS_DIR/sentinel"
+  rm -rf "$CLUSTERS_DIR/redis-cluster"
+}
+
+sentinel_down() {
+  local file
+  for file in "$CLUSTERS_DIR"/sentinel/*/sentinel.pid "$CLUSTERS_DIR"/sentinel/*/redis.pid; do
+    [[ -e "$file" ]] && stop_pid "$file"
+  done
+  rm -rf "$CLUSTERS_DIR/sentinel"
 }
 
 # --- commands ---------------------------------------------------------------
@@ -299,25 +308,55 @@ status() {
   done
 }
 
-case "${1:-}" in
+ALL_CLUSTERS=(redis-cluster sentinel nats rabbitmq)
+
+# The clusters named after the command, or all of them.
+selected() {
+  if (($# == 0)); then set -- "${ALL_CLUSTERS[@]}"; fi
+  local name
+  for name in "$@"; do
+    case "$name" in
+      rabbitmq | nats | redis-cluster | sentinel) echo "$name" ;;
+      *)
+        log "unknown cluster '$name' (rabbitmq, nats, redis-cluster, sentinel)"
+        return 2
+        ;;
+    esac
+  done
+}
+
+command="${1:-}"
+shift || true
+case "$command" in
   up)
+    names="$(selected "$@")"
     mkdir -p "$CLUSTERS_DIR"
-    redis_cluster_up
-    sentinel_up
-    nats_up
-    rabbit_up
-    log "every cluster is healthy"
+    for name in $names; do
+      case "$name" in
+        redis-cluster) redis_cluster_up ;;
+        sentinel) sentinel_up ;;
+        nats) nats_up ;;
+        rabbitmq) rabbit_up ;;
+      esac
+    done
+    log "healthy: $(echo $names)"
     ;;
   down)
-    rabbit_down
-    nats_down
-    redis_down
-    log "every cluster is stopped"
+    names="$(selected "$@")"
+    for name in $names; do
+      case "$name" in
+        rabbitmq) rabbit_down ;;
+        nats) nats_down ;;
+        redis-cluster) redis_cluster_down ;;
+        sentinel) sentinel_down ;;
+      esac
+    done
+    log "stopped: $(echo $names)"
     ;;
   status) status ;;
   env) print_env ;;
   *)
-    echo "usage: bash .ci/clusters.sh up | down | status | env" >&2
+    echo "usage: bash .ci/clusters.sh up [cluster…] | down [cluster…] | status | env" >&2
     exit 2
     ;;
 esac

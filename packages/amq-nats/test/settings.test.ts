@@ -44,7 +44,9 @@ describe('settings', () => {
     const cases: Array<[Record<string, unknown>, string]> = [
       [{ url: 'nats://u:pw@h?mode=durable' }, 'mode'],
       [{ url: 'nats://u:pw@h', streamMaxBytes: -1 }, 'streamMaxBytes'],
-      [{ url: 'nats://u:pw@h?streamMaxAgeMs=soon' }, 'streamMaxAgeMs'],
+      [{ url: 'nats://u:pw@h?streamMaxAgeMs=soon' }, 'url'],
+      [{ url: 'nats://u:pw@h', streamMaxAgeMs: 1.5 }, 'streamMaxAgeMs'],
+      [{ url: 'nats://u:pw@h?streamReplicas=6' }, 'url'],
       [{ url: 'nats://u:pw@h', subjectRoot: 'a.*' }, 'subjectRoot'],
       [{ url: 'nats://u:pw@h', streamName: 'a.b' }, 'streamName'],
       [{ url: 'nats://u:pw@h', exchangePrefix: '€'.repeat(200) }, 'exchangePrefix'],

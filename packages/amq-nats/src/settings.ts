@@ -24,7 +24,10 @@ export interface NatsOptions {
   streamMaxAgeMs?: number;
   /** jetstream: how many bytes the stream keeps, oldest dropped first. Default 256 MiB. */
   streamMaxBytes?: number;
-  /** jetstream: the stream's replicas in a cluster. Default 1. */
+  /**
+   * jetstream: how many servers hold the stream (1 to 5). Default 0: 3 when
+   * the server belongs to a cluster of three or more, 1 otherwise.
+   */
   streamReplicas?: number;
   /** jetstream: `file` (default: survives a server restart) or `memory`. */
   streamStorage?: 'file' | 'memory';
@@ -78,7 +81,8 @@ const MAX_DURATION_MS = 10 * 365 * 86_400_000;
 const INTEGERS = {
   streamMaxAgeMs: [DEFAULT_STREAM_MAX_AGE_MS, 1, MAX_DURATION_MS],
   streamMaxBytes: [DEFAULT_STREAM_MAX_BYTES, 1, Number.MAX_SAFE_INTEGER],
-  streamReplicas: [1, 1, 5],
+  // 0: 3 on a cluster, 1 on a single server (see `replicasOf`).
+  streamReplicas: [0, 0, 5],
   duplicateWindowMs: [DEFAULT_DUPLICATE_WINDOW_MS, 1, MAX_DURATION_MS],
   // A timer's longest delay.
   chunkTimeoutMs: [DEFAULT_CHUNK_TIMEOUT_MS, 1, 2_147_483_647],
@@ -87,7 +91,9 @@ const INTEGERS = {
 
 /** The settings of `options` and its URL's query, every default filled in; a mistake is an `AMQSettingsError` naming the setting. */
 export function resolveSettings(options: NatsConnectOptions): NatsSettings {
-  const url = adapterUrlOf(options.url, PACKAGE, ['nats:', 'tls:']);
+  const seeds = seedsOf(options.url);
+  const url = adapterUrlOf(seeds.first, PACKAGE, ['nats:', 'tls:']);
+  const servers = seeds.hosts.map((host) => hostPortOf(url.protocol, host, seeds.hosts.length));
   const numbers = integerSettings(PACKAGE, url, options, INTEGERS);
   const query = url.searchParams;
   const pick = <K extends keyof NatsOptions>(name: K): NatsOptions[K] | string | undefined =>
@@ -146,8 +152,8 @@ export function resolveSettings(options: NatsConnectOptions): NatsSettings {
     streamStorage,
     ...numbers,
     duplicateWindowMs: Math.min(numbers.streamMaxAgeMs, numbers.duplicateWindowMs),
-    server: `${url.protocol}//${url.host}`,
-    connection: connectionOf(url, options.connectionOptions),
+    server: `${url.protocol}//${servers.join(',')}`,
+    connection: connectionOf(url, servers, options.connectionOptions),
   };
 }
 
@@ -158,14 +164,43 @@ export function defaultStreamName(prefixToken: string): string {
   return `TEAL_${prefixToken.slice(0, 100)}_${digest}`;
 }
 
+/**
+ * Splits a URL that lists several servers (`nats://user:pw@h1:4301,h2:4302/?mode=jetstream`,
+ * which URL parsers refuse) into the URL of its first server, credentials and
+ * query kept, and the `host:port` of each.
+ */
+function seedsOf(url: string): { first: string; hosts: string[] } {
+  const from = typeof url === 'string' ? url.indexOf('://') + 3 : 2;
+  if (from === 2) return { first: url, hosts: [] };
+  let end = url.length;
+  for (const stop of ['/', '?', '#']) {
+    const at = url.indexOf(stop, from);
+    if (at >= 0 && at < end) end = at;
+  }
+  const authority = url.slice(from, end);
+  const credentials = authority.slice(0, authority.lastIndexOf('@') + 1);
+  const hosts = authority.slice(credentials.length).split(',');
+  return { first: url.slice(0, from) + credentials + hosts[0] + url.slice(end), hosts };
+}
+
+/** `host:port` of one of the URL's `count` servers: port 4222 when it has none, 127.0.0.1 when it is alone and empty. */
+function hostPortOf(protocol: string, host: string, count: number): string {
+  const parsed = URL.canParse(`${protocol}//${host}`) ? new URL(`${protocol}//${host}`) : undefined;
+  if (parsed?.host !== host || (host === '' && count > 1)) {
+    throw new AMQSettingsError(
+      'url',
+      `[${PACKAGE}] url must list its servers as host:port separated by commas (nats://h1:4222,h2:4222), got ${JSON.stringify(host.slice(0, 100))}`,
+    );
+  }
+  return `${parsed.hostname || '127.0.0.1'}:${parsed.port || '4222'}`;
+}
+
 function connectionOf(
   url: URL,
+  servers: string[],
   extra: Partial<NodeConnectionOptions> | undefined,
 ): NodeConnectionOptions {
-  const connection: NodeConnectionOptions = {
-    servers: `${url.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1'}:${url.port || '4222'}`,
-    name: 'teal-amq',
-  };
+  const connection: NodeConnectionOptions = { servers, name: 'teal-amq' };
   const user = decodeURIComponent(url.username);
   const password = decodeURIComponent(url.password);
   if (user !== '' && url.password === '') connection.token = user;

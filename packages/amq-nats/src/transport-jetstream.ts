@@ -4,7 +4,7 @@ import {
   jetstream,
   jetstreamManager,
 } from '@nats-io/jetstream';
-import { raceSignal } from '@teal/amq-core/adapter';
+import { AMQSettingsError, raceSignal } from '@teal/amq-core/adapter';
 import { ConsumerPool } from './bindings-jetstream';
 import { NatsConnectionError, type NatsLink } from './connection';
 import { ATTEMPT_TIMEOUT_MS, isStreamNotFound, retryUntil } from './connection-retry';
@@ -42,7 +42,7 @@ export class JetStreamMode implements ModeTransport {
     this.#link = link;
     this.#settings = settings;
     this.#js = jetstream(link.nc, { timeout: API_TIMEOUT_MS });
-    this.stream = new PrefixStream(jsm, settings, subjects, context.logger);
+    this.stream = new PrefixStream(jsm, settings, subjects, context.logger, link.nc.info);
     const repair = (error: unknown) => this.#repairStream(error);
     this.#publisher = new OrderedPublisher(link, new SendWatch(context.sendTimeoutMs), repair);
     this.#pool = new ConsumerPool({
@@ -69,6 +69,7 @@ export class JetStreamMode implements ModeTransport {
       const signal = AbortSignal.timeout(context.sendTimeoutMs);
       await retryUntil(link, signal, () => mode.stream.ensure());
     } catch (cause) {
+      if (cause instanceof AMQSettingsError) throw cause;
       throw new NatsConnectionError(
         `[@teal/amq-nats] cannot create or read the JetStream stream ${settings.streamName}`,
         { cause },

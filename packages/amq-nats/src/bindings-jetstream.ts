@@ -1,5 +1,5 @@
 import type { JetStreamManager } from '@nats-io/jetstream';
-import { type Msg, nuid } from '@nats-io/transport-node';
+import { type Msg, nuid, type Subscription } from '@nats-io/transport-node';
 import type { AMQExchangeName, Backlog, Logger, TransportContext } from '@teal/amq-core/adapter';
 import { bindingLine } from './bindings';
 import type { NatsLink } from './connection';
@@ -35,17 +35,22 @@ export class ConsumerPool implements ConsumerHost {
   readonly #consumers = new Map<AMQExchangeName, ExchangeConsumer>();
   readonly #started = new Map<ExchangeConsumer, Promise<void>>();
   readonly #orphans = new Set<string>();
+  readonly #leaderWatch: Subscription;
   #serial = 0;
 
   constructor(owner: PoolOwner) {
     this.#owner = owner;
+    // A stream leader elected after its server died: the consumers that server held died too,
+    // silently. Recreated now rather than when their heartbeats are missed.
+    this.#leaderWatch = owner.link.nc.subscribe(
+      `$JS.EVENT.ADVISORY.STREAM.LEADER_ELECTED.${owner.stream.name}`,
+      { callback: () => void this.#resetAll('the stream has a new leader') },
+    );
     // The client restored the inboxes, but the consumers may have lost messages meanwhile:
     // the handler is connected again once each one is recreated after its last sequence.
     owner.link.onReconnect(() => {
       for (const name of this.#orphans) void this.deleteConsumer(name);
-      return Promise.all(
-        [...this.#consumers.values()].map((consumer) => consumer.reset('reconnected')),
-      );
+      return this.#resetAll('reconnected');
     });
   }
 
@@ -95,6 +100,7 @@ export class ConsumerPool implements ConsumerHost {
 
   /** Stops every consumer; resolves once each was deleted or left for later. */
   close(): Promise<unknown> {
+    this.#leaderWatch.unsubscribe();
     this.#keys.clear();
     const stops = [...this.#consumers.keys()].map((exchange) => this.#stop(exchange));
     const orphans = [...this.#orphans].map((name) => this.deleteConsumer(name));
@@ -144,6 +150,10 @@ export class ConsumerPool implements ConsumerHost {
       if (name !== '') lines.push(`consumer ${this.stream.name} ${name}`);
     }
     return lines;
+  }
+
+  #resetAll(reason: string): Promise<unknown> {
+    return Promise.all([...this.#consumers.values()].map((consumer) => consumer.reset(reason)));
   }
 
   #stop(exchange: AMQExchangeName): Promise<void> {

@@ -2,8 +2,12 @@ import { JetStreamApiError } from '@nats-io/jetstream';
 import { AMQError, backoffDelay, raceSignal } from '@teal/amq-core/adapter';
 import type { NatsLink } from './connection';
 
-/** How long one request may wait for its reply before it is tried again. */
-export const ATTEMPT_TIMEOUT_MS = 5_000;
+/**
+ * How long one publish may wait for its acknowledgement before it is tried
+ * again (with its message id: stored once): a stream whose leader died
+ * answers nothing until its replicas elect another.
+ */
+export const ATTEMPT_TIMEOUT_MS = 2_000;
 
 /**
  * Runs `attempt` until it succeeds: waits for the connection, retries what a

@@ -17,8 +17,11 @@ import { isStreamNotFound, sleep } from './connection-retry';
 import { contain } from './consumer';
 import type { PrefixStream } from './stream';
 
-/** How often the server says it is still there when idle; three missed and the consumer is recreated. */
-export const HEARTBEAT_MS = 5_000;
+/**
+ * How often the server says it is still there when idle; three missed and the
+ * consumer is recreated (its server died while the client's did not).
+ */
+export const HEARTBEAT_MS = 2_000;
 /** How long the server keeps a consumer nobody listens to (a crashed or cut-off handler's). */
 export const INACTIVE_MS = 30_000;
 
@@ -163,7 +166,8 @@ export class ExchangeConsumer {
             ),
           );
         }
-        await sleep(backoffDelay(attempt, 100, 5_000));
+        // At most a second: the stream is back as soon as its replicas elect a leader.
+        await sleep(backoffDelay(attempt, 100, 1_000));
       }
     }
   }

@@ -15,7 +15,8 @@ import type { NatsSettings } from './settings';
 import { PrefixStream } from './stream';
 import type { Key, ModeParts, ModeTransport, Outgoing } from './transport';
 
-const API_TIMEOUT_MS = 5_000;
+/** A request of the JetStream API unanswered this long is tried again (a stream between leaders answers none). */
+const API_TIMEOUT_MS = 3_000;
 
 /**
  * JetStream: the prefix's stream captures every subject; a send resolves on

@@ -1,9 +1,9 @@
 import type { JetStreamManager } from '@nats-io/jetstream';
-import { type Msg, nuid, type Subscription } from '@nats-io/transport-node';
+import { type Msg, nuid } from '@nats-io/transport-node';
 import type { AMQExchangeName, Backlog, Logger, TransportContext } from '@teal/amq-core/adapter';
 import { bindingLine } from './bindings';
 import type { NatsLink } from './connection';
-import { retryUntil } from './connection-retry';
+import { type Alarm, retryUntil } from './connection-retry';
 import { type ConsumerHost, ExchangeConsumer } from './consumer-jetstream';
 import type { Subjects } from './names';
 import type { PrefixStream } from './stream';
@@ -19,6 +19,8 @@ export interface PoolOwner {
   deliver(exchange: AMQExchangeName, routingKey: string, msg: Msg): void;
   /** Fixes what a failed JetStream request says is broken (a stream gone), before a retry. */
   repair(error: unknown): Promise<void>;
+  /** Rung when the stream elects a new leader. */
+  readonly newLeader: Alarm;
 }
 
 /**
@@ -35,22 +37,15 @@ export class ConsumerPool implements ConsumerHost {
   readonly #consumers = new Map<AMQExchangeName, ExchangeConsumer>();
   readonly #started = new Map<ExchangeConsumer, Promise<void>>();
   readonly #orphans = new Set<string>();
-  readonly #leaderWatch: Subscription;
   #serial = 0;
 
   constructor(owner: PoolOwner) {
     this.#owner = owner;
-    // A stream leader elected after its server died: the consumers that server held died too,
-    // silently. Recreated now rather than when their heartbeats are missed.
-    this.#leaderWatch = owner.link.nc.subscribe(
-      `$JS.EVENT.ADVISORY.STREAM.LEADER_ELECTED.${owner.stream.name}`,
-      { callback: () => void this.#resetAll('the stream has a new leader') },
-    );
     // The client restored the inboxes, but the consumers may have lost messages meanwhile:
     // the handler is connected again once each one is recreated after its last sequence.
     owner.link.onReconnect(() => {
       for (const name of this.#orphans) void this.deleteConsumer(name);
-      return this.#resetAll('reconnected');
+      return this.resetAll('reconnected');
     });
   }
 
@@ -64,6 +59,10 @@ export class ConsumerPool implements ConsumerHost {
 
   get stream(): PrefixStream {
     return this.#owner.stream;
+  }
+
+  get newLeader(): Alarm {
+    return this.#owner.newLeader;
   }
 
   get logger(): Logger {
@@ -100,7 +99,6 @@ export class ConsumerPool implements ConsumerHost {
 
   /** Stops every consumer; resolves once each was deleted or left for later. */
   close(): Promise<unknown> {
-    this.#leaderWatch.unsubscribe();
     this.#keys.clear();
     const stops = [...this.#consumers.keys()].map((exchange) => this.#stop(exchange));
     const orphans = [...this.#orphans].map((name) => this.deleteConsumer(name));
@@ -152,7 +150,8 @@ export class ConsumerPool implements ConsumerHost {
     return lines;
   }
 
-  #resetAll(reason: string): Promise<unknown> {
+  /** Recreates every consumer after the last sequence it handed over. */
+  resetAll(reason: string): Promise<unknown> {
     return Promise.all([...this.#consumers.values()].map((consumer) => consumer.reset(reason)));
   }
 

@@ -13,7 +13,7 @@ import {
   type Logger,
 } from '@teal/amq-core/adapter';
 import { NatsConnectionError, type NatsLink } from './connection';
-import { isStreamNotFound, sleep } from './connection-retry';
+import { type Alarm, isStreamNotFound, sleep } from './connection-retry';
 import { contain } from './consumer';
 import type { PrefixStream } from './stream';
 
@@ -39,6 +39,8 @@ export interface ConsumerHost {
   rewind(exchange: AMQExchangeName, sequence: number): void;
   /** A new consumer name, unique on the stream, that tells the handler's consumers apart. */
   nextConsumerName(): string;
+  /** Rung when the stream elects a new leader: a recreation waiting on the old one tries again. */
+  readonly newLeader: Alarm;
   /** Deletes a consumer on the server: now, or after the next reconnect if it cannot. */
   deleteConsumer(name: string): Promise<void>;
 }
@@ -149,11 +151,13 @@ export class ExchangeConsumer {
 
   async #recreate(): Promise<void> {
     for (let attempt = 0; !this.#isStopped && !this.#isPaused; attempt++) {
+      // A stream between leaders answers nothing: its new leader's election ends the wait.
+      const newLeader = this.#host.newLeader.next('the stream elected a new leader');
       try {
         await this.#host.link.waitConnected();
-        await this.#resync();
+        await Promise.race([this.#resync(), newLeader.rung]);
         if (this.#isStopped || this.#isPaused) return;
-        await this.#create();
+        await Promise.race([this.#create(), newLeader.rung]);
         return;
       } catch (error) {
         if (this.#isStopped) return;
@@ -166,8 +170,12 @@ export class ExchangeConsumer {
             ),
           );
         }
-        // At most a second: the stream is back as soon as its replicas elect a leader.
-        await sleep(backoffDelay(attempt, 100, 1_000));
+        // At most a second, or until the stream has its new leader.
+        await Promise.race([sleep(backoffDelay(attempt, 100, 1_000)), newLeader.rung]).catch(
+          () => {},
+        );
+      } finally {
+        newLeader.stop();
       }
     }
   }

@@ -16,6 +16,7 @@ export {
   waitFor,
 } from './helpers';
 export { brokersRequired, describeWithBroker, probeBroker } from './probe';
+export { formatOutageFigures, type OutageFigures, steadySends } from './steady-sends';
 export { eventually } from './suites/support';
 export type {
   AdapterCapabilities,

@@ -43,19 +43,22 @@ export function brokersRequired(): boolean {
 
 /**
  * `describe` when the broker answers (`unavailable` is `null`); otherwise a
- * visible skip with the reason, or a failure when `TEAL_REQUIRE_BROKERS=1`.
+ * visible skip with the reason, or a failure when the variable `requiredBy`
+ * is `1` (`TEAL_REQUIRE_BROKERS`, set in CI; the failover tests name
+ * `TEAL_REQUIRE_CLUSTERS`).
  */
 export function describeWithBroker(
   title: string,
   unavailable: string | null,
   body: () => void,
+  requiredBy = 'TEAL_REQUIRE_BROKERS',
 ): void {
   if (unavailable === null) {
     describe(title, body);
     return;
   }
-  if (brokersRequired()) {
-    throw new Error(`${title}: ${unavailable}, and TEAL_REQUIRE_BROKERS=1 requires it`);
+  if (process.env[requiredBy] === '1') {
+    throw new Error(`${title}: ${unavailable}, and ${requiredBy}=1 requires it`);
   }
   console.warn(`[teal] SKIPPED ${title}: ${unavailable}`);
   describe.skip(`${title} [skipped: ${unavailable}]`, body);

@@ -4,7 +4,7 @@ import { type FastifyInstance, fastify, LogController } from 'fastify';
 import type { Logger as PinoLogger } from 'pino';
 import type { DemoConfig } from './config';
 import { registerDispatcher } from './dispatcher/routes';
-import { registerPlainTextErrors } from './errors';
+import { answerFrameworkError, registerPlainTextErrors } from './errors';
 import { registerHealthRoutes, ServiceState } from './health';
 import { applyHttpLimits, httpServerOptions } from './http-limits';
 import { registerListener } from './listener/index';
@@ -48,6 +48,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     // Refuse what the schemas do not allow, instead of silently dropping or converting it.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
     return503OnClosing: true,
+    frameworkErrors: answerFrameworkError,
   }) as unknown as FastifyInstance;
   registerPlainTextErrors(app, config.bodyLimitBytes);
   registerRequestIds(app);

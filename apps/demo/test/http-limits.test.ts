@@ -35,6 +35,23 @@ function slowPost(socket: Socket, path: string, headers: string[]): void {
   socket.write(`${head.join('\r\n')}\r\n\r\n{`);
 }
 
+describe('upgrade requests', () => {
+  it('with a target that is not a URL get a plain 400 and lose their connection', async () => {
+    // Found by the fuzzer: Fastify's bad-URL answer kept the upgraded socket open.
+    const baseUrl = await start();
+    const response = await rawRequest(
+      baseUrl,
+      'GET *?state=s3cret HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
+        'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+      5_000,
+    );
+    expect(response.statusCode).toBe(400);
+    expect(response.text).toContain('The request target is not a valid URL.');
+    expect(response.text).not.toContain('s3cret');
+    expect(response.elapsedMs).toBeLessThan(3_000);
+  });
+});
+
 describe('slow clients', () => {
   it('lose their connection once their request is answered, even while the body still arrives', async () => {
     const baseUrl = await start();

@@ -21,6 +21,7 @@ import {
   clusterUnavailable,
   hostOfServerName,
   killServer,
+  metaLeaderHost,
   restoreCluster,
   serverOf,
   urlStartingAt,
@@ -37,6 +38,11 @@ interface Case {
   readonly streamReplicas?: number;
   /** Whose server is killed: the receiver's or the sender's; in jetstream mode, it leads the stream. */
   readonly victim: 'receiver' | 'sender';
+  /**
+   * In jetstream mode, whether the killed server also leads the JetStream
+   * meta group, which a consumer made anew needs: then two elections follow.
+   */
+  readonly leadsMeta?: boolean;
   /** Every resolved send delivered exactly once, delivery back within 10 s. */
   readonly isRequired: boolean;
 }
@@ -44,6 +50,7 @@ interface Case {
 const CASES: Case[] = [
   { mode: 'jetstream', streamReplicas: 3, victim: 'receiver', isRequired: true },
   { mode: 'jetstream', streamReplicas: 3, victim: 'sender', isRequired: true },
+  { mode: 'jetstream', streamReplicas: 3, victim: 'receiver', leadsMeta: true, isRequired: false },
   { mode: 'jetstream', streamReplicas: 1, victim: 'receiver', isRequired: false },
   { mode: 'core', victim: 'receiver', isRequired: false },
   { mode: 'core', victim: 'sender', isRequired: false },
@@ -58,7 +65,10 @@ describeWithBroker(
     let prefix = '';
 
     /** A handler whose first server is `host` (the client tries its list in order). */
-    async function handlerAt(host: string, options: Omit<Case, 'victim' | 'isRequired'>) {
+    async function handlerAt(
+      host: string,
+      options: Omit<Case, 'victim' | 'isRequired' | 'leadsMeta'>,
+    ) {
       const handler = await connect({
         url: urlStartingAt(host),
         exchangePrefix: prefix,
@@ -80,15 +90,23 @@ describeWithBroker(
       return hostOfServerName(leader);
     }
 
-    async function run({ victim, ...options }: Case): Promise<OutageFigures> {
-      prefix = `failover-${randomKey('p')}.`;
+    async function run({ victim, leadsMeta = false, ...options }: Case): Promise<OutageFigures> {
       const hosts = clusterHosts();
       let victimHost = hosts[0]!;
       if (options.mode === 'jetstream') {
         // The first handler creates the stream; the victim then connects to its leader.
-        const first = await handlerAt(victimHost, options);
-        victimHost = await streamLeader(first);
-        await first.close();
+        // Streams land on a server at random: make them until the leader is (or is not)
+        // the meta leader as the case says — each is a third of real crashes or two.
+        for (let attempt = 1; ; attempt++) {
+          prefix = `failover-${randomKey('p')}.`;
+          const first = await handlerAt(hosts[0]!, options);
+          victimHost = await streamLeader(first);
+          await first.close();
+          if ((victimHost === (await metaLeaderHost())) === leadsMeta) break;
+          if (attempt === 12) throw new Error('could not place the stream as the case needs');
+        }
+      } else {
+        prefix = `failover-${randomKey('p')}.`;
       }
       const otherHost = hosts.find((host) => host !== victimHost)!;
       const receiver = await handlerAt(victim === 'receiver' ? victimHost : otherHost, options);
@@ -116,8 +134,8 @@ describeWithBroker(
     });
 
     for (const testCase of CASES) {
-      const { mode, streamReplicas, victim, isRequired } = testCase;
-      const name = `${mode}${streamReplicas ? ` R${streamReplicas}` : ''}`;
+      const { mode, streamReplicas, victim, leadsMeta, isRequired } = testCase;
+      const name = `${mode}${streamReplicas ? ` R${streamReplicas}` : ''}${leadsMeta ? ' (stream and meta leader)' : ''}`;
       it(`${name}: the ${victim}'s server killed under steady sends${isRequired ? ': every confirmed send delivered once, back within 10 s' : ' (measured)'}`, async () => {
         const figures = await run(testCase);
         reportFigure(

@@ -53,6 +53,26 @@ export function hostOfServerName(name: string): string {
   return node.host;
 }
 
+/**
+ * The `host:port` of the server leading the JetStream meta group (the one
+ * that places new streams and consumers), from a server's monitoring port.
+ */
+export async function metaLeaderHost(): Promise<string> {
+  for (const { config } of nodeDirectories()) {
+    const http = /^http: (\S+)$/m.exec(config)?.[1];
+    if (http === undefined) continue;
+    try {
+      const response = await fetch(`http://${http}/jsz`);
+      const leader = ((await response.json()) as { meta_cluster?: { leader?: string } })
+        .meta_cluster?.leader;
+      if (leader) return hostOfServerName(leader);
+    } catch {
+      // That server is down: ask the next.
+    }
+  }
+  throw new Error('no server of the cluster names a JetStream meta leader');
+}
+
 /** Kills the server listening on `host` as a crash would: SIGKILL to the PID of its PID file. */
 export function killServer(host: string): void {
   const node = nodeDirectories().find((candidate) => candidate.host === host);

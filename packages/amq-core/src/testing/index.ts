@@ -15,7 +15,14 @@ export {
   transportOf,
   waitFor,
 } from './helpers';
-export { brokersRequired, describeWithBroker, probeBroker } from './probe';
+export {
+  brokersRequired,
+  clustersRequired,
+  describeWithBroker,
+  describeWithCluster,
+  probeBroker,
+} from './probe';
+export { type FailoverFigures, SteadySends } from './steady-sends';
 export { eventually } from './suites/support';
 export type {
   AdapterCapabilities,

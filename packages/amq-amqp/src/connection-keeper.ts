@@ -31,6 +31,9 @@ export interface ConnectionHooks {
 /**
  * Keeps one connection up: opens the first, and whenever the current one is
  * lost, reports it and opens a new one with jittered backoff until `stop()`.
+ * With several seed nodes it starts at a random one (so that handlers spread
+ * over the cluster) and each attempt tries the next, so that the first
+ * attempt after a loss goes to another node than the one lost.
  * Calls that need a connection wait for it until their deadline. The handler
  * hears `connectionChanged(false)` at the loss and `connectionChanged(true)`
  * once a new connection holds its bindings again.
@@ -47,19 +50,46 @@ export class ConnectionKeeper {
   /** When the current outage began. */
   #lostAt = 0;
   #lostCount = 0;
+  /** The seed node the next attempt tries. */
+  #seed: number;
 
   constructor(settings: AmqpSettings, context: TransportContext, hooks: ConnectionHooks) {
     this.#settings = settings;
     this.#context = context;
     this.#hooks = hooks;
+    this.#seed = Math.floor(Math.random() * settings.urls.length);
   }
 
-  /** Opens the first connection; rejects if the broker cannot be reached. */
+  /**
+   * Opens the first connection, trying each seed node once; rejects, with
+   * each node's reason, if none can be reached.
+   */
   async start(): Promise<void> {
-    const connection = await this.#open();
-    if (this.#install(connection, false) === null) {
-      throw new Error('the connection closed as soon as it opened');
+    const failures: Array<readonly [node: string, error: unknown]> = [];
+    for (const _ of this.#settings.urls) {
+      const seed = this.nextSeed();
+      let connection: AmqpConnection;
+      try {
+        connection = await this.#open(seed);
+      } catch (error) {
+        failures.push([this.#settings.nodes[seed]!, error]);
+        continue;
+      }
+      if (this.#install(connection, false) === null) {
+        throw new Error('the connection closed as soon as it opened');
+      }
+      return;
     }
+    // One node: its error, as amqplib gave it; several: each node's reason.
+    if (failures.length === 1) throw failures[0]![1];
+    throw new Error(failures.map(([node, error]) => `${node}: ${messageOf(error)}`).join('; '));
+  }
+
+  /** The seed node to try next, each in turn. */
+  nextSeed(): number {
+    const seed = this.#seed;
+    this.#seed = (seed + 1) % this.#settings.urls.length;
+    return seed;
   }
 
   /** The current connection, if it is alive. */
@@ -116,10 +146,10 @@ export class ConnectionKeeper {
     return this.#reconnecting ?? Promise.resolve();
   }
 
-  async #open(): Promise<AmqpConnection> {
+  async #open(seed: number): Promise<AmqpConnection> {
     let connection: AmqpConnection | null = null;
     const hooks = this.#hooks;
-    connection = await AmqpConnection.open(this.#settings, {
+    connection = await AmqpConnection.open(this.#settings, seed, {
       onDrain: () => {
         if (connection !== null) hooks.drained(connection);
       },
@@ -157,12 +187,15 @@ export class ConnectionKeeper {
   }
 
   #lose(cause: Error): void {
+    const node = this.#connection?.node;
     this.#connection = null;
     this.#lostAt = Date.now();
     this.#lostCount++;
     this.#hooks.lost();
+    const { nodes, givenUrl } = this.#settings;
+    const where = nodes.length > 1 ? `${node} of ${redactUrl(givenUrl)}` : redactUrl(givenUrl);
     const error = new AmqpConnectionError(
-      `[@teal/amq-amqp] lost the connection to ${redactUrl(this.#settings.givenUrl)} (${messageOf(cause)}); reconnecting`,
+      `[@teal/amq-amqp] lost the connection to ${where} (${messageOf(cause)}); reconnecting`,
     );
     this.#context.connectionChanged(false, error);
     this.#context.reportError(error);
@@ -176,16 +209,18 @@ export class ConnectionKeeper {
     for (let attempt = 0; !stopped.aborted; attempt++) {
       await sleep(backoffDelay(attempt), stopped);
       if (stopped.aborted) return;
+      const seed = this.nextSeed();
       let connection: AmqpConnection;
       try {
-        connection = await this.#open();
+        connection = await this.#open(seed);
       } catch (error) {
         if (attempt === 0 || attempt % 10 === 9) {
           this.#context.reportError(
             connectionError(
               `reconnect attempt ${attempt + 1} failed for`,
-              this.#settings.givenUrl,
+              this.#settings,
               error,
+              this.#settings.nodes.length > 1 ? this.#settings.nodes[seed] : undefined,
             ),
           );
         }

@@ -27,13 +27,18 @@ export class AmqpConnectionError extends AMQError {
 }
 
 /**
- * An error for `what` went wrong with the broker at `url`: the URL is shown
- * with its password masked, and the cause keeps amqplib's message only, with
- * any copy of the password masked too.
+ * An error for `what` went wrong with the broker at `where` (the URL the user
+ * gave, or one of its nodes): a URL is shown with its password masked, and the
+ * cause keeps amqplib's message only, with any copy of the password masked too.
  */
-export function connectionError(what: string, url: string, cause: unknown): AmqpConnectionError {
-  const reason = scrub(messageOf(cause), url);
-  return new AmqpConnectionError(`[@teal/amq-amqp] ${what} ${redactUrl(url)}: ${reason}`, {
+export function connectionError(
+  what: string,
+  settings: AmqpSettings,
+  cause: unknown,
+  where: string = redactUrl(settings.givenUrl),
+): AmqpConnectionError {
+  const reason = scrub(messageOf(cause), settings.urls[0]!);
+  return new AmqpConnectionError(`[@teal/amq-amqp] ${what} ${where}: ${reason}`, {
     cause: new Error(reason),
   });
 }
@@ -90,6 +95,8 @@ const BINDING_CHANNELS = 4;
  * keeper opens a new one.
  */
 export class AmqpConnection {
+  /** The node it is connected to, `host:port`. */
+  readonly node: string;
   readonly #settings: AmqpSettings;
   readonly #events: ConnectionEvents;
   readonly #model: ChannelModel;
@@ -106,11 +113,13 @@ export class AmqpConnection {
   #onClosed: () => void = () => {};
 
   private constructor(
+    node: string,
     settings: AmqpSettings,
     events: ConnectionEvents,
     model: ChannelModel,
     channels: { publisher: ConfirmChannel; consumer: Channel; binders: readonly Channel[] },
   ) {
+    this.node = node;
     this.#settings = settings;
     this.#events = events;
     this.#model = model;
@@ -123,9 +132,16 @@ export class AmqpConnection {
     });
   }
 
-  /** Connects and declares the exchanges. Rejects (with the connection closed) if any step fails. */
-  static async open(settings: AmqpSettings, events: ConnectionEvents): Promise<AmqpConnection> {
-    const model = await amqpConnect(settings.url, {
+  /**
+   * Connects to the seed node of index `seed` and declares the exchanges.
+   * Rejects (with the connection closed) if any step fails.
+   */
+  static async open(
+    settings: AmqpSettings,
+    seed: number,
+    events: ConnectionEvents,
+  ): Promise<AmqpConnection> {
+    const model = await amqpConnect(settings.urls[seed]!, {
       noDelay: true,
       timeout: CONNECT_TIMEOUT_MS,
       clientProperties: { connection_name: settings.connectionName },
@@ -143,7 +159,7 @@ export class AmqpConnection {
         Array.from({ length: BINDING_CHANNELS }, () => model.createChannel()),
       );
       for (const binder of binders) binder.on('error', ignore);
-      const connection = new AmqpConnection(settings, events, model, {
+      const connection = new AmqpConnection(settings.nodes[seed]!, settings, events, model, {
         publisher,
         consumer,
         binders,
@@ -208,16 +224,17 @@ export class AmqpConnection {
   /**
    * Declares the handler's queue: not exclusive nor auto-delete, so it
    * outlives a dropped connection and keeps what arrives meanwhile;
-   * `x-expires` removes it once unused that long. Declaring it again renews
-   * that lease.
+   * `x-expires` removes it once unused that long. A classic queue is not
+   * durable (as the Python original's), a quorum queue must be.
    */
   async assertQueue(): Promise<void> {
-    const { queueName, queueExpiresMs } = this.#settings;
+    const { queueName, queueExpiresMs, queueType } = this.#settings;
     await this.#consumer.assertQueue(queueName, {
-      durable: false,
+      durable: queueType === 'quorum',
       exclusive: false,
       autoDelete: false,
       expires: queueExpiresMs,
+      ...(queueType === 'quorum' ? { arguments: { 'x-queue-type': 'quorum' } } : {}),
     });
   }
 

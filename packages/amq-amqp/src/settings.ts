@@ -1,12 +1,21 @@
 import { randomBytes } from 'node:crypto';
-import { AMQSettingsError, type ConnectOptions, parseBrokerUrl } from '@teal/amq-core/adapter';
+import {
+  AMQSettingsError,
+  type ConnectOptions,
+  type IntegerSetting,
+  integerSettings,
+  seedUrlsOf,
+} from '@teal/amq-core/adapter';
 import { connectionNameOf, queueNameOf } from './names';
 
 /**
  * What `connect()` of `@teal/amq-amqp` takes: core's options plus the RabbitMQ
- * settings. Each but `heartbeatSeconds` may instead be a query parameter of
- * the URL (`amqp://host?prefetch=64`), `heartbeatSeconds` its `heartbeat`
- * parameter; an option given in code wins.
+ * settings. The URL may name several nodes of a cluster, comma-separated
+ * (`amqp://user:pass@h1:5701,h2:5702,h3:5703/vhost`): the handler connects to
+ * any that answers and moves to another when it loses its node. Each setting
+ * but `heartbeatSeconds` may instead be a query parameter of the URL
+ * (`amqp://host?prefetch=64`), `heartbeatSeconds` its `heartbeat` parameter;
+ * an option given in code wins.
  */
 export interface AmqpConnectOptions extends ConnectOptions {
   /**
@@ -42,14 +51,33 @@ export interface AmqpConnectOptions extends ConnectOptions {
    * again yet. `0` turns it off. Default 10 000.
    */
   reconnectGraceMs?: number;
+  /**
+   * The type of the handler's queue. `classic` (the default): not durable,
+   * on the node the handler is connected to, as the Python original's; it is
+   * lost with that node. `quorum`: replicated on the cluster's nodes (Raft),
+   * so that a message RabbitMQ confirmed survives the loss of any one node;
+   * durable, as quorum queues must be, and still removed when the handler
+   * goes (deleted at close, `x-expires` otherwise).
+   */
+  queueType?: QueueType;
 }
+
+/** The queue types a handler may declare. */
+export type QueueType = 'classic' | 'quorum';
+const QUEUE_TYPES: readonly QueueType[] = ['classic', 'quorum'];
 
 /** The validated settings of one handler's transport. */
 export interface AmqpSettings {
-  /** The URL amqplib connects to, heartbeat included: it may hold a password, never log it. */
-  readonly url: string;
+  /**
+   * The URLs amqplib connects to, one per seed node, heartbeat included: they
+   * may hold a password, never log them.
+   */
+  readonly urls: readonly string[];
+  /** `host:port` of each seed, in the order of `urls`: what logs and errors name. */
+  readonly nodes: readonly string[];
   /** The URL as the user gave it, for messages (always through `redactUrl`). */
   readonly givenUrl: string;
+  readonly queueType: QueueType;
   readonly exchangePrefix: string;
   /** Random, names the queue and the connection. */
   readonly handlerId: string;
@@ -67,14 +95,21 @@ export const DEFAULT_HEARTBEAT_SECONDS = 10;
 export const DEFAULT_QUEUE_LINGER_MS = 1_000;
 export const DEFAULT_RECONNECT_GRACE_MS = 10_000;
 const DEFAULT_CONNECTION_NAME = 'teal-amqp';
+
+export const PACKAGE = '@teal/amq-amqp';
+
+/** Each integer setting: its default and bounds (an option, or a parameter of the URL's query). */
+const INTEGERS = {
+  queueExpiresMs: [DEFAULT_QUEUE_EXPIRES_MS, 1, 2 ** 31 - 1],
+  prefetch: [DEFAULT_PREFETCH, 1, 65_535],
+  queueLingerMs: [DEFAULT_QUEUE_LINGER_MS, 0, 3_600_000],
+  reconnectGraceMs: [DEFAULT_RECONNECT_GRACE_MS, 0, 3_600_000],
+} as const satisfies Record<string, IntegerSetting>;
+const HEARTBEAT_SECONDS: IntegerSetting = [DEFAULT_HEARTBEAT_SECONDS, 0, 65_535];
 /** The query parameters that are this adapter's settings, not amqplib's. */
-const OWN_PARAMETERS = [
-  'queueExpiresMs',
-  'prefetch',
-  'connectionName',
-  'queueLingerMs',
-  'reconnectGraceMs',
-];
+const OWN_PARAMETERS = [...Object.keys(INTEGERS), 'connectionName', 'queueType'];
+/** A URL without parameters: where an option is read alone. */
+const NO_PARAMETERS = new URL('amqp://localhost');
 
 /**
  * Checks the options and derives the names of the handler's queue and
@@ -83,72 +118,56 @@ const OWN_PARAMETERS = [
  * alone can carry them); options win.
  */
 export function resolveSettings(options: AmqpConnectOptions): AmqpSettings {
-  const url = parseBrokerUrl(options.url, 'url');
-  if (url.protocol !== 'amqp:' && url.protocol !== 'amqps:') {
-    throw new AMQSettingsError(
-      'url',
-      `[@teal/amq-amqp] url must be an amqp: or amqps: URL, not ${url.protocol}`,
-    );
-  }
+  const seeds = seedUrlsOf(options.url, PACKAGE, ['amqp:', 'amqps:']);
+  // The seeds share one query: the first one's stands for all.
+  const url = seeds[0]!;
   const query = url.searchParams;
-  const heartbeat = options.heartbeatSeconds;
-  if (heartbeat !== undefined) {
-    query.set('heartbeat', String(integer('heartbeatSeconds', heartbeat, 0, 65_535)));
-  } else if (query.has('heartbeat')) {
-    integer('heartbeat', Number(query.get('heartbeat')), 0, 65_535);
-  } else {
-    query.set('heartbeat', String(DEFAULT_HEARTBEAT_SECONDS));
-  }
-  const queueExpiresMs = options.queueExpiresMs ?? fromQuery(query, 'queueExpiresMs');
-  const prefetch = options.prefetch ?? fromQuery(query, 'prefetch');
-  const queueLingerMs = options.queueLingerMs ?? fromQuery(query, 'queueLingerMs');
-  const reconnectGraceMs = options.reconnectGraceMs ?? fromQuery(query, 'reconnectGraceMs');
+  const numbers = integerSettings(PACKAGE, url, options, INTEGERS);
+  // The URL's parameter is amqplib's `heartbeat`; the option has a longer name.
+  const { heartbeat } = integerSettings(PACKAGE, url, {}, { heartbeat: HEARTBEAT_SECONDS });
+  const { heartbeatSeconds } = integerSettings(PACKAGE, NO_PARAMETERS, options, {
+    heartbeatSeconds: [heartbeat, HEARTBEAT_SECONDS[1], HEARTBEAT_SECONDS[2]],
+  });
   const appName = options.connectionName ?? query.get('connectionName') ?? DEFAULT_CONNECTION_NAME;
-  // amqplib reads the query too: it gets only what it knows.
-  for (const name of OWN_PARAMETERS) query.delete(name);
   if (typeof appName !== 'string' || appName === '') {
     throw new AMQSettingsError(
       'connectionName',
-      '[@teal/amq-amqp] connectionName must be a non-empty string',
+      `[${PACKAGE}] connectionName must be a non-empty string`,
     );
+  }
+  const queueType = queueTypeOf(options.queueType, query.get('queueType'));
+  for (const seed of seeds) {
+    // amqplib reads the query too: it gets only what it knows.
+    for (const name of OWN_PARAMETERS) seed.searchParams.delete(name);
+    seed.searchParams.set('heartbeat', String(heartbeatSeconds));
   }
   const exchangePrefix = options.exchangePrefix ?? '';
   const handlerId = randomBytes(6).toString('hex');
   return {
-    url: url.toString(),
+    urls: seeds.map(String),
+    nodes: seeds.map(nodeOf),
     givenUrl: options.url,
+    queueType,
     exchangePrefix,
     handlerId,
     queueName: queueNameOf(exchangePrefix, handlerId),
     connectionName: connectionNameOf(appName, exchangePrefix, handlerId),
-    queueExpiresMs: integer(
-      'queueExpiresMs',
-      queueExpiresMs ?? DEFAULT_QUEUE_EXPIRES_MS,
-      1,
-      2 ** 31 - 1,
-    ),
-    prefetch: integer('prefetch', prefetch ?? DEFAULT_PREFETCH, 1, 65_535),
-    queueLingerMs: integer('queueLingerMs', queueLingerMs ?? DEFAULT_QUEUE_LINGER_MS, 0, 3_600_000),
-    reconnectGraceMs: integer(
-      'reconnectGraceMs',
-      reconnectGraceMs ?? DEFAULT_RECONNECT_GRACE_MS,
-      0,
-      3_600_000,
-    ),
+    ...numbers,
   };
 }
 
-function fromQuery(query: URLSearchParams, name: string): number | undefined {
-  const text = query.get(name);
-  return text === null ? undefined : text.trim() === '' ? Number.NaN : Number(text);
+function queueTypeOf(option: unknown, parameter: string | null): QueueType {
+  const value = option ?? parameter ?? 'classic';
+  if (QUEUE_TYPES.includes(value as QueueType)) return value as QueueType;
+  const where = option === undefined ? 'the queueType parameter of url' : 'queueType';
+  throw new AMQSettingsError(
+    option === undefined ? 'url' : 'queueType',
+    `[${PACKAGE}] ${where} must be classic or quorum, got ${JSON.stringify(String(value).slice(0, 40))}`,
+  );
 }
 
-function integer(setting: string, value: number, min: number, max: number): number {
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new AMQSettingsError(
-      setting,
-      `[@teal/amq-amqp] ${setting} must be an integer from ${min} to ${max}, got ${String(value)}`,
-    );
-  }
-  return value;
+/** `host:port` of a seed, the port filled in: what logs may name of a node. */
+function nodeOf(seed: URL): string {
+  const port = seed.port === '' ? (seed.protocol === 'amqps:' ? '5671' : '5672') : seed.port;
+  return `${seed.hostname || 'localhost'}:${port}`;
 }

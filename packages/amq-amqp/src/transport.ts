@@ -97,7 +97,7 @@ export class AmqpTransport implements Transport {
     try {
       await transport.#keeper.start();
     } catch (error) {
-      throw connectionError('cannot connect to', settings.givenUrl, error);
+      throw connectionError('cannot connect to', settings, error);
     }
     return transport;
   }
@@ -183,6 +183,11 @@ export class AmqpTransport implements Transport {
     return this.#queue.resources();
   }
 
+  /** The node the handler is connected to (`host:port` of a seed), or `null` in an outage. */
+  get node(): string | null {
+    return this.#keeper.current?.node ?? null;
+  }
+
   /** How many times the connection was lost so far. */
   get lostConnections(): number {
     return this.#keeper.lostCount;
@@ -216,7 +221,7 @@ export class AmqpTransport implements Transport {
     for (let attempt = 0; !signal.aborted; attempt++) {
       await sleep(backoffDelay(attempt), signal);
       if (signal.aborted) return;
-      const opening = AmqpConnection.open(this.settings, quietEvents);
+      const opening = AmqpConnection.open(this.settings, this.#keeper.nextSeed(), quietEvents);
       const connection = await untilAborted(
         opening.catch(() => null),
         signal,
@@ -250,6 +255,6 @@ export class AmqpTransport implements Transport {
   }
 
   #error(what: string, cause: unknown): AmqpConnectionError {
-    return connectionError(what, this.settings.givenUrl, cause);
+    return connectionError(what, this.settings, cause);
   }
 }

@@ -17,7 +17,6 @@ import {
   isolatedPrefix,
   probeRabbit,
   rawConnection,
-  until,
 } from './support/broker';
 
 const unavailable = await probeRabbit();
@@ -68,7 +67,7 @@ describeWithBroker('amqp delivery: acks, limits, refusals', unavailable, () => {
     expect(errors).toHaveLength(300);
     const { queueName } = transportOf<AmqpTransport>(receiver).settings;
     const channel = await (await raw()).createChannel();
-    await until(
+    await waitFor(
       async () => (await channel.checkQueue(queueName)).messageCount === 0,
       'every delivery acknowledged',
     );

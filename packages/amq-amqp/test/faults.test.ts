@@ -17,7 +17,6 @@ import {
   handlerMaker,
   isolatedPrefix,
   probeRabbit,
-  until,
 } from './support/broker';
 import { brokerBindings, brokerResources } from './support/rabbitmqctl';
 
@@ -97,7 +96,7 @@ describeWithBroker(
       await expect(receiver.bindCallbackState('late')).rejects.toThrow();
       // The link heals before the heartbeat gives up on it: the bind lands, late.
       proxy.heal();
-      await until(
+      await waitFor(
         async () => (await brokerBindings(receiver)).join() === coreBindings(['kept']).join(),
         "the broker to hold exactly core's bindings",
         10_000,
@@ -198,7 +197,7 @@ describeWithBroker(
       await rejectedSend();
       proxy.restore();
       await waitFor(() => sender.isConnected, 'the sender to be connected', 20_000);
-      await until(
+      await waitFor(
         async () => {
           // A send may still meet the connection the reset killed: only a delivered one counts.
           await sender

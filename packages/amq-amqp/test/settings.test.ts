@@ -5,11 +5,13 @@ import { resolveSettings } from '../src/settings';
 describe('amqp settings', () => {
   it('turns heartbeats on by default and lets the option override the URL', () => {
     const base = 'amqp://guest:guest@127.0.0.1:5672';
-    expect(new URL(resolveSettings({ url: base }).url).searchParams.get('heartbeat')).toBe('10');
+    expect(new URL(resolveSettings({ url: base }).urls[0]!).searchParams.get('heartbeat')).toBe(
+      '10',
+    );
     const fromUrl = resolveSettings({ url: `${base}/?heartbeat=7` });
-    expect(new URL(fromUrl.url).searchParams.get('heartbeat')).toBe('7');
+    expect(new URL(fromUrl.urls[0]!).searchParams.get('heartbeat')).toBe('7');
     const fromOption = resolveSettings({ url: `${base}/?heartbeat=7`, heartbeatSeconds: 0 });
-    expect(new URL(fromOption.url).searchParams.get('heartbeat')).toBe('0');
+    expect(new URL(fromOption.urls[0]!).searchParams.get('heartbeat')).toBe('0');
   });
 
   it('names the queue and the connection after the prefix and a random handler id', () => {
@@ -41,7 +43,7 @@ describe('amqp settings', () => {
     });
     expect(settings.connectionName).toMatch(/^web\/-\//);
     // amqplib gets its own parameters only.
-    const forAmqplib = new URL(settings.url);
+    const forAmqplib = new URL(settings.urls[0]!);
     expect([...forAmqplib.searchParams.keys()].sort()).toEqual(['frameMax', 'heartbeat']);
     expect(forAmqplib.pathname).toBe('/vhost');
     expect(() => resolveSettings({ url: 'amqp://h?prefetch=lots' })).toThrow(/prefetch/);
@@ -56,7 +58,42 @@ describe('amqp settings', () => {
       queueLingerMs: 1_000,
       reconnectGraceMs: 10_000,
       exchangePrefix: '',
+      queueType: 'classic',
     });
+  });
+
+  it('takes several nodes of a cluster, each with the credentials, vhost and parameters', () => {
+    const settings = resolveSettings({
+      url: 'amqp://u:p%2Fw@127.0.0.1:5701,127.0.0.1:5702,node3/vh?prefetch=9&heartbeat=4&frameMax=8192',
+    });
+    expect(settings.nodes).toEqual(['127.0.0.1:5701', '127.0.0.1:5702', 'node3:5672']);
+    expect(settings.urls).toEqual([
+      'amqp://u:p%2Fw@127.0.0.1:5701/vh?heartbeat=4&frameMax=8192',
+      'amqp://u:p%2Fw@127.0.0.1:5702/vh?heartbeat=4&frameMax=8192',
+      'amqp://u:p%2Fw@node3/vh?heartbeat=4&frameMax=8192',
+    ]);
+    expect(settings.prefetch).toBe(9);
+    expect(resolveSettings({ url: 'amqps://h' }).nodes).toEqual(['h:5671']);
+    const bad = () => resolveSettings({ url: 'amqp://u:SECRETPW@h1,,h3' });
+    expect(bad).toThrow(AMQSettingsError);
+    expect(bad).not.toThrow(/SECRETPW/);
+  });
+
+  it('declares quorum queues when asked, in code or in the URL', () => {
+    expect(resolveSettings({ url: 'amqp://h?queueType=quorum' }).queueType).toBe('quorum');
+    expect(resolveSettings({ url: 'amqp://h', queueType: 'quorum' }).queueType).toBe('quorum');
+    expect(
+      resolveSettings({ url: 'amqp://h?queueType=quorum', queueType: 'classic' }).queueType,
+    ).toBe('classic');
+    expect(new URL(resolveSettings({ url: 'amqp://h?queueType=quorum' }).urls[0]!).search).toBe(
+      '?heartbeat=10',
+    );
+    expect(() => resolveSettings({ url: 'amqp://h?queueType=stream' })).toThrow(
+      /queueType parameter of url must be classic or quorum/,
+    );
+    expect(() => resolveSettings({ url: 'amqp://h', queueType: 'mirrored' as 'quorum' })).toThrow(
+      /queueType must be classic or quorum/,
+    );
   });
 
   it('rejects bad values with an error naming the setting, never the password', () => {

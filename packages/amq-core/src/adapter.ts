@@ -65,5 +65,7 @@ export {
   flagParameter,
   integerSettings,
   parseBrokerUrl,
+  parseSeedUrls,
   redactUrl,
+  seedUrlsOf,
 } from './urls';

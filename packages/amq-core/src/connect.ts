@@ -5,7 +5,7 @@ import {
   AMQSettingsError,
   type ConnectOptions,
   messageOf,
-  parseBrokerUrl,
+  parseSeedUrls,
 } from '@teal/amq-core/adapter';
 import { connectMemory } from './memory/transport';
 
@@ -73,7 +73,8 @@ export async function connect(
   options: ConnectOptions & { readonly adapter?: AdapterModule },
 ): Promise<AMQHandler> {
   const { adapter, ...settings } = options;
-  const url = parseBrokerUrl(settings.url, 'url');
+  // Its scheme is all this needs: the first of several hosts tells it.
+  const [url] = parseSeedUrls(settings.url, 'url') as [URL];
   let module: AdapterModule;
   if (adapter !== undefined) {
     module = adapter;

@@ -34,14 +34,67 @@ export function redactUrl(url: string | URL): string {
  * names the schemes the adapter takes.
  */
 export function adapterUrlOf(url: string, adapter: string, schemes: readonly string[]): URL {
-  const parsed = parseBrokerUrl(url, 'url');
-  if (!schemes.includes(parsed.protocol)) {
+  return checkScheme(parseBrokerUrl(url, 'url'), adapter, schemes);
+}
+
+function checkScheme(url: URL, adapter: string, schemes: readonly string[]): URL {
+  if (!schemes.includes(url.protocol)) {
     throw new AMQSettingsError(
       'url',
-      `[${adapter}] url must be a ${schemes.join(' or ')} URL, not ${parsed.protocol}`,
+      `[${adapter}] url must be a ${schemes.join(' or ')} URL, not ${url.protocol}`,
     );
   }
-  return parsed;
+  return url;
+}
+
+/**
+ * Parses a broker URL that may name several hosts, comma-separated
+ * (`amqp://user:pass@h1:5701,h2:5702,h3:5703/vhost?heartbeat=5`): one URL per
+ * host, each with the scheme, credentials, path and query of the whole. A URL
+ * of one host gives one URL. Errors as `parseBrokerUrl()`'s.
+ */
+export function parseSeedUrls(url: string, setting = 'url'): URL[] {
+  const hosts = typeof url === 'string' ? hostListOf(url) : null;
+  if (hosts === null) return [parseBrokerUrl(url, setting)];
+  const { head, list, tail } = hosts;
+  return list.split(',').map((host) => {
+    if (host.trim() === '') {
+      throw new AMQSettingsError(
+        setting,
+        `[@teal/amq-core] ${setting} has an empty host in its list of hosts: ${maskUrl(url)}`,
+      );
+    }
+    return parseBrokerUrl(head + host + tail, setting);
+  });
+}
+
+/** `parseSeedUrls()` for an adapter: each seed's scheme checked as `adapterUrlOf()` checks one. */
+export function seedUrlsOf(url: string, adapter: string, schemes: readonly string[]): URL[] {
+  const seeds = parseSeedUrls(url, 'url');
+  for (const seed of seeds) checkScheme(seed, adapter, schemes);
+  return seeds;
+}
+
+/**
+ * Where the hosts of `scheme://userinfo@hosts/…` stand, when there are
+ * several: the authority ends at the first `/`, `?` or `#`, and the user
+ * information at its last `@` (as the URL parser reads them). Plain index
+ * searches, so that any input takes linear time.
+ */
+function hostListOf(url: string): { head: string; list: string; tail: string } | null {
+  const scheme = url.indexOf('://');
+  if (scheme < 1) return null;
+  const from = scheme + 3;
+  let end = url.length;
+  for (const delimiter of ['/', '?', '#']) {
+    const at = url.indexOf(delimiter, from);
+    if (at !== -1 && at < end) end = at;
+  }
+  const at = url.lastIndexOf('@', end - 1);
+  const start = at >= from ? at + 1 : from;
+  const list = url.slice(start, end);
+  if (!list.includes(',')) return null;
+  return { head: url.slice(0, start), list, tail: url.slice(end) };
 }
 
 /** An integer setting: its default and its bounds. */

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { adapterUrlOf, flagParameter, integerSettings, parseBrokerUrl } from '../src/adapter';
+import {
+  adapterUrlOf,
+  flagParameter,
+  integerSettings,
+  parseBrokerUrl,
+  parseSeedUrls,
+  seedUrlsOf,
+} from '../src/adapter';
 import {
   AMQSettingsError,
   adapterPackageOf,
@@ -137,6 +144,40 @@ describe('settings helpers for adapters', () => {
     expect(flagParameter('@teal/x', new URL('redis://h?cluster=true'), 'cluster')).toBe(true);
     expect(() => flagParameter('@teal/x', new URL('redis://h?cluster=yes'), 'cluster')).toThrow(
       /cluster parameter of url must be true or false/,
+    );
+  });
+
+  it('reads several comma-separated hosts as seeds sharing credentials, path and query', () => {
+    const seeds = seedUrlsOf('amqp://u:p%40ss@h1:5701,h2,[::1]:5703/vh?heartbeat=5', '@teal/x', [
+      'amqp:',
+    ]);
+    expect(seeds.map(String)).toEqual([
+      'amqp://u:p%40ss@h1:5701/vh?heartbeat=5',
+      'amqp://u:p%40ss@h2/vh?heartbeat=5',
+      'amqp://u:p%40ss@[::1]:5703/vh?heartbeat=5',
+    ]);
+    expect(seedUrlsOf('amqp://h1:5701', '@teal/x', ['amqp:']).map(String)).toEqual([
+      'amqp://h1:5701',
+    ]);
+    expect(parseSeedUrls('nats://a:4301,b:4302').map((url) => url.port)).toEqual(['4301', '4302']);
+    // Past the authority, commas are the path's or the query's.
+    expect(parseSeedUrls('amqp://h/a,b?x=1,2')).toHaveLength(1);
+    for (const bad of ['amqp://u:SECRETPW@h1,,h2', 'amqp://u:SECRETPW@h1,h2:port']) {
+      const call = () => seedUrlsOf(bad, '@teal/x', ['amqp:']);
+      expect(call).toThrow(AMQSettingsError);
+      expect(call).not.toThrow(/SECRETPW/);
+    }
+    expect(() => seedUrlsOf('redis://h1,h2', '@teal/x', ['amqp:'])).toThrow(
+      /amqp: URL, not redis:/,
+    );
+  });
+
+  it('lets connect() and settingsFromEnv() take a URL of several hosts', async () => {
+    expect(settingsFromEnv({ AMQP_URL: 'amqp://h1:5701,h2:5702' }).url).toBe(
+      'amqp://h1:5701,h2:5702',
+    );
+    await expect(connect({ url: 'nope://h1:1,h2:2' })).rejects.toThrow(
+      /unsupported URL scheme nope:/,
     );
   });
 });

@@ -2,7 +2,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect as connectNats } from '@nats-io/transport-node';
 import type { AMQHandler } from '@teal/amq-core';
 import {
-  describeWithBroker,
+  describeWithCluster,
   formatOutageFigures,
   type OutageFigures,
   randomKey,
@@ -56,112 +56,107 @@ const CASES: Case[] = [
   { mode: 'core', victim: 'sender', isRequired: false },
 ];
 
-describeWithBroker(
-  'nats failover on a three-server cluster',
-  await clusterUnavailable(),
-  () => {
-    const handlers: AMQHandler[] = [];
-    const streams: string[] = [];
-    let prefix = '';
+describeWithCluster('nats failover on a three-server cluster', await clusterUnavailable(), () => {
+  const handlers: AMQHandler[] = [];
+  const streams: string[] = [];
+  let prefix = '';
 
-    /** A handler whose first server is `host` (the client tries its list in order). */
-    async function handlerAt(
-      host: string,
-      options: Omit<Case, 'victim' | 'isRequired' | 'leadsMeta'>,
-    ) {
-      const handler = await connect({
-        url: urlStartingAt(host),
-        exchangePrefix: prefix,
-        streamMaxBytes: 64 * 1024 * 1024,
-        ...options,
-        connectionOptions: { noRandomize: true },
-      });
-      handlers.push(handler);
-      expect(serverOf(handler)).toBe(host);
-      return handler;
-    }
+  /** A handler whose first server is `host` (the client tries its list in order). */
+  async function handlerAt(
+    host: string,
+    options: Omit<Case, 'victim' | 'isRequired' | 'leadsMeta'>,
+  ) {
+    const handler = await connect({
+      url: urlStartingAt(host),
+      exchangePrefix: prefix,
+      streamMaxBytes: 64 * 1024 * 1024,
+      ...options,
+      connectionOptions: { noRandomize: true },
+    });
+    handlers.push(handler);
+    expect(serverOf(handler)).toBe(host);
+    return handler;
+  }
 
-    /** The server leading the handler's stream. */
-    async function streamLeader(handler: AMQHandler): Promise<string> {
-      const mode = transportOf<NatsTransport>(handler).mode as JetStreamMode;
-      streams.push(mode.stream.name);
-      const leader = (await mode.stream.info()).cluster?.leader;
-      if (leader === undefined) throw new Error('the stream has no leader');
-      return hostOfServerName(leader);
-    }
+  /** The server leading the handler's stream. */
+  async function streamLeader(handler: AMQHandler): Promise<string> {
+    const mode = transportOf<NatsTransport>(handler).mode as JetStreamMode;
+    streams.push(mode.stream.name);
+    const leader = (await mode.stream.info()).cluster?.leader;
+    if (leader === undefined) throw new Error('the stream has no leader');
+    return hostOfServerName(leader);
+  }
 
-    async function run({ victim, leadsMeta = false, ...options }: Case): Promise<OutageFigures> {
-      const hosts = clusterHosts();
-      let victimHost = hosts[0]!;
-      if (options.mode === 'jetstream') {
-        // The first handler creates the stream; the victim then connects to its leader.
-        // Streams land on a server at random: make them until the leader is (or is not)
-        // the meta leader as the case says — each is a third of real crashes or two.
-        for (let attempt = 1; ; attempt++) {
-          prefix = `failover-${randomKey('p')}.`;
-          const first = await handlerAt(hosts[0]!, options);
-          victimHost = await streamLeader(first);
-          await first.close();
-          if ((victimHost === (await metaLeaderHost())) === leadsMeta) break;
-          if (attempt === 12) throw new Error('could not place the stream as the case needs');
-        }
-      } else {
+  async function run({ victim, leadsMeta = false, ...options }: Case): Promise<OutageFigures> {
+    const hosts = clusterHosts();
+    let victimHost = hosts[0]!;
+    if (options.mode === 'jetstream') {
+      // The first handler creates the stream; the victim then connects to its leader.
+      // Streams land on a server at random: make them until the leader is (or is not)
+      // the meta leader as the case says — each is a third of real crashes or two.
+      for (let attempt = 1; ; attempt++) {
         prefix = `failover-${randomKey('p')}.`;
+        const first = await handlerAt(hosts[0]!, options);
+        victimHost = await streamLeader(first);
+        await first.close();
+        if ((victimHost === (await metaLeaderHost())) === leadsMeta) break;
+        if (attempt === 12) throw new Error('could not place the stream as the case needs');
       }
-      const otherHost = hosts.find((host) => host !== victimHost)!;
-      const receiver = await handlerAt(victim === 'receiver' ? victimHost : otherHost, options);
-      const sender = await handlerAt(victim === 'sender' ? victimHost : otherHost, options);
-      await receiver.bindCallbackState('k');
-      const sends = steadySends(sender, receiver, 'k', PER_SECOND);
-      await sleep(BEFORE_MS);
-      sends.mark();
-      killServer(victimHost);
-      await sleep(OUTAGE_MS);
-      await restoreCluster();
-      return sends.finish();
+    } else {
+      prefix = `failover-${randomKey('p')}.`;
     }
+    const otherHost = hosts.find((host) => host !== victimHost)!;
+    const receiver = await handlerAt(victim === 'receiver' ? victimHost : otherHost, options);
+    const sender = await handlerAt(victim === 'sender' ? victimHost : otherHost, options);
+    await receiver.bindCallbackState('k');
+    const sends = steadySends(sender, receiver, 'k', PER_SECOND);
+    await sleep(BEFORE_MS);
+    sends.mark();
+    killServer(victimHost);
+    await sleep(OUTAGE_MS);
+    await restoreCluster();
+    return sends.finish();
+  }
 
-    afterEach(async () => {
-      await Promise.allSettled(handlers.splice(0).map((handler) => handler.close()));
-      await restoreCluster();
+  afterEach(async () => {
+    await Promise.allSettled(handlers.splice(0).map((handler) => handler.close()));
+    await restoreCluster();
+  });
+
+  afterAll(async () => {
+    const nc = await connectNats({ servers: clusterHosts() });
+    const jsm = await jetstreamManager(nc);
+    await Promise.allSettled(streams.map((name) => jsm.streams.delete(name)));
+    await nc.close();
+  });
+
+  for (const testCase of CASES) {
+    const { mode, streamReplicas, victim, leadsMeta, isRequired } = testCase;
+    const name = `${mode}${streamReplicas ? ` R${streamReplicas}` : ''}${leadsMeta ? ' (stream and meta leader)' : ''}`;
+    it(`${name}: the ${victim}'s server killed under steady sends${isRequired ? ': every confirmed send delivered once, back within 10 s' : ' (measured)'}`, async () => {
+      const figures = await run(testCase);
+      reportFigure(
+        `nats failover ${name}, ${victim}'s server killed: ${formatOutageFigures(figures)}`,
+      );
+      expect(figures.duplicated).toBe(0);
+      expect(figures.rejectedYetDelivered).toBe(0);
+      expect(figures.inOrder).toBe(true);
+      expect(figures.resumeSeconds).toBeLessThan(isRequired ? 10 : 30);
+      if (isRequired) {
+        expect(figures.lost).toBe(0);
+        expect(figures.confirmed).toBeGreaterThan(0);
+      }
+    }, 60_000);
+  }
+
+  it('refuses more stream replicas than the cluster has servers, naming streamReplicas', async () => {
+    const connecting = connect({
+      url: CLUSTER_URL!,
+      exchangePrefix: `failover-${randomKey('p')}.`,
+      mode: 'jetstream',
+      streamReplicas: 5,
     });
-
-    afterAll(async () => {
-      const nc = await connectNats({ servers: clusterHosts() });
-      const jsm = await jetstreamManager(nc);
-      await Promise.allSettled(streams.map((name) => jsm.streams.delete(name)));
-      await nc.close();
-    });
-
-    for (const testCase of CASES) {
-      const { mode, streamReplicas, victim, leadsMeta, isRequired } = testCase;
-      const name = `${mode}${streamReplicas ? ` R${streamReplicas}` : ''}${leadsMeta ? ' (stream and meta leader)' : ''}`;
-      it(`${name}: the ${victim}'s server killed under steady sends${isRequired ? ': every confirmed send delivered once, back within 10 s' : ' (measured)'}`, async () => {
-        const figures = await run(testCase);
-        reportFigure(
-          `nats failover ${name}, ${victim}'s server killed: ${formatOutageFigures(figures)}`,
-        );
-        expect(figures.duplicated).toBe(0);
-        expect(figures.rejectedYetDelivered).toBe(0);
-        expect(figures.inOrder).toBe(true);
-        expect(figures.resumeSeconds).toBeLessThan(isRequired ? 10 : 30);
-        if (isRequired) {
-          expect(figures.lost).toBe(0);
-          expect(figures.confirmed).toBeGreaterThan(0);
-        }
-      }, 60_000);
-    }
-
-    it('refuses more stream replicas than the cluster has servers, naming streamReplicas', async () => {
-      const connecting = connect({
-        url: CLUSTER_URL!,
-        exchangePrefix: `failover-${randomKey('p')}.`,
-        mode: 'jetstream',
-        streamReplicas: 5,
-      });
-      await expect(connecting).rejects.toMatchObject({ setting: 'streamReplicas' });
-      await expect(connecting).rejects.toThrow(/cannot have 5 replicas/);
-    });
-  },
-  'TEAL_REQUIRE_CLUSTERS',
-);
+    await expect(connecting).rejects.toMatchObject({ setting: 'streamReplicas' });
+    await expect(connecting).rejects.toThrow(/cannot have 5 replicas/);
+  });
+});

@@ -4,7 +4,6 @@ import { type AMQHandler, EXCHANGE_NAMES, redactUrl } from '@teal/amq-core';
 import {
   type AdapterCapabilities,
   randomPrefix,
-  sleep,
   transportOf,
   waitFor,
 } from '@teal/amq-core/testing';
@@ -62,18 +61,19 @@ export function isolatedPrefix(cleanups: (() => Promise<unknown>)[]): string {
  */
 export async function rawConnection(
   cleanups?: Array<() => Promise<unknown>>,
+  url = AMQP_URL,
 ): Promise<ChannelModel> {
-  const model = await amqpConnect(AMQP_URL);
+  const model = await amqpConnect(url);
   model.on('error', () => {});
   cleanups?.push(() => model.close());
   return model;
 }
 
 /** Deletes the exchanges of these prefixes (non-durable, but they would last until a broker restart). */
-export async function deleteExchanges(prefixes: Iterable<string>): Promise<void> {
+export async function deleteExchanges(prefixes: Iterable<string>, url = AMQP_URL): Promise<void> {
   const list = [...prefixes];
   if (list.length === 0) return;
-  const model = await rawConnection();
+  const model = await rawConnection(undefined, url);
   try {
     const channel = await model.createChannel();
     for (const prefix of list) {
@@ -113,21 +113,6 @@ export async function dropConnection(handler: AMQHandler): Promise<void> {
     'the handler to notice the dropped connection',
     10_000,
   );
-}
-
-/** Polls an asynchronous `condition` (a broker listing) until it holds, or fails after `timeoutMs`. */
-export async function until(
-  condition: () => Promise<boolean>,
-  what: string,
-  timeoutMs = 10_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    }
-    await sleep(20);
-  }
 }
 
 /**

@@ -166,15 +166,17 @@ export class PrivateRabbit {
   }
 }
 
-async function waitForExit(pid: number): Promise<void> {
+/** Resolves once the process is gone (or after 10 s). */
+export async function waitForExit(pid: number): Promise<boolean> {
   for (let i = 0; i < 200; i++) {
     try {
       process.kill(pid, 0);
     } catch {
-      return;
+      return true;
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+  return false;
 }
 
 /** The first port of the range free both for AMQP and for distribution. */

@@ -41,23 +41,47 @@ export function brokersRequired(): boolean {
   return process.env.TEAL_REQUIRE_BROKERS === '1';
 }
 
+/** Whether a missing cluster fails the run instead of skipping (CI sets it once it starts them). */
+export function clustersRequired(): boolean {
+  return process.env.TEAL_REQUIRE_CLUSTERS === '1';
+}
+
 /**
  * `describe` when the broker answers (`unavailable` is `null`); otherwise a
- * visible skip with the reason, or a failure when the variable `requiredBy`
- * is `1` (`TEAL_REQUIRE_BROKERS`, set in CI; the failover tests name
- * `TEAL_REQUIRE_CLUSTERS`).
+ * visible skip with the reason, or a failure when `TEAL_REQUIRE_BROKERS=1`.
  */
 export function describeWithBroker(
   title: string,
   unavailable: string | null,
   body: () => void,
-  requiredBy = 'TEAL_REQUIRE_BROKERS',
+): void {
+  describeIf(title, unavailable, brokersRequired() ? 'TEAL_REQUIRE_BROKERS' : null, body);
+}
+
+/**
+ * `describe` when the broker's cluster answers (`unavailable` is `null`,
+ * see `bash .ci/clusters.sh`); otherwise a visible skip with the reason, or a
+ * failure when `TEAL_REQUIRE_CLUSTERS=1`.
+ */
+export function describeWithCluster(
+  title: string,
+  unavailable: string | null,
+  body: () => void,
+): void {
+  describeIf(title, unavailable, clustersRequired() ? 'TEAL_REQUIRE_CLUSTERS' : null, body);
+}
+
+function describeIf(
+  title: string,
+  unavailable: string | null,
+  requiredBy: string | null,
+  body: () => void,
 ): void {
   if (unavailable === null) {
     describe(title, body);
     return;
   }
-  if (process.env[requiredBy] === '1') {
+  if (requiredBy !== null) {
     throw new Error(`${title}: ${unavailable}, and ${requiredBy}=1 requires it`);
   }
   console.warn(`[teal] SKIPPED ${title}: ${unavailable}`);

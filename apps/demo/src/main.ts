@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { startBanner } from './banner';
 import { type DemoConfig, DemoConfigError, readConfig } from './config';
 import { amqLoggerOf, createLogger } from './logging';
+import { openStateStore, type StateStore } from './states/index';
 import { startTelemetry, type Telemetry } from './telemetry/index';
 
 let config: DemoConfig;
@@ -21,6 +22,7 @@ const { buildServer } = await import('./server');
 
 const log = createLogger(config.logLevel, undefined, telemetry?.logFields);
 let handler: AMQHandler | null = null;
+let states: StateStore | null = null;
 let app: FastifyInstance | null = null;
 let stopping: Promise<void> | null = null;
 
@@ -33,6 +35,7 @@ function stop(code: number): Promise<void> {
     try {
       await app?.close();
       await handler?.close({ drainTimeoutMs: config.drainTimeoutMs });
+      await states?.close();
       await telemetry?.shutdown();
     } catch (error) {
       log.error({ err: error }, 'stopping failed');
@@ -65,9 +68,22 @@ try {
   await stop(1);
 }
 
-if (stopping === null && handler !== null) {
+if (stopping === null) {
   try {
-    app = await buildServer({ config, handler, logger: log, telemetry });
+    states = await openStateStore(config.stateStoreUrl);
+    // Checked at start: a wrong URL or an unreachable store stops the service with its reason.
+    await states.ping();
+  } catch (error) {
+    console.error(
+      `[@teal/demo] cannot use the state store ${redactUrl(config.stateStoreUrl)} (STATE_STORE_URL): ${(error as Error).message}`,
+    );
+    await stop(1);
+  }
+}
+
+if (stopping === null && handler !== null && states !== null) {
+  try {
+    app = await buildServer({ config, handler, states, logger: log, telemetry });
     await app.listen({ host: config.host, port: config.port });
   } catch (error) {
     console.error(

@@ -2,17 +2,21 @@ import type { AMQHandler } from '@teal/amq-core';
 import { type FastifyInstance, fastify } from 'fastify';
 import type { Logger as PinoLogger } from 'pino';
 import type { DemoConfig } from './config';
-import { registerDispatcher } from './dispatcher/routes';
+import { registerMetadataRoute } from './dispatcher/metadata';
+import { registerDispatcher, WEBSOCKET_PATH } from './dispatcher/routes';
 import { registerPlainTextErrors } from './errors';
 import { registerListener } from './listener/index';
 import { replyText } from './listener/replies';
 import { registerPage } from './page/routes';
+import type { StateStore } from './states/index';
 import type { Telemetry } from './telemetry/index';
 
 export interface ServerOptions {
   readonly config: DemoConfig;
   /** The connected handler: the listener sends on it, the dispatcher binds on it. */
   readonly handler: AMQHandler;
+  /** The callback states: written by the dispatcher's `create`, read by the listener; `ping()` tells whether it answers. */
+  readonly states: StateStore;
   readonly logger: PinoLogger;
   /** How often the dispatcher pings idle WebSockets. */
   readonly heartbeatMs?: number;
@@ -22,7 +26,7 @@ export interface ServerOptions {
 
 /** Builds the Fastify app of the configured role, ready to listen (or to `inject` in tests). */
 export async function buildServer(options: ServerOptions): Promise<FastifyInstance> {
-  const { config, handler } = options;
+  const { config, handler, states } = options;
   const telemetry = options.telemetry ?? null;
   const app = fastify({
     loggerInstance: options.logger,
@@ -40,6 +44,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   if (hasDispatcher) {
     await registerDispatcher(app, {
       handler,
+      states,
       password: config.dispatcherPassword,
       maxRegistrationsPerSocket: config.maxRegistrationsPerSocket,
       ...(options.heartbeatMs === undefined ? {} : { heartbeatMs: options.heartbeatMs }),
@@ -47,9 +52,14 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     });
   }
   if (config.role !== 'dispatcher') {
-    await registerListener(app, { handler, callbackRedirectUrl: config.callbackRedirectUrl });
+    await registerListener(app, {
+      handler,
+      states,
+      callbackRedirectUrl: config.callbackRedirectUrl,
+    });
   }
   if (hasDispatcher) {
+    registerMetadataRoute(app, { listenerUrl: config.listenerUrl, websocketPath: WEBSOCKET_PATH });
     await registerPage(app, {
       listenerUrl: config.listenerUrl,
       brokerName: new URL(config.amqpUrl).protocol.replace(/:$/, ''),

@@ -90,8 +90,11 @@ for (const broker of BROKERS) {
       it('carries a signed Powens webhook whose signature verifies with the secret', async () => {
         const domain = randomKey('bank');
         expect(
-          (await client.request({ register_to: { type: 'powens_domain', powens_domain: domain } }))
-            .type,
+          (
+            await client.request({
+              register_to: { type: 'powens_domain', powens_domain: `${domain}.biapi.pro` },
+            })
+          ).type,
         ).toBe('registered');
         const path = `/powens-webhook/${domain}.biapi.pro/CONNECTION_SYNCED`;
         const date = new Date().toISOString();

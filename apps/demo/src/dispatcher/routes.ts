@@ -3,11 +3,14 @@ import type { AMQHandler } from '@teal/amq-core';
 import type { Message } from '@teal/messages';
 import type { FastifyInstance } from 'fastify';
 import { replyText } from '../listener/replies';
+import type { StateStore } from '../states/index';
 import { hasDispatcherCredentials } from './auth';
 import { DispatcherConnection } from './connection';
 
 export interface DispatcherOptions {
   readonly handler: AMQHandler;
+  /** Where `create` stores callback states for the listener. */
+  readonly states: StateStore;
   readonly password: string;
   readonly maxRegistrationsPerSocket: number;
   /** How often idle clients are pinged; one that misses a ping is dropped. */
@@ -21,8 +24,15 @@ export interface DispatcherOptions {
 
 const MAX_CLIENT_FRAME_BYTES = 64 * 1024;
 
+/** The WebSocket of the Python dispatcher's protocol, and this service's alias, which adds outcome frames. */
+export const WEBSOCKET_PATH = '/websocket';
+const WEBSOCKET_ALIAS = '/ws';
+
+// RFC 6455's "policy violation", with the reason the Python dispatcher gives.
+const POLICY_VIOLATION = 1008;
+
 /**
- * `GET /ws`: the WebSocket dispatcher. Each key a client registers is a
+ * `GET /websocket` (and `GET /ws`): the WebSocket dispatcher. Each key a client registers is a
  * subscription of the handler, whose messages are pushed to the client;
  * clients waiting on one key share its broker binding.
  */
@@ -39,31 +49,34 @@ export async function registerDispatcher(
   heartbeat.unref();
   app.addHook('onClose', async () => clearInterval(heartbeat));
 
-  app.get(
-    '/ws',
-    {
-      websocket: true,
-      // Refused before the upgrade: a client with wrong credentials never gets a socket.
-      preValidation: async (request, reply) => {
+  for (const path of [WEBSOCKET_PATH, WEBSOCKET_ALIAS]) {
+    app.route({
+      method: 'GET',
+      url: path,
+      handler: (_request, reply) =>
+        replyText(
+          reply.header('upgrade', 'websocket'),
+          426,
+          `${path} is the dispatcher's WebSocket: connect to it with a WebSocket client.`,
+        ),
+      wsHandler: (socket, request) => {
+        // Checked after the upgrade, as the Python dispatcher does: its clients expect a close, not an HTTP error.
         if (!hasDispatcherCredentials(request, options.password)) {
-          reply.header('www-authenticate', 'Basic realm="teal-dispatcher", charset="UTF-8"');
-          return replyText(
-            reply,
-            401,
-            'The dispatcher needs the user anonymous and its password, as HTTP Basic or ?credentials=<base64 of anonymous:password>.',
-          );
+          request.log.info('closing a websocket without valid dispatcher credentials');
+          socket.close(POLICY_VIOLATION, 'Authentication required');
+          return;
         }
+        const connection = new DispatcherConnection(socket, {
+          handler: options.handler,
+          states: options.states,
+          maxRegistrations: options.maxRegistrationsPerSocket,
+          reportsOutcomes: path === WEBSOCKET_ALIAS,
+          log: request.log,
+          ...(options.tracePush === undefined ? {} : { tracePush: options.tracePush }),
+        });
+        connections.add(connection);
+        socket.on('close', () => connections.delete(connection));
       },
-    },
-    (socket, request) => {
-      const connection = new DispatcherConnection(socket, {
-        handler: options.handler,
-        maxRegistrations: options.maxRegistrationsPerSocket,
-        log: request.log,
-        ...(options.tracePush === undefined ? {} : { tracePush: options.tracePush }),
-      });
-      connections.add(connection);
-      socket.on('close', () => connections.delete(connection));
-    },
-  );
+    });
+  }
 }

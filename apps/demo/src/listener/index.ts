@@ -1,11 +1,14 @@
 import type { AMQHandler } from '@teal/amq-core';
 import type { FastifyInstance } from 'fastify';
+import type { StateStore } from '../states/index';
 import { registerCallbackRoutes } from './callback';
 import { registerCibaRoute } from './ciba';
 import { registerPowensRoute } from './powens';
 
 export interface ListenerOptions {
   readonly handler: AMQHandler;
+  /** The callback states the dispatcher's clients created: where to redirect, whether to fetch the fragment. */
+  readonly states: StateStore;
   readonly callbackRedirectUrl: string | null;
 }
 
@@ -16,6 +19,7 @@ export async function registerListener(
 ): Promise<void> {
   registerCallbackRoutes(app, {
     handler: options.handler,
+    states: options.states,
     redirectUrl: options.callbackRedirectUrl,
   });
   await registerCibaRoute(app, options.handler);

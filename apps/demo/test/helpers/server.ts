@@ -6,12 +6,16 @@ import type { FastifyInstance } from 'fastify';
 import { type DemoConfig, readConfig } from '../../src/config';
 import { createLogger } from '../../src/logging';
 import { buildServer } from '../../src/server';
+import { createMemoryStateStore } from '../../src/states/memory';
+import type { StateStore } from '../../src/states/store';
 
 export interface TestDemo {
   readonly app: FastifyInstance;
   readonly config: DemoConfig;
   /** The demo's own handler. */
   readonly handler: AMQHandler;
+  /** The callback states the demo reads and writes. */
+  readonly states: StateStore;
   /** A second handler on the same in-process broker, for binding and sending around the demo. */
   readonly peer: AMQHandler;
   readonly inbox: Inbox;
@@ -24,6 +28,8 @@ export interface TestDemoOptions {
   readonly env?: Record<string, string>;
   readonly argv?: readonly string[];
   readonly heartbeatMs?: number;
+  /** The state store; a fresh memory one by default (closed with the demo either way). */
+  readonly states?: StateStore;
 }
 
 /** A demo on a private in-process broker, with a peer handler on the same broker. */
@@ -44,9 +50,11 @@ export async function startTestDemo(options: TestDemoOptions = {}): Promise<Test
   const handler = await connect({ url, logger: silentLogger });
   const peer = await connect({ url, logger: silentLogger });
   const inbox = new Inbox(peer);
+  const states = options.states ?? createMemoryStateStore();
   const app = await buildServer({
     config,
     handler,
+    states,
     logger,
     ...(options.heartbeatMs === undefined ? {} : { heartbeatMs: options.heartbeatMs }),
   });
@@ -55,6 +63,7 @@ export async function startTestDemo(options: TestDemoOptions = {}): Promise<Test
     app,
     config,
     handler,
+    states,
     peer,
     inbox,
     logs,
@@ -62,6 +71,7 @@ export async function startTestDemo(options: TestDemoOptions = {}): Promise<Test
       await app.close();
       await handler.close();
       await peer.close();
+      await states.close();
     },
   };
 }

@@ -36,12 +36,20 @@ export function createMemoryStateStore(options: MemoryStateStoreOptions = {}): S
     }
   }
 
+  /** One full pass, when the store is full: bounded by the cap. */
+  function sweepAll(): void {
+    const at = now();
+    for (const [state, value] of states) {
+      if (value.expiresAt.getTime() <= at) states.delete(state);
+    }
+  }
+
   const timer = setInterval(() => sweep(sweepBatch), options.sweepIntervalMs ?? 30_000);
   timer.unref();
 
   return {
     async put(state, value) {
-      if (!states.has(state) && states.size >= maxStates) sweep(states.size);
+      if (!states.has(state) && states.size >= maxStates) sweepAll();
       if (!states.has(state) && states.size >= maxStates) {
         throw new StateStoreError(
           `the memory state store holds ${maxStates} states, its limit: use a redis:// or postgres:// STATE_STORE_URL, or wait for states to expire`,

@@ -157,9 +157,10 @@ for (const target of targets) {
       expect(await store.get('short')).toBeNull();
       // Removed by the store (TTL or sweep), not only hidden: nothing is left on the server.
       const deadline = Date.now() + 10_000;
-      while ((await target.held(store)) !== null && (await target.held(store))! > 0) {
-        expect(Date.now()).toBeLessThan(deadline);
+      for (let held = await target.held(store); held !== null && held > 0; ) {
+        expect(Date.now(), `${held} state(s) still held 10 s after expiry`).toBeLessThan(deadline);
         await sleep(100);
+        held = await target.held(store);
       }
     });
 

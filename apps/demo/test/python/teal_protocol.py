@@ -5,10 +5,22 @@ frames the dispatcher sends (ServerMessage), used by the tests to check that
 this service is a drop-in for the original's clients.
 """
 
+import sys
 from datetime import datetime
+from pathlib import Path
 from typing import Literal, Optional, Union
 
 from pydantic import AnyHttpUrl, BaseModel
+
+# teal.amq's message models, shared by every Python peer of the tests.
+sys.path.insert(
+    0, str(Path(__file__).resolve().parents[4] / "packages" / "messages" / "test" / "python")
+)
+from teal_amq_models import (  # noqa: E402
+    CallbackMessage,
+    OpenIDCIBACallbackMessage,
+    PowensWebhookMessage,
+)
 
 
 # Client -> server.
@@ -57,49 +69,19 @@ class CallbackCreationFailure(BaseModel):
     detail: str
 
 
-class OpenIDCIBAPushToken(BaseModel):
-    access_token: str
-    token_type: str
-    refresh_token: str
-    expires_at: datetime
-    id_token: Optional[str] = None
+# The dispatcher's frames are the messages with their type (first on the wire).
 
 
-class OpenIDCIBAPushError(BaseModel):
-    error: str
-    error_description: Optional[str] = None
-
-
-class PowensHMACSignature(BaseModel):
-    signature: str
-    payload_prefix: str
-    signature_date: Optional[datetime] = None
-
-
-class CallbackServerMessage(BaseModel):
+class CallbackServerMessage(CallbackMessage):
     type: Literal["callback"] = "callback"
-    timestamp: datetime
-    url: str
-    state: str
 
 
-class OpenIDCIBACallbackServerMessage(BaseModel):
+class OpenIDCIBACallbackServerMessage(OpenIDCIBACallbackMessage):
     type: Literal["openid_ciba_callback"] = "openid_ciba_callback"
-    timestamp: datetime
-    request_id: str
-    access_token: Optional[str] = None
-    push_token: Optional[OpenIDCIBAPushToken] = None
-    push_error: Optional[OpenIDCIBAPushError] = None
 
 
-class PowensWebhookServerMessage(BaseModel):
+class PowensWebhookServerMessage(PowensWebhookMessage):
     type: Literal["powens_webhook"] = "powens_webhook"
-    timestamp: datetime
-    domain: str
-    event: str
-    hmac_signature: Optional[PowensHMACSignature] = None
-    user_token: Optional[str] = None
-    payload: str
 
 
 ServerMessage = Union[

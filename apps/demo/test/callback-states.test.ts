@@ -129,6 +129,26 @@ describe('the Python protocol on /websocket', () => {
     expect(socket.closeCode).toBeNull();
   });
 
+  it('finds the state of a query that starts with &, and redirects there too', async () => {
+    const state = randomKey('amp');
+    await demo.states.put(state, {
+      finalRedirectUrl: 'https://app.example/amp',
+      withFragment: false,
+      expiresAt: new Date(Date.now() + 60_000),
+    });
+    await demo.peer.bindCallbackState(state);
+    const response = await get(`/errback&state=${state}&error=access_denied`);
+    expect(response.status).toBe(302);
+    expect(response.headers.get('location')).toBe('https://app.example/amp');
+    const [message] = await demo.inbox.receive(1);
+    expect(message).toMatchObject({
+      state,
+      url: `${baseUrl}/errback&state=${state}&error=access_denied`,
+    });
+    // Without a state there, the fragment page looks for it in the fragment.
+    expect(await (await get('/callback&code=x')).text()).toContain('raw-callback?full_url=');
+  });
+
   it('handles unknown and expired states as before: a plain answer', async () => {
     const state = randomKey('old');
     await demo.states.put(state, {

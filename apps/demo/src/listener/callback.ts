@@ -23,12 +23,9 @@ export function registerCallbackRoutes(app: FastifyInstance, options: CallbackRo
     properties: { state: { type: 'string', maxLength: MAX_URL_LENGTH } },
   } as const;
 
-  const onRedirect = async (
-    request: FastifyRequest<{ Querystring: { state?: string } }>,
-    reply: FastifyReply,
-  ) => {
+  /** Answers a redirect whose state was found (or not) in its request. */
+  async function onRedirect(request: FastifyRequest, reply: FastifyReply, state: string | null) {
     noStore(reply);
-    const state = request.query.state;
     // The state may be in the fragment, which only the browser knows.
     if (!state) return fragmentPage(reply);
     const stored = await storedStateOf(state, request, reply);
@@ -37,9 +34,18 @@ export function registerCallbackRoutes(app: FastifyInstance, options: CallbackRo
     if (stored?.withFragment) return fragmentPage(reply);
     const url = `${request.protocol}://${request.host}${request.url}`;
     return forward(request, reply, url, state, stored);
-  };
-  app.get('/callback', { schema: { querystring: callbackQuery } }, onRedirect);
-  app.get('/errback', { schema: { querystring: callbackQuery } }, onRedirect);
+  }
+  const withQuery = async (
+    request: FastifyRequest<{ Querystring: { state?: string } }>,
+    reply: FastifyReply,
+  ) => onRedirect(request, reply, request.query.state ?? null);
+  // Some providers start the query with `&` (`/callback&state=a&code=b`): the path holds it.
+  const withAmpersand = async (request: FastifyRequest, reply: FastifyReply) =>
+    onRedirect(request, reply, callbackStateOf(new URL(request.url, 'http://path.invalid')));
+  for (const path of ['/callback', '/errback']) {
+    app.get(path, { schema: { querystring: callbackQuery } }, withQuery);
+    app.get(`${path}&*`, withAmpersand);
+  }
 
   app.get<{ Querystring: { full_url: string } }>(
     '/raw-callback',

@@ -12,6 +12,8 @@ import {
 
 export { DemoConfigError } from './config-readers';
 
+import { STATE_STORE_SCHEMES, TABLE_NAME } from './states/index';
+
 /** Which half of TeaL this process runs. */
 export type Role = 'listener' | 'dispatcher' | 'both';
 
@@ -24,7 +26,9 @@ export interface DemoConfig {
   readonly host: string;
   /** `0` picks a free port. */
   readonly port: number;
-  /** The password of `anonymous` on `GET /ws`. */
+  /** Where callback states live: `memory://`, `redis://…` or `postgres://…`. */
+  readonly stateStoreUrl: string;
+  /** The password of `anonymous` on `GET /websocket` and `GET /ws`. */
   readonly dispatcherPassword: string;
   /** Whether the password was generated at start (and must be printed). */
   readonly isPasswordGenerated: boolean;
@@ -70,6 +74,7 @@ export function readConfig(env: Env, argv: readonly string[] = []): DemoConfig {
     role: readRole(argv),
     amqpUrl: readBrokerUrl(env.AMQP_URL || 'memory://'),
     exchangePrefix: env.AMQP_EXCHANGE_PREFIX ?? '',
+    stateStoreUrl: readStateStoreUrl(env.STATE_STORE_URL || 'memory://'),
     host: env.HOST || '127.0.0.1',
     port: readInteger(env, 'PORT', 8080, 0, 65_535),
     dispatcherPassword: password ?? randomBytes(18).toString('base64url'),
@@ -124,6 +129,34 @@ function readBrokerUrl(url: string): string {
       'AMQP_URL',
       `has the unsupported scheme ${protocol}: use memory:, amqp:, amqps:, redis:, rediss:, nats: or tls:`,
     );
+  }
+  return url;
+}
+
+function readStateStoreUrl(url: string): string {
+  const name = 'STATE_STORE_URL';
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new DemoConfigError(name, 'is not a valid URL (example: redis://127.0.0.1:6379)');
+  }
+  if (!STATE_STORE_SCHEMES.includes(parsed.protocol)) {
+    throw new DemoConfigError(
+      name,
+      `has the unsupported scheme ${parsed.protocol}: use memory:, redis:, rediss:, postgres: or postgresql:`,
+    );
+  }
+  const table = parsed.searchParams.get('table');
+  if (table !== null && !TABLE_NAME.test(table)) {
+    throw new DemoConfigError(
+      name,
+      'has a table parameter that is not a plain table name (lower-case letters, digits and _, at most 63)',
+    );
+  }
+  const keyPrefix = parsed.searchParams.get('key_prefix');
+  if (keyPrefix !== null && keyPrefix.length > 256) {
+    throw new DemoConfigError(name, 'has a key_prefix parameter longer than 256 characters');
   }
   return url;
 }

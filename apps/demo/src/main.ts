@@ -5,6 +5,7 @@ import { startBanner } from './banner';
 import { type DemoConfig, DemoConfigError, readConfig } from './config';
 import { ServiceState } from './health';
 import { amqLoggerOf, createLogger } from './logging';
+import { openStateStore, type StateStore } from './states/index';
 import { startTelemetry, type Telemetry } from './telemetry/index';
 
 let config: DemoConfig;
@@ -23,6 +24,7 @@ const { buildServer } = await import('./server');
 const log = createLogger(config.logLevel, undefined, telemetry?.logFields);
 const state = new ServiceState();
 let handler: AMQHandler | null = null;
+let states: StateStore | null = null;
 let app: FastifyInstance | null = null;
 let stopping: Promise<void> | null = null;
 
@@ -43,6 +45,7 @@ function stop(code: number): Promise<void> {
     try {
       await handler?.close({ drainTimeoutMs: config.drainTimeoutMs });
       await app?.close();
+      await states?.close();
       await telemetry?.shutdown();
     } catch (error) {
       log.error({ err: error }, 'stopping failed');
@@ -77,9 +80,23 @@ try {
   await stop(1);
 }
 
-if (stopping === null && handler !== null) {
+if (stopping === null) {
   try {
-    app = await buildServer({ config, handler, logger: log, telemetry, state });
+    states = await openStateStore(config.stateStoreUrl);
+    // Checked at start: a wrong URL or an unreachable store stops the service with its reason.
+    await states.ping();
+  } catch (error) {
+    log.fatal(
+      { stateStore: redactUrl(config.stateStoreUrl) },
+      `cannot use the state store (STATE_STORE_URL): ${(error as Error).message}`,
+    );
+    await stop(1);
+  }
+}
+
+if (stopping === null && handler !== null && states !== null) {
+  try {
+    app = await buildServer({ config, handler, states, logger: log, telemetry, state });
     await app.listen({ host: config.host, port: config.port });
   } catch (error) {
     log.fatal(

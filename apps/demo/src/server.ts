@@ -3,7 +3,8 @@ import type { AMQHandler } from '@teal/amq-core';
 import { type FastifyInstance, fastify, LogController } from 'fastify';
 import type { Logger as PinoLogger } from 'pino';
 import type { DemoConfig } from './config';
-import { registerDispatcher } from './dispatcher/routes';
+import { registerMetadataRoute } from './dispatcher/metadata';
+import { registerDispatcher, WEBSOCKET_PATH } from './dispatcher/routes';
 import { answerFrameworkError, registerPlainTextErrors } from './errors';
 import { registerHealthRoutes, ServiceState } from './health';
 import { applyHttpLimits, httpServerOptions } from './http-limits';
@@ -12,12 +13,15 @@ import { replyText } from './listener/replies';
 import { registerPage } from './page/routes';
 import { registerRequestGuards } from './request-guards';
 import { registerRequestIds, requestIdOf } from './request-ids';
+import type { StateStore } from './states/index';
 import type { Telemetry } from './telemetry/index';
 
 export interface ServerOptions {
   readonly config: DemoConfig;
   /** The connected handler: the listener sends on it, the dispatcher binds on it. */
   readonly handler: AMQHandler;
+  /** The callback states: written by the dispatcher's `create`, read by the listener; `ping()` tells whether it answers. */
+  readonly states: StateStore;
   readonly logger: PinoLogger;
   /** How often the dispatcher pings idle WebSockets. */
   readonly heartbeatMs?: number;
@@ -29,12 +33,19 @@ export interface ServerOptions {
 
 /** Builds the Fastify app of the configured role, ready to listen (or to `inject` in tests). */
 export async function buildServer(options: ServerOptions): Promise<FastifyInstance> {
-  const { config, handler } = options;
+  const { config, handler, states } = options;
   const telemetry = options.telemetry ?? null;
   const state = options.state ?? new ServiceState();
   state.addReadinessCheck({
     failure: 'not connected to the broker',
     isReady: () => handler.isConnected,
+  });
+  state.addReadinessCheck({
+    failure: 'the state store does not answer',
+    isReady: async () => {
+      await states.ping();
+      return true;
+    },
   });
   const app = fastify({
     loggerInstance: options.logger,
@@ -61,6 +72,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   if (hasDispatcher) {
     await registerDispatcher(app, {
       handler,
+      states,
       password: config.dispatcherPassword,
       maxRegistrationsPerSocket: config.maxRegistrationsPerSocket,
       maxFrameBytes: config.maxFrameBytes,
@@ -73,12 +85,14 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       if (config.rateLimitPerMinute > 0) await registerRateLimit(scope, config.rateLimitPerMinute);
       await registerListener(scope, {
         handler,
+        states,
         callbackRedirectUrl: config.callbackRedirectUrl,
         publicUrl: config.listenerUrl,
       });
     });
   }
   if (hasDispatcher) {
+    registerMetadataRoute(app, { listenerUrl: config.listenerUrl, websocketPath: WEBSOCKET_PATH });
     await registerPage(app, {
       listenerUrl: config.listenerUrl,
       brokerName: new URL(config.amqpUrl).protocol.replace(/:$/, ''),

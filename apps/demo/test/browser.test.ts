@@ -115,5 +115,13 @@ describeIfAvailable(
       if (process.env.UPDATE_SCREENSHOT === '1')
         await page.screenshot({ path: README_SCREENSHOT, fullPage: true });
     }, 60_000);
+
+    it('says the password is wrong when the dispatcher closes with 1008, and does not retry', async () => {
+      const wrong = await context.newPage();
+      await wrong.goto(`${baseUrl}/#password=not-the-password`);
+      await wrong.waitForSelector('[data-testid=connection][data-state=refused]', TIMEOUT);
+      expect(await wrong.isVisible('#password-form')).toBe(true);
+      await wrong.close();
+    }, 60_000);
   },
 );

@@ -17,6 +17,7 @@ describe('readConfig', () => {
     expect(config).toMatchObject({
       role: 'both',
       amqpUrl: 'memory://',
+      stateStoreUrl: 'memory://',
       exchangePrefix: '',
       host: '127.0.0.1',
       port: 8080,
@@ -89,6 +90,10 @@ describe('readConfig', () => {
     [{ RATE_LIMIT_PER_MINUTE: '1.5' }, 'RATE_LIMIT_PER_MINUTE'],
     [{ SHUTDOWN_TIMEOUT_MS: '10' }, 'SHUTDOWN_TIMEOUT_MS'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+    [{ STATE_STORE_URL: 'not a url' }, 'STATE_STORE_URL'],
+    [{ STATE_STORE_URL: 'mysql://host/db' }, 'STATE_STORE_URL'],
+    [{ STATE_STORE_URL: 'postgres://host/db?table=x;drop' }, 'STATE_STORE_URL'],
+    [{ STATE_STORE_URL: `redis://host?key_prefix=${'k'.repeat(257)}` }, 'STATE_STORE_URL'],
   ])('refuses %o, naming %s', (env, variable) => {
     const error = refusal(env);
     expect(error.variable).toBe(variable);
@@ -120,6 +125,18 @@ describe('readConfig', () => {
 
   it('never shows the broker password of a bad AMQP_URL', () => {
     expect(refusal({ AMQP_URL: 'gopher://user:hunter2@host' }).message).not.toContain('hunter2');
+  });
+
+  it('takes the state stores of STATE_STORE_URL, and never shows their password', () => {
+    for (const url of [
+      'redis://:pw@127.0.0.1:6379/2?key_prefix=app:',
+      'rediss://host',
+      'postgres://u:pw@host/db?table=teal_states',
+      'postgresql://host/db',
+    ]) {
+      expect(readConfig({ STATE_STORE_URL: url }).stateStoreUrl).toBe(url);
+    }
+    expect(refusal({ STATE_STORE_URL: 'mysql://u:hunter2@host' }).message).not.toContain('hunter2');
   });
 
   it.each([

@@ -1,5 +1,6 @@
 import { probeBroker, randomKey, randomPrefix } from '@teal/amq-core/testing';
 import { computePowensSignature, decodeMessage, verifyPowensWebhook } from '@teal/messages';
+import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type DemoProcess, startDemoProcess } from './helpers/process';
 import { deleteRabbitExchanges } from './helpers/rabbit';
@@ -18,10 +19,26 @@ const BROKERS = [
   { name: 'NATS', url: process.env.NATS_URL ?? 'nats://127.0.0.1:4222' },
 ];
 
+const POSTGRES_URL = process.env.POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** A state store both processes share, on keys or a table no other test uses. */
+function sharedStateStore(index: number, prefix: string): { url: string; table: string | null } {
+  const token = prefix.replace(/[^a-z0-9]/gi, '').toLowerCase();
+  const url = new URL(index % 2 === 0 ? POSTGRES_URL : REDIS_URL);
+  if (url.protocol.startsWith('postgres')) {
+    const table = `e2e_states_${token}`;
+    url.searchParams.set('table', table);
+    return { url: url.toString(), table };
+  }
+  url.searchParams.set('key_prefix', `e2e:${token}:`);
+  return { url: url.toString(), table: null };
+}
+
 const PASSWORD = 'e2e-password';
 const SECRET = 'e2e-webhook-secret';
 
-for (const broker of BROKERS) {
+for (const [index, broker] of BROKERS.entries()) {
   describeIfAvailable(
     `listener and dispatcher as two processes over ${broker.name}`,
     await probeBroker(broker.url),
@@ -30,6 +47,7 @@ for (const broker of BROKERS) {
       let dispatcher: DemoProcess;
       let client: TestSocket;
       const prefix = randomPrefix();
+      const states = sharedStateStore(index, prefix);
 
       beforeAll(async () => {
         // They share nothing but the broker, and a prefix no other test uses.
@@ -40,6 +58,7 @@ for (const broker of BROKERS) {
           PORT: '0',
           DISPATCHER_PASSWORD: PASSWORD,
           LOG_LEVEL: 'warn',
+          STATE_STORE_URL: states.url,
         };
         const started = await Promise.allSettled([
           startDemoProcess('listener', env),
@@ -64,7 +83,28 @@ for (const broker of BROKERS) {
         await client?.close();
         await Promise.all([listener?.stop(), dispatcher?.stop()]);
         if (broker.url.startsWith('amqp')) await deleteRabbitExchanges(broker.url, prefix);
+        if (states.table !== null) await dropTable(states.table);
       }, 30_000);
+
+      it(`redirects (302) where the dispatcher's create said, through the shared ${new URL(states.url).protocol.replace(':', '')} state store`, async () => {
+        const state = randomKey('created');
+        const created = await client.request({
+          create: {
+            type: 'callback',
+            state,
+            final_redirect_url: 'https://app.example/after-login',
+            expires_at: new Date(Date.now() + 300_000).toISOString(),
+          },
+          register_to: { type: 'callback', state },
+        });
+        expect(created.type).toBe('registered');
+        const response = await fetch(`${listener.url}/callback?state=${state}&code=c`, {
+          redirect: 'manual',
+        });
+        expect(response.status).toBe(302);
+        expect(response.headers.get('location')).toBe('https://app.example/after-login');
+        await client.next((f) => f.type === 'callback' && f.state === state, 'the callback');
+      });
 
       it('reports both processes connected to the broker', async () => {
         for (const service of [listener, dispatcher]) {
@@ -90,8 +130,11 @@ for (const broker of BROKERS) {
       it('carries a signed Powens webhook whose signature verifies with the secret', async () => {
         const domain = randomKey('bank');
         expect(
-          (await client.request({ register_to: { type: 'powens_domain', powens_domain: domain } }))
-            .type,
+          (
+            await client.request({
+              register_to: { type: 'powens_domain', powens_domain: `${domain}.biapi.pro` },
+            })
+          ).type,
         ).toBe('registered');
         const path = `/powens-webhook/${domain}.biapi.pro/CONNECTION_SYNCED`;
         const date = new Date().toISOString();
@@ -140,4 +183,14 @@ for (const broker of BROKERS) {
       });
     },
   );
+}
+
+async function dropTable(table: string): Promise<void> {
+  const client = new pg.Client({ connectionString: POSTGRES_URL });
+  await client.connect();
+  try {
+    await client.query(`DROP TABLE IF EXISTS ${table}`);
+  } finally {
+    await client.end();
+  }
 }

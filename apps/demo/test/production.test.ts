@@ -6,6 +6,7 @@ import { readConfig } from '../src/config';
 import { ServiceState } from '../src/health';
 import { createLogger } from '../src/logging';
 import { buildServer } from '../src/server';
+import { createMemoryStateStore } from '../src/states/memory';
 import { describeIfAvailable } from './helpers/require';
 import { listen, startTestDemo, type TestDemo } from './helpers/server';
 import { basic, TestSocket, UpgradeRefused } from './helpers/websocket';
@@ -209,7 +210,12 @@ describeIfAvailable(
         exchangePrefix: randomPrefix(),
         logger: silentLogger,
       });
-      const app = await buildServer({ config, handler, logger: createLogger('silent') });
+      const app = await buildServer({
+        config,
+        handler,
+        states: createMemoryStateStore(),
+        logger: createLogger('silent'),
+      });
       try {
         const state = 's'.repeat(300);
         const callback = await app.inject({ url: `/callback?state=${state}` });

@@ -31,13 +31,16 @@ describe('roles', () => {
     demo = await startTestDemo();
     expect((await demo.app.inject({ url: '/' })).statusCode).toBe(200);
     expect((await demo.app.inject({ url: '/raw-callback' })).statusCode).toBe(400);
-    expect((await demo.app.inject({ url: '/ws' })).statusCode).toBe(401);
+    // Plain HTTP on the WebSocket's paths: told to upgrade.
+    expect((await demo.app.inject({ url: '/ws' })).statusCode).toBe(426);
+    expect((await demo.app.inject({ url: '/websocket' })).statusCode).toBe(426);
   });
 
   it('serves no page and no WebSocket as a listener', async () => {
     demo = await startTestDemo({ argv: ['--role', 'listener'] });
     expect((await demo.app.inject({ url: '/' })).statusCode).toBe(404);
     expect((await demo.app.inject({ url: '/ws' })).statusCode).toBe(404);
+    expect((await demo.app.inject({ url: '/websocket' })).statusCode).toBe(404);
     expect((await demo.app.inject({ url: '/callback?state=x' })).statusCode).toBe(200);
     expect((await demo.app.inject({ url: '/healthz' })).statusCode).toBe(200);
   });

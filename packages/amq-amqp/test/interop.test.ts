@@ -9,6 +9,7 @@ import {
   encodeMessage,
   type Message,
   openIDCIBACallbackMessage,
+  parseDatetime,
   powensWebhookMessage,
   routingKeyOf,
 } from '@teal/messages';
@@ -91,6 +92,18 @@ function samples(tag: string): Message[] {
 /** A message as the Python peer hands it over: its wire fields, parsed. */
 function wireFields(message: Message): Record<string, unknown> {
   return JSON.parse(encodeMessage(message)) as Record<string, unknown>;
+}
+
+// What encoders write: naive UTC with microseconds, or the same with +00:00.
+const WRITTEN_DATETIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}(?:\+00:00)?$/;
+
+/** A message as the Python peer prints what it parsed: datetimes in UTC, ms, `Z`. */
+function printedByPeer(message: Message): Record<string, unknown> {
+  return JSON.parse(encodeMessage(message), (_key, value: unknown) =>
+    typeof value === 'string' && WRITTEN_DATETIME.test(value)
+      ? parseDatetime(value)?.toISOString()
+      : value,
+  ) as Record<string, unknown>;
 }
 
 describeWithBroker('amqp interop with a Python aio-pika + pydantic peer', unavailable, () => {
@@ -190,7 +203,7 @@ describeWithBroker('amqp interop with a Python aio-pika + pydantic peer', unavai
       30_000,
     );
     receivers.forEach(({ lines }, index) => {
-      expect(JSON.parse(lines[1]!)).toEqual(wireFields(messages[index]!));
+      expect(JSON.parse(lines[1]!)).toEqual(printedByPeer(messages[index]!));
     });
   });
 
@@ -209,7 +222,7 @@ describeWithBroker('amqp interop with a Python aio-pika + pydantic peer', unavai
     const sender = await handler(exchangePrefix);
     await sender.send(message);
     await waitFor(() => receiver.lines.length >= 3, 'the Python receiver to parse it', 30_000);
-    expect(JSON.parse(receiver.lines[1]!)).toEqual(wireFields(message));
+    expect(JSON.parse(receiver.lines[1]!)).toEqual(printedByPeer(message));
     const meta = JSON.parse(receiver.lines[2]!.replace(/^META /, '')) as {
       headers: Record<string, string>;
       body: string;

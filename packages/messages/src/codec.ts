@@ -1,4 +1,4 @@
-import { isWritableInstant, parseDatetime } from './datetime';
+import { formatAwareDatetime, formatDatetime, isWritableInstant, parseDatetime } from './datetime';
 import { MessageDecodeError, MessageValidationError } from './errors';
 import { describeIssue } from './issues';
 import { messageShapes, messageWires } from './schemas';
@@ -63,7 +63,9 @@ export function assertMessage(message: Message): void {
 
 /**
  * Encodes a message as the compact JSON body the Python original reads:
- * snake_case keys, UTC datetimes with `Z`, `null` for absent optionals.
+ * snake_case keys, `timestamp` and `expires_at` in naive UTC with six
+ * fraction digits (`2023-06-01T12:34:56.789000`, as `datetime.utcnow()` is
+ * written), `signature_date` with its offset (`+00:00`), `null` for absent optionals.
  * Throws `MessageValidationError` for a message of the wrong shape.
  */
 export function encodeMessage(message: Message): string {
@@ -99,18 +101,22 @@ function isPlainCallback(message: Message): boolean {
 function toWire(message: Message): Record<string, unknown> {
   switch (message.kind) {
     case 'callback':
-      return { timestamp: message.timestamp.toISOString(), url: message.url, state: message.state };
+      return {
+        timestamp: formatDatetime(message.timestamp),
+        url: message.url,
+        state: message.state,
+      };
     case 'openid_ciba_callback': {
       const { pushToken, pushError } = message;
       return {
-        timestamp: message.timestamp.toISOString(),
+        timestamp: formatDatetime(message.timestamp),
         request_id: message.requestId,
         access_token: message.accessToken,
         push_token: pushToken && {
           access_token: pushToken.accessToken,
           token_type: pushToken.tokenType,
           refresh_token: pushToken.refreshToken,
-          expires_at: pushToken.expiresAt.toISOString(),
+          expires_at: formatDatetime(pushToken.expiresAt),
           id_token: pushToken.idToken,
         },
         push_error: pushError && {
@@ -122,13 +128,13 @@ function toWire(message: Message): Record<string, unknown> {
     case 'powens_webhook': {
       const signature = message.hmacSignature;
       return {
-        timestamp: message.timestamp.toISOString(),
+        timestamp: formatDatetime(message.timestamp),
         domain: message.domain,
         event: message.event,
         hmac_signature: signature && {
           signature: signature.signature,
           payload_prefix: signature.payloadPrefix,
-          signature_date: signature.signatureDate?.toISOString() ?? null,
+          signature_date: signature.signatureDate && formatAwareDatetime(signature.signatureDate),
         },
         user_token: message.userToken,
         payload: message.payload,

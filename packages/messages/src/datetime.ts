@@ -14,8 +14,13 @@ const LAST_WRITABLE_INSTANT = Date.parse('9999-12-31T23:59:59.999Z');
  * also when it has no offset.
  */
 export function parseDatetime(text: string, requireOffset = false): Date | null {
-  // Fast path for what encoders write (`2023-06-01T12:34:56.789Z`): exact when it round-trips.
-  if (text.length === 24 && text.charCodeAt(23) === 90 /* Z */) {
+  // Fast paths for what encoders write: exact when they round-trip.
+  if (!requireOffset && text.length === 26 && text.endsWith('000')) {
+    // Naive UTC with microseconds (`2023-06-01T12:34:56.789000`), as encoders write it.
+    const date = new Date(`${text.slice(0, 23)}Z`);
+    if (isWritableInstant(date) && formatDatetime(date) === text) return date;
+  } else if (text.length === 24 && text.charCodeAt(23) === 90 /* Z */) {
+    // What the first encoders wrote (`2023-06-01T12:34:56.789Z`).
     const date = new Date(text);
     if (!Number.isNaN(date.getTime()) && date.toISOString() === text) return date;
   }
@@ -51,9 +56,24 @@ export function isWritableInstant(date: Date): boolean {
   return time >= FIRST_WRITABLE_INSTANT && time <= LAST_WRITABLE_INSTANT;
 }
 
-/** Formats an instant the way encoders write it: UTC, milliseconds, `Z`. */
+/**
+ * Formats an instant the way the Python original writes `datetime.utcnow()`
+ * (and so the way encoders write `timestamp` and `expires_at`): naive UTC,
+ * six fraction digits, no offset: `2023-06-01T12:34:56.789000`. Python code
+ * subtracts `datetime.utcnow()` from such values, which raises on an aware one.
+ */
 export function formatDatetime(date: Date): string {
-  return date.toISOString();
+  const iso = date.toISOString();
+  return `${iso.slice(0, 23)}000`;
+}
+
+/**
+ * Formats an instant with its offset, as pydantic writes an aware datetime
+ * (`2023-06-01T12:34:56.789000+00:00`): how encoders write `signature_date`.
+ * A `Date` holds no offset, so it is always written in UTC.
+ */
+export function formatAwareDatetime(date: Date): string {
+  return `${formatDatetime(date)}+00:00`;
 }
 
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];

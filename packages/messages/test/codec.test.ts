@@ -144,7 +144,7 @@ describe('constructors', () => {
 });
 
 describe('encodeMessage', () => {
-  it('writes compact snake_case JSON with Z datetimes and explicit nulls', () => {
+  it('writes compact snake_case JSON with naive UTC datetimes, as Python writes utcnow(), and explicit nulls', () => {
     const message = openIDCIBACallbackMessage({
       requestId: 'req-1',
       pushToken: {
@@ -157,9 +157,9 @@ describe('encodeMessage', () => {
       timestamp: at,
     });
     expect(encodeMessage(message)).toBe(
-      '{"timestamp":"2023-06-01T12:34:56.789Z","request_id":"req-1","access_token":null,' +
+      '{"timestamp":"2023-06-01T12:34:56.789000","request_id":"req-1","access_token":null,' +
         '"push_token":{"access_token":"at","token_type":"Bearer","refresh_token":"rt",' +
-        '"expires_at":"2023-06-01T12:34:56.500Z","id_token":null},"push_error":null}',
+        '"expires_at":"2023-06-01T12:34:56.500000","id_token":null},"push_error":null}',
     );
   });
 
@@ -167,7 +167,7 @@ describe('encodeMessage', () => {
     expect(
       JSON.parse(encodeMessage(callbackMessage({ url: 'u', state: 's', timestamp: at }))),
     ).toEqual({
-      timestamp: '2023-06-01T12:34:56.789Z',
+      timestamp: '2023-06-01T12:34:56.789000',
       url: 'u',
       state: 's',
     });
@@ -179,13 +179,33 @@ describe('encodeMessage', () => {
       timestamp: at,
     });
     expect(JSON.parse(encodeMessage(webhook))).toEqual({
-      timestamp: '2023-06-01T12:34:56.789Z',
+      timestamp: '2023-06-01T12:34:56.789000',
       domain: 'd.biapi.pro',
       event: 'E',
       hmac_signature: { signature: 'AAAA', payload_prefix: 'POST./p.x.', signature_date: null },
       user_token: null,
       payload: '{"a": 1}',
     });
+  });
+
+  it('writes signature_date with its offset and naive datetimes without one, as pydantic does', () => {
+    const webhook = powensWebhookMessage({
+      domain: 'd.biapi.pro',
+      event: 'E',
+      payload: '',
+      userToken: 'u',
+      hmacSignature: {
+        signature: 'AAAA',
+        payloadPrefix: 'POST./p.2023-06-01T14:34:56+02:00.',
+        signatureDate: new Date('2023-06-01T14:34:56+02:00'),
+      },
+      timestamp: new Date('2023-06-01T12:34:57Z'),
+    });
+    const wire = JSON.parse(encodeMessage(webhook));
+    // Six fraction digits even when they are zeros: fixed width, as utcnow() nearly always is.
+    expect(wire.timestamp).toBe('2023-06-01T12:34:57.000000');
+    expect(wire.hmac_signature.signature_date).toBe('2023-06-01T12:34:56.000000+00:00');
+    expect(decodeMessage('powens_webhook', JSON.stringify(wire))).toEqual(webhook);
   });
 
   it('refuses a message of the wrong shape', () => {

@@ -2,19 +2,31 @@ import type { AMQHandler, KeySubscription } from '@teal/amq-core';
 import type { Message } from '@teal/messages';
 import type { FastifyBaseLogger } from 'fastify';
 import type { RawData, WebSocket } from 'ws';
+import type { StateStore } from '../states/index';
 import {
   acknowledgementFrame,
+  type CallbackCreation,
   type ClientAction,
+  creationFailureFrame,
+  creationFailureOf,
   errorFrame,
   messageFrame,
-  parseClientMessage,
+  parseClientFrame,
   type Registration,
 } from './protocol';
 
 export interface ConnectionOptions {
   /** The handler the socket's keys are subscribed on; it shares one broker binding per key. */
   readonly handler: AMQHandler;
+  /** Where `create` stores callback states for the listener. */
+  readonly states: StateStore;
   readonly maxRegistrations: number;
+  /**
+   * Whether the client is told what became of each frame (`registered`,
+   * `unregistered`, `error`): this service's addition, for its page on `/ws`.
+   * The Python dispatcher's clients (`/websocket`) know no such frames.
+   */
+  readonly reportsOutcomes: boolean;
   readonly log: FastifyBaseLogger;
   /** Pushes a message as a span of its trace, when telemetry is on. */
   readonly tracePush?: (
@@ -25,6 +37,9 @@ export interface ConnectionOptions {
 
 // A client this far behind is too slow to keep: it would hold messages in memory.
 const MAX_BUFFERED_BYTES = 8 * 1_048_576;
+// Frames are handled one after the other, as the Python dispatcher does; a client
+// that sends faster than the state store answers has the excess refused.
+const MAX_WAITING_FRAMES = 32;
 
 /**
  * One dispatcher WebSocket: a subscription of the handler per registered
@@ -36,6 +51,8 @@ export class DispatcherConnection {
   readonly #registrations = new Map<string, KeySubscription<Message>>();
   #isClosed = false;
   #isAlive = true;
+  #handled: Promise<void> = Promise.resolve();
+  #waitingFrames = 0;
 
   constructor(socket: WebSocket, options: ConnectionOptions) {
     this.#socket = socket;
@@ -74,19 +91,69 @@ export class DispatcherConnection {
 
   #onMessage(data: RawData, isBinary: boolean): void {
     if (isBinary) {
-      this.#send(errorFrame('binary frames are not understood: send JSON text'));
+      this.#refuse('binary frames are not understood: send JSON text');
       return;
     }
-    const request = parseClientMessage(rawText(data));
-    if ('error' in request) {
-      this.#send(errorFrame(request.error));
+    if (this.#waitingFrames >= MAX_WAITING_FRAMES) {
+      this.#refuse(`${MAX_WAITING_FRAMES} frames are already waiting: wait for their answers`);
       return;
     }
-    if (request.action === 'register_to') {
-      void this.#register(request.registration);
-    } else {
-      this.#unregister(request.registration);
+    this.#waitingFrames++;
+    const text = rawText(data);
+    this.#handled = this.#handled
+      .then(() => this.#handle(text))
+      .catch((error: unknown) => this.#options.log.error({ err: error }, 'a frame failed'))
+      .finally(() => {
+        this.#waitingFrames--;
+      });
+  }
+
+  /** One frame: `create` first (a refusal skips the rest), then `register_to`, then `unregister_from`. */
+  async #handle(text: string): Promise<void> {
+    if (this.#isClosed) return;
+    const frame = parseClientFrame(text);
+    if ('error' in frame) {
+      this.#refuse(frame.error);
+      return;
     }
+    if (frame.create !== null && !(await this.#create(frame.create))) return;
+    // Closed while the state was stored: a subscription made now would never end.
+    if (this.#isClosed) return;
+    // Not awaited: the binding's outcome is reported when known, and later frames go on.
+    if (frame.registerTo !== null) void this.#register(frame.registerTo);
+    if (frame.unregisterFrom !== null) this.#unregister(frame.unregisterFrom);
+  }
+
+  /** Stores a callback state; returns whether it did, having told the client otherwise. */
+  async #create(creation: CallbackCreation): Promise<boolean> {
+    const failure = creationFailureOf(creation, new Date());
+    if (failure !== null) {
+      this.#send(creationFailureFrame(creation.state, failure));
+      return false;
+    }
+    try {
+      await this.#options.states.put(creation.state, {
+        finalRedirectUrl: creation.finalRedirectUrl,
+        withFragment: creation.withFragment,
+        expiresAt: creation.expiresAt,
+      });
+      return true;
+    } catch (error) {
+      this.#options.log.warn({ err: error }, 'storing a callback state failed');
+      this.#send(
+        creationFailureFrame(
+          creation.state,
+          'The callback state could not be stored: retry later.',
+        ),
+      );
+      return false;
+    }
+  }
+
+  /** A frame that is not understood: ignored, as the Python dispatcher does, or reported on `/ws`. */
+  #refuse(reason: string): void {
+    if (this.#options.reportsOutcomes) this.#send(errorFrame(reason));
+    else this.#options.log.debug({ reason }, 'ignoring a websocket frame');
   }
 
   async #register(registration: Registration): Promise<void> {
@@ -94,10 +161,8 @@ export class DispatcherConnection {
     let subscription = this.#registrations.get(id);
     if (subscription === undefined) {
       if (this.#registrations.size >= this.#options.maxRegistrations) {
-        this.#send(
-          errorFrame(
-            `register_to: this connection already waits on ${this.#options.maxRegistrations} keys, the limit: unregister_from one first`,
-          ),
+        this.#refuse(
+          `register_to: this connection already waits on ${this.#options.maxRegistrations} keys, the limit: unregister_from one first`,
         );
         return;
       }
@@ -110,11 +175,11 @@ export class DispatcherConnection {
     } catch (error) {
       if (this.#registrations.get(id) === subscription) this.#registrations.delete(id);
       this.#options.log.warn({ err: error, kind: registration.kind }, 'binding a key failed');
-      this.#send(errorFrame(`register_to: the broker could not bind the key: ${describe(error)}`));
+      this.#refuse(`register_to: the broker could not bind the key: ${describe(error)}`);
       return;
     }
     if (this.#registrations.get(id) === subscription) {
-      this.#send(acknowledgementFrame('register_to', registration));
+      this.#report(acknowledgementFrame('register_to', registration));
     }
   }
 
@@ -132,7 +197,7 @@ export class DispatcherConnection {
     const subscription = this.#registrations.get(id);
     this.#registrations.delete(id);
     void subscription?.return();
-    this.#send(acknowledgementFrame('unregister_from' satisfies ClientAction, registration));
+    this.#report(acknowledgementFrame('unregister_from' satisfies ClientAction, registration));
   }
 
   #onClose(): void {
@@ -143,6 +208,11 @@ export class DispatcherConnection {
 
   #send(frame: string): void {
     if (!this.#isClosed) this.#socket.send(frame);
+  }
+
+  /** Sends one of this service's own outcome frames, to the clients that know them. */
+  #report(frame: string): void {
+    if (this.#options.reportsOutcomes) this.#send(frame);
   }
 }
 

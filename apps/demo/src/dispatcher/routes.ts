@@ -4,11 +4,14 @@ import type { Message } from '@teal/messages';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { replyText } from '../listener/replies';
+import type { StateStore } from '../states/index';
 import { hasDispatcherCredentials } from './auth';
 import { DispatcherConnection } from './connection';
 
 export interface DispatcherOptions {
   readonly handler: AMQHandler;
+  /** Where `create` stores callback states for the listener. */
+  readonly states: StateStore;
   readonly password: string;
   readonly maxRegistrationsPerSocket: number;
   /** The largest frame a client may send (`WS_MAX_FRAME_BYTES`). */
@@ -24,8 +27,15 @@ export interface DispatcherOptions {
 
 const MAX_CLIENT_FRAME_BYTES = 64 * 1024;
 
+/** The WebSocket of the Python dispatcher's protocol, and this service's alias, which adds outcome frames. */
+export const WEBSOCKET_PATH = '/websocket';
+const WEBSOCKET_ALIAS = '/ws';
+
+// RFC 6455's "policy violation", with the reason the Python dispatcher gives.
+const POLICY_VIOLATION = 1008;
+
 /**
- * `GET /ws`: the WebSocket dispatcher. Each key a client registers is a
+ * `GET /websocket` (and `GET /ws`): the WebSocket dispatcher. Each key a client registers is a
  * subscription of the handler, whose messages are pushed to the client;
  * clients waiting on one key share its broker binding.
  */
@@ -45,35 +55,38 @@ export async function registerDispatcher(
   heartbeat.unref();
   app.addHook('onClose', async () => clearInterval(heartbeat));
 
-  app.get(
-    '/ws',
-    {
-      websocket: true,
-      // Refused before the upgrade: a client with wrong credentials never gets a socket.
-      preValidation: async (request, reply) => {
+  for (const path of [WEBSOCKET_PATH, WEBSOCKET_ALIAS]) {
+    app.route({
+      method: 'GET',
+      url: path,
+      handler: (_request, reply) =>
+        replyText(
+          reply.header('upgrade', 'websocket'),
+          426,
+          `${path} is the dispatcher's WebSocket: connect to it with a WebSocket client.`,
+        ),
+      wsHandler: (socket, request) => {
+        // Checked after the upgrade, as the Python dispatcher does: its clients expect a close, not an HTTP error.
         if (!hasDispatcherCredentials(request, options.password)) {
-          reply.header('www-authenticate', 'Basic realm="teal-dispatcher", charset="UTF-8"');
-          return replyText(
-            reply,
-            401,
-            'The dispatcher needs the user anonymous and its password, as HTTP Basic or ?credentials=<base64 of anonymous:password>.',
-          );
+          request.log.info('closing a websocket without valid dispatcher credentials');
+          socket.close(POLICY_VIOLATION, 'Authentication required');
+          return;
         }
+        // The upgrade has no answer to log once sent: this is its one line.
+        request.log.info({ req: request }, 'websocket opened');
+        const connection = new DispatcherConnection(socket, {
+          handler: options.handler,
+          states: options.states,
+          maxRegistrations: options.maxRegistrationsPerSocket,
+          reportsOutcomes: path === WEBSOCKET_ALIAS,
+          log: request.log,
+          ...(options.tracePush === undefined ? {} : { tracePush: options.tracePush }),
+        });
+        connections.add(connection);
+        socket.on('close', () => connections.delete(connection));
       },
-    },
-    (socket, request) => {
-      // The upgrade has no answer to log once sent: this is its one line.
-      request.log.info({ req: request }, 'websocket opened');
-      const connection = new DispatcherConnection(socket, {
-        handler: options.handler,
-        maxRegistrations: options.maxRegistrationsPerSocket,
-        log: request.log,
-        ...(options.tracePush === undefined ? {} : { tracePush: options.tracePush }),
-      });
-      connections.add(connection);
-      socket.on('close', () => connections.delete(connection));
-    },
-  );
+    });
+  }
 }
 
 /**

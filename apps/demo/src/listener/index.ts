@@ -1,5 +1,6 @@
 import type { AMQHandler } from '@teal/amq-core';
 import type { FastifyInstance } from 'fastify';
+import type { StateStore } from '../states/index';
 import { registerCallbackRoutes } from './callback';
 import { registerCibaRoute } from './ciba';
 import { refuseOtherMethods } from './other-methods';
@@ -7,6 +8,8 @@ import { registerPowensRoute } from './powens';
 
 export interface ListenerOptions {
   readonly handler: AMQHandler;
+  /** The callback states the dispatcher's clients created: where to redirect, whether to fetch the fragment. */
+  readonly states: StateStore;
   readonly callbackRedirectUrl: string | null;
   /** The listener's public URL (`LISTENER_URL`); the request's own origin when `null`. */
   readonly publicUrl?: string | null;
@@ -21,6 +24,7 @@ export async function registerListener(
   refuseOtherMethods(app, ['/openid-ciba-callback', '/powens-webhook/:domain/:event'], 'POST');
   registerCallbackRoutes(app, {
     handler: options.handler,
+    states: options.states,
     redirectUrl: options.callbackRedirectUrl,
     publicUrl: options.publicUrl ?? null,
   });

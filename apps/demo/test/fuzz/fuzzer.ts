@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import { readConfig } from '../../src/config';
 import { amqLoggerOf, createLogger } from '../../src/logging';
 import { buildServer } from '../../src/server';
+import { createMemoryStateStore } from '../../src/states/memory';
 import { rawRequest } from '../helpers/raw-http';
 import { listen } from '../helpers/server';
 import { basic, TestSocket } from '../helpers/websocket';
@@ -131,7 +132,8 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
   const logger = createLogger(config.logLevel, scanner.stream);
   const handler = await connect({ url, logger: amqLoggerOf(logger) });
   const peer = await connect({ url, logger: silentLogger });
-  const app = await buildServer({ config, handler, logger, heartbeatMs: 60_000 });
+  const states = createMemoryStateStore();
+  const app = await buildServer({ config, handler, states, logger, heartbeatMs: 60_000 });
   const baseUrl = await listen(app);
   const gc = collectGarbage();
   const timings: number[] = [];
@@ -239,6 +241,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     // A failure may leave a connection open: closing must not wait for it.
     app.server.closeAllConnections();
     await app.close();
+    await states.close();
     await handler.close();
     await peer.close();
   }

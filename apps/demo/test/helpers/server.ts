@@ -7,12 +7,16 @@ import { type DemoConfig, readConfig } from '../../src/config';
 import type { ServiceState } from '../../src/health';
 import { createLogger } from '../../src/logging';
 import { buildServer } from '../../src/server';
+import { createMemoryStateStore } from '../../src/states/memory';
+import type { StateStore } from '../../src/states/store';
 
 export interface TestDemo {
   readonly app: FastifyInstance;
   readonly config: DemoConfig;
   /** The demo's own handler. */
   readonly handler: AMQHandler;
+  /** The callback states the demo reads and writes. */
+  readonly states: StateStore;
   /** A second handler on the same in-process broker, for binding and sending around the demo. */
   readonly peer: AMQHandler;
   readonly inbox: Inbox;
@@ -27,6 +31,8 @@ export interface TestDemoOptions {
   readonly heartbeatMs?: number;
   /** Readiness checks and draining, to drive from the test. */
   readonly state?: ServiceState;
+  /** The state store; a fresh memory one by default (closed with the demo either way). */
+  readonly states?: StateStore;
 }
 
 /** A demo on a private in-process broker, with a peer handler on the same broker. */
@@ -47,9 +53,11 @@ export async function startTestDemo(options: TestDemoOptions = {}): Promise<Test
   const handler = await connect({ url, logger: silentLogger });
   const peer = await connect({ url, logger: silentLogger });
   const inbox = new Inbox(peer);
+  const states = options.states ?? createMemoryStateStore();
   const app = await buildServer({
     config,
     handler,
+    states,
     logger,
     ...(options.heartbeatMs === undefined ? {} : { heartbeatMs: options.heartbeatMs }),
     ...(options.state === undefined ? {} : { state: options.state }),
@@ -59,6 +67,7 @@ export async function startTestDemo(options: TestDemoOptions = {}): Promise<Test
     app,
     config,
     handler,
+    states,
     peer,
     inbox,
     logs,
@@ -66,6 +75,7 @@ export async function startTestDemo(options: TestDemoOptions = {}): Promise<Test
       await app.close();
       await handler.close();
       await peer.close();
+      await states.close();
     },
   };
 }

@@ -8,16 +8,18 @@ export class TestSocket {
   readonly socket: WebSocket;
   readonly frames: Frame[] = [];
   closeCode: number | null = null;
+  closeReason = '';
 
   private constructor(socket: WebSocket) {
     this.socket = socket;
     socket.on('message', (data) => this.frames.push(JSON.parse(String(data)) as Frame));
-    socket.on('close', (code) => {
+    socket.on('close', (code, reason) => {
       this.closeCode = code;
+      this.closeReason = reason.toString();
     });
   }
 
-  /** Opens a socket to `/ws`; rejects with `UpgradeRefused` when the server answers HTTP instead. */
+  /** Opens a socket (`/ws` by default); rejects with `UpgradeRefused` when the server answers HTTP instead. */
   static open(
     baseUrl: string,
     options: { path?: string; headers?: Record<string, string>; autoPong?: boolean } = {},
@@ -70,6 +72,12 @@ export class TestSocket {
       `an answer of type ${types.join('|')}`,
       from,
     );
+  }
+
+  /** Waits until the server closed the socket; returns its code and reason. */
+  async closed(): Promise<{ code: number; reason: string }> {
+    await waitFor(() => this.closeCode !== null, 'the socket to close');
+    return { code: this.closeCode!, reason: this.closeReason };
   }
 
   async close(): Promise<void> {

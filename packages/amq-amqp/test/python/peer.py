@@ -16,53 +16,17 @@ import asyncio
 import json
 import sys
 from datetime import datetime, timezone
-from typing import Optional
+from pathlib import Path
 
 import aio_pika
-from pydantic import BaseModel, Field
 
-
-class Message(BaseModel):
-    timestamp: datetime = Field(default_factory=datetime.utcnow)
-
-
-class CallbackMessage(Message):
-    url: str
-    state: str
-
-
-class OpenIDCIBAPushToken(BaseModel):
-    access_token: str
-    token_type: str
-    refresh_token: str
-    expires_at: datetime
-    id_token: Optional[str] = None
-
-
-class OpenIDCIBAPushError(BaseModel):
-    error: str
-    error_description: Optional[str] = None
-
-
-class OpenIDCIBACallbackMessage(Message):
-    request_id: str
-    access_token: Optional[str] = None
-    push_token: Optional[OpenIDCIBAPushToken] = None
-    push_error: Optional[OpenIDCIBAPushError] = None
-
-
-class PowensHMACSignature(BaseModel):
-    signature: str
-    payload_prefix: str
-    signature_date: Optional[datetime] = None
-
-
-class PowensWebhookMessage(Message):
-    domain: str
-    event: str
-    hmac_signature: Optional[PowensHMACSignature] = None
-    user_token: Optional[str] = None
-    payload: str
+# teal.amq's message models, shared by every Python peer of the tests.
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "messages" / "test" / "python"))
+from teal_amq_models import (  # noqa: E402
+    CallbackMessage,
+    OpenIDCIBACallbackMessage,
+    PowensWebhookMessage,
+)
 
 
 MODELS = {

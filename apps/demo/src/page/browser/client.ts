@@ -4,6 +4,8 @@ export interface ServerFrame {
   readonly [field: string]: unknown;
 }
 
+const POLICY_VIOLATION = 1008;
+
 export type ConnectionStatus = 'connecting' | 'open' | 'closed' | 'refused';
 
 /** What the client may wait on, as the dispatcher's protocol writes it. */
@@ -66,11 +68,11 @@ export class DispatcherClient {
       if (typeof event.data !== 'string') return;
       this.#events.onFrame(JSON.parse(event.data) as ServerFrame);
     });
-    socket.addEventListener('close', () => {
+    socket.addEventListener('close', (event) => {
       if (this.#socket !== socket) return;
       this.#socket = null;
-      // Refused before ever opening: most likely a wrong password.
-      if (!this.#wasOpen) {
+      // 1008 (policy violation) is the dispatcher's answer to a wrong password.
+      if (!this.#wasOpen || event.code === POLICY_VIOLATION) {
         this.#events.onStatus('refused');
         return;
       }

@@ -44,18 +44,20 @@ export class PowensPanel {
   watch(domain: string): void {
     if (domain === '' || domain === this.#domain) return;
     if (this.#domain !== '')
-      this.#client.unregister({ type: 'powens_domain', powens_domain: this.#domain });
+      this.#client.unregister({ type: 'powens_domain', powens_domain: `${this.#domain}${SUFFIX}` });
     this.#domain = domain;
     byId('webhook-url').textContent = this.#webhookUrl('{EVENT}');
     byId('powens-status').textContent = 'registering the domain with the dispatcher…';
-    this.#client.register({ type: 'powens_domain', powens_domain: domain });
+    // The protocol takes the full domain, as messages carry it.
+    this.#client.register({ type: 'powens_domain', powens_domain: `${domain}${SUFFIX}` });
   }
 
   /** Takes the frames that concern this panel; returns whether it did. */
   handle(frame: ServerFrame): boolean {
     if (frame.type === 'registered') {
       const target = frame.register_to as { type?: unknown; powens_domain?: unknown } | null;
-      if (target?.type !== 'powens_domain' || target.powens_domain !== this.#domain) return false;
+      if (target?.type !== 'powens_domain' || target.powens_domain !== `${this.#domain}${SUFFIX}`)
+        return false;
       byId('powens-status').textContent = `waiting for webhooks of ${this.#domain}${SUFFIX}…`;
       return true;
     }

@@ -102,7 +102,7 @@ for (const broker of BROKERS) {
         ['wait', 'callback', randomKey('silent'), '--timeout', '1s'],
         env(),
       );
-      expect(result.stderr).toMatch(/^no callback message on state-\S+ within 1\.0 s$/m);
+      expect(result.stderr).toMatch(/^no callback message on silent-\S+ within 1\.0 s$/m);
       expect(result.code).toBe(2);
       expect(result.ms).toBeLessThan(20_000);
     });

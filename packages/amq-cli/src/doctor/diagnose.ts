@@ -60,12 +60,23 @@ const TLS: readonly Rule[] = [
   (facts) => {
     const plain = TLS_SCHEMES[facts.scheme];
     return plain !== undefined &&
-      /wrong version number|packet length too long|unknown protocol|ssl routines|ssl3_get_record/.test(
+      /wrong version number|packet length too long|unknown protocol|ssl routines|ssl3_get_record|does not support .?tls/.test(
         facts.text,
       )
       ? {
           problem: `${where(facts)} does not speak TLS (the TLS handshake got a plain answer)`,
           remedy: `use ${plain}// for this port, or the port where the broker listens with TLS`,
+        }
+      : null;
+  },
+  (facts) => {
+    // A plain server sent a TLS hello waits for a request that never comes: silence, not an error.
+    const plain = TLS_SCHEMES[facts.scheme];
+    return plain !== undefined &&
+      (has(facts, 'ETIMEDOUT') || /timed? ?out|timeout/.test(facts.text))
+      ? {
+          problem: `no TLS handshake answer from ${where(facts)} in time`,
+          remedy: `if that port does not speak TLS, use ${plain}// (or the broker's TLS port); otherwise check that a broker runs there and no firewall drops the packets`,
         }
       : null;
   },
@@ -121,7 +132,10 @@ const BROKER: readonly Rule[] = [
         }
       : null,
   (facts) =>
-    facts.scheme.startsWith('amqp') && /not[_-]allowed|vhost/.test(facts.text)
+    facts.scheme.startsWith('amqp') &&
+    // amqplib only says "Expected ConnectionOpenOk; got <ConnectionClose…>": RabbitMQ closes
+    // at connection.open when the vhost does not exist or the user may not use it.
+    /not[_-]allowed|vhost|expected connectionopenok/.test(facts.text)
       ? {
           problem: `RabbitMQ has no vhost "${facts.path || '/'}" open to user "${userOf(facts, 'guest')}" (NOT_ALLOWED)`,
           remedy: `create it or grant it: rabbitmqctl add_vhost ${facts.path || '/'} && rabbitmqctl set_permissions -p ${facts.path || '/'} ${userOf(facts, 'guest')} '.*' '.*' '.*'`,
@@ -155,7 +169,10 @@ const BROKER: readonly Rule[] = [
       facts.text,
     )
       ? {
-          problem: 'NATS refused the credentials (Authorization Violation)',
+          problem:
+            facts.user === ''
+              ? 'NATS requires credentials and AMQP_URL gives none (Authorization Violation)'
+              : 'NATS refused the credentials (Authorization Violation)',
           remedy:
             'correct the user and password (or token) in AMQP_URL: nats://USER:PASSWORD@host:4222 or nats://TOKEN@host:4222',
         }

@@ -1,4 +1,6 @@
 import { type AMQHandler, type AMQSettings, connect, type Logger } from '@teal/amq-core';
+import { brokerInfo } from './doctor/broker-info';
+import { ClientUnavailableError } from './doctor/client';
 import { diagnose } from './doctor/diagnose';
 import { CliError, type CliIo, EXIT } from './io';
 import { styleFor } from './style';
@@ -34,9 +36,17 @@ export async function openHandler(
   try {
     return await connect({ ...settings, ...options, logger: cliLogger(io) });
   } catch (error) {
-    throw brokerError('cannot connect', error, settings.url);
+    // The broker's own client says more (codes, replies) than an adapter's wrapped error.
+    const precise = await brokerInfo(settings.url, PROBE_TIMEOUT_MS).then(
+      () => error,
+      (probeError: unknown) => (probeError instanceof ClientUnavailableError ? error : probeError),
+    );
+    throw brokerError('cannot connect', precise, settings.url);
   }
 }
+
+/** How long the look with the broker's own client may take after a failed connect. */
+const PROBE_TIMEOUT_MS = 5_000;
 
 /** A broker failure as the CLI reports it: the problem, then the remedy, never a secret. */
 export function brokerError(what: string, error: unknown, url: string): CliError {

@@ -59,10 +59,10 @@ for (const broker of BROKERS) {
         ['send', 'ciba', '--request-id', requestId, '--access-token', 'bearer-secret-1'],
         settings,
       );
-      expect(sent.code).toBe(0);
-      const { code, stdout } = await listen.exited;
-      expect(code).toBe(0);
-      expect(jsonLines(stdout)).toEqual([
+      expect(sent).toMatchObject({ code: 0 });
+      const finished = await listen.exited;
+      expect(finished).toMatchObject({ code: 0 });
+      expect(jsonLines(finished.stdout)).toEqual([
         expect.objectContaining({
           request_id: requestId,
           access_token: 'bearer-secret-1',
@@ -89,10 +89,10 @@ for (const broker of BROKERS) {
         ],
         settings,
       );
-      expect(sent.code).toBe(0);
-      const { code, stdout } = await wait.exited;
-      expect(code).toBe(0);
-      expect(jsonLines(stdout)).toEqual([
+      expect(sent).toMatchObject({ code: 0 });
+      const finished = await wait.exited;
+      expect(finished).toMatchObject({ code: 0 });
+      expect(jsonLines(finished.stdout)).toEqual([
         expect.objectContaining({ domain, event: 'USER_CREATED', payload: '<21 characters>' }),
       ]);
     });
@@ -141,7 +141,9 @@ for (const broker of BROKERS) {
         ['send', 'callback', '--state', 's', '--url', 'https://app.test/cb', '--timeout', '3s'],
         { AMQP_URL: closed },
       );
-      expect(result.stderr).toMatch(/^error: cannot connect: .*\n {2}remedy: /m);
+      expect(result.stderr).toMatch(
+        /^error: cannot connect: nothing listens on 127\.0\.0\.1:1 \(connection refused\)\n {2}remedy: start the broker/m,
+      );
       expect(result.code).toBe(1);
     });
   });

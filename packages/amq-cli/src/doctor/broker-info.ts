@@ -1,4 +1,4 @@
-import { CLIENTS, exportOf, loadClient } from './client';
+import { CLIENTS, ClientUnavailableError, exportOf, loadClient } from './client';
 
 /** What the broker says about itself. */
 export interface BrokerInfo {
@@ -34,7 +34,7 @@ export async function brokerInfo(url: string, timeoutMs: number): Promise<Broker
   const { adapter, client } = CLIENTS[parsed.protocol] ?? {};
   const probe = PROBES[parsed.protocol];
   if (adapter === undefined || client === undefined || probe === undefined) {
-    throw new Error(`no probe for ${parsed.protocol} URLs`);
+    throw new ClientUnavailableError(`no client for ${parsed.protocol} URLs`);
   }
   const module = await loadClient(adapter, client);
   return withDeadline(probe(parsed, timeoutMs, module), timeoutMs);

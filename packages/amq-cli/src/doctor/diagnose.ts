@@ -34,7 +34,7 @@ const NETWORK: readonly Rule[] = [
     has(facts, 'ECONNREFUSED') || facts.text.includes('econnrefused')
       ? {
           problem: `nothing listens on ${where(facts)} (connection refused)`,
-          remedy: `start the broker, or correct the host and port in AMQP_URL (${facts.scheme}// listens on ${facts.port} by default)`,
+          remedy: `start the broker, or correct the host and port in AMQP_URL (${facts.scheme}// defaults to port ${facts.defaultPort})`,
         }
       : null,
   (facts) =>

@@ -20,6 +20,8 @@ export interface ErrorFacts {
   readonly scheme: string;
   readonly host: string;
   readonly port: number | null;
+  /** The port of the scheme when the URL names none. */
+  readonly defaultPort: number | null;
   readonly user: string;
   /** The URL's path without its slash: the vhost (RabbitMQ) or the database (PostgreSQL). */
   readonly path: string;
@@ -66,6 +68,7 @@ export function factsOf(error: unknown, url: string): ErrorFacts {
     scheme: parsed?.protocol ?? '',
     host: parsed === null ? '' : parsed.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1',
     port: parsed === null ? null : Number(parsed.port) || (DEFAULT_PORTS[parsed.protocol] ?? null),
+    defaultPort: parsed === null ? null : (DEFAULT_PORTS[parsed.protocol] ?? null),
     user: parsed === null ? '' : decode(parsed.username),
     path: parsed === null ? '' : decode(parsed.pathname.replace(/^\//, '')),
     codes,

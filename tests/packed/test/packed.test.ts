@@ -177,6 +177,9 @@ if (cliUnavailable && !brokersRequired())
 
 describe.skipIf(cliUnavailable !== null && !brokersRequired())(cliTitle, () => {
   const dir = join(workdir, 'cli');
+  // What an operator's shell has: not the NODE_PATH \`pnpm exec\` sets, which reaches this
+  // workspace's packages (core's import() ignores it; a require.resolve() would not).
+  const { NODE_PATH: _nodePath, ...shell } = process.env;
 
   beforeAll(async () => {
     if (cliUnavailable) {
@@ -194,7 +197,7 @@ describe.skipIf(cliUnavailable !== null && !brokersRequired())(cliTitle, () => {
 
   it('npx teal-amq doctor passes every check against RabbitMQ', async () => {
     const env = {
-      ...process.env,
+      ...shell,
       AMQP_URL: cliProject.url,
       AMQP_EXCHANGE_PREFIX: 'teal-packed-test.',
     };
@@ -205,7 +208,7 @@ describe.skipIf(cliUnavailable !== null && !brokersRequired())(cliTitle, () => {
   });
 
   it('npx teal-amq doctor names the adapter to install for another broker', async () => {
-    const env = { ...process.env, AMQP_URL: 'redis://127.0.0.1:6379' };
+    const env = { ...shell, AMQP_URL: 'redis://127.0.0.1:6379' };
     const result = await run('npx', ['--no-install', 'teal-amq', 'doctor'], {
       cwd: dir,
       env,

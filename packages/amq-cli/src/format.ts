@@ -23,7 +23,7 @@ export function formatMessage(
   const shown = format.showSecrets ? message : (maskMessage(message) as unknown as Message);
   if (!format.isPretty) return encodeMessage(shown);
   const age = now.getTime() - message.timestamp.getTime();
-  const header = `${style.bold(message.kind)} ${KEY_OF_KIND[message.kind]} ${style.bold(routingKeyOf(message))} ${style.dim(`· ${message.timestamp.toISOString()} (${age} ms before it was printed)`)}`;
+  const header = `${style.bold(message.kind)} ${KEY_OF_KIND[message.kind]} ${style.bold(routingKeyOf(message))} ${style.dim(`· ${message.timestamp.toISOString()} (made ${age} ms ago)`)}`;
   const lines = [header];
   const {
     kind: _kind,

@@ -40,6 +40,10 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     }
     return await command.run(parsed, io);
   } catch (error) {
+    if (io.signal?.aborted === true) {
+      io.stderr.write(`${err.fail('interrupted')}\n`);
+      return EXIT.interrupted;
+    }
     if (error instanceof CliError) {
       io.stderr.write(`${err.fail('error:')} ${error.message}\n`);
       return error.exitCode;

@@ -75,7 +75,7 @@ for (const broker of BROKERS) {
       const settings = env();
       const domain = `${randomKey('wait')}.biapi.pro`;
       const wait = new RunningCli(['wait', 'powens', domain, '--timeout', '20s'], settings);
-      await wait.untilStderr(/^waiting for a powens_webhook message on /m);
+      await wait.untilStderr(/^waiting for one powens_webhook message on /m);
       const sent = await runCli(
         [
           'send',

@@ -47,7 +47,7 @@ async function runWait(parsed: ParsedArgs, io: CliIo): Promise<number> {
       ...(io.signal === undefined ? {} : { signal: io.signal }),
       onBound: () =>
         io.stderr.write(
-          `waiting for a ${kind} message on ${key} (at most ${formatMs(timeoutMs)})\n`,
+          `waiting for one ${kind} message on ${key} (at most ${formatMs(timeoutMs)})\n`,
         ),
     });
     io.stdout.write(

@@ -19,6 +19,8 @@ function childEnv(env: Readonly<Record<string, string | undefined>>): NodeJS.Pro
     AMQP_EXCHANGE_PREFIX: _prefix,
     NO_COLOR: _noColor,
     FORCE_COLOR: _force,
+    // Set by the package manager's shims: it reaches the workspace's packages; a shell has none.
+    NODE_PATH: _nodePath,
     ...rest
   } = process.env;
   return { ...rest, ...env };

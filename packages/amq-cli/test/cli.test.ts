@@ -42,7 +42,7 @@ describe('help and version', () => {
   });
 });
 
-describe('usage errors exit 64 and say what is wrong', () => {
+describe.concurrent('usage errors exit 64 and say what is wrong', () => {
   it.each([
     [['frobnicate'], /unknown command "frobnicate": use send, listen/],
     [
@@ -85,7 +85,7 @@ describe('usage errors exit 64 and say what is wrong', () => {
   });
 });
 
-describe('send validates the message before connecting', () => {
+describe.concurrent('send validates the message before connecting', () => {
   it.each([
     [
       ['send', '--raw', '{"state": 42, "url": "u"}', '--kind', 'callback'],

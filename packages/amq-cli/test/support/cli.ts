@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { afterEach } from 'vitest';
 
 /** The built binary, run with plain node as an installed package runs it. */
 export const CLI = join(__dirname, '../../dist/cli.js');
@@ -26,6 +27,14 @@ function childEnv(env: Readonly<Record<string, string | undefined>>): NodeJS.Pro
   return { ...rest, ...env };
 }
 
+/** The children still running: a test that fails before it stops its own leaves them here. */
+const running = new Set<ChildProcess>();
+
+afterEach(() => {
+  for (const child of running) child.kill('SIGKILL');
+  running.clear();
+});
+
 /** A running `teal-amq`: its output so far, and ways to wait for a line or the end. */
 export class RunningCli {
   readonly child: ChildProcess;
@@ -40,6 +49,7 @@ export class RunningCli {
   ) {
     const started = performance.now();
     this.child = spawn(process.execPath, [CLI, ...args], { env: childEnv(env), stdio: 'pipe' });
+    running.add(this.child);
     this.child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
       this.stdout += chunk;
     });
@@ -49,14 +59,15 @@ export class RunningCli {
     this.child.stdin!.end(input);
     this.exited = new Promise((resolve, reject) => {
       this.child.once('error', reject);
-      this.child.once('close', (code) =>
+      this.child.once('close', (code) => {
+        running.delete(this.child);
         resolve({
           code,
           stdout: this.stdout,
           stderr: this.stderr,
           ms: performance.now() - started,
-        }),
-      );
+        });
+      });
     });
   }
 

@@ -23,6 +23,7 @@ const PACKAGES = [
   'amq-redis-streams',
   'amq-nats',
   'amq-postgres',
+  'amq-cli',
 ];
 
 /** One consumer project per broker: the packages a user of that broker installs, and nothing else. */
@@ -166,3 +167,58 @@ for (const project of PROJECTS) {
     }
   });
 }
+
+/** The operator CLI as users install it: with one adapter, run through npx. */
+const cliProject = PROJECTS.find((project) => project.broker === 'amqp')!;
+const cliUnavailable = await probeBroker(cliProject.url);
+const cliTitle = 'teal-amq installed from tarballs with npm, with @teal/amq-amqp';
+if (cliUnavailable && !brokersRequired())
+  console.warn(`[teal] SKIPPED ${cliTitle}: ${cliUnavailable}`);
+
+describe.skipIf(cliUnavailable !== null && !brokersRequired())(cliTitle, () => {
+  const dir = join(workdir, 'cli');
+  // What an operator's shell has: not the NODE_PATH \`pnpm exec\` sets, which reaches this
+  // workspace's packages (core's import() ignores it; a require.resolve() would not).
+  const { NODE_PATH: _nodePath, ...shell } = process.env;
+
+  beforeAll(async () => {
+    if (cliUnavailable) {
+      throw new Error(`amqp: ${cliUnavailable}, and TEAL_REQUIRE_BROKERS=1 requires it`);
+    }
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'operator', private: true }));
+    const specs = ['messages', 'amq-core', 'amq-amqp', 'amq-cli'].map(
+      (name) => tarballs.get(name)!,
+    );
+    await run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', ...specs], {
+      cwd: dir,
+    });
+  });
+
+  it('npx teal-amq doctor passes every check against RabbitMQ', async () => {
+    const env = {
+      ...shell,
+      AMQP_URL: cliProject.url,
+      AMQP_EXCHANGE_PREFIX: 'teal-packed-test.',
+    };
+    const { stdout } = await run('npx', ['--no-install', 'teal-amq', 'doctor'], { cwd: dir, env });
+    expect(stdout).toMatch(/^ok +adapter +@teal\/amq-amqp /m);
+    expect(stdout).toMatch(/^ok +broker +RabbitMQ \d+\.\d+/m);
+    expect(stdout).toMatch(/^all 8 checks passed/m);
+  });
+
+  it('npx teal-amq doctor names the adapter to install for another broker', async () => {
+    const env = { ...shell, AMQP_URL: 'redis://127.0.0.1:6379' };
+    const result = await run('npx', ['--no-install', 'teal-amq', 'doctor'], {
+      cwd: dir,
+      env,
+    }).catch((error: { stdout: string; code: number }) => error);
+    expect(result.stdout).toMatch(
+      /^FAIL +adapter +redis: URLs need @teal\/amq-redis-streams, which is not installed/m,
+    );
+    expect(result.stdout).toMatch(
+      /remedy: install it beside the CLI: npm i @teal\/amq-cli @teal\/amq-redis-streams/,
+    );
+    expect((result as { code?: number }).code).toBe(1);
+  });
+});

@@ -1,0 +1,134 @@
+import { callbacks, closing, deliverAll, heapMiB, pair, roundTrips } from './drive';
+import type { Point } from './growth';
+import type { BenchPeer, PeerFactory } from './peer';
+import { type Sizes, sendPayloads } from './scenarios';
+import { percentile, spread } from './stats';
+
+/** The cost curves `pnpm bench` draws, per adapter. */
+export type CurveName = 'bindings-p50' | 'bindings-heap' | 'handlers' | 'payload';
+
+/** One adapter's curve as the results file keeps it. */
+export interface Curve {
+  readonly target: string;
+  readonly curve: CurveName;
+  readonly points: readonly Point[];
+  /** What bounded the curve, said under its chart. */
+  readonly note?: string;
+}
+
+/** What limits a target's curves on a shared server. */
+export interface CurveLimits {
+  /** The most handlers one process may open, and why. */
+  readonly maxHandlers?: { readonly count: number; readonly reason: string };
+}
+
+/** Measures every curve of one adapter, one after the other, each on fresh peers. */
+export async function measureCurves(
+  target: string,
+  factory: PeerFactory,
+  prefix: () => string,
+  sizes: Sizes,
+  limits: CurveLimits = {},
+): Promise<Curve[]> {
+  const { p50, heap } = await bindingsCurves(factory, prefix(), sizes);
+  const handlers = await handlersCurve(factory, prefix(), sizes, limits);
+  const payload = await payloadCurve(factory, prefix(), sizes);
+  const { maxHandlers } = limits;
+  const isBounded =
+    maxHandlers !== undefined && Math.max(...sizes.curves.handlers) > maxHandlers.count;
+  return [
+    { target, curve: 'bindings-p50', points: p50 },
+    { target, curve: 'bindings-heap', points: heap },
+    {
+      target,
+      curve: 'handlers',
+      points: handlers,
+      ...(isBounded && { note: maxHandlers.reason }),
+    },
+    { target, curve: 'payload', points: payload },
+  ];
+}
+
+/**
+ * One handler bound to ever more keys (in batches of 10,000): at each point
+ * of `sizes.curves.bindings`, the heap its bindings hold and the p50 of
+ * round trips on keys drawn among them.
+ */
+async function bindingsCurves(factory: PeerFactory, prefix: string, sizes: Sizes) {
+  const [sender, receiver] = await pair(factory, prefix);
+  return closing([sender, receiver], async () => {
+    const p50: Point[] = [];
+    const heap: Point[] = [];
+    const heapBefore = heapMiB();
+    let bound = 0;
+    for (const count of sizes.curves.bindings) {
+      while (bound < count) {
+        const batch = Array.from({ length: Math.min(10_000, count - bound) }, (_, i) => bound + i);
+        await Promise.all(batch.map((index) => receiver.bind(`bind-${index}`)));
+        bound += batch.length;
+      }
+      heap.push([count, heapMiB() - heapBefore]);
+      const probes = Array.from(
+        { length: sizes.bindingProbes },
+        () => `bind-${Math.floor(Math.random() * count)}`,
+      );
+      const samples = await roundTrips(sender, receiver, probes, probes.length);
+      p50.push([count, percentile(samples, 50)]);
+    }
+    return { p50, heap };
+  });
+}
+
+/**
+ * Ever more handlers in the process, each bound to a key of its own, and
+ * one sender spreading its messages over their keys: messages delivered per
+ * second, the median of `repeats` measures at each point.
+ */
+async function handlersCurve(
+  factory: PeerFactory,
+  prefix: string,
+  sizes: Sizes,
+  { maxHandlers }: CurveLimits,
+): Promise<Point[]> {
+  const sender = await factory(prefix);
+  const receivers: BenchPeer[] = [];
+  const peers: BenchPeer[] = [sender];
+  return closing(peers, async () => {
+    const points: Point[] = [];
+    const counts = sizes.curves.handlers.map((count) =>
+      Math.min(count, maxHandlers?.count ?? count),
+    );
+    for (const count of new Set(counts)) {
+      const added = await Promise.all(
+        Array.from({ length: count - receivers.length }, () => factory(prefix)),
+      );
+      peers.push(...added);
+      await Promise.all(added.map((peer, i) => peer.bind(`h-${receivers.length + i}`)));
+      receivers.push(...added);
+      const keys = receivers.map((_, i) => `h-${i}`);
+      const rates: number[] = [];
+      for (let repeat = 0; repeat < sizes.curves.repeats; repeat++) {
+        const messages = callbacks(sizes.curves.handlerMessages, keys);
+        const ms = await deliverAll(sender, receivers, messages, sizes);
+        rates.push((messages.length / ms) * 1000);
+      }
+      points.push([count, spread(rates).median]);
+    }
+    return points;
+  });
+}
+
+/** Messages per second at each payload size, about `payloadBudget` bytes sent per size. */
+async function payloadCurve(factory: PeerFactory, prefix: string, sizes: Sizes): Promise<Point[]> {
+  const [sender, receiver] = await pair(factory, prefix);
+  return closing([sender, receiver], async () => {
+    const points: Point[] = [];
+    const [least, most] = sizes.curves.payloadCount;
+    for (const bytes of sizes.curves.payloadBytes) {
+      const count = Math.min(most, Math.max(least, Math.round(sizes.curves.payloadBudget / bytes)));
+      const seconds = await sendPayloads(sender, receiver, bytes, count);
+      points.push([bytes, count / seconds]);
+    }
+    return points;
+  });
+}

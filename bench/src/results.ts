@@ -1,0 +1,33 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import type { Curve } from './curves';
+import type { Row } from './report';
+
+/** A target or a peer that could not be measured, and why: said in the report, not hidden. */
+export interface Skip {
+  readonly target: string;
+  readonly scenario?: string;
+  readonly reason: string;
+}
+
+/** A results file as `main.ts` writes it. */
+export interface Results {
+  readonly date: string;
+  readonly rounds: number;
+  readonly quick?: boolean;
+  readonly rows: readonly Row[];
+  readonly machine?: Record<string, string>;
+  /** Seconds the whole run took. */
+  readonly durationS?: number;
+  readonly curves?: readonly Curve[];
+  readonly skipped?: readonly Skip[];
+  /** Per target, where it ran (a URL, password masked), when the report names it. */
+  readonly targets?: Readonly<Record<string, string>>;
+}
+
+export function readResults(path: string): Results | null {
+  return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as Results) : null;
+}
+
+export function writeResults(path: string, results: Results): void {
+  writeFileSync(path, `${JSON.stringify(results, null, 2)}\n`);
+}

@@ -113,12 +113,13 @@ function logScale(min: number, max: number, from: number, to: number): Scale {
 
 function linearScale(min: number, max: number, from: number, to: number): Scale {
   const step = niceStep((max - min) / 5 || 1);
-  const low = Math.floor(min / step) * step;
+  // The domain starts at the lowest value (zero or below) and ends at the next tick above the highest.
   const high = Math.ceil(max / step) * step || step;
   const ticks: number[] = [];
-  for (let tick = low; tick <= high + step / 2; tick += step)
+  for (let tick = Math.ceil(min / step) * step; tick <= high + step / 2; tick += step) {
     ticks.push(Number(tick.toPrecision(12)));
-  return { at: (value) => from + ((value - low) / (high - low)) * (to - from), ticks };
+  }
+  return { at: (value) => from + ((value - min) / (high - min)) * (to - from), ticks };
 }
 
 /** 1, 2 or 5 times a power of ten, the nearest above `raw`. */

@@ -83,7 +83,7 @@ export function clusterMarkdown(single: readonly Row[], cluster: Results | null)
   const lines = [
     '## One node and three',
     '',
-    `\`pnpm bench --cluster\` on ${cluster.date}, ${cluster.rounds} rounds: the adapters against the`,
+    `\`pnpm bench --cluster\` on ${cluster.date}, ${cluster.rounds} round${cluster.rounds === 1 ? '' : 's'}: the adapters against the`,
     'clusters of `bash .ci/clusters.sh up` (all nodes on this same machine, so replication costs CPU',
     'here that it would spread over hosts in production), beside the main run on one node. Each',
     'cell: median (min – max); the ratio is three nodes ÷ one.',

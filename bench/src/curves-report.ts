@@ -57,7 +57,7 @@ export const CURVE_SPECS: readonly CurveSpec[] = [
     xLabel: 'bindings on the receiving handler',
     yLabel: 'heap after GC, above the unbound handler (MiB)',
     formatX: count,
-    formatY: (y) => format(y),
+    formatY: (y) => Number(y.toPrecision(3)).toLocaleString('en'),
     cost: (y) => y,
     formatCost: mebibytes,
     slopePer: 1_000,

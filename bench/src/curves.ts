@@ -22,7 +22,17 @@ export interface CurveLimits {
   readonly maxHandlers?: { readonly count: number; readonly reason: string };
 }
 
-/** Measures every curve of one adapter, one after the other, each on fresh peers. */
+/** The points of one or more curves measured together, filled in as they are measured. */
+type Collected = Partial<Record<CurveName, Point[]>>;
+
+/** Binds in flight at most, so that none outlasts the adapter's bind deadline on a slow broker. */
+const BIND_BATCH = 1_000;
+
+/**
+ * Measures every curve of one adapter, one after the other, each on fresh
+ * peers. A curve that fails keeps the points measured before, and says
+ * where and why it stopped: one broker's hiccup does not sink the run.
+ */
 export async function measureCurves(
   target: string,
   factory: PeerFactory,
@@ -30,40 +40,58 @@ export async function measureCurves(
   sizes: Sizes,
   limits: CurveLimits = {},
 ): Promise<Curve[]> {
-  const { p50, heap } = await bindingsCurves(factory, prefix(), sizes);
-  const handlers = await handlersCurve(factory, prefix(), sizes, limits);
-  const payload = await payloadCurve(factory, prefix(), sizes);
   const { maxHandlers } = limits;
   const isBounded =
     maxHandlers !== undefined && Math.max(...sizes.curves.handlers) > maxHandlers.count;
-  return [
-    { target, curve: 'bindings-p50', points: p50 },
-    { target, curve: 'bindings-heap', points: heap },
-    {
-      target,
-      curve: 'handlers',
-      points: handlers,
-      ...(isBounded && { note: maxHandlers.reason }),
-    },
-    { target, curve: 'payload', points: payload },
+  const notes: Partial<Record<CurveName, string>> = isBounded
+    ? { handlers: maxHandlers.reason }
+    : {};
+  const collected: Collected = {};
+  const measures: ReadonlyArray<[readonly CurveName[], () => Promise<void>]> = [
+    [['bindings-p50', 'bindings-heap'], () => bindingsCurves(factory, prefix(), sizes, collected)],
+    [['handlers'], () => handlersCurve(factory, prefix(), sizes, limits, collected)],
+    [['payload'], () => payloadCurve(factory, prefix(), sizes, collected)],
   ];
+  for (const [names, measure] of measures) {
+    try {
+      await measure();
+    } catch (error) {
+      const reason = `stopped after ${collected[names[0]!]?.length ?? 0} points: ${error instanceof Error ? error.message : String(error)}`;
+      console.log(`  (${target} ${names.join(', ')}: ${reason})`);
+      for (const name of names) notes[name] = reason;
+    }
+  }
+  return (['bindings-p50', 'bindings-heap', 'handlers', 'payload'] as const).map((curve) => ({
+    target,
+    curve,
+    points: collected[curve] ?? [],
+    ...(notes[curve] !== undefined && { note: notes[curve] }),
+  }));
 }
 
 /**
- * One handler bound to ever more keys (in batches of 10,000): at each point
- * of `sizes.curves.bindings`, the heap its bindings hold and the p50 of
- * round trips on keys drawn among them.
+ * One handler bound to ever more keys: at each point of
+ * `sizes.curves.bindings`, the heap its bindings hold and the p50 of round
+ * trips on keys drawn among them.
  */
-async function bindingsCurves(factory: PeerFactory, prefix: string, sizes: Sizes) {
+async function bindingsCurves(
+  factory: PeerFactory,
+  prefix: string,
+  sizes: Sizes,
+  collected: Collected,
+): Promise<void> {
+  const p50: Point[] = (collected['bindings-p50'] = []);
+  const heap: Point[] = (collected['bindings-heap'] = []);
   const [sender, receiver] = await pair(factory, prefix);
-  return closing([sender, receiver], async () => {
-    const p50: Point[] = [];
-    const heap: Point[] = [];
+  await closing([sender, receiver], async () => {
     const heapBefore = heapMiB();
     let bound = 0;
     for (const count of sizes.curves.bindings) {
       while (bound < count) {
-        const batch = Array.from({ length: Math.min(10_000, count - bound) }, (_, i) => bound + i);
+        const batch = Array.from(
+          { length: Math.min(BIND_BATCH, count - bound) },
+          (_, i) => bound + i,
+        );
         await Promise.all(batch.map((index) => receiver.bind(`bind-${index}`)));
         bound += batch.length;
       }
@@ -75,7 +103,6 @@ async function bindingsCurves(factory: PeerFactory, prefix: string, sizes: Sizes
       const samples = await roundTrips(sender, receiver, probes, probes.length);
       p50.push([count, percentile(samples, 50)]);
     }
-    return { p50, heap };
   });
 }
 
@@ -89,12 +116,13 @@ async function handlersCurve(
   prefix: string,
   sizes: Sizes,
   { maxHandlers }: CurveLimits,
-): Promise<Point[]> {
+  collected: Collected,
+): Promise<void> {
+  const points: Point[] = (collected.handlers = []);
   const sender = await factory(prefix);
   const receivers: BenchPeer[] = [];
   const peers: BenchPeer[] = [sender];
-  return closing(peers, async () => {
-    const points: Point[] = [];
+  await closing(peers, async () => {
     const counts = sizes.curves.handlers.map((count) =>
       Math.min(count, maxHandlers?.count ?? count),
     );
@@ -114,21 +142,24 @@ async function handlersCurve(
       }
       points.push([count, spread(rates).median]);
     }
-    return points;
   });
 }
 
 /** Messages per second at each payload size, about `payloadBudget` bytes sent per size. */
-async function payloadCurve(factory: PeerFactory, prefix: string, sizes: Sizes): Promise<Point[]> {
+async function payloadCurve(
+  factory: PeerFactory,
+  prefix: string,
+  sizes: Sizes,
+  collected: Collected,
+): Promise<void> {
+  const points: Point[] = (collected.payload = []);
   const [sender, receiver] = await pair(factory, prefix);
-  return closing([sender, receiver], async () => {
-    const points: Point[] = [];
+  await closing([sender, receiver], async () => {
     const [least, most] = sizes.curves.payloadCount;
     for (const bytes of sizes.curves.payloadBytes) {
       const count = Math.min(most, Math.max(least, Math.round(sizes.curves.payloadBudget / bytes)));
       const seconds = await sendPayloads(sender, receiver, bytes, count);
       points.push([bytes, count / seconds]);
     }
-    return points;
   });
 }

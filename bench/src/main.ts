@@ -28,6 +28,7 @@ const rows: Row[] = [];
 const curves: Curve[] = [];
 const skipped: Skip[] = [];
 const where: Record<string, string> = {};
+const durations: Record<string, { scenarios: number; curves?: number }> = {};
 const stopOtel = isOtel ? startOtel() : null;
 const started = performance.now();
 
@@ -49,12 +50,18 @@ for (const target of targets) {
     const plan = { rounds, sizes, withBaseline: isMain };
     rows.push(...(await measureScenario(target, scenario, plan, skipped)));
   }
+  durations[target.name] = { scenarios: seconds(targetStart) };
   if (isMain) {
+    const curvesStart = performance.now();
     curves.push(
       ...(await measureCurves(target.name, target.adapter, randomPrefix, sizes, target.limits)),
     );
+    durations[target.name]!.curves = seconds(curvesStart);
   }
-  console.log(`  (${target.name}: ${seconds(targetStart)} s)`);
+  const { scenarios: inScenarios, curves: inCurves } = durations[target.name]!;
+  console.log(
+    `  (${target.name}: scenarios ${inScenarios} s${inCurves === undefined ? '' : `, curves ${inCurves} s`})`,
+  );
 }
 
 await stopOtel?.();
@@ -65,6 +72,7 @@ const results: Results = {
   quick: isQuick,
   machine: machine(),
   durationS: seconds(started),
+  durations,
   rows,
   ...(curves.length > 0 && { curves }),
   ...(skipped.length > 0 && { skipped }),

@@ -57,7 +57,7 @@ export async function measureScenario(
       ratio: raw === null ? null : adapter.median / raw.median,
     };
     console.log(
-      `${target.name.padEnd(15)} ${scenario.name.padEnd(11)} ${figure.padEnd(17)} adapter ${adapter.median.toFixed(1).padStart(10)}` +
+      `${target.name.padEnd(26)} ${scenario.name.padEnd(11)} ${figure.padEnd(17)} adapter ${adapter.median.toFixed(1).padStart(10)}` +
         `  ${scenario.versus === undefined ? 'raw' : 'vs '} ${raw === null ? '         –' : raw.median.toFixed(1).padStart(10)}` +
         `  ratio ${row.ratio === null ? '   –' : row.ratio.toFixed(2)}  ${verdict(row)}`,
     );

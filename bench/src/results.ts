@@ -18,6 +18,8 @@ export interface Results {
   readonly machine?: Record<string, string>;
   /** Seconds the whole run took. */
   readonly durationS?: number;
+  /** Per target, seconds its scenarios took, and its curves. */
+  readonly durations?: Readonly<Record<string, { scenarios: number; curves?: number }>>;
   readonly curves?: readonly Curve[];
   readonly skipped?: readonly Skip[];
   /** Per target, where it ran (a URL, password masked), when the report names it. */

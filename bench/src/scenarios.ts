@@ -52,11 +52,11 @@ export const FULL: Sizes = {
     { label: '64 KiB', bytes: 64 * 1024, count: 400 },
     { label: '1 MiB', bytes: 1024 * 1024, count: 30 },
   ],
-  python: { sequential: 1_000, pipelined: 5_000 },
+  python: { sequential: 500, pipelined: 2_000 },
   curves: {
     bindings: [1, 1_000, 10_000, 100_000],
     handlers: [1, 10, 100],
-    handlerMessages: 4_000,
+    handlerMessages: 3_000,
     payloadBytes: [200, 4 * 1024, 64 * 1024, 1024 * 1024, 4 * 1024 * 1024],
     payloadBudget: 16 * 1024 * 1024,
     payloadCount: [8, 2_000],

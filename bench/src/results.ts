@@ -26,8 +26,14 @@ export interface Results {
   readonly targets?: Readonly<Record<string, string>>;
 }
 
+/** The figures of a spread: JSON wrote a figure that was not a number (NaN) as `null`. */
+const SPREAD_KEYS = new Set(['min', 'median', 'max']);
+
 export function readResults(path: string): Results | null {
-  return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as Results) : null;
+  if (!existsSync(path)) return null;
+  return JSON.parse(readFileSync(path, 'utf8'), (key, value) =>
+    value === null && SPREAD_KEYS.has(key) ? Number.NaN : value,
+  ) as Results;
 }
 
 export function writeResults(path: string, results: Results): void {

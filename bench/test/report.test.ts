@@ -1,7 +1,10 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { clusterMarkdown } from '../src/clusters';
 import { markdown, PYTHON_SCENARIO, type Row } from '../src/report';
-import type { Results } from '../src/results';
+import { type Results, readResults, writeResults } from '../src/results';
 
 const spread = (median: number) => ({ min: median * 0.9, median, max: median * 1.1 });
 
@@ -98,5 +101,19 @@ describe('clusterMarkdown', () => {
     expect(text).toContain('- amqp (3 nodes): skipped, TEAL_RABBITMQ_CLUSTER_URL is not set');
     expect(text).toContain('`redis://127.0.0.1:7001?cluster=true`');
     expect(clusterMarkdown(single, null)).toEqual([]);
+  });
+});
+
+describe('readResults', () => {
+  it('reads back a figure that was not a number as NaN, which the report shows as –', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bench-results-'));
+    const path = join(dir, 'results.json');
+    writeResults(path, results([row('nats', 'payload', 'MB/s 1 MiB', 72, Number.NaN)]));
+    const back = readResults(path)!;
+    expect(back.rows[0]!.raw!.median).toBeNaN();
+    expect(markdown(back).join('\n')).toContain(
+      '| payload | MB/s 1 MiB | 72.0 (64.8 – 79.2) | – | – |',
+    );
+    rmSync(dir, { recursive: true });
   });
 });

@@ -92,6 +92,13 @@ if (isQuick) {
   if (main !== null) writeDocument(root, main);
   console.log(`results in bench/${name} and BENCHMARKS.md, in ${results.durationS} s`);
 }
+// As in the tests: CI requires every broker (and cluster), so a target skipped fails the run.
+const required = isCluster ? 'TEAL_REQUIRE_CLUSTERS' : 'TEAL_REQUIRE_BROKERS';
+const missing = skipped.filter((skip) => skip.scenario === undefined);
+if (process.env[required] === '1' && missing.length > 0) {
+  console.error(`${required}=1, and ${missing.map((skip) => skip.target).join(', ')} skipped`);
+  process.exit(1);
+}
 // Adapters keep sockets and timers alive only while handlers are open; exit in case one leaked.
 process.exit(0);
 

@@ -80,8 +80,10 @@ async function bindingsCurves(
   sizes: Sizes,
   collected: Collected,
 ): Promise<void> {
-  const p50: Point[] = (collected['bindings-p50'] = []);
-  const heap: Point[] = (collected['bindings-heap'] = []);
+  const p50: Point[] = [];
+  const heap: Point[] = [];
+  collected['bindings-p50'] = p50;
+  collected['bindings-heap'] = heap;
   const [sender, receiver] = await pair(factory, prefix);
   await closing([sender, receiver], async () => {
     const heapBefore = heapMiB();
@@ -118,7 +120,8 @@ async function handlersCurve(
   { maxHandlers }: CurveLimits,
   collected: Collected,
 ): Promise<void> {
-  const points: Point[] = (collected.handlers = []);
+  const points: Point[] = [];
+  collected.handlers = points;
   const sender = await factory(prefix);
   const receivers: BenchPeer[] = [];
   const peers: BenchPeer[] = [sender];
@@ -152,7 +155,8 @@ async function payloadCurve(
   sizes: Sizes,
   collected: Collected,
 ): Promise<void> {
-  const points: Point[] = (collected.payload = []);
+  const points: Point[] = [];
+  collected.payload = points;
   const [sender, receiver] = await pair(factory, prefix);
   await closing([sender, receiver], async () => {
     const [least, most] = sizes.curves.payloadCount;

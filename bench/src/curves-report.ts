@@ -1,12 +1,15 @@
 import { type Chart, lineChart } from './charts';
-import type { Curve, CurveName } from './curves';
+import { BIND_BATCH, type Curve, type CurveName } from './curves';
 import { type GrowthRule, growthOf, type Point } from './growth';
 import { format } from './report';
+import { FULL } from './scenarios';
 
 /** How one curve is drawn and how the growth under it is stated. */
 interface CurveSpec {
   readonly name: CurveName;
   readonly title: string;
+  /** How the points are measured, said above the chart. */
+  readonly how: string;
   readonly xLabel: string;
   readonly yLabel: string;
   formatX(x: number): string;
@@ -22,6 +25,8 @@ interface CurveSpec {
 }
 
 const count = (x: number) => x.toLocaleString('en');
+const list = (items: readonly string[]) =>
+  items.length < 2 ? items.join('') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`;
 const micros = (us: number) =>
   Math.abs(us) >= 1000 ? `${format(us / 1000)} ms` : `${format(us)} µs`;
 const mebibytes = (mib: number) =>
@@ -41,6 +46,7 @@ export const CURVE_SPECS: readonly CurveSpec[] = [
   {
     name: 'bindings-p50',
     title: 'p50 send → callback latency vs bindings on one handler',
+    how: `One handler bound to ${list(FULL.curves.bindings.map(count))} keys in turn (${BIND_BATCH} binds in flight); at each point, the p50 of ${count(FULL.bindingProbes)} sequential awaited send → callback round trips on keys drawn among them.`,
     xLabel: 'bindings on the receiving handler',
     yLabel: 'p50 latency (µs)',
     formatX: count,
@@ -54,6 +60,7 @@ export const CURVE_SPECS: readonly CurveSpec[] = [
   {
     name: 'bindings-heap',
     title: 'Heap held vs bindings on one handler',
+    how: 'The same handler: the heap in use after a full collection, minus the heap before its first binding.',
     xLabel: 'bindings on the receiving handler',
     yLabel: 'heap after GC, above the unbound handler (MiB)',
     formatX: count,
@@ -68,6 +75,7 @@ export const CURVE_SPECS: readonly CurveSpec[] = [
   {
     name: 'handlers',
     title: 'Throughput vs handlers in one process',
+    how: `${list(FULL.curves.handlers.map(count))} handlers in one process, each bound to a key of its own; one sender pipelines ${count(FULL.curves.handlerMessages)} callbacks (${FULL.inFlight} in flight) spread over their keys; the median of ${FULL.curves.repeats} measures per point.`,
     xLabel: 'handlers, each bound to a key of its own',
     yLabel: 'messages delivered per second',
     formatX: count,
@@ -81,6 +89,7 @@ export const CURVE_SPECS: readonly CurveSpec[] = [
   {
     name: 'payload',
     title: 'Throughput vs payload size',
+    how: `Powens webhooks of ${list(FULL.curves.payloadBytes.map(bytes))}, 16 in flight, about ${bytes(FULL.curves.payloadBudget)} per size (${count(FULL.curves.payloadCount[0])} to ${count(FULL.curves.payloadCount[1])} messages).`,
     xLabel: 'Powens webhook payload',
     yLabel: 'messages delivered per second',
     formatX: bytes,
@@ -128,7 +137,14 @@ export function curvesMarkdown(curves: readonly Curve[]): string[] {
   for (const spec of CURVE_SPECS) {
     const mine = curves.filter((c) => c.curve === spec.name);
     if (mine.length === 0) continue;
-    lines.push(`### ${spec.title}`, '', `![${spec.title}](${chartPath(spec.name)})`, '');
+    lines.push(
+      `### ${spec.title}`,
+      '',
+      spec.how,
+      '',
+      `![${spec.title}](${chartPath(spec.name)})`,
+      '',
+    );
     for (const curve of mine) lines.push(`- ${curve.target}: ${growthLine(spec, curve)}`);
     lines.push('');
   }

@@ -26,7 +26,7 @@ export interface CurveLimits {
 type Collected = Partial<Record<CurveName, Point[]>>;
 
 /** Binds in flight at most, so that none outlasts the adapter's bind deadline on a slow broker. */
-const BIND_BATCH = 200;
+export const BIND_BATCH = 200;
 
 /**
  * Measures every curve of one adapter, one after the other, each on fresh

@@ -1,7 +1,7 @@
 import { type Chart, lineChart } from './charts';
 import { BIND_BATCH, type Curve, type CurveName } from './curves';
 import { type GrowthRule, growthOf, type Point } from './growth';
-import { format } from './report';
+import { bytes, format } from './report';
 import { FULL } from './scenarios';
 
 /** How one curve is drawn and how the growth under it is stated. */
@@ -32,12 +32,6 @@ const micros = (us: number) =>
 const mebibytes = (mib: number) =>
   Math.abs(mib) >= 1 ? `${format(mib)} MiB` : `${format(mib * 1024)} KiB`;
 const perMessage = (rate: number) => 1e6 / rate;
-
-export function bytes(x: number): string {
-  const [value, unit] =
-    x >= 2 ** 20 ? [x / 2 ** 20, 'MiB'] : x >= 1024 ? [x / 1024, 'KiB'] : [x, 'B'];
-  return `${Number.isInteger(value) ? value : format(value)} ${unit}`;
-}
 
 /** Flat within ±25 %: latencies and rates on a loaded two-core machine move that much. */
 const NOISE: GrowthRule = { tolerance: 0.25, floor: 0 };

@@ -50,6 +50,13 @@ export const format = (value: number) =>
     : value >= 100
       ? Math.round(value).toLocaleString('en')
       : value.toPrecision(3);
+/** A size in bytes as people write it: 200 B, 64 KiB, 4 MiB. */
+export function bytes(x: number): string {
+  const [value, unit] =
+    x >= 2 ** 20 ? [x / 2 ** 20, 'MiB'] : x >= 1024 ? [x / 1024, 'KiB'] : [x, 'B'];
+  return `${Number.isInteger(value) ? value : format(value)} ${unit}`;
+}
+
 export const formatSpread = (s: Spread | null) =>
   s === null || Number.isNaN(s.median)
     ? '–'

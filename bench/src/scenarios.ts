@@ -1,6 +1,7 @@
 import { callbackMessage, powensWebhookMessage } from '@teal/messages';
 import { callbacks, closing, deliverAll, heapMiB, pair, pipeline, roundTrips } from './drive';
 import type { BenchKind, BenchPeer, PeerFactory } from './peer';
+import { bytes as formatBytes } from './report';
 import { percentile } from './stats';
 
 /** Named figures of one run of a scenario: `msgs/s`, `p50 µs` … */
@@ -228,7 +229,7 @@ export async function sendPayloads(
     return (await deliverAll(sender, [receiver], messages, { inFlight: 16 })) / 1000;
   } catch (error) {
     console.log(
-      `  (${bytes} B payloads not sent: ${error instanceof Error ? error.message : String(error)})`,
+      `  (${formatBytes(bytes)} payloads not sent: ${error instanceof Error ? error.message : String(error)})`,
     );
     return Number.NaN;
   }

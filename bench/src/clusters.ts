@@ -1,8 +1,12 @@
-import { redactUrl } from '@teal/amq-core';
+import { connect as connectAmqp } from '@teal/amq-amqp';
+import { type AMQHandler, redactUrl } from '@teal/amq-core';
 import { probeBroker } from '@teal/amq-core/testing';
+import { connect as connectNats } from '@teal/amq-nats';
+import { connect as connectRedis } from '@teal/amq-redis-streams';
+import { handlerPeer } from './peer';
 import { formatSpread, type Row } from './report';
 import type { Results } from './results';
-import { type BenchTarget, viaConnect } from './targets';
+import type { BenchTarget } from './targets';
 
 /** A broker cluster as `pnpm bench --cluster` sees it, beside the single node it is compared with. */
 export interface ClusterTarget extends BenchTarget {
@@ -12,19 +16,50 @@ export interface ClusterTarget extends BenchTarget {
   readonly where: string;
 }
 
-/** The clusters `bash .ci/clusters.sh up` starts, by the variables `bash .ci/clusters.sh env` prints. */
-const CLUSTERS = [
-  { name: 'amqp (3 nodes)', single: 'amqp', variable: 'TEAL_RABBITMQ_CLUSTER_URL' },
-  { name: 'redis (cluster, 3 masters)', single: 'redis', variable: 'TEAL_REDIS_CLUSTER_URL' },
-  { name: 'redis (sentinel, 3 nodes)', single: 'redis', variable: 'TEAL_REDIS_SENTINEL_URL' },
-  { name: 'nats (3 nodes)', single: 'nats', variable: 'TEAL_NATS_CLUSTER_URL' },
+type Connect = (options: { url: string; exchangePrefix: string }) => Promise<AMQHandler>;
+
+/**
+ * The clusters `bash .ci/clusters.sh up` starts, by the variables `bash .ci/clusters.sh env`
+ * prints. Each connects through its adapter package, which reads several seeds in its URL
+ * (core's `connect()` takes one host per URL).
+ */
+const CLUSTERS: ReadonlyArray<{
+  name: string;
+  single: string;
+  variable: string;
+  connect: Connect;
+}> = [
+  {
+    name: 'amqp (3 nodes)',
+    single: 'amqp',
+    variable: 'TEAL_RABBITMQ_CLUSTER_URL',
+    connect: connectAmqp,
+  },
+  {
+    name: 'redis (cluster, 3 masters)',
+    single: 'redis',
+    variable: 'TEAL_REDIS_CLUSTER_URL',
+    connect: connectRedis,
+  },
+  {
+    name: 'redis (sentinel, 3 nodes)',
+    single: 'redis',
+    variable: 'TEAL_REDIS_SENTINEL_URL',
+    connect: connectRedis,
+  },
+  {
+    name: 'nats (3 nodes)',
+    single: 'nats',
+    variable: 'TEAL_NATS_CLUSTER_URL',
+    connect: connectNats,
+  },
   {
     name: 'nats (durable, 3 nodes)',
     single: 'nats (durable)',
     variable: 'TEAL_NATS_CLUSTER_URL',
-    options: { mode: 'jetstream' },
+    connect: (options) => connectNats({ ...options, mode: 'jetstream' }),
   },
-] as const;
+];
 
 /**
  * Every cluster target, its URL read from the environment: the adapter as
@@ -34,7 +69,6 @@ const CLUSTERS = [
 export function clusterTargets(env: NodeJS.ProcessEnv = process.env): ClusterTarget[] {
   return CLUSTERS.map((cluster) => {
     const url = env[cluster.variable];
-    const options = 'options' in cluster ? cluster.options : {};
     return {
       name: cluster.name,
       single: cluster.single,
@@ -43,7 +77,8 @@ export function clusterTargets(env: NodeJS.ProcessEnv = process.env): ClusterTar
         url === undefined
           ? Promise.resolve(`${cluster.variable} is not set (bash .ci/clusters.sh env prints it)`)
           : probeSeeds(url),
-      adapter: viaConnect(url ?? '', options),
+      adapter: async (exchangePrefix) =>
+        handlerPeer(await cluster.connect({ url: url ?? '', exchangePrefix })),
       raw: null,
     };
   });

@@ -27,7 +27,7 @@ const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const natsUrl = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 const postgresUrl = process.env.POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
-export const viaConnect =
+const viaConnect =
   (url: string, options: Record<string, unknown> = {}): PeerFactory =>
   async (exchangePrefix) =>
     handlerPeer(await connect({ url, exchangePrefix, ...options }));

@@ -1,14 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
 import type { Row } from './report';
+import type { Results } from './results';
 import type { Spread } from './stats';
-
-/** A results file as `main.ts` writes it. */
-export interface Results {
-  readonly date: string;
-  readonly rounds: number;
-  readonly rows: readonly Row[];
-  readonly machine?: Record<string, string>;
-}
 
 /** The figures the observability table compares: what a relay's operator feels. */
 const FIGURES = [
@@ -18,10 +10,6 @@ const FIGURES = [
 
 /** No subscriber may cost more than this against the baseline. */
 const TOLERANCE = 0.02;
-
-export function readResults(path: string): Results | null {
-  return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as Results) : null;
-}
 
 /**
  * The observability section of BENCHMARKS.md: per target, throughput and p50

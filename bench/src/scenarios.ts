@@ -1,6 +1,8 @@
-import { callbackMessage, type Message, powensWebhookMessage } from '@teal/messages';
+import { callbackMessage, powensWebhookMessage } from '@teal/messages';
+import { callbacks, closing, deliverAll, heapMiB, pair, pipeline, roundTrips } from './drive';
 import type { BenchKind, BenchPeer, PeerFactory } from './peer';
-import { percentile, sortedCopy } from './stats';
+import { bytes as formatBytes } from './report';
+import { percentile } from './stats';
 
 /** Named figures of one run of a scenario: `msgs/s`, `p50 µs` … */
 export type Figures = Record<string, number>;
@@ -15,6 +17,26 @@ export interface Sizes {
   fanOut: number;
   waits: number;
   payloads: ReadonlyArray<{ label: string; bytes: number; count: number }>;
+  /** The Python peer's scenario: sequential round trips, then pipelined sends. */
+  python: { sequential: number; pipelined: number };
+  curves: CurveSizes;
+}
+
+/** The points of the cost curves (`curves.ts`). */
+export interface CurveSizes {
+  /** Bindings on one handler at which p50 latency and heap are read. */
+  bindings: readonly number[];
+  /** Handlers in the process, each bound to a key of its own. */
+  handlers: readonly number[];
+  /** Messages sent per measure of the handlers curve, spread over the handlers' keys. */
+  handlerMessages: number;
+  /** Payload sizes, in bytes. */
+  payloadBytes: readonly number[];
+  /** Bytes sent per payload size; the count stays within `payloadCount`. */
+  payloadBudget: number;
+  payloadCount: readonly [min: number, max: number];
+  /** Measures per throughput point; the curve keeps their median. */
+  repeats: number;
 }
 
 export const FULL: Sizes = {
@@ -31,6 +53,16 @@ export const FULL: Sizes = {
     { label: '64 KiB', bytes: 64 * 1024, count: 400 },
     { label: '1 MiB', bytes: 1024 * 1024, count: 30 },
   ],
+  python: { sequential: 500, pipelined: 2_000 },
+  curves: {
+    bindings: [1, 1_000, 10_000, 100_000],
+    handlers: [1, 10, 100],
+    handlerMessages: 3_000,
+    payloadBytes: [200, 4 * 1024, 64 * 1024, 1024 * 1024, 4 * 1024 * 1024],
+    payloadBudget: 16 * 1024 * 1024,
+    payloadCount: [8, 2_000],
+    repeats: 3,
+  },
 };
 
 export const QUICK: Sizes = {
@@ -47,6 +79,16 @@ export const QUICK: Sizes = {
     { label: '64 KiB', bytes: 64 * 1024, count: 10 },
     { label: '1 MiB', bytes: 1024 * 1024, count: 2 },
   ],
+  python: { sequential: 50, pipelined: 200 },
+  curves: {
+    bindings: [1, 1_000],
+    handlers: [1, 10],
+    handlerMessages: 200,
+    payloadBytes: [200, 64 * 1024],
+    payloadBudget: 640 * 1024,
+    payloadCount: [4, 50],
+    repeats: 1,
+  },
 };
 
 export interface Scenario {
@@ -55,65 +97,18 @@ export interface Scenario {
   higherIsBetter: readonly string[];
   /** Measures the handler's own API: no raw-client baseline. */
   adapterOnly?: boolean;
+  /** Another peer measured in place of the raw client (the Python original). */
+  versus?: Versus;
   run(factory: PeerFactory, prefix: string, sizes: Sizes): Promise<Figures>;
 }
 
-function callbacks(count: number, key: string): Message[] {
-  return Array.from({ length: count }, (_, i) =>
-    callbackMessage({ url: `https://app.test/callback?state=${key}&code=c${i}`, state: key }),
-  );
-}
-
-/** Sends every message with at most `inFlight` unconfirmed, in order of issue. */
-async function pipeline(
-  peer: BenchPeer,
-  messages: readonly Message[],
-  inFlight: number,
-): Promise<void> {
-  let next = 0;
-  const lane = async () => {
-    while (next < messages.length) await peer.send(messages[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(inFlight, messages.length) }, lane));
-}
-
-function countTo(peers: readonly BenchPeer[], total: number): Promise<void> {
-  let seen = 0;
-  return new Promise((resolve) => {
-    for (const peer of peers) {
-      peer.onMessage = () => {
-        if (++seen === total) resolve();
-      };
-    }
-  });
-}
-
-/** Sequential awaited send → callback round trips, in microseconds. */
-async function roundTrips(
-  sender: BenchPeer,
-  receiver: BenchPeer,
-  keys: readonly string[],
-  count: number,
-) {
-  const samples: number[] = [];
-  let arrived: (() => void) | null = null;
-  receiver.onMessage = () => arrived?.();
-  for (let i = 0; i < count; i++) {
-    const key = keys[i % keys.length]!;
-    const message = callbackMessage({ url: `https://app.test/callback?state=${key}`, state: key });
-    const delivered = new Promise<void>((resolve) => {
-      arrived = resolve;
-    });
-    const start = performance.now();
-    await sender.send(message);
-    await delivered;
-    samples.push((performance.now() - start) * 1000);
-  }
-  return sortedCopy(samples);
-}
-
-async function pair(factory: PeerFactory, prefix: string): Promise<[BenchPeer, BenchPeer]> {
-  return [await factory(prefix), await factory(prefix)];
+/** A peer other than the raw client, measured in interleaved rounds with the adapter. */
+export interface Versus {
+  /** Its name in the report. */
+  readonly label: string;
+  /** Why it cannot run on this machine, or `null`. */
+  unavailable(): Promise<string | null>;
+  run(prefix: string, sizes: Sizes): Promise<Figures>;
 }
 
 export const throughput: Scenario = {
@@ -121,17 +116,12 @@ export const throughput: Scenario = {
   higherIsBetter: ['msgs/s'],
   async run(factory, prefix, sizes) {
     const [sender, receiver] = await pair(factory, prefix);
-    try {
+    return closing([sender, receiver], async () => {
       await receiver.bind('tp');
       const messages = callbacks(sizes.throughput, 'tp');
-      const all = countTo([receiver], messages.length);
-      const start = performance.now();
-      await pipeline(sender, messages, sizes.inFlight);
-      await all;
-      return { 'msgs/s': (messages.length / (performance.now() - start)) * 1000 };
-    } finally {
-      await Promise.all([sender.close(), receiver.close()]);
-    }
+      const ms = await deliverAll(sender, [receiver], messages, sizes);
+      return { 'msgs/s': (messages.length / ms) * 1000 };
+    });
   },
 };
 
@@ -140,13 +130,11 @@ export const latency: Scenario = {
   higherIsBetter: [],
   async run(factory, prefix, sizes) {
     const [sender, receiver] = await pair(factory, prefix);
-    try {
+    return closing([sender, receiver], async () => {
       await receiver.bind('lat');
       const samples = await roundTrips(sender, receiver, ['lat'], sizes.latency);
       return { 'p50 µs': percentile(samples, 50), 'p99 µs': percentile(samples, 99) };
-    } finally {
-      await Promise.all([sender.close(), receiver.close()]);
-    }
+    });
   },
 };
 
@@ -157,15 +145,13 @@ export const bindings: Scenario = {
     const [sender, receiver] = await pair(factory, prefix);
     const single = await factory(`${prefix}single.`);
     const singleSender = await factory(`${prefix}single.`);
-    try {
+    return closing([sender, receiver, single, singleSender], async () => {
       const keys = Array.from({ length: sizes.bindings }, (_, i) => `bind-${i}`);
-      collectGarbage();
-      const heapBefore = process.memoryUsage().heapUsed;
+      const heapBefore = heapMiB();
       const start = performance.now();
       await Promise.all(keys.map((key) => receiver.bind(key)));
       const bindMs = performance.now() - start;
-      collectGarbage();
-      const heapMiB = (process.memoryUsage().heapUsed - heapBefore) / 2 ** 20;
+      const heap = heapMiB() - heapBefore;
       const probeKeys = Array.from(
         { length: sizes.bindingProbes },
         () => keys[Math.floor(Math.random() * keys.length)]!,
@@ -175,14 +161,12 @@ export const bindings: Scenario = {
       const one = await roundTrips(singleSender, single, ['only'], sizes.bindingProbes);
       return {
         'bind ms': bindMs,
-        'heap MiB': heapMiB,
+        'heap MiB': heap,
         'p50 µs (many)': percentile(many, 50),
         'p50 µs (one)': percentile(one, 50),
         'many ÷ one': percentile(many, 50) / percentile(one, 50),
       };
-    } finally {
-      await Promise.all([sender, receiver, single, singleSender].map((peer) => peer.close()));
-    }
+    });
   },
 };
 
@@ -194,18 +178,16 @@ export const fanOut: Scenario = {
       Array.from({ length: sizes.fanOutHandlers }, () => factory(prefix)),
     );
     const sender = await factory(prefix);
-    try {
+    return closing([sender, ...receivers], async () => {
       await Promise.all(receivers.map((receiver) => receiver.bind('fan')));
       const messages = callbacks(sizes.fanOut, 'fan');
-      const total = messages.length * receivers.length;
-      const all = countTo(receivers, total);
-      const start = performance.now();
-      await pipeline(sender, messages, sizes.inFlight);
-      await all;
-      return { 'callbacks/s': (total / (performance.now() - start)) * 1000 };
-    } finally {
-      await Promise.all([sender, ...receivers].map((peer) => peer.close()));
-    }
+      const deliveries = messages.length * receivers.length;
+      const ms = await deliverAll(sender, receivers, messages, {
+        inFlight: sizes.inFlight,
+        deliveries,
+      });
+      return { 'callbacks/s': (deliveries / ms) * 1000 };
+    });
   },
 };
 
@@ -215,36 +197,43 @@ export const payloads: Scenario = {
   async run(factory, prefix, sizes) {
     const [sender, receiver] = await pair(factory, prefix);
     const figures: Figures = {};
-    try {
+    return closing([sender, receiver], async () => {
       for (const { label, bytes, count } of sizes.payloads) {
-        const domain = `b${bytes}.biapi.pro`;
-        await receiver.bind(domain, 'powens_webhook' satisfies BenchKind);
-        const payload = JSON.stringify({ data: 'x'.repeat(Math.max(0, bytes - 11)) });
-        const messages = Array.from({ length: count }, () =>
-          powensWebhookMessage({ domain, event: 'CONNECTION_SYNCED', userToken: 'u', payload }),
-        );
-        const all = countTo([receiver], count);
-        const start = performance.now();
-        try {
-          await pipeline(sender, messages, 16);
-        } catch (error) {
-          // A raw client without chunking cannot send what exceeds the broker's message limit.
-          console.log(
-            `  (${label} not sent: ${error instanceof Error ? error.message : String(error)})`,
-          );
-          figures[`MB/s ${label}`] = Number.NaN;
-          continue;
-        }
-        await all;
-        figures[`MB/s ${label}`] =
-          (count * payload.length) / 1e6 / ((performance.now() - start) / 1000);
+        const seconds = await sendPayloads(sender, receiver, bytes, count);
+        // A raw client without chunking cannot send what exceeds the broker's message limit.
+        figures[`MB/s ${label}`] = (count * bytes) / 1e6 / seconds;
       }
       return figures;
-    } finally {
-      await Promise.all([sender.close(), receiver.close()]);
-    }
+    });
   },
 };
+
+/**
+ * Sends `count` Powens webhooks of about `bytes` each, 16 in flight, to a
+ * domain `receiver` binds; resolves to the seconds until the last arrived,
+ * or to NaN, said on the console, when the peer cannot send them.
+ */
+export async function sendPayloads(
+  sender: BenchPeer,
+  receiver: BenchPeer,
+  bytes: number,
+  count: number,
+): Promise<number> {
+  const domain = `b${bytes}.biapi.pro`;
+  await receiver.bind(domain, 'powens_webhook' satisfies BenchKind);
+  const payload = JSON.stringify({ data: 'x'.repeat(Math.max(0, bytes - 11)) });
+  const messages = Array.from({ length: count }, () =>
+    powensWebhookMessage({ domain, event: 'CONNECTION_SYNCED', userToken: 'u', payload }),
+  );
+  try {
+    return (await deliverAll(sender, [receiver], messages, { inFlight: 16 })) / 1000;
+  } catch (error) {
+    console.log(
+      `  (${formatBytes(bytes)} payloads not sent: ${error instanceof Error ? error.message : String(error)})`,
+    );
+    return Number.NaN;
+  }
+}
 
 /** `waits` concurrent `waitFor()` on distinct keys, then as many sends resolving them. */
 export const waits: Scenario = {
@@ -255,10 +244,9 @@ export const waits: Scenario = {
     const [sender, receiver] = await pair(factory, prefix);
     const handler = receiver.handler;
     if (handler === undefined) throw new Error('waitFor needs a TeaL handler');
-    try {
+    return closing([sender, receiver], async () => {
       const keys = Array.from({ length: sizes.waits }, (_, i) => `wait-${i}`);
-      collectGarbage();
-      const heapBefore = process.memoryUsage().heapUsed;
+      const heapBefore = heapMiB();
       let bound = 0;
       let allBound = () => {};
       const everyBound = new Promise<void>((resolve) => {
@@ -271,8 +259,7 @@ export const waits: Scenario = {
       const waiting = keys.map((key) => handler.waitFor('callback', key, { onBound }));
       await everyBound;
       const boundMs = performance.now() - start;
-      collectGarbage();
-      const heapMiB = (process.memoryUsage().heapUsed - heapBefore) / 2 ** 20;
+      const heap = heapMiB() - heapBefore;
       const messages = keys.map((key) =>
         callbackMessage({ url: `https://app.test/callback?state=${key}`, state: key }),
       );
@@ -281,11 +268,9 @@ export const waits: Scenario = {
       return {
         'all bound ms': boundMs,
         'all resolved ms': performance.now() - start,
-        'heap MiB (waiting)': heapMiB,
+        'heap MiB (waiting)': heap,
       };
-    } finally {
-      await Promise.all([sender.close(), receiver.close()]);
-    }
+    });
   },
 };
 
@@ -297,7 +282,3 @@ export const SCENARIOS: readonly Scenario[] = [
   payloads,
   waits,
 ];
-
-function collectGarbage(): void {
-  (globalThis as { gc?: () => void }).gc?.();
-}

@@ -1,17 +1,25 @@
 import { connect } from '@teal/amq-core';
+import { probeBroker } from '@teal/amq-core/testing';
+import type { CurveLimits } from './curves';
 import { handlerPeer, type PeerFactory } from './peer';
+import { versusPython } from './python';
 import { rawAmqp } from './raw/amqp';
 import { rawJetStream, rawNats } from './raw/nats';
 import { rawPostgres } from './raw/postgres';
 import { rawRedis } from './raw/redis';
+import type { Scenario } from './scenarios';
 
 /** One broker as the benchmarks see it: the adapter and its raw-client baseline. */
 export interface BenchTarget {
   name: string;
-  /** The URL probed before running; `null` for the in-process broker. */
-  url: string | null;
+  /** Why it cannot be measured now (no broker answers), or `null`. */
+  unavailable(): Promise<string | null>;
   adapter: PeerFactory;
   raw: PeerFactory | null;
+  /** Scenarios of this target alone (the Python original, against RabbitMQ). */
+  extra?: readonly Scenario[];
+  /** What bounds its cost curves on a shared server. */
+  limits?: CurveLimits;
 }
 
 const amqpUrl = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
@@ -24,6 +32,8 @@ const viaConnect =
   async (exchangePrefix) =>
     handlerPeer(await connect({ url, exchangePrefix, ...options }));
 
+const probe = (url: string) => () => probeBroker(url);
+
 /**
  * Every target. `otel`: with a deliver subscriber, core hands each delivery
  * to the callback asynchronously, and the memory broker, which cannot hold
@@ -33,23 +43,47 @@ const viaConnect =
  */
 export function benchTargets({ otel }: { readonly otel: boolean }): readonly BenchTarget[] {
   const memory = viaConnect('memory://bench', otel ? { maxBacklog: 1_000_000 } : {});
-  return [{ name: 'memory', url: null, adapter: memory, raw: null }, ...BROKER_TARGETS];
+  const always = async () => null;
+  return [{ name: 'memory', unavailable: always, adapter: memory, raw: null }, ...BROKER_TARGETS];
 }
 
 const BROKER_TARGETS: readonly BenchTarget[] = [
-  { name: 'amqp', url: amqpUrl, adapter: viaConnect(amqpUrl), raw: rawAmqp(amqpUrl) },
-  { name: 'redis', url: redisUrl, adapter: viaConnect(redisUrl), raw: rawRedis(redisUrl) },
-  { name: 'nats', url: natsUrl, adapter: viaConnect(natsUrl), raw: rawNats(natsUrl) },
+  {
+    name: 'amqp',
+    unavailable: probe(amqpUrl),
+    adapter: viaConnect(amqpUrl),
+    raw: rawAmqp(amqpUrl),
+    extra: [versusPython(amqpUrl)],
+  },
+  {
+    name: 'redis',
+    unavailable: probe(redisUrl),
+    adapter: viaConnect(redisUrl),
+    raw: rawRedis(redisUrl),
+  },
+  {
+    name: 'nats',
+    unavailable: probe(natsUrl),
+    adapter: viaConnect(natsUrl),
+    raw: rawNats(natsUrl),
+  },
   {
     name: 'nats (durable)',
-    url: natsUrl,
+    unavailable: probe(natsUrl),
     adapter: viaConnect(natsUrl, { mode: 'jetstream' }),
     raw: rawJetStream(natsUrl),
   },
   {
     name: 'postgres',
-    url: postgresUrl,
+    unavailable: probe(postgresUrl),
     adapter: viaConnect(postgresUrl),
     raw: rawPostgres(postgresUrl),
+    limits: {
+      maxHandlers: {
+        count: 40,
+        reason:
+          'at most 40 handlers: each holds two connections, and PostgreSQL allows 100 by default',
+      },
+    },
   },
 ];

@@ -1,0 +1,38 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { clusterMarkdown } from './clusters';
+import { chartPath, curveCharts, curvesMarkdown } from './curves-report';
+import { observabilityMarkdown } from './observability';
+import { markdown } from './report';
+import { type Results, readResults } from './results';
+
+/** The results files beside the main one, merged into BENCHMARKS.md when they exist. */
+export const RESULTS = {
+  main: 'results.json',
+  otel: 'results-otel.json',
+  baseline: 'results-baseline.json',
+  cluster: 'results-cluster.json',
+} as const;
+
+/**
+ * Rewrites BENCHMARKS.md and the charts of `bench/charts/` from the main
+ * run's results and whichever other runs have results files: the tables,
+ * the Python original, the cost curves, the clusters, observability.
+ */
+export function writeDocument(root: string, main: Results): void {
+  const bench = (name: string) => join(root, 'bench', name);
+  const curves = main.curves ?? [];
+  const charts = curveCharts(curves);
+  if (charts.size > 0) mkdirSync(bench('charts'), { recursive: true });
+  for (const [name, svg] of charts) writeFileSync(join(root, chartPath(name)), svg);
+  const otel = readResults(bench(RESULTS.otel));
+  const lines = [
+    ...markdown(main),
+    ...curvesMarkdown(curves),
+    ...clusterMarkdown(main.rows, readResults(bench(RESULTS.cluster))),
+    ...(otel === null
+      ? []
+      : observabilityMarkdown(main.rows, otel, readResults(bench(RESULTS.baseline)))),
+  ];
+  writeFileSync(join(root, 'BENCHMARKS.md'), `${lines.join('\n').trimEnd()}\n`);
+}

@@ -1,0 +1,3 @@
+import { baseTest } from '../vitest.config.base.ts';
+
+export default baseTest;

@@ -1,3 +1,5 @@
+import { setMaxListeners } from 'node:events';
+
 /** What `onAbort()` and `markWritten()` reach behind a signal core made. */
 interface Watched {
   listen(listener: () => void): () => void;
@@ -137,6 +139,8 @@ export class SharedDeadline implements Watched {
   constructor(startedAt: number, timeoutMs: number) {
     this.startedAt = startedAt;
     deadlineOf.set(this.#controller.signal, this);
+    // Shared by many sends, each of which a transport may listen for: no leak to warn of.
+    setMaxListeners(0, this.#controller.signal);
     this.#timer = setTimeout(() => this.#fire(), timeoutMs);
   }
 

@@ -197,11 +197,16 @@ describe('deadlines', () => {
         stubTransport({
           publish: (_exchange, _key, _body, signal) => {
             signals.push(signal);
+            // As a transport may: a listener on the signal itself, per send.
+            signal.addEventListener('abort', () => {}, { once: true });
             return new Promise<void>(() => {});
           },
         }),
       { sendTimeoutMs: 50 },
     );
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('warning', onWarning);
     const started = performance.now();
     const sends = Array.from({ length: 100 }, (_, i) =>
       handler.send(callbackMessage({ url: 'u', state: `s${i}` })).catch((e: unknown) => e),
@@ -217,6 +222,9 @@ describe('deadlines', () => {
       expect(String(error)).toContain('within 50 ms');
     }
     expect(new Set(errors).size).toBe(errors.length);
+    await new Promise((resolve) => setImmediate(resolve));
+    process.off('warning', onWarning);
+    expect(warnings.map((warning) => warning.name)).not.toContain('MaxListenersExceededWarning');
     await handler.close();
   });
 

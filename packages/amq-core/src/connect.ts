@@ -5,7 +5,7 @@ import {
   AMQSettingsError,
   type ConnectOptions,
   messageOf,
-  parseBrokerUrl,
+  parseSeedUrl,
 } from '@teal/amq-core/adapter';
 import { connectMemory } from './memory/transport';
 
@@ -24,6 +24,8 @@ const BUILT_IN: ReadonlyArray<readonly [string, string]> = [
   ['amqps:', '@teal/amq-amqp'],
   ['redis:', '@teal/amq-redis-streams'],
   ['rediss:', '@teal/amq-redis-streams'],
+  ['redis+sentinel:', '@teal/amq-redis-streams'],
+  ['rediss+sentinel:', '@teal/amq-redis-streams'],
   ['nats:', '@teal/amq-nats'],
   ['tls:', '@teal/amq-nats'],
   ['postgres:', '@teal/amq-postgres'],
@@ -73,7 +75,8 @@ export async function connect(
   options: ConnectOptions & { readonly adapter?: AdapterModule },
 ): Promise<AMQHandler> {
   const { adapter, ...settings } = options;
-  const url = parseBrokerUrl(settings.url, 'url');
+  // A URL may name several seed nodes (`redis://h1:7001,h2:7002`): the adapter reads them.
+  const { url } = parseSeedUrl(settings.url, 'url');
   let module: AdapterModule;
   if (adapter !== undefined) {
     module = adapter;

@@ -1,4 +1,4 @@
-import { type AMQSettings, AMQSettingsError, parseBrokerUrl } from '@teal/amq-core/adapter';
+import { type AMQSettings, AMQSettingsError, parseSeedUrl } from '@teal/amq-core/adapter';
 
 /**
  * Reads `AMQP_URL` (required) and `AMQP_EXCHANGE_PREFIX` (default empty), the
@@ -14,6 +14,6 @@ export function settingsFromEnv(
       '[@teal/amq-core] AMQP_URL is not set: set it to the broker URL, for example memory:// or amqp://guest:guest@localhost:5672',
     );
   }
-  parseBrokerUrl(url, 'AMQP_URL');
+  parseSeedUrl(url, 'AMQP_URL');
   return { url, exchangePrefix: env.AMQP_EXCHANGE_PREFIX ?? '' };
 }

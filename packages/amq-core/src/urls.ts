@@ -95,3 +95,50 @@ export function flagParameter(adapter: string, url: URL, name: string): boolean 
     `[${adapter}] the ${name} parameter of url must be true or false`,
   );
 }
+
+/** One host of a broker URL: its name (IPv6 in brackets) and its port, `''` when the URL gives none. */
+export interface SeedHost {
+  readonly hostname: string;
+  readonly port: string;
+}
+
+/** The scheme and the authority of a URL; linear: two character classes that cannot overlap at their seam. */
+const AUTHORITY = /^([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)([^/?#]*)/;
+
+/**
+ * Parses a broker URL whose authority may name several hosts, comma-separated
+ * (`redis://:pw@h1:7001,h2:7002/0`, `nats://h1:4222,h2:4222`): the URL with its
+ * first host in place of the list, and every host, each checked as the
+ * scheme's. A URL of one host parses as `parseBrokerUrl` does; no error shows
+ * the password.
+ */
+export function parseSeedUrl(
+  url: string,
+  setting = 'url',
+): { readonly url: URL; readonly hosts: readonly SeedHost[] } {
+  const match = typeof url === 'string' ? AUTHORITY.exec(url) : null;
+  if (match === null || !match[2]!.includes(',')) {
+    const parsed = parseBrokerUrl(url, setting);
+    return { url: parsed, hosts: [{ hostname: parsed.hostname, port: parsed.port }] };
+  }
+  const scheme = match[1]!;
+  const authority = match[2]!;
+  const at = authority.lastIndexOf('@');
+  const list = authority.slice(at + 1).split(',');
+  const hosts = list.map((host) => {
+    const text = `${scheme}${host}`;
+    const parsed = host !== '' && URL.canParse(text) ? new URL(text) : null;
+    if (parsed === null || parsed.hostname === '') {
+      throw new AMQSettingsError(
+        setting,
+        `[@teal/amq-core] ${setting} names an empty or invalid host among its comma-separated hosts: ${JSON.stringify(host.slice(0, 80))}`,
+      );
+    }
+    return { hostname: parsed.hostname, port: parsed.port };
+  });
+  const rest = url.slice(scheme.length + authority.length);
+  return {
+    url: parseBrokerUrl(`${scheme}${authority.slice(0, at + 1)}${list[0]}${rest}`, setting),
+    hosts,
+  };
+}

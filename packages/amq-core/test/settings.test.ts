@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { adapterUrlOf, flagParameter, integerSettings, parseBrokerUrl } from '../src/adapter';
+import {
+  adapterUrlOf,
+  flagParameter,
+  integerSettings,
+  parseBrokerUrl,
+  parseSeedUrl,
+} from '../src/adapter';
 import {
   AMQSettingsError,
   adapterPackageOf,
@@ -94,6 +100,8 @@ describe('URLs', () => {
     expect(adapterPackageOf('amqps:')).toBe('@teal/amq-amqp');
     expect(adapterPackageOf('redis:')).toBe('@teal/amq-redis-streams');
     expect(adapterPackageOf('rediss:')).toBe('@teal/amq-redis-streams');
+    expect(adapterPackageOf('redis+sentinel:')).toBe('@teal/amq-redis-streams');
+    expect(adapterPackageOf('rediss+sentinel:')).toBe('@teal/amq-redis-streams');
     expect(adapterPackageOf('nats:')).toBe('@teal/amq-nats');
     expect(adapterPackageOf('tls:')).toBe('@teal/amq-nats');
     expect(adapterPackageOf('http:')).toBeUndefined();
@@ -138,5 +146,26 @@ describe('settings helpers for adapters', () => {
     expect(() => flagParameter('@teal/x', new URL('redis://h?cluster=yes'), 'cluster')).toThrow(
       /cluster parameter of url must be true or false/,
     );
+  });
+
+  it('parses URLs that name several seed hosts, with the first host in the URL', () => {
+    const { url, hosts } = parseSeedUrl('nats://u:p,w@h1:4301,h2,[::1]:4303/x?y=1#z');
+    expect(hosts).toEqual([
+      { hostname: 'h1', port: '4301' },
+      { hostname: 'h2', port: '' },
+      { hostname: '[::1]', port: '4303' },
+    ]);
+    expect(url.href).toBe('nats://u:p,w@h1:4301/x?y=1#z');
+    expect(parseSeedUrl('redis://h:6379/0').hosts).toEqual([{ hostname: 'h', port: '6379' }]);
+    for (const bad of [
+      'redis://:s3cret@h1,,h2',
+      'redis://:s3cret@h1,h 2',
+      'redis://:s3cret@h1,:7',
+    ]) {
+      expect(() => parseSeedUrl(bad)).toThrow(AMQSettingsError);
+      expect(() => parseSeedUrl(bad)).toThrow(
+        expect.objectContaining({ message: expect.not.stringContaining('s3cret') }),
+      );
+    }
   });
 });

@@ -15,7 +15,13 @@ export {
   transportOf,
   waitFor,
 } from './helpers';
-export { brokersRequired, describeWithBroker, probeBroker } from './probe';
+export {
+  brokersRequired,
+  clustersRequired,
+  describeWithBroker,
+  describeWithCluster,
+  probeBroker,
+} from './probe';
 export { eventually } from './suites/support';
 export type {
   AdapterCapabilities,

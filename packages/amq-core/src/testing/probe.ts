@@ -50,12 +50,39 @@ export function describeWithBroker(
   unavailable: string | null,
   body: () => void,
 ): void {
+  describeOrSkip(title, unavailable, body, brokersRequired() ? 'TEAL_REQUIRE_BROKERS=1' : null);
+}
+
+/** Whether a missing cluster fails the run instead of skipping (CI sets it once it started the clusters). */
+export function clustersRequired(): boolean {
+  return process.env.TEAL_REQUIRE_CLUSTERS === '1';
+}
+
+/**
+ * `describe` when a cluster is there to test (`unavailable` is `null`);
+ * otherwise a visible skip with the reason, or a failure when
+ * `TEAL_REQUIRE_CLUSTERS=1`.
+ */
+export function describeWithCluster(
+  title: string,
+  unavailable: string | null,
+  body: () => void,
+): void {
+  describeOrSkip(title, unavailable, body, clustersRequired() ? 'TEAL_REQUIRE_CLUSTERS=1' : null);
+}
+
+function describeOrSkip(
+  title: string,
+  unavailable: string | null,
+  body: () => void,
+  requiredBy: string | null,
+): void {
   if (unavailable === null) {
     describe(title, body);
     return;
   }
-  if (brokersRequired()) {
-    throw new Error(`${title}: ${unavailable}, and TEAL_REQUIRE_BROKERS=1 requires it`);
+  if (requiredBy !== null) {
+    throw new Error(`${title}: ${unavailable}, and ${requiredBy} requires it`);
   }
   console.warn(`[teal] SKIPPED ${title}: ${unavailable}`);
   describe.skip(`${title} [skipped: ${unavailable}]`, body);

@@ -5,6 +5,7 @@ import {
   type FailoverTarget,
   redisClusterTarget,
   runFailover,
+  runLaggingReplica,
   sentinelTarget,
 } from './support/failover';
 
@@ -44,5 +45,18 @@ for (const [title, unavailable, target] of targets) {
       expect(figures.duplicated).toBe(0);
       expect(figures.resumeSeconds).toBeLessThanOrEqual(10);
     }, 120_000);
+
+    it("with durability 'replicated', loses no confirmed send when the master dies while its replicas lag and the receiver has not read", async () => {
+      const figures = await runLaggingReplica(target(), { durability: 'replicated' });
+      // The sends made while the replicas kept up, at least.
+      expect(figures.confirmed).toBeGreaterThanOrEqual(200);
+      expect(figures.lost).toBe(0);
+    }, 150_000);
+
+    it('with the default durability, loses the confirmed sends a lagging replica had not received when the master dies', async () => {
+      const figures = await runLaggingReplica(target(), {});
+      // What 'replicated' is for: confirmed, on the master only, and gone with it.
+      expect(figures.lost).toBeGreaterThan(0);
+    }, 150_000);
   });
 }

@@ -25,6 +25,8 @@ export interface FailoverTarget {
   readonly url: string;
   /** The port of the master that holds the streams of `exchangePrefix` now. */
   masterPort(exchangePrefix: string): Promise<number>;
+  /** The ports of that master's replicas. */
+  replicaPorts(exchangePrefix: string): Promise<number[]>;
   /** The PID file of the Redis on `port`, as the clusters script writes it. */
   pidFile(port: number): string;
   /** Resolves once every node is back, replicas in sync. */
@@ -47,6 +49,18 @@ function seeds(url: string): { host: string; port: number }[] {
   return parseSeedUrl(url).hosts.map((host) => ({ host: host.hostname, port: Number(host.port) }));
 }
 
+/** The ports of the master of the slot of a prefix's streams, then of its replicas. */
+function slotNodes(exchangePrefix: string): (admin: Cluster) => Promise<number[]> {
+  return async (admin) => {
+    const slot = Number(await admin.cluster('KEYSLOT', new StreamKeys(exchangePrefix, 1).base));
+    const ranges = await admin.cluster('SLOTS');
+    const range = ranges.find(([from, to]) => from <= slot && slot <= to);
+    if (range === undefined) throw new Error(`no master serves slot ${slot}`);
+    const [, , ...nodes] = range;
+    return nodes.map((node) => Number(node[1]));
+  };
+}
+
 /** A Redis Cluster of the clusters script (`bash .ci/clusters.sh up redis-cluster`). */
 export function redisClusterTarget(url: string): FailoverTarget {
   const ask = async <T>(question: (admin: Cluster) => Promise<T>): Promise<T> => {
@@ -61,14 +75,8 @@ export function redisClusterTarget(url: string): FailoverTarget {
   return {
     name: 'redis-cluster',
     url,
-    masterPort: (exchangePrefix) =>
-      ask(async (admin) => {
-        const slot = Number(await admin.cluster('KEYSLOT', new StreamKeys(exchangePrefix, 1).base));
-        const ranges = await admin.cluster('SLOTS');
-        const master = ranges.find(([from, to]) => from <= slot && slot <= to)?.[2];
-        if (master === undefined) throw new Error(`no master serves slot ${slot}`);
-        return Number(master[1]);
-      }),
+    masterPort: async (exchangePrefix) => (await ask(slotNodes(exchangePrefix)))[0]!,
+    replicaPorts: async (exchangePrefix) => (await ask(slotNodes(exchangePrefix))).slice(1),
     pidFile: (port) => join(CLUSTERS_DIR, 'redis-cluster', String(port), 'redis.pid'),
     isHealthy: async () => {
       try {
@@ -85,14 +93,13 @@ export function redisClusterTarget(url: string): FailoverTarget {
 export function sentinelTarget(url: string): FailoverTarget {
   const sentinels = seeds(url);
   const name = new URL(parseSeedUrl(url).url).pathname.split('/')[1]!;
-  const master = async (): Promise<number> => {
+  const askSentinels = async <T>(question: (sentinel: Redis) => Promise<T>): Promise<T> => {
     for (const sentinel of sentinels) {
       const client = new Redis({ ...sentinel, retryStrategy: () => null, lazyConnect: true });
       client.on('error', () => {});
       try {
         await client.connect();
-        const reply = (await client.call('SENTINEL', 'get-master-addr-by-name', name)) as string[];
-        return Number(reply[1]);
+        return await question(client);
       } catch {
         // The next sentinel.
       } finally {
@@ -101,10 +108,24 @@ export function sentinelTarget(url: string): FailoverTarget {
     }
     throw new Error('no sentinel answers');
   };
+  const master = () =>
+    askSentinels(async (client) => {
+      const reply = (await client.call('SENTINEL', 'get-master-addr-by-name', name)) as string[];
+      return Number(reply[1]);
+    });
   return {
     name: 'sentinel',
     url,
     masterPort: () => master(),
+    replicaPorts: () =>
+      askSentinels(async (client) => {
+        const replicas = (await client.call('SENTINEL', 'replicas', name)) as string[][];
+        // Each replica is a flat list of names and values; those the sentinels see up.
+        const fields = replicas.map((replica) => new Map(pairs(replica)));
+        return fields
+          .filter((replica) => !replica.get('flags')?.includes('down'))
+          .map((replica) => Number(replica.get('port')));
+      }),
     pidFile: (port) => join(CLUSTERS_DIR, 'sentinel', `redis-${port}`, 'redis.pid'),
     isHealthy: async () => {
       try {
@@ -123,6 +144,10 @@ export function sentinelTarget(url: string): FailoverTarget {
       }
     },
   };
+}
+
+function pairs(list: readonly string[]): [string, string][] {
+  return Array.from({ length: list.length / 2 }, (_, i) => [list[2 * i]!, list[2 * i + 1]!]);
 }
 
 /** What a failover run measured. */
@@ -278,3 +303,111 @@ export async function runFailover(
     await Promise.allSettled(handlers.map((handler) => handler.close()));
   }
 }
+
+/** What a run with a lagging replica measured. */
+export interface LagFigures {
+  readonly sent: number;
+  readonly confirmed: number;
+  /** Confirmed sends the receiver never got. */
+  readonly lost: number;
+  readonly delivered: number;
+}
+
+/**
+ * The case `WAIT` is for: the receiver's callback is stuck, so that it
+ * reads nothing; IN_STEP_MESSAGES are sent while the replicas keep up, then
+ * LAG_MESSAGES while they are stopped (SIGSTOP), more than the sockets
+ * between master and replica hold; the master dies (SIGKILL), the replicas
+ * resume and one is promoted, and the callback is released. What was
+ * confirmed and lost.
+ */
+export async function runLaggingReplica(
+  target: FailoverTarget,
+  options: Partial<RedisStreamsConnectOptions>,
+): Promise<LagFigures> {
+  await waitFor(() => target.isHealthy(), `${target.name} to be healthy`, 90_000, 1_000);
+  const exchangePrefix = randomPrefix();
+  const handlers: AMQHandler[] = [];
+  const open = async (more: Partial<RedisStreamsConnectOptions>) => {
+    const handler = await connect({ url: target.url, exchangePrefix, ...more });
+    handler.onError = () => {};
+    handlers.push(handler);
+    return handler;
+  };
+  const stopped: number[] = [];
+  try {
+    const receiver = await open({ maxBacklog: 10 });
+    const sender = await open({ sendTimeoutMs: 3_000, ...options });
+    let release = () => {};
+    const stuck = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const delivered = new Set<number>();
+    receiver.callback = async (message) => {
+      if (message.kind === 'callback')
+        delivered.add(Number(new URL(message.url).searchParams.get('n')));
+      await stuck;
+    };
+    await receiver.bindCallbackState('lag');
+    const master = await target.masterPort(exchangePrefix);
+    const pidOf = async (port: number) =>
+      Number((await readFile(target.pidFile(port), 'utf8')).trim());
+    const padding = 'x'.repeat(LAG_BODY_BYTES);
+    const confirmed = new Set<number>();
+    const send = (n: number) =>
+      sender
+        .send(callbackMessage({ url: `https://x.test/cb?n=${n}&p=${padding}`, state: 'lag' }))
+        .then(() => confirmed.add(n));
+    // Replicas in step: what resolves is on them.
+    for (let n = 0; n < IN_STEP_MESSAGES; n += 50) {
+      await Promise.allSettled(Array.from({ length: 50 }, (_, i) => send(n + i)));
+    }
+    for (const port of await target.replicaPorts(exchangePrefix)) {
+      const pid = await pidOf(port);
+      process.kill(pid, 'SIGSTOP');
+      stopped.push(pid);
+    }
+    // Replicas stopped: the master has these, its replicas at most what the sockets hold.
+    const lagging = Array.from({ length: LAG_MESSAGES }, (_, i) => send(IN_STEP_MESSAGES + i));
+    await Promise.race([Promise.allSettled(lagging), sleep(1_500)]);
+    process.kill(await pidOf(master), 'SIGKILL');
+    const killedAt = Date.now();
+    for (const pid of stopped.splice(0)) process.kill(pid, 'SIGCONT');
+    release();
+    await Promise.allSettled(lagging);
+    // Settled: every confirmed send delivered, or nothing new for five seconds once the
+    // promoted replica had time to take over.
+    let last = -1;
+    let quietSince = Date.now();
+    await waitFor(
+      () => {
+        if (delivered.size !== last) quietSince = Date.now();
+        last = delivered.size;
+        const isQuiet = Date.now() - quietSince > 5_000 && Date.now() - killedAt > 10_000;
+        return [...confirmed].every((n) => delivered.has(n)) || isQuiet;
+      },
+      'the deliveries to settle',
+      60_000,
+      100,
+    );
+    const figures: LagFigures = {
+      sent: IN_STEP_MESSAGES + LAG_MESSAGES,
+      confirmed: confirmed.size,
+      lost: [...confirmed].filter((n) => !delivered.has(n)).length,
+      delivered: delivered.size,
+    };
+    reportFigure(
+      `redis-streams lagging replica (${target.name}, durability ${options.durability ?? 'primary'}): ${JSON.stringify(figures)}`,
+    );
+    return figures;
+  } finally {
+    for (const pid of stopped) process.kill(pid, 'SIGCONT');
+    await Promise.allSettled(handlers.map((handler) => handler.close()));
+    await waitFor(() => target.isHealthy(), `${target.name} to be restored`, 90_000, 1_000);
+  }
+}
+
+/** Sent while the replicas keep up, then while they are stopped: more than the sockets between master and replica hold on loopback (a few MiB each way). */
+const IN_STEP_MESSAGES = 200;
+const LAG_MESSAGES = 800;
+const LAG_BODY_BYTES = 32 * 1024;

@@ -246,7 +246,9 @@ export async function runFailover(
       }
     })();
 
+    // Enough confirmed sends before the kill for the run to mean something, however slow the machine.
     await sleep(BEFORE_KILL_MS);
+    await waitFor(() => confirmedAt.size >= 100, '100 confirmed sends before the kill', 30_000);
     const port = await target.masterPort(exchangePrefix);
     const pid = Number((await readFile(target.pidFile(port), 'utf8')).trim());
     process.kill(pid, 'SIGKILL');
@@ -368,23 +370,32 @@ export async function runLaggingReplica(
       stopped.push(pid);
     }
     // Replicas stopped: the master has these, its replicas at most what the sockets hold.
-    const lagging = Array.from({ length: LAG_MESSAGES }, (_, i) => send(IN_STEP_MESSAGES + i));
-    await Promise.race([Promise.allSettled(lagging), sleep(1_500)]);
+    // Each resolves (on the master) or rejects (no replica confirmed it before its deadline).
+    await Promise.allSettled(
+      Array.from({ length: LAG_MESSAGES }, (_, i) => send(IN_STEP_MESSAGES + i)),
+    );
     process.kill(await pidOf(master), 'SIGKILL');
-    const killedAt = Date.now();
     for (const pid of stopped.splice(0)) process.kill(pid, 'SIGCONT');
     release();
-    await Promise.allSettled(lagging);
-    // Settled: every confirmed send delivered, or nothing new for five seconds once the
-    // promoted replica had time to take over.
+    // A replica took over once a write goes through again; then every confirmed send is
+    // delivered, or nothing new comes for three seconds.
+    const probe = await open({ sendTimeoutMs: 5_000 });
+    await waitFor(
+      () =>
+        probe.send(callbackMessage({ url: 'https://x.test/cb?n=-1', state: 'probe' })).then(
+          () => true,
+          () => false,
+        ),
+      'a write to go through after the failover',
+      60_000,
+    );
     let last = -1;
     let quietSince = Date.now();
     await waitFor(
       () => {
         if (delivered.size !== last) quietSince = Date.now();
         last = delivered.size;
-        const isQuiet = Date.now() - quietSince > 5_000 && Date.now() - killedAt > 10_000;
-        return [...confirmed].every((n) => delivered.has(n)) || isQuiet;
+        return [...confirmed].every((n) => delivered.has(n)) || Date.now() - quietSince > 3_000;
       },
       'the deliveries to settle',
       60_000,

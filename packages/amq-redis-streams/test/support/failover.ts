@@ -340,6 +340,8 @@ export async function runLaggingReplica(
   try {
     const receiver = await open({ maxBacklog: 10 });
     const sender = await open({ sendTimeoutMs: 3_000, ...options });
+    // Opened now: connecting while the master is dead fails.
+    const probe = await open({ sendTimeoutMs: 5_000 });
     let release = () => {};
     const stuck = new Promise<void>((resolve) => {
       release = resolve;
@@ -379,7 +381,6 @@ export async function runLaggingReplica(
     release();
     // A replica took over once a write goes through again; then every confirmed send is
     // delivered, or nothing new comes for three seconds.
-    const probe = await open({ sendTimeoutMs: 5_000 });
     await waitFor(
       () =>
         probe.send(callbackMessage({ url: 'https://x.test/cb?n=-1', state: 'probe' })).then(

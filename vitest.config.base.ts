@@ -12,6 +12,10 @@ export const baseTest = defineConfig({
   test: {
     testTimeout: 30_000,
     hookTimeout: 30_000,
-    reporters: ['default', ['json', { outputFile: 'test-results/vitest.json' }]],
+    // `pnpm test:failover` writes its own report beside the one of `pnpm test`.
+    reporters: [
+      'default',
+      ['json', { outputFile: process.env.TEAL_TEST_REPORT ?? 'test-results/vitest.json' }],
+    ],
   },
 });

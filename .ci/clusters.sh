@@ -98,6 +98,7 @@ EOF
     RABBITMQ_CONF_ENV_FILE=/dev/null \
     RABBITMQ_ENABLED_PLUGINS_FILE="$dir/enabled_plugins" \
     ERL_EPMD_ADDRESS=127.0.0.1 \
+    ERL_CRASH_DUMP="$dir/log/erl_crash.dump" \
     setsid /usr/lib/rabbitmq/bin/rabbitmq-server >"$dir/log/stdout.log" 2>&1 &
 }
 

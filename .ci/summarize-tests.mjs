@@ -14,8 +14,14 @@ function reportPaths() {
     if (!existsSync(groupDir)) return [];
     return readdirSync(groupDir, { withFileTypes: true })
       .filter((entry) => entry.isDirectory())
-      .map((entry) => join(group, entry.name, 'test-results', 'vitest.json'))
-      .filter((path) => existsSync(join(repositoryRoot, path)));
+      .flatMap((entry) => {
+        // vitest.json from `pnpm test`, failover.json from `pnpm test:failover`.
+        const results = join(group, entry.name, 'test-results');
+        if (!existsSync(join(repositoryRoot, results))) return [];
+        return readdirSync(join(repositoryRoot, results))
+          .filter((name) => name.endsWith('.json'))
+          .map((name) => join(results, name));
+      });
   });
 }
 

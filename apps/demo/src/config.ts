@@ -1,5 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { adapterPackageOf, parseBrokerUrl } from '@teal/amq-core';
+import {
+  DemoConfigError,
+  type Env,
+  readChoice,
+  readHttpUrl,
+  readInteger,
+  readTrustProxy,
+  type TrustProxy,
+} from './config-readers';
+
+export { DemoConfigError } from './config-readers';
 
 /** Which half of TeaL this process runs. */
 export type Role = 'listener' | 'dispatcher' | 'both';
@@ -27,23 +38,24 @@ export interface DemoConfig {
   readonly callbackRedirectUrl: string | null;
   /** The listener's public base URL, for the page's links when the listener runs apart. */
   readonly listenerUrl: string | null;
-  /** Whether `X-Forwarded-*` headers from a reverse proxy are trusted. */
-  readonly trustProxy: boolean;
+  /** Which peers may set `X-Forwarded-*` (Fastify's `trustProxy`). */
+  readonly trustProxy: TrustProxy;
   readonly logLevel: string;
+  /** The total time a request may take, from its headers to its answer. */
+  readonly requestTimeoutMs: number;
+  /** The largest request head (request line and headers). */
+  readonly headerLimitBytes: number;
+  /** The largest frame a WebSocket client may send. */
+  readonly maxFrameBytes: number;
+  /** How many WebSockets the dispatcher holds at once. */
+  readonly maxWebSockets: number;
+  /** How many connections one client address may hold at once; 0 for no cap. */
+  readonly maxConnectionsPerIp: number;
+  /** How many listener requests one client address may make per minute; 0 for no limit. */
+  readonly rateLimitPerMinute: number;
+  /** After SIGTERM or SIGINT, the deadline for the process to exit. */
+  readonly shutdownTimeoutMs: number;
 }
-
-/** A setting that stops the service at start; `variable` names the culprit. */
-export class DemoConfigError extends Error {
-  override readonly name = 'DemoConfigError';
-  readonly variable: string;
-
-  constructor(variable: string, message: string) {
-    super(`[@teal/demo] ${variable} ${message}`);
-    this.variable = variable;
-  }
-}
-
-type Env = Readonly<Record<string, string | undefined>>;
 
 const ROLES: readonly Role[] = ['listener', 'dispatcher', 'both'];
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -67,8 +79,15 @@ export function readConfig(env: Env, argv: readonly string[] = []): DemoConfig {
     drainTimeoutMs: readInteger(env, 'DRAIN_TIMEOUT_MS', 10_000, 0, 600_000),
     callbackRedirectUrl: readHttpUrl(env, 'CALLBACK_REDIRECT_URL'),
     listenerUrl: readHttpUrl(env, 'LISTENER_URL')?.replace(/\/+$/, '') ?? null,
-    trustProxy: readBoolean(env, 'TRUST_PROXY'),
+    trustProxy: readTrustProxy(env, 'TRUST_PROXY'),
     logLevel: readChoice(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
+    requestTimeoutMs: readInteger(env, 'REQUEST_TIMEOUT_MS', 30_000, 1_000, 600_000),
+    headerLimitBytes: readInteger(env, 'HEADER_LIMIT_BYTES', 16_384, 1_024, 1_048_576),
+    maxFrameBytes: readInteger(env, 'WS_MAX_FRAME_BYTES', 65_536, 1_024, 16 * 1_048_576),
+    maxWebSockets: readInteger(env, 'MAX_WEBSOCKETS', 10_000, 1, 1_000_000),
+    maxConnectionsPerIp: readInteger(env, 'MAX_CONNECTIONS_PER_IP', 256, 0, 1_000_000),
+    rateLimitPerMinute: readInteger(env, 'RATE_LIMIT_PER_MINUTE', 600, 0, 10_000_000),
+    shutdownTimeoutMs: readInteger(env, 'SHUTDOWN_TIMEOUT_MS', 30_000, 1_000, 600_000),
   };
 }
 
@@ -107,43 +126,4 @@ function readBrokerUrl(url: string): string {
     );
   }
   return url;
-}
-
-function readInteger(env: Env, name: string, fallback: number, min: number, max: number): number {
-  const text = env[name];
-  if (text === undefined || text === '') return fallback;
-  const value = /^\d+$/.test(text) ? Number(text) : Number.NaN;
-  if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw new DemoConfigError(name, `must be an integer from ${min} to ${max}, not "${text}"`);
-  }
-  return value;
-}
-
-function readHttpUrl(env: Env, name: string): string | null {
-  const text = env[name];
-  if (text === undefined || text === '') return null;
-  let url: URL | null = null;
-  try {
-    url = new URL(text);
-  } catch {}
-  if (url === null || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
-    throw new DemoConfigError(name, 'must be an absolute http: or https: URL');
-  }
-  return text;
-}
-
-function readBoolean(env: Env, name: string): boolean {
-  const text = env[name]?.toLowerCase();
-  if (text === undefined || text === '' || text === 'false' || text === '0') return false;
-  if (text === 'true' || text === '1') return true;
-  throw new DemoConfigError(name, 'must be true or false');
-}
-
-function readChoice(env: Env, name: string, choices: readonly string[], fallback: string): string {
-  const text = env[name];
-  if (text === undefined || text === '') return fallback;
-  if (!choices.includes(text)) {
-    throw new DemoConfigError(name, `must be one of ${choices.join(', ')}, not "${text}"`);
-  }
-  return text;
 }

@@ -28,6 +28,29 @@ export const REDACTED_PATHS: readonly string[] = [
   '*.payload',
 ];
 
+// A query or fragment parameter anywhere in a line, as JSON writes it: the
+// name runs to `=` (at most 256 characters), the value to the next `&`, `#`,
+// quote or blank; an escape (`\"`) counts as one character. Linear: every
+// character is looked at a bounded number of times.
+const PARAMETER_VALUE = /([?&#][^=&#?"\\\s]{0,256}=)(?:[^&#"\\\s]|\\.)+/g;
+// The credentials of an `Authorization`-style value: `Bearer x`, `Basic x`.
+const SCHEME_CREDENTIALS = /\b(bearer|basic)( +)(?:[^"\\\s,]|\\.)+/gi;
+// The password of `scheme://user:password@host`; the bounds keep it linear.
+const URL_PASSWORD = /\b([a-z][a-z0-9+.-]{0,31}:\/\/[^/\s:@"]{0,256}:)[^/\s@"]{1,256}@/gi;
+
+/**
+ * The last redaction, on every line the process writes, whoever wrote it
+ * (Fastify, its plugins, the handler, this service): every query and
+ * fragment value, every URL password and every Bearer or Basic credential
+ * is masked, even in a field that no redaction path or serializer knows.
+ */
+export function redactLine(line: string): string {
+  return line
+    .replace(PARAMETER_VALUE, '$1***')
+    .replace(SCHEME_CREDENTIALS, '$1$2***')
+    .replace(URL_PASSWORD, '$1***@');
+}
+
 interface RequestLike {
   readonly method?: string;
   readonly url?: string;
@@ -61,6 +84,7 @@ export function createLogger(
       level,
       ...(fields === undefined ? {} : { mixin: fields }),
       redact: { paths: [...REDACTED_PATHS], censor: '***' },
+      hooks: { streamWrite: redactLine },
       serializers: {
         req: serializeRequest,
         res: (reply: { statusCode?: number }) => ({ statusCode: reply.statusCode }),

@@ -3,6 +3,7 @@ import { connect, redactUrl } from '@teal/amq-core';
 import type { FastifyInstance } from 'fastify';
 import { startBanner } from './banner';
 import { type DemoConfig, DemoConfigError, readConfig } from './config';
+import { ServiceState } from './health';
 import { amqLoggerOf, createLogger } from './logging';
 import { startTelemetry, type Telemetry } from './telemetry/index';
 
@@ -20,24 +21,34 @@ try {
 const { buildServer } = await import('./server');
 
 const log = createLogger(config.logLevel, undefined, telemetry?.logFields);
+const state = new ServiceState();
 let handler: AMQHandler | null = null;
 let app: FastifyInstance | null = null;
 let stopping: Promise<void> | null = null;
 
 /**
- * Closes the server, then drains the handler (what it already received reaches
- * the sockets still open, for at most DRAIN_TIMEOUT_MS), then exits.
+ * Drains, then exits: `/readyz` turns 503 and new WebSockets and listener
+ * requests are refused; the handler hands what it already received to the
+ * sockets still open (for at most DRAIN_TIMEOUT_MS); then the sockets and
+ * the server close. Past SHUTDOWN_TIMEOUT_MS the process exits anyway, with 1.
  */
 function stop(code: number): Promise<void> {
   stopping ??= (async () => {
+    const deadline = setTimeout(() => {
+      log.error({ shutdownTimeoutMs: config.shutdownTimeoutMs }, 'stopping took too long: exiting');
+      process.exit(1);
+    }, config.shutdownTimeoutMs);
+    deadline.unref();
+    state.startDraining();
     try {
-      await app?.close();
       await handler?.close({ drainTimeoutMs: config.drainTimeoutMs });
+      await app?.close();
       await telemetry?.shutdown();
     } catch (error) {
       log.error({ err: error }, 'stopping failed');
       code = 1;
     }
+    log.info({ code }, 'stopped');
     process.exit(code);
   })();
   return stopping;
@@ -46,7 +57,7 @@ function stop(code: number): Promise<void> {
 // Installed first, so that a signal during start-up stops the service too.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
-    log.info({ signal }, 'stopping');
+    log.info({ signal }, 'stopping: draining');
     void stop(0);
   });
 }
@@ -59,19 +70,21 @@ try {
     onError: (error, context) => log.error({ err: error, ...context }, 'broker error'),
   });
 } catch (error) {
-  console.error(
-    `[@teal/demo] cannot connect to ${redactUrl(config.amqpUrl)} (AMQP_URL): ${(error as Error).message}`,
+  log.fatal(
+    { broker: redactUrl(config.amqpUrl) },
+    `cannot connect to the broker (AMQP_URL): ${(error as Error).message}`,
   );
   await stop(1);
 }
 
 if (stopping === null && handler !== null) {
   try {
-    app = await buildServer({ config, handler, logger: log, telemetry });
+    app = await buildServer({ config, handler, logger: log, telemetry, state });
     await app.listen({ host: config.host, port: config.port });
   } catch (error) {
-    console.error(
-      `[@teal/demo] cannot start on ${config.host}:${config.port} (HOST, PORT): ${(error as Error).message}`,
+    log.fatal(
+      { host: config.host, port: config.port },
+      `cannot start (HOST, PORT): ${(error as Error).message}`,
     );
     await stop(1);
   }
@@ -79,10 +92,8 @@ if (stopping === null && handler !== null) {
 
 if (stopping === null && app !== null) {
   const address = app.server.address();
-  console.log(
-    startBanner(
-      config,
-      typeof address === 'object' && address !== null ? address.port : config.port,
-    ),
-  );
+  const port = typeof address === 'object' && address !== null ? address.port : config.port;
+  // The banner is for a person: once, on stderr; stdout carries JSON lines only.
+  console.error(startBanner(config, port));
+  log.info({ role: config.role, broker: redactUrl(config.amqpUrl), port }, 'listening');
 }

@@ -78,11 +78,44 @@ describe('readConfig', () => {
     [{ CALLBACK_REDIRECT_URL: 'javascript:alert(1)' }, 'CALLBACK_REDIRECT_URL'],
     [{ LISTENER_URL: 'listener.example' }, 'LISTENER_URL'],
     [{ TRUST_PROXY: 'maybe' }, 'TRUST_PROXY'],
+    [{ TRUST_PROXY: '10.0.0.0/33' }, 'TRUST_PROXY'],
+    [{ TRUST_PROXY: '10.0.0.0/8,,' }, 'TRUST_PROXY'],
+    [{ TRUST_PROXY: '1.2.3' }, 'TRUST_PROXY'],
+    [{ REQUEST_TIMEOUT_MS: '0' }, 'REQUEST_TIMEOUT_MS'],
+    [{ HEADER_LIMIT_BYTES: '100' }, 'HEADER_LIMIT_BYTES'],
+    [{ WS_MAX_FRAME_BYTES: 'x' }, 'WS_MAX_FRAME_BYTES'],
+    [{ MAX_WEBSOCKETS: '0' }, 'MAX_WEBSOCKETS'],
+    [{ MAX_CONNECTIONS_PER_IP: '-1' }, 'MAX_CONNECTIONS_PER_IP'],
+    [{ RATE_LIMIT_PER_MINUTE: '1.5' }, 'RATE_LIMIT_PER_MINUTE'],
+    [{ SHUTDOWN_TIMEOUT_MS: '10' }, 'SHUTDOWN_TIMEOUT_MS'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
   ])('refuses %o, naming %s', (env, variable) => {
     const error = refusal(env);
     expect(error.variable).toBe(variable);
     expect(error.message).toMatch(new RegExp(`^\\[@teal/demo\\] ${variable} `));
+  });
+
+  it('has safe defaults for every limit', () => {
+    expect(readConfig({})).toMatchObject({
+      requestTimeoutMs: 30_000,
+      headerLimitBytes: 16_384,
+      maxFrameBytes: 65_536,
+      maxWebSockets: 10_000,
+      maxConnectionsPerIp: 256,
+      rateLimitPerMinute: 600,
+      shutdownTimeoutMs: 30_000,
+    });
+  });
+
+  it.each([
+    ['false', false],
+    ['0', false],
+    ['true', true],
+    ['2', 2],
+    ['10.0.0.0/8', ['10.0.0.0/8']],
+    [' 10.0.0.0/8, 192.168.1.1 ,fd00::/8', ['10.0.0.0/8', '192.168.1.1', 'fd00::/8']],
+  ])('reads TRUST_PROXY=%s as Fastify does', (text, expected) => {
+    expect(readConfig({ TRUST_PROXY: text }).trustProxy).toEqual(expected);
   });
 
   it('never shows the broker password of a bad AMQP_URL', () => {

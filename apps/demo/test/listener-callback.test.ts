@@ -81,12 +81,16 @@ describe('GET /callback and /errback', () => {
 });
 
 describe('GET /raw-callback', () => {
-  const raw = (fullUrl: string) =>
-    demo.app.inject({ url: `/raw-callback?full_url=${encodeURIComponent(fullUrl)}` });
+  // The listener's own origin, as the fragment page sees it.
+  const raw = (fullUrl: string, host = 'listener.example') =>
+    demo.app.inject({
+      url: `/raw-callback?full_url=${encodeURIComponent(fullUrl)}`,
+      headers: { host },
+    });
 
   it('takes the state from the fragment', async () => {
     await demo.peer.bindCallbackState('frag');
-    const fullUrl = 'https://listener.example/callback#state=frag&code=c0de';
+    const fullUrl = 'http://listener.example/callback#state=frag&code=c0de';
     const response = await raw(fullUrl);
     expect(response.statusCode).toBe(200);
     const message = await received();
@@ -95,16 +99,16 @@ describe('GET /raw-callback', () => {
 
   it('takes the state from a query that starts with &', async () => {
     await demo.peer.bindCallbackState('amp');
-    const fullUrl = 'https://listener.example/callback&state=amp&code=b';
+    const fullUrl = 'http://listener.example/callback&state=amp&code=b';
     expect((await raw(fullUrl)).statusCode).toBe(200);
     expect(await received()).toMatchObject({ state: 'amp', url: fullUrl });
   });
 
   it('takes the state from the query first', async () => {
     await demo.peer.bindCallbackState('query');
-    expect((await raw('https://l.example/callback?state=query#state=fragment')).statusCode).toBe(
-      200,
-    );
+    expect(
+      (await raw('http://listener.example/callback?state=query#state=fragment')).statusCode,
+    ).toBe(200);
     expect((await received()).state).toBe('query');
   });
 
@@ -118,17 +122,47 @@ describe('GET /raw-callback', () => {
   it('refuses a full_url that is not absolute', async () => {
     const response = await raw('/callback?state=x');
     expect(response.statusCode).toBe(400);
-    expect(response.body).toContain('absolute URL');
+    expect(response.body).toContain('absolute http: or https: URL of this listener');
+  });
+
+  it.each([
+    'javascript:alert(document.cookie)//?state=x',
+    'data:text/html,<script>alert(1)</script>?state=x',
+    'file:///etc/passwd?state=x',
+    'mailto:a@listener.example?state=x',
+    'about:blank?state=x',
+    'blob:http://listener.example/1?state=x',
+    'ftp://listener.example/callback?state=x',
+    'C:\\callback?state=x',
+    'https://listener.example/callback?state=x',
+    'http://evil.example/callback?state=x',
+    'http://listener.example:8080/callback?state=x',
+  ])('refuses %s with 400 and sends nothing', async (fullUrl) => {
+    await demo.peer.bindCallbackState('x');
+    const response = await raw(fullUrl);
+    expect(response.statusCode).toBe(400);
+    expect(response.body).toContain('http://listener.example/callback?state=');
+    expect(await demo.inbox.settle(0)).toEqual([]);
+  });
+
+  it('takes the origin of LISTENER_URL when it is set', async () => {
+    await demo.close();
+    demo = await startTestDemo({ env: { LISTENER_URL: 'https://public.example/' } });
+    await demo.peer.bindCallbackState('pub');
+    expect((await raw('http://listener.example/callback?state=pub')).statusCode).toBe(400);
+    const fullUrl = 'https://public.example/callback#state=pub';
+    expect((await raw(fullUrl)).statusCode).toBe(200);
+    expect(await received()).toMatchObject({ state: 'pub', url: fullUrl });
   });
 
   it('refuses a full_url without a state', async () => {
-    const response = await raw('https://l.example/callback?code=x#code=y');
+    const response = await raw('http://listener.example/callback?code=x#code=y');
     expect(response.statusCode).toBe(400);
     expect(response.body).toContain('no state');
   });
 
   it('answers 503 when the broker does not take the message', async () => {
     await demo.handler.close();
-    expect((await raw('https://l.example/callback?state=x')).statusCode).toBe(503);
+    expect((await raw('http://listener.example/callback?state=x')).statusCode).toBe(503);
   });
 });

@@ -20,11 +20,15 @@ const SECRET = 'webhook-secret';
 const PATH = '/powens-webhook/example.biapi.pro/USER_CREATED';
 const DATE = '2026-01-02T03:04:05.678+01:00';
 
-async function signedHeaders(path: string, payload: string): Promise<Record<string, string>> {
+async function signedHeaders(
+  path: string,
+  payload: string,
+  date = DATE,
+): Promise<Record<string, string>> {
   return {
     'content-type': 'application/json',
-    'bi-signature': await computePowensSignature(SECRET, `POST.${path}.${DATE}.`, payload),
-    'bi-signature-date': DATE,
+    'bi-signature': await computePowensSignature(SECRET, `POST.${path}.${date}.`, payload),
+    'bi-signature-date': date,
   };
 }
 
@@ -184,4 +188,28 @@ describe('POST /powens-webhook/:domain/:event', () => {
     expect(response.statusCode).toBe(503);
     expect(response.body).toContain('retry later');
   });
+});
+
+describe('BI-Signature-Date offsets', () => {
+  // Decision: the listener answers 400 for an offset no clock shows, where
+  // pydantic 1.10 reads +05:99 as +06:39; decoding messages stays lenient.
+  it.each(['2024-01-01T00:00:00+05:99', '2024-01-01T00:00:00+00:60', '2024-01-01T00:00:00-0075'])(
+    'refuses %s with 400 naming the offset, and sends nothing',
+    async (date) => {
+      const response = await post(PATH, await signedHeaders(PATH, '{}', date));
+      expect(response.statusCode).toBe(400);
+      expect(response.body).toContain('impossible offset');
+      expect(response.body).toContain(/[+-]\d{2}:?\d{2}$/.exec(date)?.[0]);
+      expect(await demo.inbox.settle(0)).toEqual([]);
+    },
+  );
+
+  it.each(['2024-01-01T00:00:00+05:30', '2024-01-01T00:00:00-23:59', '2024-01-01T00:00:00Z'])(
+    'takes %s',
+    async (date) => {
+      const response = await post(PATH, await signedHeaders(PATH, '{}', date));
+      expect(response.statusCode).toBe(204);
+      expect((await received()).hmacSignature?.payloadPrefix).toBe(`POST.${PATH}.${date}.`);
+    },
+  );
 });

@@ -28,7 +28,7 @@ describe('logs', () => {
     const { app } = demo;
     await app.inject({ url: '/callback?state=state-secret-1&code=code-secret-2' });
     await app.inject({
-      url: `/raw-callback?full_url=${encodeURIComponent('https://l/callback#state=state-secret-1&code=code-secret-2')}`,
+      url: `/raw-callback?full_url=${encodeURIComponent('http://localhost:80/callback#state=state-secret-1&code=code-secret-2')}`,
     });
     await app.inject({
       method: 'POST',

@@ -22,7 +22,7 @@ describe('GET /healthz', () => {
     await demo.handler.close();
     const response = await demo.app.inject({ url: '/healthz' });
     expect(response.statusCode).toBe(503);
-    expect(response.body).toBe('not connected to the broker\n');
+    expect(response.body).toBe('not ready: not connected to the broker\n');
   });
 });
 

@@ -34,7 +34,7 @@ import {
   positive,
 } from './options';
 import { Subscription } from './subscription';
-import { Deadline, onAbort } from './timing';
+import { Deadline, onAbort, SendDeadlines } from './timing';
 import type { Delivery, Transport, TransportContext, TransportFactory } from './transport';
 import type {
   AMQHandler,
@@ -113,6 +113,7 @@ class Handler implements AMQHandler {
   #eventBase: HandlerEventBase = { handlerId: nextHandlerId(), adapter: '' };
   #isConnected = true;
   #closing: Promise<void> | null = null;
+  readonly #sendDeadlines: SendDeadlines;
 
   constructor(options: HandlerOptions) {
     this.#exchangePrefix = options.exchangePrefix ?? '';
@@ -125,6 +126,7 @@ class Handler implements AMQHandler {
       'sendTimeoutMs',
       options.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS,
     );
+    this.#sendDeadlines = new SendDeadlines(this.sendTimeoutMs);
     this.#events = new HandlerEvents((error) =>
       this.logger.error('an event listener threw', { error }),
     );
@@ -466,18 +468,24 @@ class Handler implements AMQHandler {
     headers: Readonly<Record<string, string>> | undefined,
   ): Promise<void> {
     const timeoutMs = this.sendTimeoutMs;
-    const deadline = new Deadline(
-      timeoutMs,
-      (isWritten) =>
-        isWritten
-          ? new AMQUnconfirmedSendError(
-              `[${transport.name}] the broker did not confirm the message on ${exchange} within ${timeoutMs} ms; it was written, so the broker may have it`,
-            )
-          : new AMQSendError(
-              `[${transport.name}] the broker did not accept the message on ${exchange} within ${timeoutMs} ms`,
-            ),
-      signal,
-    );
+    const reason = (isWritten: boolean) =>
+      isWritten
+        ? new AMQUnconfirmedSendError(
+            `[${transport.name}] the broker did not confirm the message on ${exchange} within ${timeoutMs} ms; it was written, so the broker may have it`,
+          )
+        : new AMQSendError(
+            `[${transport.name}] the broker did not accept the message on ${exchange} within ${timeoutMs} ms`,
+          );
+    const failure = (error: unknown) =>
+      brokerError(
+        AMQSendError,
+        transport,
+        `the broker did not accept the message on ${exchange}`,
+        error,
+      );
+    // A caller's signal needs a deadline of its own; the others share one per millisecond.
+    const deadline =
+      signal === undefined ? this.#sendDeadlines.join() : new Deadline(timeoutMs, reason, signal);
     let published: Promise<void>;
     try {
       published =
@@ -485,19 +493,21 @@ class Handler implements AMQHandler {
           ? transport.publish(exchange, routingKey, body, deadline.signal)
           : transport.publish(exchange, routingKey, body, deadline.signal, headers);
     } catch (error) {
-      deadline.clear();
-      return Promise.reject(error);
+      if (deadline instanceof Deadline) {
+        deadline.clear();
+        return Promise.reject(error);
+      }
+      // Joined, so it must settle: the shared deadline stops once its last send has.
+      return deadline.race(Promise.reject(error), reason, (thrown) => thrown);
     }
-    return deadline.race(
-      published.catch((error: unknown) => {
-        throw brokerError(
-          AMQSendError,
-          transport,
-          `the broker did not accept the message on ${exchange}`,
-          error,
-        );
-      }),
-    );
+    if (deadline instanceof Deadline) {
+      return deadline.race(
+        published.catch((error: unknown) => {
+          throw failure(error);
+        }),
+      );
+    }
+    return deadline.race(published, reason, failure);
   }
 
   #open(method: string): Transport {

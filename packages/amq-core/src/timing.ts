@@ -1,5 +1,11 @@
+/** What `onAbort()` and `markWritten()` reach behind a signal core made. */
+interface Watched {
+  listen(listener: () => void): () => void;
+  markWritten(): void;
+}
+
 /** The deadline behind each signal core made, for `onAbort()` and `markWritten()`. */
-const deadlineOf = new WeakMap<AbortSignal, Deadline>();
+const deadlineOf = new WeakMap<AbortSignal, Watched>();
 /** One real listener per foreign signal, however many wait on it. */
 const fanOuts = new WeakMap<AbortSignal, Set<() => void>>();
 
@@ -80,6 +86,131 @@ export class Deadline {
     this.#listeners = [];
     for (const listener of listeners) listener();
   }
+}
+
+/** How long one shared send deadline takes in new sends. */
+const SHARE_MS = 1;
+
+/**
+ * The deadlines of the sends whose caller passed no signal: the sends that
+ * start within the same millisecond share one signal and one timer, which
+ * fires `timeoutMs` (plus at most that millisecond) after the first of them.
+ * A signal and a timer of its own cost a send more than the rest of core's
+ * work together (the signal's allocation and its collection above all), and
+ * sends of one handler share their timeout anyway. What is shared is
+ * coarser: `markWritten()` on the signal marks every send of that
+ * millisecond written, so one that the deadline catches unwritten then
+ * rejects as an `AMQUnconfirmedSendError` (it may have been routed) rather
+ * than an `AMQSendError` — the cautious answer, never a false "not sent".
+ */
+export class SendDeadlines {
+  readonly #timeoutMs: number;
+  #current: SharedDeadline | null = null;
+
+  constructor(timeoutMs: number) {
+    this.#timeoutMs = timeoutMs;
+  }
+
+  /** The deadline a send starting now joins. */
+  join(): SharedDeadline {
+    const now = performance.now();
+    let current = this.#current;
+    if (current === null || current.isOver || now - current.startedAt >= SHARE_MS) {
+      current = new SharedDeadline(now, this.#timeoutMs + SHARE_MS);
+      this.#current = current;
+    }
+    return current;
+  }
+}
+
+/** One millisecond's sends' deadline; see `SendDeadlines`. */
+export class SharedDeadline implements Watched {
+  readonly startedAt: number;
+  readonly #controller = new AbortController();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  readonly #listeners = new Set<() => void>();
+  /** Every race of this deadline, each with the error it rejects with; `#pending` counts the unsettled. */
+  #races: Race[] = [];
+  #pending = 0;
+  #isWritten = false;
+
+  constructor(startedAt: number, timeoutMs: number) {
+    this.startedAt = startedAt;
+    deadlineOf.set(this.#controller.signal, this);
+    this.#timer = setTimeout(() => this.#fire(), timeoutMs);
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  /** Fired, or every send of it settled: it takes no more. */
+  get isOver(): boolean {
+    return this.#timer === undefined;
+  }
+
+  markWritten(): void {
+    this.#isWritten = true;
+  }
+
+  listen(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /**
+   * `work`'s outcome, or the error `reason(isWritten)` makes if the deadline
+   * fires first; `failure` maps what `work` rejects with.
+   */
+  race<T>(
+    work: Promise<T>,
+    reason: (isWritten: boolean) => Error,
+    failure: (error: unknown) => unknown,
+  ): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const race: Race = { reject, reason, isSettled: false };
+      this.#pending++;
+      this.#races.push(race);
+      const settle = () => {
+        if (race.isSettled) return false;
+        race.isSettled = true;
+        // The last one out stops the timer and lets the races go.
+        if (--this.#pending === 0) {
+          clearTimeout(this.#timer);
+          this.#timer = undefined;
+          this.#races = [];
+        }
+        return true;
+      };
+      work.then(
+        (value) => {
+          if (settle()) resolve(value);
+        },
+        (error: unknown) => {
+          if (settle()) reject(failure(error));
+        },
+      );
+    });
+  }
+
+  #fire(): void {
+    this.#timer = undefined;
+    const races = this.#races.filter((race) => !race.isSettled);
+    this.#races = [];
+    this.#pending = 0;
+    for (const race of races) race.isSettled = true;
+    const reason = races[0]?.reason(this.#isWritten);
+    this.#controller.abort(reason ?? new Error('the deadline of sends passed'));
+    for (const listener of [...this.#listeners]) listener();
+    this.#listeners.clear();
+    for (const race of races) race.reject(race.reason(this.#isWritten));
+  }
+}
+
+interface Race {
+  readonly reject: (error: unknown) => void;
+  readonly reason: (isWritten: boolean) => Error;
+  isSettled: boolean;
 }
 
 /**

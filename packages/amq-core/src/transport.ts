@@ -106,7 +106,10 @@ export interface Transport {
    * Publishes a body; resolves once the broker has accepted it. Nothing is
    * written after `signal` fired. `headers` (trace context, when someone
    * traces) travel as broker metadata beside the body, never in it, and come
-   * back as the `headers` of the delivery.
+   * back as the `headers` of the delivery. Sends that start within the same
+   * millisecond without a caller's signal share one `signal` (it fires at most
+   * a millisecond past the deadline): keep no per-send state on it, and know
+   * that `markWritten(signal)` marks all of them written.
    */
   publish(
     exchange: AMQExchangeName,

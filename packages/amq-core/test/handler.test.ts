@@ -190,6 +190,51 @@ describe('deadlines', () => {
     await handler.close();
   });
 
+  it('shares one signal among the sends of a millisecond, and rejects each at the deadline with its own error', async () => {
+    const signals: AbortSignal[] = [];
+    const handler = await createHandler(
+      async () =>
+        stubTransport({
+          publish: (_exchange, _key, _body, signal) => {
+            signals.push(signal);
+            return new Promise<void>(() => {});
+          },
+        }),
+      { sendTimeoutMs: 50 },
+    );
+    const started = performance.now();
+    const sends = Array.from({ length: 100 }, (_, i) =>
+      handler.send(callbackMessage({ url: 'u', state: `s${i}` })).catch((e: unknown) => e),
+    );
+    const errors = await Promise.all(sends);
+    // Never before the deadline; a shared one fires at most a millisecond after it.
+    expect(performance.now() - started).toBeGreaterThanOrEqual(49);
+    expect(new Set(signals).size).toBeLessThan(signals.length);
+    expect(signals.every((signal) => signal.aborted)).toBe(true);
+    for (const error of errors) {
+      expect(error).toBeInstanceOf(AMQSendError);
+      expect(error).not.toBeInstanceOf(AMQUnconfirmedSendError);
+      expect(String(error)).toContain('within 50 ms');
+    }
+    expect(new Set(errors).size).toBe(errors.length);
+    await handler.close();
+  });
+
+  it('stops the shared deadline once its sends settled: no timer is left to hold the process', async () => {
+    const handler = await connectMemory({
+      url: `memory://${randomKey('timers')}`,
+      sendTimeoutMs: 600_000,
+    });
+    const timersBefore = countTimers();
+    await Promise.all(
+      Array.from({ length: 1_000 }, (_, i) =>
+        handler.send(callbackMessage({ url: 'u', state: `t${i}` })),
+      ),
+    );
+    expect(countTimers()).toBe(timersBefore);
+    await handler.close();
+  });
+
   it('listens to a caller signal shared by many waits with one listener', async () => {
     const handler = await connectMemory({ url: `memory://${randomKey('shared-signal')}` });
     const controller = new AbortController();
@@ -213,3 +258,8 @@ describe('deadlines', () => {
     expect(seen).toEqual(['second']);
   });
 });
+
+/** The timers this process holds, as Node counts them. */
+function countTimers(): number {
+  return process.getActiveResourcesInfo().filter((resource) => resource === 'Timeout').length;
+}

@@ -3,7 +3,7 @@ import { type Msg, nuid } from '@nats-io/transport-node';
 import type { AMQExchangeName, Backlog, Logger, TransportContext } from '@teal/amq-core/adapter';
 import { bindingLine } from './bindings';
 import type { NatsLink } from './connection';
-import { retryUntil } from './connection-retry';
+import { type Alarm, retryUntil } from './connection-retry';
 import { type ConsumerHost, ExchangeConsumer } from './consumer-jetstream';
 import type { Subjects } from './names';
 import type { PrefixStream } from './stream';
@@ -19,6 +19,8 @@ export interface PoolOwner {
   deliver(exchange: AMQExchangeName, routingKey: string, msg: Msg): void;
   /** Fixes what a failed JetStream request says is broken (a stream gone), before a retry. */
   repair(error: unknown): Promise<void>;
+  /** Rung when the stream elects a new leader. */
+  readonly newLeader: Alarm;
 }
 
 /**
@@ -43,9 +45,7 @@ export class ConsumerPool implements ConsumerHost {
     // the handler is connected again once each one is recreated after its last sequence.
     owner.link.onReconnect(() => {
       for (const name of this.#orphans) void this.deleteConsumer(name);
-      return Promise.all(
-        [...this.#consumers.values()].map((consumer) => consumer.reset('reconnected')),
-      );
+      return this.resetAll('reconnected');
     });
   }
 
@@ -59,6 +59,10 @@ export class ConsumerPool implements ConsumerHost {
 
   get stream(): PrefixStream {
     return this.#owner.stream;
+  }
+
+  get newLeader(): Alarm {
+    return this.#owner.newLeader;
   }
 
   get logger(): Logger {
@@ -144,6 +148,11 @@ export class ConsumerPool implements ConsumerHost {
       if (name !== '') lines.push(`consumer ${this.stream.name} ${name}`);
     }
     return lines;
+  }
+
+  /** Recreates every consumer after the last sequence it handed over. */
+  resetAll(reason: string): Promise<unknown> {
+    return Promise.all([...this.#consumers.values()].map((consumer) => consumer.reset(reason)));
   }
 
   #stop(exchange: AMQExchangeName): Promise<void> {

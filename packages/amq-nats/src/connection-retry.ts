@@ -2,8 +2,12 @@ import { JetStreamApiError } from '@nats-io/jetstream';
 import { AMQError, backoffDelay, raceSignal } from '@teal/amq-core/adapter';
 import type { NatsLink } from './connection';
 
-/** How long one request may wait for its reply before it is tried again. */
-export const ATTEMPT_TIMEOUT_MS = 5_000;
+/**
+ * How long one publish may wait for its acknowledgement before it is tried
+ * again (with its message id: stored once): a stream whose leader died
+ * answers nothing until its replicas elect another.
+ */
+export const ATTEMPT_TIMEOUT_MS = 2_000;
 
 /**
  * Runs `attempt` until it succeeds: waits for the connection, retries what a
@@ -93,3 +97,29 @@ export class Coalescer<T> {
 }
 
 function ignore(): void {}
+
+/**
+ * An event many waiters race against, each woken once by the next `ring()`:
+ * listeners in a set rather than one long-lived promise that every waiter
+ * would add a reaction to (thousands of publishes a second).
+ */
+export class Alarm {
+  readonly #wakers = new Set<() => void>();
+
+  ring(): void {
+    const wakers = [...this.#wakers];
+    this.#wakers.clear();
+    for (const wake of wakers) wake();
+  }
+
+  /** `rung` rejects with `reason` at the next `ring()`; call `stop()` once done waiting. */
+  next(reason: string): { rung: Promise<never>; stop: () => void } {
+    let wake = () => {};
+    const rung = new Promise<never>((_, reject) => {
+      wake = () => reject(new Error(reason));
+    });
+    rung.catch(() => {});
+    this.#wakers.add(wake);
+    return { rung, stop: () => this.#wakers.delete(wake) };
+  }
+}

@@ -13,12 +13,15 @@ import {
   type Logger,
 } from '@teal/amq-core/adapter';
 import { NatsConnectionError, type NatsLink } from './connection';
-import { isStreamNotFound, sleep } from './connection-retry';
+import { type Alarm, isStreamNotFound, sleep } from './connection-retry';
 import { contain } from './consumer';
 import type { PrefixStream } from './stream';
 
-/** How often the server says it is still there when idle; three missed and the consumer is recreated. */
-export const HEARTBEAT_MS = 5_000;
+/**
+ * How often the server says it is still there when idle; three missed and the
+ * consumer is recreated (its server died while the client's did not).
+ */
+export const HEARTBEAT_MS = 2_000;
 /** How long the server keeps a consumer nobody listens to (a crashed or cut-off handler's). */
 export const INACTIVE_MS = 30_000;
 
@@ -36,6 +39,8 @@ export interface ConsumerHost {
   rewind(exchange: AMQExchangeName, sequence: number): void;
   /** A new consumer name, unique on the stream, that tells the handler's consumers apart. */
   nextConsumerName(): string;
+  /** Rung when the stream elects a new leader: a recreation waiting on the old one tries again. */
+  readonly newLeader: Alarm;
   /** Deletes a consumer on the server: now, or after the next reconnect if it cannot. */
   deleteConsumer(name: string): Promise<void>;
 }
@@ -146,11 +151,13 @@ export class ExchangeConsumer {
 
   async #recreate(): Promise<void> {
     for (let attempt = 0; !this.#isStopped && !this.#isPaused; attempt++) {
+      // A stream between leaders answers nothing: its new leader's election ends the wait.
+      const newLeader = this.#host.newLeader.next('the stream elected a new leader');
       try {
         await this.#host.link.waitConnected();
-        await this.#resync();
+        await Promise.race([this.#resync(), newLeader.rung]);
         if (this.#isStopped || this.#isPaused) return;
-        await this.#create();
+        await Promise.race([this.#create(), newLeader.rung]);
         return;
       } catch (error) {
         if (this.#isStopped) return;
@@ -163,7 +170,12 @@ export class ExchangeConsumer {
             ),
           );
         }
-        await sleep(backoffDelay(attempt, 100, 5_000));
+        // At most a second, or until the stream has its new leader.
+        await Promise.race([sleep(backoffDelay(attempt, 100, 1_000)), newLeader.rung]).catch(
+          () => {},
+        );
+      } finally {
+        newLeader.stop();
       }
     }
   }

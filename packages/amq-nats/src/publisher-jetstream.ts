@@ -4,7 +4,7 @@ import {
   backoffDelay,
 } from '@teal/amq-core/adapter';
 import type { NatsLink } from './connection';
-import { isRetriable, sleep } from './connection-retry';
+import { type Alarm, isRetriable, sleep } from './connection-retry';
 import type { SendWatch, Watched } from './publisher';
 
 interface Entry {
@@ -49,9 +49,21 @@ export class OrderedPublisher {
   #isDraining = false;
   #wakeDrainer: (() => void) | null = null;
   #nextTicket = 0;
+  /**
+   * Rung when the stream elects a new leader: a publish the old one never
+   * answered is tried again then rather than at its timeout, and so is one
+   * waiting to retry (its message id keeps it stored once).
+   */
+  readonly #newLeader: Alarm;
 
-  constructor(link: NatsLink, watch: SendWatch, beforeRetry: (error: unknown) => Promise<void>) {
+  constructor(
+    link: NatsLink,
+    watch: SendWatch,
+    beforeRetry: (error: unknown) => Promise<void>,
+    newLeader: Alarm,
+  ) {
     this.#link = link;
+    this.#newLeader = newLeader;
     this.#watch = watch;
     this.#beforeRetry = beforeRetry;
   }
@@ -129,14 +141,17 @@ export class OrderedPublisher {
         reject(new Error('the connection dropped before the server answered')),
       );
     });
+    // Nor from a stream leader that died: its successor takes the retry.
+    const newLeader = this.#newLeader.next('the stream elected a new leader before answering');
     try {
-      await Promise.race([tried, dropped]);
+      await Promise.race([tried, dropped, newLeader.rung]);
     } catch (error) {
       tried.catch(() => {});
       throw error;
     } finally {
       entry.inFlightOn = undefined;
       stopWatching();
+      newLeader.stop();
       dropped.catch(() => {});
     }
   }
@@ -215,7 +230,13 @@ export class OrderedPublisher {
           return;
         }
         await this.#beforeRetry(error).catch(() => {});
-        await sleep(backoffDelay(tries, 50, 1_000), entry.signal).catch(() => {});
+        // A new stream leader ends the wait.
+        const newLeader = this.#newLeader.next('a new stream leader');
+        await Promise.race([
+          sleep(backoffDelay(tries, 50, 1_000), entry.signal),
+          newLeader.rung,
+        ]).catch(() => {});
+        newLeader.stop();
       }
     }
   }

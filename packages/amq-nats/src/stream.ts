@@ -1,13 +1,19 @@
 import {
   DiscardPolicy,
+  JetStreamApiError,
   type JetStreamManager,
   RetentionPolicy,
   StorageType,
   type StreamConfig,
   type StreamInfo,
 } from '@nats-io/jetstream';
-import { nanos } from '@nats-io/transport-node';
-import { type AMQExchangeName, AMQSettingsError, type Logger } from '@teal/amq-core/adapter';
+import { nanos, type ServerInfo } from '@nats-io/transport-node';
+import {
+  type AMQExchangeName,
+  AMQSettingsError,
+  type Logger,
+  messageOf,
+} from '@teal/amq-core/adapter';
 import { Coalescer, isStreamNotFound } from './connection-retry';
 import type { Subjects } from './names';
 import type { NatsSettings } from './settings';
@@ -29,7 +35,13 @@ export class PrefixStream {
   generation = 0;
   #created: string | undefined;
 
-  constructor(jsm: JetStreamManager, settings: NatsSettings, subjects: Subjects, logger: Logger) {
+  constructor(
+    jsm: JetStreamManager,
+    settings: NatsSettings,
+    subjects: Subjects,
+    logger: Logger,
+    server: ServerInfo | undefined,
+  ) {
     this.#jsm = jsm;
     this.#logger = logger;
     this.name = settings.streamName;
@@ -44,7 +56,7 @@ export class PrefixStream {
       max_age: nanos(settings.streamMaxAgeMs),
       max_bytes: settings.streamMaxBytes,
       duplicate_window: nanos(settings.duplicateWindowMs),
-      num_replicas: settings.streamReplicas,
+      num_replicas: replicasOf(settings.streamReplicas, server),
     };
     this.#ends = new Coalescer(async () => (await this.info()).state.last_seq);
   }
@@ -58,8 +70,12 @@ export class PrefixStream {
       if (!isStreamNotFound(error)) throw error;
       try {
         info = await this.#jsm.streams.add(this.#config);
-        this.#logger.info('created the JetStream stream', { stream: this.name });
+        this.#logger.info('created the JetStream stream', {
+          stream: this.name,
+          replicas: this.#config.num_replicas,
+        });
       } catch (addError) {
+        if (isPlacementError(addError)) throw this.#replicasError(addError);
         // Another handler created it meanwhile, perhaps with other limits: use theirs.
         info = await this.#jsm.streams.info(this.name).catch(() => {
           throw addError;
@@ -67,6 +83,16 @@ export class PrefixStream {
       }
     }
     this.#check(info);
+    const replicas = info.config.num_replicas;
+    if (replicas < (this.#config.num_replicas ?? 1)) {
+      this.#logger.warn(
+        'the JetStream stream exists with fewer replicas than streamReplicas asks',
+        {
+          stream: this.name,
+          replicas,
+        },
+      );
+    }
   }
 
   /** The stream's state, and checks it still captures the prefix. */
@@ -119,6 +145,14 @@ export class PrefixStream {
     return { lastSequence, generation, isRewound: false };
   }
 
+  #replicasError(cause: unknown): AMQSettingsError {
+    return new AMQSettingsError(
+      'streamReplicas',
+      `[@teal/amq-nats] the stream ${this.name} cannot have ${this.#config.num_replicas} replicas here (${messageOf(cause)}): set streamReplicas to at most the number of JetStream servers in the cluster, 1 on a single server`,
+      { cause },
+    );
+  }
+
   #check(info: StreamInfo): void {
     if (!(info.config.subjects ?? []).includes(this.#subject)) {
       throw new AMQSettingsError(
@@ -132,4 +166,20 @@ export class PrefixStream {
     const limit = info.config.max_msg_size;
     this.maxMessageSize = limit !== undefined && limit > 0 ? limit : Number.POSITIVE_INFINITY;
   }
+}
+
+/**
+ * The replicas of a stream this handler creates: `streamReplicas`, or when it
+ * is 0 (the default) 3 on a cluster of three or more servers, else 1.
+ */
+export function replicasOf(streamReplicas: number, server: ServerInfo | undefined): number {
+  if (streamReplicas > 0) return streamReplicas;
+  const servers = server?.cluster === undefined ? 1 : (server.connect_urls?.length ?? 1);
+  return servers >= 3 ? 3 : 1;
+}
+
+/** Whether JetStream refused a stream because it cannot place that many replicas. */
+function isPlacementError(error: unknown): boolean {
+  // 10005: no suitable peers for placement; 10074: replicas > 1 on a server without a cluster.
+  return error instanceof JetStreamApiError && (error.code === 10005 || error.code === 10074);
 }

@@ -4,10 +4,11 @@ import {
   jetstream,
   jetstreamManager,
 } from '@nats-io/jetstream';
-import { raceSignal } from '@teal/amq-core/adapter';
+import type { Subscription } from '@nats-io/transport-node';
+import { AMQSettingsError, raceSignal } from '@teal/amq-core/adapter';
 import { ConsumerPool } from './bindings-jetstream';
 import { NatsConnectionError, type NatsLink } from './connection';
-import { ATTEMPT_TIMEOUT_MS, isStreamNotFound, retryUntil } from './connection-retry';
+import { Alarm, ATTEMPT_TIMEOUT_MS, isStreamNotFound, retryUntil } from './connection-retry';
 import { SendWatch } from './publisher';
 import { splitBody } from './publisher-chunks';
 import { OrderedPublisher } from './publisher-jetstream';
@@ -15,7 +16,8 @@ import type { NatsSettings } from './settings';
 import { PrefixStream } from './stream';
 import type { Key, ModeParts, ModeTransport, Outgoing } from './transport';
 
-const API_TIMEOUT_MS = 5_000;
+/** A request of the JetStream API unanswered this long is tried again (a stream between leaders answers none). */
+const API_TIMEOUT_MS = 3_000;
 
 /**
  * JetStream: the prefix's stream captures every subject; a send resolves on
@@ -34,6 +36,8 @@ export class JetStreamMode implements ModeTransport {
   readonly #js: JetStreamClient;
   readonly #publisher: OrderedPublisher;
   readonly #pool: ConsumerPool;
+  readonly #leaderWatch: Subscription;
+  readonly #newLeader = new Alarm();
 
   private constructor(
     { link, settings, context, subjects, receiver }: ModeParts,
@@ -42,9 +46,14 @@ export class JetStreamMode implements ModeTransport {
     this.#link = link;
     this.#settings = settings;
     this.#js = jetstream(link.nc, { timeout: API_TIMEOUT_MS });
-    this.stream = new PrefixStream(jsm, settings, subjects, context.logger);
+    this.stream = new PrefixStream(jsm, settings, subjects, context.logger, link.nc.info);
     const repair = (error: unknown) => this.#repairStream(error);
-    this.#publisher = new OrderedPublisher(link, new SendWatch(context.sendTimeoutMs), repair);
+    this.#publisher = new OrderedPublisher(
+      link,
+      new SendWatch(context.sendTimeoutMs),
+      repair,
+      this.#newLeader,
+    );
     this.#pool = new ConsumerPool({
       link,
       jsm,
@@ -53,7 +62,20 @@ export class JetStreamMode implements ModeTransport {
       context,
       deliver: (exchange, key, msg) => receiver.receive(exchange, key, msg),
       repair,
+      newLeader: this.#newLeader,
     });
+    // A stream leader elected after its server died: the publishes it never answered and the
+    // consumers that server held (they died with it, silently) go to the new one now, rather
+    // than at their timeouts or when their heartbeats are missed.
+    this.#leaderWatch = link.nc.subscribe(
+      `$JS.EVENT.ADVISORY.STREAM.LEADER_ELECTED.${settings.streamName}`,
+      {
+        callback: () => {
+          this.#newLeader.ring();
+          void this.#pool.resetAll('the stream elected a new leader');
+        },
+      },
+    );
   }
 
   static async open(parts: ModeParts): Promise<JetStreamMode> {
@@ -69,6 +91,7 @@ export class JetStreamMode implements ModeTransport {
       const signal = AbortSignal.timeout(context.sendTimeoutMs);
       await retryUntil(link, signal, () => mode.stream.ensure());
     } catch (cause) {
+      if (cause instanceof AMQSettingsError) throw cause;
       throw new NatsConnectionError(
         `[@teal/amq-nats] cannot create or read the JetStream stream ${settings.streamName}`,
         { cause },
@@ -126,6 +149,7 @@ export class JetStreamMode implements ModeTransport {
   }
 
   async release(signal: AbortSignal): Promise<void> {
+    this.#leaderWatch.unsubscribe();
     await raceSignal(this.#pool.close(), signal).catch(() => {});
   }
 

@@ -1,8 +1,10 @@
+import type { ServerInfo } from '@nats-io/transport-node';
 import { AMQError, AMQSettingsError } from '@teal/amq-core';
 import { describe, expect, it } from 'vitest';
 import { Coalescer } from '../src/connection-retry';
 import { connect, NatsConnectionError } from '../src/index';
 import { resolveSettings } from '../src/settings';
+import { replicasOf } from '../src/stream';
 
 describe('settings', () => {
   it('defaults to core mode on the URL host, with credentials from the URL', () => {
@@ -14,16 +16,62 @@ describe('settings', () => {
       streamMaxAgeMs: 3_600_000,
     });
     expect(settings.connection).toMatchObject({
-      servers: 'broker.test:4333',
+      servers: ['broker.test:4333'],
       user: 'alice',
       pass: 's3cret',
     });
     expect(settings.server).not.toContain('s3cret');
     expect(resolveSettings({ url: 'nats://tok3n@h' }).connection).toMatchObject({
       token: 'tok3n',
-      servers: 'h:4222',
+      servers: ['h:4222'],
     });
     expect(resolveSettings({ url: 'tls://h:4443' }).connection).toMatchObject({ tls: {} });
+  });
+
+  it('takes several servers as comma-separated hosts, credentials and query kept', () => {
+    const settings = resolveSettings({
+      url: 'nats://alice:p%40ss,w@h1:4301,h2,[::1]:4303/?mode=jetstream&streamReplicas=3',
+    });
+    expect(settings.connection).toMatchObject({
+      servers: ['h1:4301', 'h2:4222', '[::1]:4303'],
+      user: 'alice',
+      pass: 'p@ss,w',
+    });
+    expect(settings).toMatchObject({ mode: 'jetstream', streamReplicas: 3 });
+    expect(settings.server).toBe('nats://h1:4301,h2:4222,[::1]:4303');
+    expect(resolveSettings({ url: 'nats://h1' }).streamReplicas).toBe(0);
+    for (const url of [
+      'nats://u:pw@h1,,h2',
+      'nats://u:pw@h1,h2:99999',
+      'nats://u:pw@h1, h2',
+      'nats://h1,h2:x',
+    ]) {
+      let error: unknown;
+      try {
+        resolveSettings({ url });
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error, url).toBeInstanceOf(AMQSettingsError);
+      expect((error as AMQSettingsError).setting, url).toBe('url');
+      expect((error as Error).message, url).not.toContain('pw');
+    }
+  });
+
+  it('chooses 3 stream replicas on a cluster of three or more servers, 1 elsewhere, unless told', () => {
+    const single = { server_name: 'a' } as ServerInfo;
+    const cluster = (servers: number) =>
+      ({
+        cluster: 'c',
+        connect_urls: Array.from({ length: servers }, (_, i) => `h${i}:4222`),
+      }) as ServerInfo;
+    expect(replicasOf(0, single)).toBe(1);
+    expect(replicasOf(0, undefined)).toBe(1);
+    expect(replicasOf(0, cluster(2))).toBe(1);
+    expect(replicasOf(0, cluster(3))).toBe(3);
+    expect(replicasOf(0, cluster(5))).toBe(3);
+    expect(replicasOf(1, cluster(5))).toBe(1);
+    expect(replicasOf(5, single)).toBe(5);
   });
 
   it('reads the adapter settings from the URL query; options set in code win', () => {
@@ -44,7 +92,9 @@ describe('settings', () => {
     const cases: Array<[Record<string, unknown>, string]> = [
       [{ url: 'nats://u:pw@h?mode=durable' }, 'mode'],
       [{ url: 'nats://u:pw@h', streamMaxBytes: -1 }, 'streamMaxBytes'],
-      [{ url: 'nats://u:pw@h?streamMaxAgeMs=soon' }, 'streamMaxAgeMs'],
+      [{ url: 'nats://u:pw@h?streamMaxAgeMs=soon' }, 'url'],
+      [{ url: 'nats://u:pw@h', streamMaxAgeMs: 1.5 }, 'streamMaxAgeMs'],
+      [{ url: 'nats://u:pw@h?streamReplicas=6' }, 'url'],
       [{ url: 'nats://u:pw@h', subjectRoot: 'a.*' }, 'subjectRoot'],
       [{ url: 'nats://u:pw@h', streamName: 'a.b' }, 'streamName'],
       [{ url: 'nats://u:pw@h', exchangePrefix: '€'.repeat(200) }, 'exchangePrefix'],

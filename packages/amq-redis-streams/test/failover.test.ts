@@ -1,4 +1,4 @@
-import { describeWithCluster } from '@teal/amq-core/testing';
+import { describeWithBroker } from '@teal/amq-core/testing';
 import { expect, it } from 'vitest';
 import {
   clusterUnavailable,
@@ -26,35 +26,40 @@ const targets: [string, string | null, () => FailoverTarget][] = [
 ];
 
 for (const [title, unavailable, target] of targets) {
-  describeWithCluster(`redis-streams failover on a ${title}`, unavailable, () => {
-    it("with durability 'replicated', delivers every confirmed send exactly once across a SIGKILL of the master, and resumes within 10 s", async () => {
-      const figures = await runFailover(target(), { durability: 'replicated' });
-      expect(figures.lost).toBe(0);
-      expect(figures.duplicated).toBe(0);
-      expect(figures.resumeSeconds).toBeLessThanOrEqual(10);
-      // Every rejection says it may have been delivered, or was never written.
-      for (const name of Object.keys(figures.rejections)) {
-        expect(['AMQUnconfirmedSendError', 'AMQSendError', 'AMQTimeoutError']).toContain(name);
-      }
-    }, 120_000);
+  describeWithBroker(
+    `redis-streams failover on a ${title}`,
+    unavailable,
+    () => {
+      it("with durability 'replicated', delivers every confirmed send exactly once across a SIGKILL of the master, and resumes within 10 s", async () => {
+        const figures = await runFailover(target(), { durability: 'replicated' });
+        expect(figures.lost).toBe(0);
+        expect(figures.duplicated).toBe(0);
+        expect(figures.resumeSeconds).toBeLessThanOrEqual(10);
+        // Every rejection says it may have been delivered, or was never written.
+        for (const name of Object.keys(figures.rejections)) {
+          expect(['AMQUnconfirmedSendError', 'AMQSendError', 'AMQTimeoutError']).toContain(name);
+        }
+      }, 120_000);
 
-    it('with the default durability, measures what a SIGKILL of the master loses, and delivers nothing twice', async () => {
-      const figures = await runFailover(target(), {});
-      expect(figures.duplicated).toBe(0);
-      expect(figures.resumeSeconds).toBeLessThanOrEqual(10);
-    }, 120_000);
+      it('with the default durability, measures what a SIGKILL of the master loses, and delivers nothing twice', async () => {
+        const figures = await runFailover(target(), {});
+        expect(figures.duplicated).toBe(0);
+        expect(figures.resumeSeconds).toBeLessThanOrEqual(10);
+      }, 120_000);
 
-    it("with durability 'replicated', loses no confirmed send when the master dies while its replicas lag and the receiver has not read", async () => {
-      const figures = await runLaggingReplica(target(), { durability: 'replicated' });
-      // The sends made while the replicas kept up, at least.
-      expect(figures.confirmed).toBeGreaterThanOrEqual(200);
-      expect(figures.lost).toBe(0);
-    }, 150_000);
+      it("with durability 'replicated', loses no confirmed send when the master dies while its replicas lag and the receiver has not read", async () => {
+        const figures = await runLaggingReplica(target(), { durability: 'replicated' });
+        // The sends made while the replicas kept up, at least.
+        expect(figures.confirmed).toBeGreaterThanOrEqual(200);
+        expect(figures.lost).toBe(0);
+      }, 150_000);
 
-    it('with the default durability, loses the confirmed sends a lagging replica had not received when the master dies', async () => {
-      const figures = await runLaggingReplica(target(), {});
-      // What 'replicated' is for: confirmed, on the master only, and gone with it.
-      expect(figures.lost).toBeGreaterThan(0);
-    }, 150_000);
-  });
+      it('with the default durability, loses the confirmed sends a lagging replica had not received when the master dies', async () => {
+        const figures = await runLaggingReplica(target(), {});
+        // What 'replicated' is for: confirmed, on the master only, and gone with it.
+        expect(figures.lost).toBeGreaterThan(0);
+      }, 150_000);
+    },
+    'TEAL_REQUIRE_CLUSTERS',
+  );
 }

@@ -45,12 +45,13 @@ export class DispatcherConnection {
     socket.on('pong', () => {
       this.#isAlive = true;
     });
-    socket.on('error', (error) => options.log.debug({ err: error }, 'websocket error'));
   }
 
   #push(message: Message): void {
     if (this.#isClosed) return;
     if (this.#socket.bufferedAmount > MAX_BUFFERED_BYTES) {
+      // Closed from now on: the next messages would only repeat this line.
+      this.#isClosed = true;
       this.#options.log.warn('closing a websocket that does not keep up with its messages');
       this.#socket.close(1013, 'too slow');
       return;

@@ -1,7 +1,8 @@
 import websocket from '@fastify/websocket';
 import type { AMQHandler } from '@teal/amq-core';
 import type { Message } from '@teal/messages';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { WebSocket } from 'ws';
 import { replyText } from '../listener/replies';
 import { hasDispatcherCredentials } from './auth';
 import { DispatcherConnection } from './connection';
@@ -10,6 +11,8 @@ export interface DispatcherOptions {
   readonly handler: AMQHandler;
   readonly password: string;
   readonly maxRegistrationsPerSocket: number;
+  /** The largest frame a client may send (`WS_MAX_FRAME_BYTES`). */
+  readonly maxFrameBytes?: number;
   /** How often idle clients are pinged; one that misses a ping is dropped. */
   readonly heartbeatMs?: number;
   /** Pushes a message as a span of its trace, when telemetry is on. */
@@ -30,7 +33,10 @@ export async function registerDispatcher(
   app: FastifyInstance,
   options: DispatcherOptions,
 ): Promise<void> {
-  await app.register(websocket, { options: { maxPayload: MAX_CLIENT_FRAME_BYTES } });
+  await app.register(websocket, {
+    options: { maxPayload: options.maxFrameBytes ?? MAX_CLIENT_FRAME_BYTES },
+    errorHandler: onSocketError,
+  });
 
   const connections = new Set<DispatcherConnection>();
   const heartbeat = setInterval(() => {
@@ -56,6 +62,8 @@ export async function registerDispatcher(
       },
     },
     (socket, request) => {
+      // The upgrade has no answer to log once sent: this is its one line.
+      request.log.info({ req: request }, 'websocket opened');
       const connection = new DispatcherConnection(socket, {
         handler: options.handler,
         maxRegistrations: options.maxRegistrationsPerSocket,
@@ -66,4 +74,22 @@ export async function registerDispatcher(
       socket.on('close', () => connections.delete(connection));
     },
   );
+}
+
+/**
+ * One line per failed socket: a client that breaks the protocol (invalid
+ * UTF-8, an oversized frame: `ws` names them `WS_ERR_*`) is its own mistake,
+ * logged at info without a stack; anything else is a fault of ours.
+ */
+function onSocketError(error: Error, socket: WebSocket, request: FastifyRequest): void {
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && code.startsWith('WS_ERR_')) {
+    request.log.info(
+      { code, reason: error.message },
+      'websocket closed: the client broke the protocol',
+    );
+  } else {
+    request.log.error({ err: error }, 'websocket failed');
+  }
+  socket.terminate();
 }

@@ -1,7 +1,25 @@
-/** Parses the `full_url` of `/raw-callback`: an absolute URL, or `null`. */
-export function parseFullUrl(text: string): URL | null {
+/**
+ * Parses the `full_url` of `/raw-callback`: an absolute `http:` or `https:`
+ * URL of the listener's own public origin (the only URLs its fragment page
+ * builds), or `null`. Anything else (`javascript:`, `data:`, `file:`,
+ * another site) would travel as the message's `url` to applications that may
+ * render it.
+ */
+export function parseFullUrl(text: string, origin: string): URL | null {
+  let url: URL;
   try {
-    return new URL(text);
+    url = new URL(text);
+  } catch {
+    return null;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return null;
+  return url.origin === originOf(origin) ? url : null;
+}
+
+/** The origin of a URL, normalised (case, default port), or `null`. */
+export function originOf(url: string): string | null {
+  try {
+    return new URL(url).origin;
   } catch {
     return null;
   }

@@ -1,7 +1,7 @@
 import type { AMQHandler } from '@teal/amq-core';
 import { callbackMessage } from '@teal/messages';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { callbackStateOf, parseFullUrl } from './callback-url';
+import { callbackStateOf, originOf, parseFullUrl } from './callback-url';
 import { FRAGMENT_PAGE, FRAGMENT_PAGE_CSP } from './fragment-page';
 import { replyText, sendOrReply503 } from './replies';
 
@@ -9,6 +9,8 @@ export interface CallbackRoutesOptions {
   readonly handler: AMQHandler;
   /** Where to send the browser once the callback is on its way; a plain page when `null`. */
   readonly redirectUrl: string | null;
+  /** The listener's public URL; the request's own origin when `null`. */
+  readonly publicUrl?: string | null;
 }
 
 const MAX_URL_LENGTH = 8192;
@@ -54,12 +56,13 @@ export function registerCallbackRoutes(app: FastifyInstance, options: CallbackRo
     async (request, reply) => {
       noStore(reply);
       const fullUrl = request.query.full_url;
-      const url = parseFullUrl(fullUrl);
+      const origin = options.publicUrl ?? `${request.protocol}://${request.host}`;
+      const url = parseFullUrl(fullUrl, origin);
       if (url === null) {
         return replyText(
           reply,
           400,
-          'full_url must be an absolute URL, such as https://host/callback?state=…',
+          `full_url must be an absolute http: or https: URL of this listener, such as ${originOf(origin) ?? 'https://host'}/callback?state=…`,
         );
       }
       const state = callbackStateOf(url);

@@ -71,9 +71,31 @@ function checkDomain(request: FastifyRequest, domain: string, event: string): vo
   );
 }
 
+// The offset that ends an ISO 8601 date: `+05:30`, `-0800`.
+const OFFSET = /([+-])(\d{2}):?(\d{2})$/;
+
+/**
+ * Refuses a `BI-Signature-Date` whose offset no clock shows (`+05:99`,
+ * `+00:60`): Powens never sends one, and pydantic's reading of it (99
+ * minutes as 1 h 39 min) is a guess. Decoding a message keeps pydantic's
+ * leniency: what a Python sender wrote must still read.
+ */
+function checkSignatureDateOffset(request: FastifyRequest): void {
+  const date = request.headers['bi-signature-date'];
+  const offset = typeof date === 'string' ? OFFSET.exec(date.trim()) : null;
+  if (offset === null) return;
+  const [, , hours, minutes] = offset;
+  if (Number(hours) > 23 || Number(minutes) > 59) {
+    throw new WebhookRefusal(
+      `The BI-Signature-Date header has the impossible offset ${offset[0]}: hours run from 00 to 23 and minutes from 00 to 59.`,
+    );
+  }
+}
+
 function signatureOf(request: FastifyRequest): PowensHMACSignature | null {
   // The signature covers the path as sent, without the query string.
   const path = request.raw.url?.split('?', 1)[0] ?? request.url;
+  if (request.headers['bi-signature'] !== undefined) checkSignatureDateOffset(request);
   try {
     return powensHMACSignatureFromRequest({
       method: request.method,

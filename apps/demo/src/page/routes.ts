@@ -1,9 +1,17 @@
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
-import { pageScript } from './bundle';
+import { pageAssetPath, pageScript } from './bundle';
 
-const HTML = readFileSync(new URL('./index.html', import.meta.url), 'utf8');
-const CSS = readFileSync(new URL('./app.css', import.meta.url), 'utf8');
+function readAsset(name: string): string {
+  const path = pageAssetPath(name);
+  if (path === null) {
+    throw new Error(`[@teal/demo] the page asset ${name} is missing: rebuild the demo`);
+  }
+  return readFileSync(path, 'utf8');
+}
+
+const HTML = readAsset('index.html');
+const CSS = readAsset('app.css');
 
 export interface PageOptions {
   /** The listener's public base URL when it runs apart; the page's own origin otherwise. */

@@ -5,7 +5,7 @@ import { maskUrl } from '@teal/amq-core';
 import type { FastifyInstance } from 'fastify';
 
 // Scrapes and probes every few seconds would drown the requests that matter.
-const UNTRACED_PATHS = new Set(['/metrics', '/healthz']);
+const UNTRACED_PATHS = new Set(['/metrics', '/healthz', '/livez', '/readyz']);
 
 /**
  * HTTP server spans and `http.server.request.duration`. The query is

@@ -4,6 +4,7 @@ import { connect, silentLogger } from '@teal/amq-core';
 import { Inbox, randomKey } from '@teal/amq-core/testing';
 import type { FastifyInstance } from 'fastify';
 import { type DemoConfig, readConfig } from '../../src/config';
+import type { ServiceState } from '../../src/health';
 import { createLogger } from '../../src/logging';
 import { buildServer } from '../../src/server';
 
@@ -24,6 +25,8 @@ export interface TestDemoOptions {
   readonly env?: Record<string, string>;
   readonly argv?: readonly string[];
   readonly heartbeatMs?: number;
+  /** Readiness checks and draining, to drive from the test. */
+  readonly state?: ServiceState;
 }
 
 /** A demo on a private in-process broker, with a peer handler on the same broker. */
@@ -49,6 +52,7 @@ export async function startTestDemo(options: TestDemoOptions = {}): Promise<Test
     handler,
     logger,
     ...(options.heartbeatMs === undefined ? {} : { heartbeatMs: options.heartbeatMs }),
+    ...(options.state === undefined ? {} : { state: options.state }),
   });
   await app.ready();
   return {

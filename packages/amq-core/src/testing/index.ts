@@ -15,13 +15,8 @@ export {
   transportOf,
   waitFor,
 } from './helpers';
-export {
-  brokersRequired,
-  clustersRequired,
-  describeWithBroker,
-  describeWithCluster,
-  probeBroker,
-} from './probe';
+export { brokersRequired, describeWithBroker, probeBroker } from './probe';
+export { formatOutageFigures, type OutageFigures, steadySends } from './steady-sends';
 export { eventually } from './suites/support';
 export type {
   AdapterCapabilities,

@@ -43,46 +43,22 @@ export function brokersRequired(): boolean {
 
 /**
  * `describe` when the broker answers (`unavailable` is `null`); otherwise a
- * visible skip with the reason, or a failure when `TEAL_REQUIRE_BROKERS=1`.
+ * visible skip with the reason, or a failure when the variable `requiredBy`
+ * is `1` (`TEAL_REQUIRE_BROKERS`, set in CI; the failover tests name
+ * `TEAL_REQUIRE_CLUSTERS`).
  */
 export function describeWithBroker(
   title: string,
   unavailable: string | null,
   body: () => void,
-): void {
-  describeOrSkip(title, unavailable, body, brokersRequired() ? 'TEAL_REQUIRE_BROKERS=1' : null);
-}
-
-/** Whether a missing cluster fails the run instead of skipping (CI sets it once it started the clusters). */
-export function clustersRequired(): boolean {
-  return process.env.TEAL_REQUIRE_CLUSTERS === '1';
-}
-
-/**
- * `describe` when a cluster is there to test (`unavailable` is `null`);
- * otherwise a visible skip with the reason, or a failure when
- * `TEAL_REQUIRE_CLUSTERS=1`.
- */
-export function describeWithCluster(
-  title: string,
-  unavailable: string | null,
-  body: () => void,
-): void {
-  describeOrSkip(title, unavailable, body, clustersRequired() ? 'TEAL_REQUIRE_CLUSTERS=1' : null);
-}
-
-function describeOrSkip(
-  title: string,
-  unavailable: string | null,
-  body: () => void,
-  requiredBy: string | null,
+  requiredBy = 'TEAL_REQUIRE_BROKERS',
 ): void {
   if (unavailable === null) {
     describe(title, body);
     return;
   }
-  if (requiredBy !== null) {
-    throw new Error(`${title}: ${unavailable}, and ${requiredBy} requires it`);
+  if (process.env[requiredBy] === '1') {
+    throw new Error(`${title}: ${unavailable}, and ${requiredBy}=1 requires it`);
   }
   console.warn(`[teal] SKIPPED ${title}: ${unavailable}`);
   describe.skip(`${title} [skipped: ${unavailable}]`, body);

@@ -171,6 +171,27 @@ export interface FailoverFigures {
   readonly rejections: Readonly<Record<string, number>>;
 }
 
+/**
+ * Waits until the cluster is healthy, then opens handlers on it, on one fresh
+ * prefix, their errors unreported (a failover reports many): close `handlers` after.
+ */
+async function handlersOn(target: FailoverTarget): Promise<{
+  open(options: Partial<RedisStreamsConnectOptions>): Promise<AMQHandler>;
+  handlers: AMQHandler[];
+  exchangePrefix: string;
+}> {
+  await waitFor(() => target.isHealthy(), `${target.name} to be healthy`, 90_000, 1_000);
+  const exchangePrefix = randomPrefix();
+  const handlers: AMQHandler[] = [];
+  const open = async (options: Partial<RedisStreamsConnectOptions>) => {
+    const handler = await connect({ url: target.url, exchangePrefix, ...options });
+    handler.onError = () => {};
+    handlers.push(handler);
+    return handler;
+  };
+  return { open, handlers, exchangePrefix };
+}
+
 /** How long the sender keeps sending after the kill, and the pace of its sequential awaited sends. */
 const AFTER_KILL_MS = 10_000;
 const BEFORE_KILL_MS = 2_000;
@@ -189,22 +210,14 @@ export async function runFailover(
   target: FailoverTarget,
   options: Partial<RedisStreamsConnectOptions>,
 ): Promise<FailoverFigures> {
-  await waitFor(() => target.isHealthy(), `${target.name} to be healthy`, 90_000, 1_000);
-  const exchangePrefix = randomPrefix();
-  const handlers: AMQHandler[] = [];
-  const open = async () => {
-    const handler = await connect({ url: target.url, exchangePrefix, ...options });
-    handler.onError = () => {};
-    handlers.push(handler);
-    return handler;
-  };
+  const { open, handlers, exchangePrefix } = await handlersOn(target);
   try {
-    const receiver = await open();
-    const sender = await open();
+    const receiver = await open(options);
+    const sender = await open(options);
     const deliveries = new Map<number, number>();
     const deliveredAt = new Map<number, number>();
     // A probe from a third handler, every PROBE_MS whatever the sender waits for: when delivery resumed.
-    const probe = await open();
+    const probe = await open(options);
     let probeResumedAt = Number.POSITIVE_INFINITY;
     receiver.callback = (message) => {
       if (message.kind !== 'callback') return;
@@ -327,15 +340,7 @@ export async function runLaggingReplica(
   target: FailoverTarget,
   options: Partial<RedisStreamsConnectOptions>,
 ): Promise<LagFigures> {
-  await waitFor(() => target.isHealthy(), `${target.name} to be healthy`, 90_000, 1_000);
-  const exchangePrefix = randomPrefix();
-  const handlers: AMQHandler[] = [];
-  const open = async (more: Partial<RedisStreamsConnectOptions>) => {
-    const handler = await connect({ url: target.url, exchangePrefix, ...more });
-    handler.onError = () => {};
-    handlers.push(handler);
-    return handler;
-  };
+  const { open, handlers, exchangePrefix } = await handlersOn(target);
   const stopped: number[] = [];
   try {
     const receiver = await open({ maxBacklog: 10 });

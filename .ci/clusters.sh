@@ -198,9 +198,30 @@ redis_start() {
     --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --save "" --appendonly no "$@"
 }
 
+# Whether a live node of the cluster still counts the (dead) node on port $1 as a master with slots.
+redis_cluster_counts_on() {
+  local port="$1" live
+  for live in "${REDIS_CLUSTER_PORTS[@]}"; do
+    [[ "$live" != "$port" ]] && port_answers "$live" || continue
+    redis-cli -p "$live" cluster nodes |
+      awk -v node="127.0.0.1:$port@" 'index($2, node) == 1 && $3 ~ /master/ && NF > 8 { found = 1 }
+        END { exit !found }'
+    return
+  done
+  return 1
+}
+
+redis_cluster_failed_over() { ! redis_cluster_counts_on "$1"; }
+
 redis_cluster_up() {
   local port
   for port in "${REDIS_CLUSTER_PORTS[@]}"; do
+    # A master that died is restarted only once its replica took over: back before that, empty
+    # (no persistence), it would keep its slots and its replica would copy its emptiness.
+    if ! port_answers "$port" && redis_cluster_counts_on "$port"; then
+      log "waiting for the Redis Cluster to fail over from the dead master on port $port"
+      wait_until "a failover away from port $port" redis_cluster_failed_over "$port"
+    fi
     redis_start "$port" "$CLUSTERS_DIR/redis-cluster/$port" \
       --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 3000
   done
@@ -227,12 +248,38 @@ redis_cluster_healthy() {
   ((replicas == 3))
 }
 
+# The port of the master the sentinels name now (after a failover, not the first port).
+sentinel_master_port() {
+  local port answer
+  for port in "${SENTINEL_PORTS[@]}"; do
+    answer="$(redis-cli -p "$port" sentinel get-master-addr-by-name teal 2>/dev/null | sed -n 2p)"
+    if [[ "$answer" =~ ^[0-9]+$ ]]; then
+      echo "$answer"
+      return 0
+    fi
+  done
+  return 1
+}
+
+sentinel_master_answers() { port_answers "$(sentinel_master_port)"; }
+
 sentinel_up() {
-  local index port
-  redis_start "${SENTINEL_REDIS_PORTS[0]}" "$CLUSTERS_DIR/sentinel/redis-${SENTINEL_REDIS_PORTS[0]}"
-  for port in "${SENTINEL_REDIS_PORTS[@]:1}"; do
-    redis_start "$port" "$CLUSTERS_DIR/sentinel/redis-$port" \
-      --replicaof 127.0.0.1 "${SENTINEL_REDIS_PORTS[0]}"
+  local index port master
+  # A node restarts as a replica of the master the sentinels name now. A master that died is
+  # restarted only once they failed over: back before that, empty (no persistence), it would
+  # stay master and its replicas would copy its emptiness.
+  if master="$(sentinel_master_port)" && ! port_answers "$master"; then
+    log "waiting for the sentinels to fail over from the dead master on port $master"
+    wait_until "a failover away from port $master" sentinel_master_answers
+    master="$(sentinel_master_port)"
+  fi
+  master="${master:-${SENTINEL_REDIS_PORTS[0]}}"
+  for port in "${SENTINEL_REDIS_PORTS[@]}"; do
+    if [[ "$port" == "$master" ]]; then
+      redis_start "$port" "$CLUSTERS_DIR/sentinel/redis-$port"
+    else
+      redis_start "$port" "$CLUSTERS_DIR/sentinel/redis-$port" --replicaof 127.0.0.1 "$master"
+    fi
   done
   for index in 0 1 2; do
     port="${SENTINEL_PORTS[$index]}"

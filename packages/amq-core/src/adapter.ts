@@ -36,7 +36,7 @@ export {
   kindOfExchange,
 } from './exchanges';
 export { Fifo } from './fifo';
-export { createHandler } from './handler';
+export { adapterConnect, createHandler } from './handler';
 export type { LogFields, Logger } from './logger';
 export { maskMessage, maskUrl, silentLogger, stderrLogger } from './logger';
 export type { AdapterModule, AMQSettings, ConnectOptions, HandlerOptions } from './options';
@@ -59,12 +59,13 @@ export type {
   SubscribeOptions,
   WaitOptions,
 } from './types';
-export type { IntegerSetting } from './urls';
+export type { IntegerSetting, SeedHost } from './urls';
 export {
   adapterUrlOf,
   flagParameter,
   integerSettings,
   parseBrokerUrl,
+  parseSeedUrl,
   parseSeedUrls,
   redactUrl,
   seedUrlsOf,

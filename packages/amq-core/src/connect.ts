@@ -24,6 +24,8 @@ const BUILT_IN: ReadonlyArray<readonly [string, string]> = [
   ['amqps:', '@teal/amq-amqp'],
   ['redis:', '@teal/amq-redis-streams'],
   ['rediss:', '@teal/amq-redis-streams'],
+  ['redis+sentinel:', '@teal/amq-redis-streams'],
+  ['rediss+sentinel:', '@teal/amq-redis-streams'],
   ['nats:', '@teal/amq-nats'],
   ['tls:', '@teal/amq-nats'],
   ['postgres:', '@teal/amq-postgres'],

@@ -81,6 +81,21 @@ export async function createHandler(
   return handler;
 }
 
+/**
+ * An adapter's `connect()`: resolves the options into settings first, so
+ * that a bad setting throws before anything connects, then makes a handler
+ * over the transport that `open` makes with them.
+ */
+export function adapterConnect<Options extends HandlerOptions, Settings>(
+  resolveSettings: (options: Options) => Settings,
+  open: (settings: Settings, context: TransportContext) => Promise<Transport>,
+): (options: Options) => Promise<AMQHandler> {
+  return async (options) => {
+    const settings = resolveSettings(options);
+    return createHandler((context) => open(settings, context), options);
+  };
+}
+
 class Handler implements AMQHandler {
   callback: MessageCallback | null;
   onError: ErrorHook;

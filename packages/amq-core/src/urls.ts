@@ -148,3 +148,25 @@ export function flagParameter(adapter: string, url: URL, name: string): boolean 
     `[${adapter}] the ${name} parameter of url must be true or false`,
   );
 }
+
+/** One host of a broker URL: its name (IPv6 in brackets) and its port, `''` when the URL gives none. */
+export interface SeedHost {
+  readonly hostname: string;
+  readonly port: string;
+}
+
+/**
+ * `parseSeedUrls()` as one URL (the first host's) and the list of hosts, for
+ * a client library that takes the hosts apart (ioredis's cluster and
+ * sentinel lists).
+ */
+export function parseSeedUrl(
+  url: string,
+  setting = 'url',
+): { readonly url: URL; readonly hosts: readonly SeedHost[] } {
+  const seeds = parseSeedUrls(url, setting);
+  return {
+    url: seeds[0]!,
+    hosts: seeds.map((seed) => ({ hostname: seed.hostname, port: seed.port })),
+  };
+}

@@ -4,9 +4,11 @@ import {
   flagParameter,
   integerSettings,
   parseBrokerUrl,
+  parseSeedUrl,
   parseSeedUrls,
   seedUrlsOf,
 } from '../src/adapter';
+
 import {
   AMQSettingsError,
   adapterPackageOf,
@@ -101,6 +103,8 @@ describe('URLs', () => {
     expect(adapterPackageOf('amqps:')).toBe('@teal/amq-amqp');
     expect(adapterPackageOf('redis:')).toBe('@teal/amq-redis-streams');
     expect(adapterPackageOf('rediss:')).toBe('@teal/amq-redis-streams');
+    expect(adapterPackageOf('redis+sentinel:')).toBe('@teal/amq-redis-streams');
+    expect(adapterPackageOf('rediss+sentinel:')).toBe('@teal/amq-redis-streams');
     expect(adapterPackageOf('nats:')).toBe('@teal/amq-nats');
     expect(adapterPackageOf('tls:')).toBe('@teal/amq-nats');
     expect(adapterPackageOf('http:')).toBeUndefined();
@@ -179,5 +183,26 @@ describe('settings helpers for adapters', () => {
     await expect(connect({ url: 'nope://h1:1,h2:2' })).rejects.toThrow(
       /unsupported URL scheme nope:/,
     );
+  });
+
+  it('parses URLs that name several seed hosts, with the first host in the URL', () => {
+    const { url, hosts } = parseSeedUrl('nats://u:p,w@h1:4301,h2,[::1]:4303/x?y=1#z');
+    expect(hosts).toEqual([
+      { hostname: 'h1', port: '4301' },
+      { hostname: 'h2', port: '' },
+      { hostname: '[::1]', port: '4303' },
+    ]);
+    expect(url.href).toBe('nats://u:p,w@h1:4301/x?y=1#z');
+    expect(parseSeedUrl('redis://h:6379/0').hosts).toEqual([{ hostname: 'h', port: '6379' }]);
+    for (const bad of [
+      'redis://:s3cret@h1,,h2',
+      'redis://:s3cret@h1,h 2',
+      'redis://:s3cret@h1,:7',
+    ]) {
+      expect(() => parseSeedUrl(bad)).toThrow(AMQSettingsError);
+      expect(() => parseSeedUrl(bad)).toThrow(
+        expect.objectContaining({ message: expect.not.stringContaining('s3cret') }),
+      );
+    }
   });
 });

@@ -3,7 +3,7 @@ import {
   type AMQExchangeName,
   type AMQHandler,
   AMQSendError,
-  createHandler,
+  adapterConnect,
   raceSignal,
   type Transport,
   type TransportContext,
@@ -27,10 +27,10 @@ import {
  * Connects a handler to PostgreSQL (`postgres://` or `postgresql://`) and
  * resolves once its first connection is up and the adapter's schema exists.
  */
-export async function connect(options: PostgresConnectOptions): Promise<AMQHandler> {
-  const settings = resolveSettings(options);
-  return createHandler((context) => PostgresTransport.open(settings, context), options);
-}
+export const connect: (options: PostgresConnectOptions) => Promise<AMQHandler> = adapterConnect(
+  resolveSettings,
+  (settings, context) => PostgresTransport.open(settings, context),
+);
 
 /**
  * The PostgreSQL transport of one handler: a command connection for sends,

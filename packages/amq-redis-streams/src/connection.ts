@@ -1,4 +1,10 @@
-import { AMQError, backoffDelay, messageOf, type TransportContext } from '@teal/amq-core/adapter';
+import {
+  AMQError,
+  backoffDelay,
+  messageOf,
+  type SeedHost,
+  type TransportContext,
+} from '@teal/amq-core/adapter';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { PACKAGE, type RedisStreamsSettings } from './settings';
 
@@ -44,34 +50,136 @@ export function createClient(
     maxRetriesPerRequest: role === 'reader' ? null : 20,
     socketTimeout: role === 'reader' ? settings.blockMs + settings.livenessMs : settings.livenessMs,
   } as const satisfies RedisOptions;
-  const retryStrategy = (attempt: number) => backoffDelay(attempt - 1);
+  const { url } = settings;
+  const credentials = {
+    ...(url.username === '' ? {} : { username: decodeURIComponent(url.username) }),
+    ...(url.password === '' ? {} : { password: decodeURIComponent(url.password) }),
+    ...(url.protocol.startsWith('rediss') ? { tls: settings.redisOptions.tls ?? {} } : {}),
+  };
+  if (settings.sentinelMaster !== null) {
+    const db = url.pathname.split('/')[2];
+    return new Redis({
+      ...settings.redisOptions,
+      ...shared,
+      ...credentials,
+      ...(db === undefined ? {} : { db: Number(db) }),
+      sentinels: settings.hosts.map((host) => hostAndPort(host, 26379)),
+      name: settings.sentinelMaster,
+      lazyConnect: true,
+      enableOfflineQueue: true,
+      // Each attempt asks the sentinels where the master is: after a failover, the next one finds it.
+      retryStrategy: failoverRetry,
+      // A master demoted while alive (a manual failover) answers writes with READONLY: reconnect,
+      // which asks the sentinels again, and resend the command.
+      reconnectOnError: (error) => (error.message.startsWith('READONLY') ? 2 : false),
+    });
+  }
   if (!settings.cluster) {
-    return new Redis(settings.url.toString(), {
+    return new Redis(url.toString(), {
       ...settings.redisOptions,
       ...shared,
       lazyConnect: true,
       enableOfflineQueue: true,
-      retryStrategy,
+      retryStrategy: (attempt: number) => backoffDelay(attempt - 1),
     });
   }
-  const { url } = settings;
-  return new Cluster([{ host: url.hostname, port: Number(url.port || 6379) }], {
-    lazyConnect: true,
-    enableOfflineQueue: true,
-    enableAutoPipelining: false,
-    clusterRetryStrategy: retryStrategy,
-    // Node connections then reconnect and resend in order, as a single server's do, instead of
-    // failing their commands to a retry queue that new commands would overtake.
-    clusterNodeRetryStrategy: retryStrategy,
-    redisOptions: {
-      ...settings.redisOptions,
-      ...shared,
-      ...(url.username === '' ? {} : { username: decodeURIComponent(url.username) }),
-      ...(url.password === '' ? {} : { password: decodeURIComponent(url.password) }),
-      ...(url.protocol === 'rediss:' ? { tls: settings.redisOptions.tls ?? {} } : {}),
+  const cluster = new Cluster(
+    settings.hosts.map((host) => hostAndPort(host, 6379)),
+    {
+      lazyConnect: true,
+      enableOfflineQueue: true,
+      enableAutoPipelining: false,
+      clusterRetryStrategy: failoverRetry,
+      // Node connections then reconnect and resend in order, as a single server's do, instead of
+      // failing their commands to a retry queue that new commands would overtake.
+      clusterNodeRetryStrategy: failoverRetry,
+      redisOptions: { ...settings.redisOptions, ...shared, ...credentials },
     },
+  );
+  followFailovers(cluster);
+  return cluster;
+}
+
+/** Retries of a cluster's or a sentinel's connections: short, as another node takes over within seconds. */
+function failoverRetry(attempt: number): number {
+  return backoffDelay(attempt - 1, 100, FAILOVER_RETRY_MAX_MS);
+}
+
+/** The longest wait between two attempts to reach a cluster node or a sentinel's master. */
+const FAILOVER_RETRY_MAX_MS = 1_000;
+/** How often a cluster client asks for the slot map while one of its node connections is down. */
+const FAILOVER_POLL_MS = 500;
+
+function hostAndPort(host: SeedHost, defaultPort: number): { host: string; port: number } {
+  return {
+    host: host.hostname.replace(/^\[(.*)\]$/, '$1'),
+    port: host.port === '' ? defaultPort : Number(host.port),
+  };
+}
+
+/** What ioredis 6 keeps private, and following a failover needs. */
+interface NodeQueues {
+  flushQueue(error: Error, options?: { offlineQueue?: boolean; commandQueue?: boolean }): void;
+}
+
+/**
+ * Makes a cluster client follow the failover of a master. Its node
+ * connections reconnect by themselves, so that what a dropped connection had
+ * in flight is resent in order; but then ioredis never learns that a master
+ * died: the slots stay with the dead node and every command for them waits
+ * for it for ever (delivery stopped, sends hung until their deadline). So
+ * while a node connection is down, the client asks for the slot map every
+ * FAILOVER_POLL_MS. Once the cluster has promoted a replica, the dead node
+ * leaves the map, ioredis drops its connection from the pool, and what
+ * waited on it — in flight first, then queued, so in the order it was
+ * written — is failed with ioredis's "connection closed", which ioredis's
+ * cluster retries on the slot's new master: the reader's XREAD with the same
+ * positions, the writes with the same deadlines.
+ */
+function followFailovers(cluster: Cluster): void {
+  const nodes = new Set<Redis>();
+  const lost = new Set<Redis>();
+  let poll: NodeJS.Timeout | null = null;
+  const schedule = () => {
+    if (poll !== null || lost.size === 0 || cluster.status === 'end') return;
+    poll = setTimeout(() => {
+      cluster.refreshSlotsCache(() => {
+        poll = null;
+        schedule();
+      });
+    }, FAILOVER_POLL_MS);
+    poll.unref();
+  };
+  cluster.on('+node', (node: Redis) => {
+    nodes.add(node);
+    node.on('close', () => {
+      lost.add(node);
+      schedule();
+    });
+    node.on('ready', () => lost.delete(node));
+    node.on('end', () => {
+      nodes.delete(node);
+      lost.delete(node);
+    });
+  });
+  cluster.on('refresh', () => {
+    const pool = new Set(cluster.nodes());
+    for (const node of nodes) {
+      if (pool.has(node)) continue;
+      nodes.delete(node);
+      lost.delete(node);
+      if (node.status === 'end') continue;
+      // ioredis disconnected it, but a connection waiting between two attempts never closes
+      // again: what it holds would wait for ever.
+      const closed = new Error(CONNECTION_CLOSED);
+      (node as unknown as NodeQueues).flushQueue(closed, { offlineQueue: false });
+      (node as unknown as NodeQueues).flushQueue(closed);
+    }
   });
 }
+
+/** The message of ioredis's own error for a closed connection, which its cluster retries elsewhere. */
+const CONNECTION_CLOSED = 'Connection is closed.';
 
 /** What watching a connection reports to. */
 export interface ClientWatch {
@@ -181,7 +289,11 @@ export async function closeClient(
   }
 }
 
-/** The server as logs may show it: scheme, host and port, never credentials or query. */
+/** The server as logs may show it: scheme and hosts, never credentials or query. */
 export function describeServer(settings: RedisStreamsSettings): string {
-  return `${settings.url.protocol}//${settings.url.host}${settings.cluster ? ' (cluster)' : ''}`;
+  const hosts = settings.hosts
+    .map((host) => (host.port === '' ? host.hostname : `${host.hostname}:${host.port}`))
+    .join(',');
+  const master = settings.sentinelMaster === null ? '' : `/${settings.sentinelMaster}`;
+  return `${settings.url.protocol}//${hosts}${master}${settings.cluster ? ' (cluster)' : ''}`;
 }

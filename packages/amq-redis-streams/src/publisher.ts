@@ -10,6 +10,7 @@ import type { CommandConnection } from './connection-command';
 import { entryFields } from './entries';
 import { addHeaders } from './entries-headers';
 import type { StreamKeys } from './names';
+import { ReplicaAcks } from './publisher-replicas';
 import { PendingWrite, UnansweredWrites } from './publisher-writes';
 import { PACKAGE, type RedisStreamsSettings } from './settings';
 
@@ -46,6 +47,16 @@ return id`;
 /** How long before its caller's deadline a write stops being accepted: room for its reply to come back in time. */
 const MAX_REPLY_MARGIN_MS = 250;
 
+/** What a publisher writes with: the handler's command connection, and its settings and names. */
+export interface PublisherParts {
+  readonly command: CommandConnection;
+  readonly context: TransportContext;
+  readonly settings: RedisStreamsSettings;
+  readonly keys: StreamKeys;
+  /** Names the handler's writes, for the readers' duplicate detection. */
+  readonly producer: string;
+}
+
 /**
  * The publishing side: each send is one `EVAL` of the append script, which
  * Redis refuses once the send's deadline passed, so a write sent again after
@@ -62,22 +73,21 @@ export class Publisher {
   readonly #keys: StreamKeys;
   /** Random; with the sequence, readers drop a write Redis got twice (sent again after a reconnect). */
   readonly #producer: string;
+  /** With `durability: 'replicated'`: what holds a send until a replica has it. */
+  readonly #replicas: ReplicaAcks | null;
   readonly #unanswered = new UnansweredWrites();
   #sequence = 0;
   #hasWarnedOfHeaders = false;
 
-  constructor(
-    command: CommandConnection,
-    context: TransportContext,
-    settings: RedisStreamsSettings,
-    keys: StreamKeys,
-    producer: string,
-  ) {
+  constructor(parts: PublisherParts) {
+    const { command, settings } = parts;
     this.#command = command;
-    this.#context = context;
+    this.#context = parts.context;
     this.#settings = settings;
-    this.#keys = keys;
-    this.#producer = producer;
+    this.#keys = parts.keys;
+    this.#producer = parts.producer;
+    const isReplicated = settings.durability === 'replicated';
+    this.#replicas = isReplicated ? new ReplicaAcks(command, settings.livenessMs) : null;
     command.onConnect(() => this.#unanswered.disarmAbandoned());
   }
 
@@ -96,13 +106,15 @@ export class Publisher {
     if (headers !== undefined && addHeaders(fields, headers) > 0) this.#warnOfHeaders();
     const stream = this.#keys.bucketStream(exchange, routingKey);
     const { maxLength, retentionMs } = this.#settings;
-    return this.append(stream, maxLength, retentionMs, fields, signal, exchange);
+    const isReplicated = this.#replicas !== null;
+    return this.append(stream, maxLength, retentionMs, fields, signal, exchange, isReplicated);
   }
 
   /**
    * Appends an entry with `fields` to `stream`, bounded by `maxLength` and
    * `retentionMs`, once the connection is usable; never written once `signal`
-   * fired, and refused by Redis itself from a margin before the deadline.
+   * fired, and refused by Redis itself from a margin before the deadline;
+   * `isReplicated`: resolved only once a replica has it too.
    */
   append(
     stream: string,
@@ -111,13 +123,24 @@ export class Publisher {
     fields: readonly (string | Buffer)[],
     signal: AbortSignal,
     what: string,
+    isReplicated = false,
   ): Promise<void> {
     // Core made `signal` to fire sendTimeoutMs from now: Redis refuses the write from a
     // margin before, so that its reply has time to come back.
     const timeoutMs = this.#context.sendTimeoutMs;
     const refusedFrom = Date.now() + timeoutMs - Math.min(MAX_REPLY_MARGIN_MS, timeoutMs / 10);
     return this.#command.whenUsable(
-      () => this.#write(stream, maxLength, retentionMs, fields, signal, refusedFrom, what),
+      () =>
+        this.#write(
+          stream,
+          maxLength,
+          retentionMs,
+          fields,
+          signal,
+          refusedFrom,
+          what,
+          isReplicated,
+        ),
       signal,
     );
   }
@@ -135,6 +158,7 @@ export class Publisher {
     signal: AbortSignal,
     refusedFrom: number,
     what: string,
+    isReplicated: boolean,
   ): Promise<void> {
     // A command the gate released on the tick its signal fired must still not be written.
     if (signal.aborted) return Promise.reject(signal.reason);
@@ -152,8 +176,17 @@ export class Publisher {
     const write = new PendingWrite(command, signal, refusedFrom, this.#command.losses, what);
     this.#command.coalesceWrites();
     this.#command.client.sendCommand(command);
+    const replicas = isReplicated ? this.#replicas : null;
+    // Asked for now: the WAIT of this tick goes out after this write.
+    const replicated = replicas?.next(write);
     command.promise.then(
-      () => this.#unanswered.settle(write),
+      () => {
+        if (!replicas || !replicated) return this.#unanswered.settle(write);
+        replicas.confirm(write, replicated, this.#command.losses).then(
+          () => this.#unanswered.settle(write),
+          (error: unknown) => this.#unanswered.settle(write, error),
+        );
+      },
       (error: unknown) => this.#unanswered.settle(write, this.#failure(write, error)),
     );
     this.#unanswered.add(write);

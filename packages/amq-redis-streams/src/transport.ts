@@ -3,7 +3,7 @@ import {
   AMQClosedError,
   type AMQExchangeName,
   type AMQHandler,
-  createHandler,
+  adapterConnect,
   messageOf,
   type Transport,
   type TransportContext,
@@ -39,13 +39,14 @@ const MIN_DUPLICATE_WINDOW_MS = 300_000;
 export const READER_LINGER_MS = 1_000;
 
 /**
- * Connects a handler to Redis (`redis://` or `rediss://`, `?cluster=true`
- * for a Redis Cluster) and resolves once its connection is up.
+ * Connects a handler to Redis — `redis://` or `rediss://`; several seed
+ * nodes and `?cluster=true` for a Redis Cluster; `redis+sentinel://` for a
+ * master behind Sentinels — and resolves once its connection is up.
  */
-export async function connect(options: RedisStreamsConnectOptions): Promise<AMQHandler> {
-  const settings = resolveSettings(options);
-  return createHandler((context) => RedisStreamsTransport.open(settings, context), options);
-}
+export const connect: (options: RedisStreamsConnectOptions) => Promise<AMQHandler> = adapterConnect(
+  resolveSettings,
+  (settings, context) => RedisStreamsTransport.open(settings, context),
+);
 
 /**
  * The Redis Streams transport of one handler: a command connection for
@@ -91,7 +92,13 @@ export class RedisStreamsTransport implements Transport {
       settings.livenessMs / 2,
       () => this.#maybeConnected(),
     );
-    this.#publisher = new Publisher(this.#command, context, settings, this.keys, this.handlerId);
+    this.#publisher = new Publisher({
+      command: this.#command,
+      context,
+      settings,
+      keys: this.keys,
+      producer: this.handlerId,
+    });
     this.#bindPoints = new BindPoints(this.#command);
   }
 

@@ -27,6 +27,55 @@ describe('redis-streams settings', () => {
     );
   });
 
+  it('takes several seed nodes of a Redis Cluster, and refuses several hosts without cluster', () => {
+    const settings = resolveSettings({
+      url: 'redis://:pw@127.0.0.1:7001,127.0.0.1:7002,[::1]:7003?cluster=true',
+    });
+    expect(settings.cluster).toBe(true);
+    expect(settings.hosts).toEqual([
+      { hostname: '127.0.0.1', port: '7001' },
+      { hostname: '127.0.0.1', port: '7002' },
+      { hostname: '[::1]', port: '7003' },
+    ]);
+    expect(settings.url.password).toBe('pw');
+    expect(() => resolveSettings({ url: 'redis://:pw@h1:7001,h2:7002' })).toThrow(
+      /names 2 hosts: add \?cluster=true/,
+    );
+    expect(() => resolveSettings({ url: 'redis://h1:7001,,h2:7002?cluster=true' })).toThrow(
+      /empty or invalid host/,
+    );
+  });
+
+  it('reads a redis+sentinel URL: the sentinels, the master name in the path, a database', () => {
+    const settings = resolveSettings({
+      url: 'redis+sentinel://:pw@127.0.0.1:27101,127.0.0.1:27102/teal/2?durability=replicated',
+    });
+    expect(settings).toMatchObject({
+      sentinelMaster: 'teal',
+      cluster: false,
+      durability: 'replicated',
+    });
+    expect(settings.hosts).toHaveLength(2);
+    expect(settings.url.search).toBe('');
+    for (const bad of ['redis+sentinel://s1:27101', 'redis+sentinel://s1:27101/teal/x']) {
+      expect(() => resolveSettings({ url: bad })).toThrow(/names the master in its path/);
+    }
+    expect(() => resolveSettings({ url: 'redis+sentinel://s1:27101/teal?cluster=true' })).toThrow(
+      /Sentinels, not a Redis Cluster/,
+    );
+  });
+
+  it('reads durability from the options or the URL, and refuses anything else', () => {
+    expect(resolveSettings({ url }).durability).toBe('primary');
+    expect(resolveSettings({ url: `${url}?durability=replicated` }).durability).toBe('replicated');
+    expect(
+      resolveSettings({ url: `${url}?durability=replicated`, durability: 'primary' }).durability,
+    ).toBe('primary');
+    expect(() => resolveSettings({ url: `${url}?durability=always` })).toThrow(
+      /durability \(the durability parameter of url\) must be primary or replicated/,
+    );
+  });
+
   it('reads its numeric settings from the URL, under the options given to connect()', () => {
     const settings = resolveSettings({
       url: `${url}?retentionMs=60000&buckets=64&db=2`,
@@ -50,6 +99,7 @@ describe('redis-streams settings', () => {
     ['retentionMs', { url, retentionMs: Number.NaN }, /retentionMs/],
     ['blockMs', { url, blockMs: 0 }, /blockMs/],
     ['readCount', { url, readCount: 0 }, /readCount/],
+    ['durability', { url, durability: 'sometimes' as never }, /durability must be primary/],
   ])('rejects a bad %s with an error naming it', (setting, options, message) => {
     let error: unknown;
     try {
@@ -63,8 +113,15 @@ describe('redis-streams settings', () => {
   });
 
   it('never shows a URL password in its errors', () => {
-    expect(() => resolveSettings({ url: 'redis://user:hunter2@127.0.0.1?cluster=maybe' })).toThrow(
-      expect.objectContaining({ message: expect.not.stringContaining('hunter2') }),
-    );
+    for (const bad of [
+      'redis://user:hunter2@127.0.0.1?cluster=maybe',
+      'redis://user:hunter2@h1:7001,h2:7002',
+      'redis://user:hunter2@h1:7001,h 2:7002?cluster=true',
+      'redis+sentinel://user:hunter2@s1:27101,s2:27102',
+    ]) {
+      expect(() => resolveSettings({ url: bad })).toThrow(
+        expect.objectContaining({ message: expect.not.stringContaining('hunter2') }),
+      );
+    }
   });
 });

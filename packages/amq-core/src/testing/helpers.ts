@@ -27,19 +27,20 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /**
- * Polls `condition` until it holds; throws `what` after `timeoutMs`. The
- * condition may ask the broker (return a promise).
+ * Polls `condition` every `intervalMs` until it holds; throws `what` after
+ * `timeoutMs`. The condition may ask the broker (return a promise).
  */
 export async function waitFor(
   condition: () => boolean | Promise<boolean>,
   what: string,
   timeoutMs = 20_000,
+  intervalMs = 5,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
     if (Date.now() > deadline)
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(5);
+    await sleep(intervalMs);
   }
 }
 

@@ -173,18 +173,13 @@ export function useTestBed(url: string | (() => string) = REDIS_URL): TestBed {
   return bed;
 }
 
-/** Polls a condition that asks Redis until it holds; throws `what` after `timeoutMs`. */
-export async function pollBroker(
+/** Polls a condition that asks Redis, every 20 ms, until it holds; throws `what` after `timeoutMs`. */
+export function pollBroker(
   condition: () => Promise<boolean>,
   what: string,
   timeoutMs = 20_000,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(20);
-  }
+  return waitFor(condition, what, timeoutMs, 20);
 }
 
 /** Every key matching `pattern`, on every master (a cluster keeps a prefix on one of them). */

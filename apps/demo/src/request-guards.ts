@@ -17,7 +17,9 @@ export interface RequestGuardOptions {
  */
 export function registerRequestGuards(app: FastifyInstance, options: RequestGuardOptions): void {
   app.addHook('onRoute', (route) => {
-    if ((route as { websocket?: boolean }).websocket === true) {
+    // `websocket: true` with one handler, or a `wsHandler` beside the HTTP one.
+    const { websocket, wsHandler } = route as { websocket?: boolean; wsHandler?: unknown };
+    if (websocket === true || typeof wsHandler === 'function') {
       route.config = { ...route.config, isWebSocket: true } as NonNullable<typeof route.config>;
     }
   });

@@ -1,7 +1,8 @@
-// Sums the vitest JSON reports of every package and app into the closing line
-// CI reads: `tests: N passed, M failed, K skipped`. Exits non-zero when no test
-// ran, or when a report is unreadable or records a failure, so that a suite that
-// crashed before its first test still fails the run.
+// Sums the vitest JSON reports of every package and app (tests/runtimes writes
+// one per runtime) into the closing line CI reads: `tests: N passed, M failed,
+// K skipped`. Exits non-zero when no test ran, or when a report is unreadable
+// or records a failure, so that a suite that crashed before its first test
+// still fails the run.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,8 +15,14 @@ function reportPaths() {
     if (!existsSync(groupDir)) return [];
     return readdirSync(groupDir, { withFileTypes: true })
       .filter((entry) => entry.isDirectory())
-      .map((entry) => join(group, entry.name, 'test-results', 'vitest.json'))
-      .filter((path) => existsSync(join(repositoryRoot, path)));
+      .map((entry) => join(group, entry.name, 'test-results'))
+      .filter((dir) => existsSync(join(repositoryRoot, dir)))
+      .flatMap((dir) =>
+        // vitest.json, and one vitest-<runtime>.json per runtime of tests/runtimes.
+        readdirSync(join(repositoryRoot, dir))
+          .filter((file) => /^vitest(-[\w.-]+)?\.json$/.test(file))
+          .map((file) => join(dir, file)),
+      );
   });
 }
 

@@ -23,11 +23,7 @@ const RUNTIMES = {
   'node-24': { binary: () => join(packageDir('node-24'), 'bin/node'), args: [] },
   // --bun: vitest's workers, started through `node`, run on Bun too.
   bun: { binary: () => join(packageDir('bun'), 'bin/bun.exe'), args: ['--bun'] },
-  // --expose-gc: the contract suite's memory checks collect garbage before they measure.
-  deno: {
-    binary: () => join(packageDir('deno'), 'deno'),
-    args: ['run', '--allow-all', '--v8-flags=--expose-gc'],
-  },
+  deno: { binary: () => join(packageDir('deno'), 'deno'), args: ['run', '--allow-all'] },
 };
 
 const separator = process.argv.indexOf('--');

@@ -24,6 +24,8 @@ export const SUITES = [
   'packages/amq-redis-streams/test/contract.test.ts',
   'packages/amq-nats/test/contract.test.ts',
   'packages/amq-postgres/test/contract.test.ts',
+  // OpenTelemetry spans and metrics from core's diagnostics channels, on the memory broker.
+  'packages/amq-otel/test/*.test.ts',
   // This package's own check that the run is on the runtime it names.
   'tests/runtimes/test/*.test.ts',
 ];

@@ -96,6 +96,9 @@ export default defineConfig({
     ...baseTest.test,
     name: runtime.name,
     include: SUITES,
+    // The contract waits on brokers far more than it computes: two files at a
+    // time, even on two cores (TEAL_RUNTIME_WORKERS to change it).
+    maxWorkers: Number(process.env.TEAL_RUNTIME_WORKERS ?? 2),
     reporters: [
       'default',
       [

@@ -94,6 +94,11 @@ export default defineConfig({
   ssr: { resolve: { conditions } },
   test: {
     ...baseTest.test,
+    // Whole-test limits only (the contract's own deadlines stay as written): a
+    // listing by rabbitmqctl takes seconds on a busy machine, and one contract
+    // case of the amqp target makes several (seen at 28 s of the usual 30).
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
     name: runtime.name,
     include: SUITES,
     // The contract waits on brokers far more than it computes: two files at a

@@ -26,9 +26,11 @@ const RUNTIMES = {
   deno: { binary: () => join(packageDir('deno'), 'deno'), args: ['run', '--allow-all'] },
 };
 
-const separator = process.argv.indexOf('--');
-const named = separator === -1 ? process.argv.slice(2) : process.argv.slice(2, separator);
-const vitestArgs = separator === -1 ? [] : process.argv.slice(separator + 1);
+// `pnpm test -- …` hands the `--` on: one leading `--` is dropped.
+const argv = process.argv[2] === '--' ? process.argv.slice(3) : process.argv.slice(2);
+const separator = argv.indexOf('--');
+const named = separator === -1 ? argv : argv.slice(0, separator);
+const vitestArgs = separator === -1 ? [] : argv.slice(separator + 1);
 const wanted = named.length > 0 ? named : (process.env.TEAL_RUNTIMES?.split(',') ?? []);
 const selected = wanted.length > 0 ? wanted : Object.keys(RUNTIMES);
 for (const name of selected) {

@@ -1,7 +1,8 @@
-// Sums the vitest JSON reports of every package and app into the closing line
-// CI reads: `tests: N passed, M failed, K skipped`. Exits non-zero when no test
-// ran, or when a report is unreadable or records a failure, so that a suite that
-// crashed before its first test still fails the run.
+// Sums the vitest JSON reports of every package and app (tests/runtimes writes
+// one per runtime) into the closing line CI reads: `tests: N passed, M failed,
+// K skipped`. Exits non-zero when no test ran, or when a report is unreadable
+// or records a failure, so that a suite that crashed before its first test
+// still fails the run.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,7 +16,8 @@ function reportPaths() {
     return readdirSync(groupDir, { withFileTypes: true })
       .filter((entry) => entry.isDirectory())
       .flatMap((entry) => {
-        // vitest.json from `pnpm test`, failover.json from `pnpm test:failover`.
+        // vitest.json from `pnpm test`, failover.json from `pnpm test:failover`,
+        // one vitest-<runtime>.json per runtime of `pnpm test:runtimes`.
         const results = join(group, entry.name, 'test-results');
         if (!existsSync(join(repositoryRoot, results))) return [];
         return readdirSync(join(repositoryRoot, results))

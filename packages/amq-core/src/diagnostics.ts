@@ -76,18 +76,28 @@ export interface ConnectionEvent extends HandlerEventBase {
   readonly error?: unknown;
 }
 
-export const sendChannel = diagnostics.tracingChannel<unknown, SendEvent>(
-  DIAGNOSTICS_CHANNELS.send,
-);
-export const deliverChannel = diagnostics.tracingChannel<unknown, DeliverEvent>(
-  DIAGNOSTICS_CHANNELS.deliver,
-);
-export const bindChannel = diagnostics.tracingChannel<unknown, BindingEvent>(
-  DIAGNOSTICS_CHANNELS.bind,
-);
-export const unbindChannel = diagnostics.tracingChannel<unknown, BindingEvent>(
-  DIAGNOSTICS_CHANNELS.unbind,
-);
+/**
+ * A tracing channel whose `hasSubscribers` tells on every runtime: Bun's
+ * `TracingChannel` has no such getter (nor Node's before 20.13), and reading
+ * it there would say no one listens, ever. It is then read from the five
+ * channels behind it.
+ */
+function tracingChannel<Event extends object>(
+  name: string,
+): diagnostics.TracingChannel<unknown, Event> {
+  const channel = diagnostics.tracingChannel<unknown, Event>(name);
+  if (typeof channel.hasSubscribers === 'boolean') return channel;
+  const parts = [channel.start, channel.end, channel.asyncStart, channel.asyncEnd, channel.error];
+  Object.defineProperty(channel, 'hasSubscribers', {
+    get: () => parts.some((part) => part.hasSubscribers),
+  });
+  return channel;
+}
+
+export const sendChannel = tracingChannel<SendEvent>(DIAGNOSTICS_CHANNELS.send);
+export const deliverChannel = tracingChannel<DeliverEvent>(DIAGNOSTICS_CHANNELS.deliver);
+export const bindChannel = tracingChannel<BindingEvent>(DIAGNOSTICS_CHANNELS.bind);
+export const unbindChannel = tracingChannel<BindingEvent>(DIAGNOSTICS_CHANNELS.unbind);
 export const dropChannel = diagnostics.channel(DIAGNOSTICS_CHANNELS.drop);
 export const connectionChannel = diagnostics.channel(DIAGNOSTICS_CHANNELS.connection);
 

@@ -16,7 +16,12 @@ interface Subscription {
   readonly exchange: AMQExchangeName;
 }
 
-const brokers = new Map<string, MemoryBroker>();
+// One registry per process, kept on a registered symbol: every copy of core (its
+// ESM and CJS builds, a bundled copy) finds the same broker for `memory://name`.
+const registry = globalThis as { [key: symbol]: Map<string, MemoryBroker> | undefined };
+const REGISTRY_KEY = Symbol.for('@teal/amq-core.memoryBrokers');
+registry[REGISTRY_KEY] ??= new Map<string, MemoryBroker>();
+const brokers = registry[REGISTRY_KEY];
 
 /**
  * An in-process broker with direct-exchange semantics: every subscriber bound

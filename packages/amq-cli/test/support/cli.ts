@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { afterEach } from 'vitest';
+import { afterAll } from 'vitest';
 
 /** The built binary, run with plain node as an installed package runs it. */
 export const CLI = join(__dirname, '../../dist/cli.js');
@@ -27,10 +27,14 @@ function childEnv(env: Readonly<Record<string, string | undefined>>): NodeJS.Pro
   return { ...rest, ...env };
 }
 
-/** The children still running: a test that fails before it stops its own leaves them here. */
+/**
+ * The children still running: a test that fails before it stops its own
+ * leaves them here. Killed once the file's tests are done — not after each
+ * test, which would kill the children of the tests running concurrently.
+ */
 const running = new Set<ChildProcess>();
 
-afterEach(() => {
+afterAll(() => {
   for (const child of running) child.kill('SIGKILL');
   running.clear();
 });

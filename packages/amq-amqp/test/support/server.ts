@@ -5,6 +5,7 @@ import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { probeBroker, waitFor } from '@teal/amq-core/testing';
 import { type RabbitNode, rabbitmqctl } from './rabbitmqctl';
 
 const SERVER = process.env.TEAL_RABBITMQ_SERVER ?? '/usr/lib/rabbitmq/bin/rabbitmq-server';
@@ -119,6 +120,13 @@ export class PrivateRabbit {
     started.add(join(directory, 'pid'));
     await rabbitmqctl(['wait', '--timeout', '90', join(directory, 'pid')], this.node);
     await rabbitmqctl(['await_startup', '--timeout', '90'], this.node);
+    // Started is not yet listening (seen on a busy machine): wait for the port itself.
+    await waitFor(
+      async () => (await probeBroker(this.url)) === null,
+      `the private RabbitMQ node's port ${this.port}`,
+      60_000,
+      250,
+    );
   }
 
   /** Stops RabbitMQ inside the node (connections closed, transient queues and exchanges gone). */

@@ -64,7 +64,9 @@ describe('dispatcher logs', () => {
 
   it('write one warning for a reader that does not keep up, however many messages follow', async () => {
     const socket = await open();
-    await socket.request({ register_to: { type: 'powens_domain', powens_domain: 'slow.biapi.pro' } });
+    await socket.request({
+      register_to: { type: 'powens_domain', powens_domain: 'slow.biapi.pro' },
+    });
     // The client stops reading: the server's send buffer fills up.
     (socket.socket as unknown as { _socket: Socket })._socket.pause();
     const payload = 'p'.repeat(100_000);

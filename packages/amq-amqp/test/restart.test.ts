@@ -62,7 +62,8 @@ describeWithBroker('amqp: a RabbitMQ restart under steady sends', unavailable, (
     const options = {
       url: rabbit.url,
       exchangePrefix,
-      sendTimeoutMs: 30_000,
+      // Longer than a node boot on a busy machine (70 s seen): waiting sends must not turn into rejections.
+      sendTimeoutMs: 120_000,
       onError: () => {},
       ...(GRACE_MS === undefined ? {} : { reconnectGraceMs: GRACE_MS }),
     };

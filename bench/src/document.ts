@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { clusterMarkdown } from './clusters';
 import { chartPath, curveCharts, curvesMarkdown } from './curves-report';
+import { loadMarkdown, readLoadResults } from './load-report';
 import { observabilityMarkdown } from './observability';
 import { markdown } from './report';
 import { type Results, readResults } from './results';
@@ -12,12 +13,15 @@ export const RESULTS = {
   otel: 'results-otel.json',
   baseline: 'results-baseline.json',
   cluster: 'results-cluster.json',
+  /** Written by `pnpm --filter @teal/demo loadtest`, not by `pnpm bench`. */
+  load: 'results-load.json',
 } as const;
 
 /**
  * Rewrites BENCHMARKS.md and the charts of `bench/charts/` from the main
  * run's results and whichever other runs have results files: the tables,
- * the Python original, the cost curves, the clusters, observability.
+ * the Python original, the cost curves, the clusters, observability, and the
+ * service under load (the demo's load test).
  */
 export function writeDocument(root: string, main: Results): void {
   const bench = (name: string) => join(root, 'bench', name);
@@ -33,6 +37,7 @@ export function writeDocument(root: string, main: Results): void {
     ...(otel === null
       ? []
       : observabilityMarkdown(main.rows, otel, readResults(bench(RESULTS.baseline)))),
+    ...loadMarkdown(readLoadResults(bench(RESULTS.load))),
   ];
   writeFileSync(join(root, 'BENCHMARKS.md'), `${lines.join('\n').trimEnd()}\n`);
 }

@@ -27,6 +27,8 @@ export function ensureBundle(): void {
 export interface DemoProcess {
   /** The base URL it printed. */
   readonly url: string;
+  /** Its process id (to read its memory from `/proc`). */
+  readonly pid: number;
   /** Everything it wrote to stdout and stderr so far. */
   output(): string;
   /** What it wrote to stdout alone. */
@@ -88,6 +90,7 @@ export function startDemoProcess(
         clearTimeout(timer);
         resolve({
           url,
+          pid: child.pid!,
           output: () => output,
           stdout: () => stdout,
           signal: (signal) => {

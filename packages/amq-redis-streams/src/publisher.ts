@@ -76,7 +76,7 @@ export interface PublisherParts {
  * refused. Any other rejection means the entry was never written.
  *
  * The script goes by its SHA1 (`EVALSHA`: a few dozen bytes on the wire
- * instead of the script's 900) once an `EVAL` of it succeeded on the current
+ * instead of the script's 773) once an `EVAL` of it succeeded on the current
  * connection, which loads it into Redis's script cache. Each new connection
  * starts with `EVAL` again, and the writes ioredis sends again on it are
  * turned back into `EVAL` first: a restarted or promoted server may not have

@@ -4,10 +4,12 @@ import { PACKAGE } from './settings';
 
 /** Where the append script's deadline sits among the arguments of its `EVAL`. */
 const DEADLINE_ARGUMENT = 5;
+/** Where the script, or its SHA1, sits. */
+const SCRIPT_ARGUMENT = 0;
 
 /** A write on the wire, until Redis answers it or the time from which Redis refuses it passes. */
 export class PendingWrite {
-  /** The `EVAL` itself: ioredis writes its arguments again when it sends it again. */
+  /** The `EVAL` or `EVALSHA` itself: ioredis writes its arguments again when it sends it again. */
   readonly command: Command;
   /** The caller's signal; nothing listens to it. */
   readonly signal: AbortSignal;
@@ -72,12 +74,15 @@ export class UnansweredWrites {
    * Called when a connection is made, before ioredis sends again what the
    * last one left unanswered: the copy of a write whose caller gave up (its
    * signal fired) gets a deadline long past, so that Redis refuses it —
-   * nothing may land once its signal fired.
+   * nothing may land once its signal fired. Each copy goes as `EVAL` of
+   * `script`: the new connection's server may not have it cached.
    */
-  disarmAbandoned(): void {
+  disarmAbandoned(script: string): void {
     const writes = this.#writes.drain();
     for (const write of writes) {
       if (write.isSettled) continue;
+      write.command.name = 'eval';
+      write.command.args[SCRIPT_ARGUMENT] = script;
       if (write.signal.aborted) write.command.args[DEADLINE_ARGUMENT] = '1';
       this.#writes.push(write);
     }

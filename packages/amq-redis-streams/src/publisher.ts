@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   type AMQExchangeName,
   AMQSendError,
@@ -5,7 +6,7 @@ import {
   messageOf,
   type TransportContext,
 } from '@teal/amq-core/adapter';
-import { Command, ReplyError } from 'ioredis';
+import { Cluster, Command, ReplyError } from 'ioredis';
 import type { CommandConnection } from './connection-command';
 import { entryFields } from './entries';
 import { addHeaders } from './entries-headers';
@@ -27,7 +28,9 @@ import { PACKAGE, type RedisStreamsSettings } from './settings';
  * own timestamp), and the stream expires when unused for it.
  * The entry also records the id of the entry before it (`v`), so that a reader
  * can tell when trimming removed entries it had not read.
- * Sent with EVAL rather than EVALSHA: a NOSCRIPT retry would reorder writes.
+ * The MINID trim runs on the first entry of each millisecond only: a later
+ * entry of the same millisecond would trim to the same id, with nothing older
+ * added since (this saves a sixth of the script's time on Redis, measured).
  */
 export const APPEND_SCRIPT = `local deadline = tonumber(ARGV[3])
 if deadline > 0 then
@@ -39,10 +42,16 @@ end
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'v', last and last[1] or '0-0', unpack(ARGV, 4))
 local retention = tonumber(ARGV[2])
-local ms = tonumber(string.match(id, '^%d+'))
-if ms > retention then redis.call('XTRIM', KEYS[1], 'MINID', '~', ms - retention) end
+local idMs = string.match(id, '^%d+')
+if not last or string.match(last[1], '^%d+') ~= idMs then
+  local ms = tonumber(idMs)
+  if ms > retention then redis.call('XTRIM', KEYS[1], 'MINID', '~', ms - retention) end
+end
 redis.call('PEXPIRE', KEYS[1], retention)
 return id`;
+
+/** The append script's SHA1, by which `EVALSHA` names it once Redis has it. */
+export const APPEND_SCRIPT_SHA = createHash('sha1').update(APPEND_SCRIPT).digest('hex');
 
 /** How long before its caller's deadline a write stops being accepted: room for its reply to come back in time. */
 const MAX_REPLY_MARGIN_MS = 250;
@@ -58,13 +67,23 @@ export interface PublisherParts {
 }
 
 /**
- * The publishing side: each send is one `EVAL` of the append script, which
+ * The publishing side: each send is one run of the append script, which
  * Redis refuses once the send's deadline passed, so a write sent again after
  * a reconnect never lands late. A send rejects with `AMQUnconfirmedSendError`
  * — the one rejection that may hide a delivery — when its write was on the
  * wire and Redis did not answer it: the connection dropped or went silent
  * before the reply, and the deadline passed or the copy sent again was
  * refused. Any other rejection means the entry was never written.
+ *
+ * The script goes by its SHA1 (`EVALSHA`: a few dozen bytes on the wire
+ * instead of the script's 773) once an `EVAL` of it succeeded on the current
+ * connection, which loads it into Redis's script cache. Each new connection
+ * starts with `EVAL` again, and the writes ioredis sends again on it are
+ * turned back into `EVAL` first: a restarted or promoted server may not have
+ * the script. A `NOSCRIPT` (the cache flushed while connected) is never
+ * retried — the retry would land after later writes — but rejected as not
+ * written, and the next writes use `EVAL` again. On a Cluster, where a write
+ * may be redirected to a node whose cache nobody filled, it is always `EVAL`.
  */
 export class Publisher {
   readonly #command: CommandConnection;
@@ -78,6 +97,9 @@ export class Publisher {
   readonly #unanswered = new UnansweredWrites();
   #sequence = 0;
   #hasWarnedOfHeaders = false;
+  /** Whether writes name the script by its SHA1: Redis has it, as far as this connection knows. */
+  #isScriptCached = false;
+  readonly #mayCacheScript: boolean;
 
   constructor(parts: PublisherParts) {
     const { command, settings } = parts;
@@ -88,7 +110,11 @@ export class Publisher {
     this.#producer = parts.producer;
     const isReplicated = settings.durability === 'replicated';
     this.#replicas = isReplicated ? new ReplicaAcks(command, settings.livenessMs) : null;
-    command.onConnect(() => this.#unanswered.disarmAbandoned());
+    this.#mayCacheScript = !(command.client instanceof Cluster);
+    command.onConnect(() => {
+      this.#isScriptCached = false;
+      this.#unanswered.disarmAbandoned(APPEND_SCRIPT);
+    });
   }
 
   /** Appends a message to its key's bucket stream; resolves once Redis has it. */
@@ -170,9 +196,10 @@ export class Publisher {
       );
     }
     const deadline = this.#command.clock.toServer(refusedFrom);
+    const isByHash = this.#isScriptCached;
     // A command of our own, not client.eval(): its deadline can be disarmed before a resend.
     // biome-ignore format: the arguments read as the script's KEYS and ARGV
-    const command = new Command('eval', [APPEND_SCRIPT, 1, stream, maxLength, retentionMs, String(deadline), ...fields], { replyEncoding: 'utf8' });
+    const command = new Command(isByHash ? 'evalsha' : 'eval', [isByHash ? APPEND_SCRIPT_SHA : APPEND_SCRIPT, 1, stream, maxLength, retentionMs, String(deadline), ...fields], { replyEncoding: 'utf8' });
     const write = new PendingWrite(command, signal, refusedFrom, this.#command.losses, what);
     this.#command.coalesceWrites();
     this.#command.client.sendCommand(command);
@@ -181,6 +208,8 @@ export class Publisher {
     const replicated = replicas?.next(write);
     command.promise.then(
       () => {
+        // Answered on this connection: its server has the script now.
+        if (write.losses === this.#command.losses) this.#isScriptCached = this.#mayCacheScript;
         if (!replicas || !replicated) return this.#unanswered.settle(write);
         replicas.confirm(write, replicated, this.#command.losses).then(
           () => this.#unanswered.settle(write),
@@ -199,7 +228,14 @@ export class Publisher {
    * ioredis giving up on the command — leaves the first copy's fate unknown.
    */
   #failure(write: PendingWrite, error: unknown): unknown {
-    if (write.losses === this.#command.losses && error instanceof ReplyError) return error;
+    if (write.losses === this.#command.losses && error instanceof ReplyError) {
+      if (!messageOf(error).startsWith('NOSCRIPT')) return error;
+      this.#isScriptCached = false;
+      return new AMQSendError(
+        `[${PACKAGE}] Redis no longer had the append script (its script cache was flushed): the message on ${write.what} was not written`,
+        { cause: error },
+      );
+    }
     return new AMQUnconfirmedSendError(
       `[${PACKAGE}] the message on ${write.what} was written, but Redis did not confirm it (${messageOf(error)}): Redis may have it, so it may still be delivered, once; no copy lands after its deadline`,
       { cause: error },

@@ -12,8 +12,8 @@ export interface ReadRow {
   readonly exchange: string | null;
   readonly routing_key: string | null;
   readonly size: string | null;
-  /** Base64: node-postgres decodes every field as UTF-8 text, binary results included. */
-  readonly body: string | null;
+  /** The body, parsed from bytea's text form (node-postgres decodes binary results as UTF-8). */
+  readonly body: Buffer | null;
   /** The `headers` column as JSON text (bounded by the query), or `null`. */
   readonly headers: string | null;
   /** The prefix's last id. */
@@ -58,7 +58,7 @@ export function readStatement({ messages, bindings, handlers }: Names): string {
     EXISTS (SELECT 1 FROM ${handlers} WHERE id = $1) AS is_bound,
     (SELECT count(*) FROM hits) AS hits)
   SELECT s.id, s.exchange, s.routing_key, s.size,
-    CASE WHEN s.size <= $6 THEN encode(m.body, 'base64') END AS body,
+    CASE WHEN s.size <= $6 THEN m.body END AS body,
     CASE WHEN octet_length(m.headers::text) <= ${MAX_HEADERS_TEXT} THEN m.headers::text END AS headers,
     info.*
   FROM info

@@ -37,20 +37,20 @@ export interface ReadRow {
  */
 export function readStatement({ messages, bindings, handlers }: Names): string {
   return `WITH fresh AS MATERIALIZED (
-    SELECT m.id, m.prefix, m.exchange, m.routing_key, m.key_hash
+    SELECT m.id, m.prefix, m.exchange, m.routing_key, m.key_hash, octet_length(m.body) AS size
     FROM ${messages} m
     WHERE m.stream = hashtext($2) AND m.id > $3::bigint
     ORDER BY m.id LIMIT ${SCAN_ROWS}),
   hits AS (
-    SELECT f.id, f.exchange, f.routing_key FROM fresh f
+    SELECT f.id, f.exchange, f.routing_key, f.size FROM fresh f
     WHERE f.prefix = $2 AND EXISTS (
       SELECT 1 FROM ${bindings} b WHERE b.handler_id = $1 AND b.exchange = f.exchange
         AND b.key_hash = f.key_hash AND b.routing_key = f.routing_key AND f.id > b.after_id)
     ORDER BY f.id LIMIT $4),
   sized AS (
-    SELECT h.id, h.exchange, h.routing_key, octet_length(m.body) AS size,
-      sum(octet_length(m.body)) OVER (ORDER BY h.id) - octet_length(m.body) AS before
-    FROM hits h JOIN ${messages} m ON m.stream = hashtext($2) AND m.id = h.id),
+    SELECT h.id, h.exchange, h.routing_key, h.size,
+      sum(h.size) OVER (ORDER BY h.id) - h.size AS before
+    FROM hits h),
   info AS (SELECT
     (SELECT max(id) FROM ${messages} WHERE stream = hashtext($2)) AS top,
     (SELECT max(id) FROM fresh) AS scanned_to,

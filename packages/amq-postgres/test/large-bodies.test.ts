@@ -78,4 +78,55 @@ describeWithBroker('postgres large bodies', await postgresUnavailable(), () => {
       await sql(`DELETE FROM ${SCHEMA}.messages WHERE prefix = $1`, [exchangePrefix]);
     }
   }, 30_000);
+
+  it('brings a version 2 schema to lz4 bodies where the server has lz4, and keeps using it', async () => {
+    const schema = `teal_amq_lz4_${randomKey('s')
+      .replace(/[^a-z0-9]/g, '')
+      .slice(-12)}`;
+    const exchangePrefix = randomPrefix();
+    const domain = `${randomKey('lz4')}.biapi.pro`;
+    const compressionOf = async () =>
+      (
+        await sql<{ compression: string }>(
+          `SELECT attcompression::text AS compression FROM pg_attribute
+           WHERE attrelid = $1::regclass AND attname = 'body'`,
+          [`${schema}.messages`],
+        )
+      )[0]?.compression;
+    const hasLz4 = await sql(`CREATE TEMP TABLE lz4_probe (b bytea COMPRESSION lz4)`).then(
+      () => sql('DROP TABLE lz4_probe').then(() => true),
+      () => false,
+    );
+    try {
+      // Installed at this version, then made to look like version 2: pglz, and its version.
+      const first = await connect({ url: POSTGRES_URL, exchangePrefix, schema });
+      await first.close();
+      await sql(`ALTER TABLE ${schema}.messages ALTER COLUMN body SET COMPRESSION pglz`);
+      await sql(`CREATE OR REPLACE FUNCTION ${schema}.schema_version() RETURNS integer
+                 LANGUAGE sql IMMUTABLE AS $$ SELECT 2 $$`);
+      expect(await compressionOf()).toBe('p');
+
+      const receiver = await connect({ url: POSTGRES_URL, exchangePrefix, schema });
+      const sender = await connect({ url: POSTGRES_URL, exchangePrefix, schema });
+      try {
+        const inbox = new Inbox(receiver);
+        await receiver.bindPowensDomainWebhooks(domain);
+        const payload = payloadOf(0, 300_000);
+        await sender.send(
+          powensWebhookMessage({ domain, event: 'CONNECTION_SYNCED', userToken: 'u', payload }),
+        );
+        const [message] = await inbox.receive(1, 10_000);
+        expect(message?.kind === 'powens_webhook' ? message.payload : null).toBe(payload);
+        expect(await compressionOf()).toBe(hasLz4 ? 'l' : 'p');
+        const [{ version }] = (await sql<{ version: number }>(
+          `SELECT ${schema}.schema_version() AS version`,
+        )) as [{ version: number }];
+        expect(version).toBe(3);
+      } finally {
+        await Promise.allSettled([receiver.close(), sender.close()]);
+      }
+    } finally {
+      await sql(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    }
+  }, 30_000);
 });

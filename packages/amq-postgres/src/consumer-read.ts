@@ -12,8 +12,8 @@ export interface ReadRow {
   readonly exchange: string | null;
   readonly routing_key: string | null;
   readonly size: string | null;
-  /** Base64: node-postgres decodes every field as UTF-8 text, binary results included. */
-  readonly body: string | null;
+  /** The body, parsed from bytea's text form (node-postgres decodes binary results as UTF-8). */
+  readonly body: Buffer | null;
   /** The `headers` column as JSON text (bounded by the query), or `null`. */
   readonly headers: string | null;
   /** The prefix's last id. */
@@ -37,20 +37,20 @@ export interface ReadRow {
  */
 export function readStatement({ messages, bindings, handlers }: Names): string {
   return `WITH fresh AS MATERIALIZED (
-    SELECT m.id, m.prefix, m.exchange, m.routing_key, m.key_hash
+    SELECT m.id, m.prefix, m.exchange, m.routing_key, m.key_hash, octet_length(m.body) AS size
     FROM ${messages} m
     WHERE m.stream = hashtext($2) AND m.id > $3::bigint
     ORDER BY m.id LIMIT ${SCAN_ROWS}),
   hits AS (
-    SELECT f.id, f.exchange, f.routing_key FROM fresh f
+    SELECT f.id, f.exchange, f.routing_key, f.size FROM fresh f
     WHERE f.prefix = $2 AND EXISTS (
       SELECT 1 FROM ${bindings} b WHERE b.handler_id = $1 AND b.exchange = f.exchange
         AND b.key_hash = f.key_hash AND b.routing_key = f.routing_key AND f.id > b.after_id)
     ORDER BY f.id LIMIT $4),
   sized AS (
-    SELECT h.id, h.exchange, h.routing_key, octet_length(m.body) AS size,
-      sum(octet_length(m.body)) OVER (ORDER BY h.id) - octet_length(m.body) AS before
-    FROM hits h JOIN ${messages} m ON m.stream = hashtext($2) AND m.id = h.id),
+    SELECT h.id, h.exchange, h.routing_key, h.size,
+      sum(h.size) OVER (ORDER BY h.id) - h.size AS before
+    FROM hits h),
   info AS (SELECT
     (SELECT max(id) FROM ${messages} WHERE stream = hashtext($2)) AS top,
     (SELECT max(id) FROM fresh) AS scanned_to,
@@ -58,7 +58,7 @@ export function readStatement({ messages, bindings, handlers }: Names): string {
     EXISTS (SELECT 1 FROM ${handlers} WHERE id = $1) AS is_bound,
     (SELECT count(*) FROM hits) AS hits)
   SELECT s.id, s.exchange, s.routing_key, s.size,
-    CASE WHEN s.size <= $6 THEN encode(m.body, 'base64') END AS body,
+    CASE WHEN s.size <= $6 THEN m.body END AS body,
     CASE WHEN octet_length(m.headers::text) <= ${MAX_HEADERS_TEXT} THEN m.headers::text END AS headers,
     info.*
   FROM info

@@ -1,5 +1,5 @@
 import { isExchangeName, type TransportContext } from '@teal/amq-core/adapter';
-import type pg from 'pg';
+import pg from 'pg';
 import type { BindingTable } from './bindings';
 import type { Link } from './connection';
 import { reportOnce } from './connection-errors';
@@ -124,8 +124,8 @@ export class Consumer {
         bytesRoom,
         this.#settings.maxBodyBytes,
       ],
-      // Numbers stay text: ids are bigints, and the counts small.
-      types: { getTypeParser: () => (value: string) => value },
+      // Numbers stay text: ids are bigints, and the counts small; the body becomes a Buffer.
+      types: { getTypeParser: (oid: number) => (oid === BYTEA ? parseBytea : asText) },
     };
     return client.query<ReadRow>(query).then((result) => result.rows);
   }
@@ -151,12 +151,11 @@ export class Consumer {
       });
       return;
     }
-    const body = Buffer.from(row.body, 'base64');
     const headers = row.headers === null ? undefined : this.#headersOf(row.headers, exchange);
     this.#context.deliver(
       headers === undefined
-        ? { exchange, routingKey: row.routing_key, body }
-        : { exchange, routingKey: row.routing_key, body, headers },
+        ? { exchange, routingKey: row.routing_key, body: row.body }
+        : { exchange, routingKey: row.routing_key, body: row.body, headers },
     );
   }
 
@@ -190,6 +189,11 @@ export class Consumer {
     return Object.fromEntries(entries) as Record<string, string>;
   }
 }
+
+const BYTEA = pg.types.builtins.BYTEA;
+/** node-postgres's own: it reads both of the server's `bytea_output` forms, hex and escape. */
+const parseBytea = pg.types.getTypeParser(BYTEA, 'text');
+const asText = (value: string) => value;
 
 /** Header names a tracer writes: a token, short. */
 const HEADER_NAME = /^[A-Za-z0-9_.-]{1,64}$/;

@@ -80,7 +80,8 @@ function frame(chart: Chart, parts: readonly string[]): string {
   const middleX = (PLOT.left + PLOT.right) / 2;
   const middleY = (PLOT.top + PLOT.bottom) / 2;
   return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="sans-serif" font-size="12">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="sans-serif" font-size="12" role="img">`,
+    `<title>${escapeXml(chart.title)}</title>`,
     '<style>.grid{stroke:#ddd;stroke-width:1}text{fill:#333}</style>',
     `<rect width="${WIDTH}" height="${HEIGHT}" fill="#fff"/>`,
     `<text x="${middleX}" y="22" text-anchor="middle" font-size="15">${escapeXml(chart.title)}</text>`,

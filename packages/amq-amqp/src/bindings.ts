@@ -9,10 +9,52 @@ function idOf(exchange: AMQExchangeName, routingKey: string): string {
   return `${exchange}\u0000${routingKey}`;
 }
 
-/** The binding an id names: exchange names hold no NUL, so the first one separates. */
-function bindingOf(id: string): Binding {
-  const at = id.indexOf('\u0000');
-  return [id.slice(0, at) as AMQExchangeName, id.slice(at + 1)];
+/**
+ * Bindings with the number of the last bind sent for each, by exchange then
+ * key: a handler may hold thousands, and none costs a string of its own.
+ */
+class Stamps {
+  readonly #byExchange = new Map<AMQExchangeName, Map<string, number>>();
+  #size = 0;
+
+  get size(): number {
+    return this.#size;
+  }
+
+  get(exchange: AMQExchangeName, routingKey: string): number | undefined {
+    return this.#byExchange.get(exchange)?.get(routingKey);
+  }
+
+  set(exchange: AMQExchangeName, routingKey: string, stamp: number): void {
+    let keys = this.#byExchange.get(exchange);
+    if (keys === undefined) {
+      keys = new Map();
+      this.#byExchange.set(exchange, keys);
+    }
+    if (!keys.has(routingKey)) this.#size++;
+    keys.set(routingKey, stamp);
+  }
+
+  delete(exchange: AMQExchangeName, routingKey: string): void {
+    const keys = this.#byExchange.get(exchange);
+    if (keys === undefined || !keys.delete(routingKey)) return;
+    this.#size--;
+    if (keys.size === 0) this.#byExchange.delete(exchange);
+  }
+
+  clear(): void {
+    this.#byExchange.clear();
+    this.#size = 0;
+  }
+
+  /** Every binding, as a copy: the caller may change the stamps meanwhile. */
+  bindings(): Binding[] {
+    const all: Binding[] = [];
+    for (const [exchange, keys] of this.#byExchange) {
+      for (const routingKey of keys.keys()) all.push([exchange, routingKey]);
+    }
+    return all;
+  }
 }
 
 /**
@@ -31,8 +73,8 @@ export class HandlerQueue {
   readonly #settings: AmqpSettings;
   readonly #context: TransportContext;
   readonly #consumer: Consumer;
-  /** Bindings that may exist on the broker, by id, each with the number of the last bind sent for it. */
-  readonly #mayBeBound = new Map<string, number>();
+  /** Bindings that may exist on the broker, each with the number of the last bind sent for it. */
+  readonly #mayBeBound = new Stamps();
   #stamp = 0;
   /** The queue may exist on the broker: declared, and not deleted since. */
   #mayExist = false;
@@ -68,8 +110,8 @@ export class HandlerQueue {
       }
       await this.#declare(connection);
       const work: Promise<void>[] = [];
-      for (const id of this.#mayBeBound.keys()) {
-        if (!wanted.has(id)) work.push(this.#unbindOn(connection, ...bindingOf(id)));
+      for (const binding of this.#mayBeBound.bindings()) {
+        if (!wanted.has(idOf(...binding))) work.push(this.#unbindOn(connection, ...binding));
       }
       for (const binding of wanted.values()) work.push(this.#bindOn(connection, ...binding));
       await Promise.all(work);
@@ -111,7 +153,7 @@ export class HandlerQueue {
     exchange: AMQExchangeName,
     routingKey: string,
   ): Promise<void> {
-    if (connection !== null && this.#mayBeBound.has(idOf(exchange, routingKey))) {
+    if (connection !== null && this.#mayBeBound.get(exchange, routingKey) !== undefined) {
       await this.#unbindOn(connection, exchange, routingKey);
     }
     this.#lingerIfUnbound();
@@ -122,8 +164,8 @@ export class HandlerQueue {
     const wanted = new Set<string>();
     for (const binding of this.#context.bindings()) wanted.add(idOf(...binding));
     const work: Promise<void>[] = [];
-    for (const id of this.#mayBeBound.keys()) {
-      if (!wanted.has(id)) work.push(this.#unbindOn(connection, ...bindingOf(id)));
+    for (const binding of this.#mayBeBound.bindings()) {
+      if (!wanted.has(idOf(...binding))) work.push(this.#unbindOn(connection, ...binding));
     }
     await Promise.all(work);
     this.#lingerIfUnbound();
@@ -148,8 +190,7 @@ export class HandlerQueue {
     const lines: string[] = [];
     if (this.#mayExist) lines.push(`queue ${queueName}`);
     if (this.#consumer.isConsuming) lines.push(`consumer ${queueName}`);
-    for (const id of this.#mayBeBound.keys()) {
-      const [exchange, routingKey] = bindingOf(id);
+    for (const [exchange, routingKey] of this.#mayBeBound.bindings()) {
       lines.push(`binding ${exchange} ${routingKey}`);
     }
     return lines;
@@ -176,7 +217,7 @@ export class HandlerQueue {
     routingKey: string,
   ): Promise<void> {
     // Tracked before it is sent: from then on, it may be on the broker.
-    this.#mayBeBound.set(idOf(exchange, routingKey), ++this.#stamp);
+    this.#mayBeBound.set(exchange, routingKey, ++this.#stamp);
     await connection.bind(exchange, routingKey);
   }
 
@@ -185,12 +226,13 @@ export class HandlerQueue {
     exchange: AMQExchangeName,
     routingKey: string,
   ): Promise<void> {
-    const id = idOf(exchange, routingKey);
-    const sent = this.#mayBeBound.get(id);
+    const sent = this.#mayBeBound.get(exchange, routingKey);
     if (sent === undefined) return;
     await connection.unbind(exchange, routingKey);
     // A bind of the key sent meanwhile went after it on the same channel: it is bound.
-    if (this.#mayBeBound.get(id) === sent) this.#mayBeBound.delete(id);
+    if (this.#mayBeBound.get(exchange, routingKey) === sent) {
+      this.#mayBeBound.delete(exchange, routingKey);
+    }
   }
 
   /** After an unbind: once core has no key left, the queue goes after `queueLingerMs`. */

@@ -3,9 +3,13 @@ const CHECK_EVERY_MS = 50;
 /** What settles sooner than this never pays for a listener on its signal. */
 const LISTEN_AFTER_MS = 100;
 
-/** Something waiting on a signal: told once it fired. */
-export interface Watched {
+/** Something waiting on a signal. */
+export interface Signalled {
   readonly signal: AbortSignal;
+}
+
+/** Something waiting on a signal that says itself what to do once it fired. */
+interface Watched extends Signalled {
   aborted(): void;
 }
 
@@ -16,14 +20,20 @@ export interface Watched {
  * gets a listener only once it has waited 100 ms (checked every 50 ms, oldest
  * first, stopping at the first younger one); past its deadline, a call thus
  * settles at once if it was slow, and within 150 ms if its signal fired early.
+ * One `aborted` function serves every item: an item costs no closure.
  */
-export class SignalWatch {
+export class SignalWatch<T extends Signalled> {
   /** Items without a listener yet, with when they came: oldest first. */
-  readonly #young = new Map<Watched, number>();
-  readonly #listening = new Map<Watched, () => void>();
+  readonly #young = new Map<T, number>();
+  readonly #listening = new Map<T, () => void>();
+  readonly #aborted: (item: T) => void;
   #timer: NodeJS.Timeout | null = null;
 
-  add(item: Watched): void {
+  constructor(aborted: (item: T) => void) {
+    this.#aborted = aborted;
+  }
+
+  add(item: T): void {
     this.#young.set(item, Date.now());
     if (this.#timer === null) {
       this.#timer = setInterval(() => this.#check(), CHECK_EVERY_MS);
@@ -31,7 +41,7 @@ export class SignalWatch {
     }
   }
 
-  delete(item: Watched): void {
+  delete(item: T): void {
     if (this.#young.delete(item)) return;
     const listener = this.#listening.get(item);
     if (listener === undefined) return;
@@ -45,12 +55,12 @@ export class SignalWatch {
       if (since > limit) break;
       this.#young.delete(item);
       if (item.signal.aborted) {
-        item.aborted();
+        this.#aborted(item);
         continue;
       }
       const listener = () => {
         this.#listening.delete(item);
-        item.aborted();
+        this.#aborted(item);
       };
       this.#listening.set(item, listener);
       item.signal.addEventListener('abort', listener, { once: true });
@@ -62,7 +72,7 @@ export class SignalWatch {
   }
 }
 
-const shared = new SignalWatch();
+const shared = new SignalWatch<Watched>((item) => item.aborted());
 
 /** `work`'s outcome, or `onAbort` once `signal` fired, whichever comes first. */
 export function untilAborted<T>(

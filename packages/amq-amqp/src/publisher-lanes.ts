@@ -1,9 +1,9 @@
 import type { AMQExchangeName } from '@teal/amq-core/adapter';
 import type { AmqpConnection } from './connection';
-import type { Watched } from './deadlines';
+import type { Signalled } from './deadlines';
 
 /** One `publish()`, from the call until it settles. */
-export interface Outgoing {
+export interface Outgoing extends Signalled {
   /** Call order: retried messages keep their place among those of their key. */
   readonly seq: number;
   readonly exchange: AMQExchangeName;
@@ -27,10 +27,8 @@ export interface Outgoing {
   isListening: boolean;
   readonly resolve: () => void;
   readonly reject: (error: unknown) => void;
-  /** Its deadline fired while it waits: it leaves at once. */
-  readonly onAbort: () => void;
-  /** What the watch of written messages is given: its deadline fired while unconfirmed. */
-  readonly watched: Watched;
+  /** Its deadline fired while it waits: it leaves at once. Made the first time it waits. */
+  onAbort: (() => void) | null;
 }
 
 /** The key an outgoing message is ordered by. */

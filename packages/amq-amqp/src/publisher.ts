@@ -40,7 +40,7 @@ export class Publisher {
   readonly #waiting = new Set<Outgoing>();
   readonly #lanes: Lanes;
   /** Written messages awaiting their confirm, watched for one whose deadline fires. */
-  readonly #inFlight = new SignalWatch();
+  readonly #inFlight = new SignalWatch<Outgoing>((outgoing) => this.#overdue(outgoing));
   /** `mandatory` messages written and not yet confirmed, by message id. */
   readonly #mandatory = new Map<string, Outgoing>();
   #graceUntil = 0;
@@ -76,8 +76,7 @@ export class Publisher {
         isListening: false,
         resolve,
         reject,
-        onAbort: () => this.#abandon(outgoing),
-        watched: { signal, aborted: () => this.#overdue(outgoing) },
+        onAbort: null,
       };
       if (this.#lanes.size > 0 && this.#lanes.has(laneOf(outgoing))) {
         this.#hold(outgoing);
@@ -85,7 +84,7 @@ export class Publisher {
         this.#write(outgoing);
       } else {
         // Waiting, it must leave at once when its deadline fires, body and all.
-        listen(outgoing);
+        this.#listen(outgoing);
         this.#waiting.add(outgoing);
       }
     });
@@ -168,7 +167,8 @@ export class Publisher {
       this.#abandon(outgoing);
       return;
     }
-    const mandatory = Date.now() < this.#graceUntil;
+    // Outside a grace (nearly always), no clock read.
+    const mandatory = this.#graceUntil !== 0 && Date.now() < this.#graceUntil;
     outgoing.messageId = mandatory ? `teal.${outgoing.seq}` : undefined;
     outgoing.wasReturned = false;
     unlisten(outgoing);
@@ -199,12 +199,12 @@ export class Publisher {
       );
       return;
     }
-    this.#inFlight.add(outgoing.watched);
+    this.#inFlight.add(outgoing);
     if (!isWritable) this.#isWritable = false;
   }
 
   #confirmed(outgoing: Outgoing, error: unknown): void {
-    this.#inFlight.delete(outgoing.watched);
+    this.#inFlight.delete(outgoing);
     if (outgoing.messageId !== undefined) this.#mandatory.delete(outgoing.messageId);
     if (outgoing.state !== 'written') return;
     if (error !== null && error !== undefined) {
@@ -228,8 +228,16 @@ export class Publisher {
 
   /** Holds a message in its key's lane, where it must leave at once if its deadline fires. */
   #hold(outgoing: Outgoing): void {
-    listen(outgoing);
+    this.#listen(outgoing);
     this.#lanes.hold(outgoing);
+  }
+
+  /** Listens for the deadline of a message that waits: it must leave at once, body and all. */
+  #listen(outgoing: Outgoing): void {
+    if (outgoing.isListening) return;
+    outgoing.isListening = true;
+    outgoing.onAbort ??= () => this.#abandon(outgoing);
+    outgoing.signal.addEventListener('abort', outgoing.onAbort, { once: true });
   }
 
   /** The deadline of a message that is not written fired: it goes, body and all. */
@@ -256,20 +264,14 @@ export class Publisher {
     outgoing.headers = undefined;
     outgoing.connection = null;
     unlisten(outgoing);
-    this.#inFlight.delete(outgoing.watched);
+    this.#inFlight.delete(outgoing);
     if (error === null) outgoing.resolve();
     else outgoing.reject(error);
   }
 }
 
-function listen(outgoing: Outgoing): void {
-  if (outgoing.isListening) return;
-  outgoing.isListening = true;
-  outgoing.signal.addEventListener('abort', outgoing.onAbort, { once: true });
-}
-
 function unlisten(outgoing: Outgoing): void {
-  if (!outgoing.isListening) return;
+  if (!outgoing.isListening || outgoing.onAbort === null) return;
   outgoing.isListening = false;
   outgoing.signal.removeEventListener('abort', outgoing.onAbort);
 }

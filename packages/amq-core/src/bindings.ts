@@ -14,14 +14,57 @@ export type BrokerOperation = (
   signal: AbortSignal | undefined,
 ) => Promise<void>;
 
+/**
+ * One key. A handler may hold thousands, nearly each by one holder (the
+ * explicit binds) and with nothing queued: such a key costs this object and
+ * its map entry only — a second holder brings a set, and a settled promise
+ * gives way to a shared one (a set and two promises per key were 90 % of a
+ * bound key's memory).
+ */
 interface KeyState {
   readonly exchange: AMQExchangeName;
   readonly key: string;
-  readonly holders: Set<Holder>;
+  /** The first holder, or `null`; the others, if any, are in `others`. */
+  holder: Holder | null;
+  others: Set<Holder> | null;
   /** The last bind queued, while the key is held: what a new holder waits for. */
   bound: Promise<void> | null;
   /** Settles once every broker operation queued for the key has. */
   chain: Promise<void>;
+}
+
+const SETTLED: Promise<void> = Promise.resolve();
+
+function holdersOf(state: KeyState): number {
+  return (state.holder === null ? 0 : 1) + (state.others?.size ?? 0);
+}
+
+function isHolder(state: KeyState, holder: Holder): boolean {
+  return state.holder === holder || (state.others?.has(holder) ?? false);
+}
+
+function addHolder(state: KeyState, holder: Holder): void {
+  if (isHolder(state, holder)) return;
+  if (state.holder === null) {
+    state.holder = holder;
+    return;
+  }
+  state.others ??= new Set();
+  state.others.add(holder);
+}
+
+/** Whether `holder` held the key. */
+function deleteHolder(state: KeyState, holder: Holder): boolean {
+  if (state.holder === holder) {
+    state.holder = null;
+    return true;
+  }
+  return state.others?.delete(holder) ?? false;
+}
+
+function clearHolders(state: KeyState): void {
+  state.holder = null;
+  state.others = null;
 }
 
 /**
@@ -31,7 +74,8 @@ interface KeyState {
  * other, so the broker ends in the state of the last change.
  */
 export class Bindings {
-  readonly #keys = new Map<string, KeyState>();
+  /** By exchange, then key: no string is built per key. */
+  readonly #keys = new Map<AMQExchangeName, Map<string, KeyState>>();
   readonly #broker: BrokerOperation;
   readonly #report: (error: unknown, exchange: AMQExchangeName) => void;
 
@@ -46,20 +90,25 @@ export class Bindings {
 
   /** Whether the key has a holder: its deliveries are wanted. */
   has(exchange: AMQExchangeName, key: string): boolean {
-    return (this.#keys.get(idOf(exchange, key))?.holders.size ?? 0) > 0;
+    const state = this.#find(exchange, key);
+    return state !== undefined && holdersOf(state) > 0;
   }
 
   /** Every held (exchange, key): what a reconnect must restore, and nothing more. */
   *entries(): IterableIterator<readonly [AMQExchangeName, string]> {
-    for (const state of this.#keys.values()) {
-      if (state.holders.size > 0) yield [state.exchange, state.key];
+    for (const keys of this.#keys.values()) {
+      for (const state of keys.values()) {
+        if (holdersOf(state) > 0) yield [state.exchange, state.key];
+      }
     }
   }
 
   /** How many keys are held. */
   get size(): number {
     let size = 0;
-    for (const state of this.#keys.values()) if (state.holders.size > 0) size++;
+    for (const keys of this.#keys.values()) {
+      for (const state of keys.values()) if (holdersOf(state) > 0) size++;
+    }
     return size;
   }
 
@@ -70,17 +119,23 @@ export class Bindings {
    */
   hold(exchange: AMQExchangeName, key: string, holder: Holder, signal: AbortSignal): Promise<void> {
     const state = this.#stateOf(exchange, key);
-    state.holders.add(holder);
+    addHolder(state, holder);
     if (state.bound === null) {
       const bound = this.#enqueue(state, 'bind', signal);
       state.bound = bound;
-      bound.catch(() => {
-        // Those who waited for this bind learn it failed; the key is free again.
-        if (state.bound !== bound) return;
-        state.bound = null;
-        state.holders.clear();
-        this.#forgetIfIdle(state);
-      });
+      bound.then(
+        () => {
+          // Bound: a new holder has nothing to wait for, and a settled promise serves every key.
+          if (state.bound === bound) state.bound = SETTLED;
+        },
+        () => {
+          // Those who waited for this bind learn it failed; the key is free again.
+          if (state.bound !== bound) return;
+          state.bound = null;
+          clearHolders(state);
+          this.#forgetIfIdle(state);
+        },
+      );
     }
     return state.bound;
   }
@@ -92,8 +147,8 @@ export class Bindings {
     holder: Holder,
     signal?: AbortSignal,
   ): Promise<void> {
-    const state = this.#keys.get(idOf(exchange, key));
-    if (state === undefined || !state.holders.delete(holder) || state.holders.size > 0) {
+    const state = this.#find(exchange, key);
+    if (state === undefined || !deleteHolder(state, holder) || holdersOf(state) > 0) {
       return Promise.resolve();
     }
     state.bound = null;
@@ -102,20 +157,33 @@ export class Bindings {
 
   /** Whether `holder` holds the key. */
   isHeldBy(exchange: AMQExchangeName, key: string, holder: Holder): boolean {
-    return this.#keys.get(idOf(exchange, key))?.holders.has(holder) ?? false;
+    const state = this.#find(exchange, key);
+    return state !== undefined && isHolder(state, holder);
   }
 
   /** Settles once every broker operation in flight has. */
   async settled(): Promise<void> {
-    await Promise.allSettled([...this.#keys.values()].map((state) => state.chain));
+    const chains: Promise<void>[] = [];
+    for (const keys of this.#keys.values()) {
+      for (const state of keys.values()) chains.push(state.chain);
+    }
+    await Promise.allSettled(chains);
+  }
+
+  #find(exchange: AMQExchangeName, key: string): KeyState | undefined {
+    return this.#keys.get(exchange)?.get(key);
   }
 
   #stateOf(exchange: AMQExchangeName, key: string): KeyState {
-    const id = idOf(exchange, key);
-    let state = this.#keys.get(id);
+    let keys = this.#keys.get(exchange);
+    if (keys === undefined) {
+      keys = new Map();
+      this.#keys.set(exchange, keys);
+    }
+    let state = keys.get(key);
     if (state === undefined) {
-      state = { exchange, key, holders: new Set(), bound: null, chain: Promise.resolve() };
-      this.#keys.set(id, state);
+      state = { exchange, key, holder: null, others: null, bound: null, chain: SETTLED };
+      keys.set(key, state);
     }
     return state;
   }
@@ -134,7 +202,9 @@ export class Bindings {
     const previous = state.chain;
     state.chain = chain;
     void chain.then(() => {
-      if (state.chain === chain) this.#forgetIfIdle(state);
+      if (state.chain !== chain) return;
+      state.chain = SETTLED;
+      this.#forgetIfIdle(state);
     });
     return previous.then(async () => {
       if (signal?.aborted) {
@@ -156,26 +226,27 @@ export class Bindings {
   #undoLateBind(state: KeyState): void {
     // After the failed bind let its holders go (their handlers run in the coming microtasks).
     setTimeout(() => {
-      if (state.holders.size > 0 || state.bound !== null) return;
+      if (holdersOf(state) > 0 || state.bound !== null) return;
       this.#enqueue(state, 'unbind').catch((error: unknown) => this.#report(error, state.exchange));
     }, 0);
   }
 
+  #isCurrent(state: KeyState): boolean {
+    return this.#find(state.exchange, state.key) === state;
+  }
+
   #forgetIfIdle(state: KeyState): void {
-    const id = idOf(state.exchange, state.key);
-    if (state.holders.size === 0 && state.bound === null && this.#keys.get(id) === state) {
+    if (holdersOf(state) === 0 && state.bound === null && this.#isCurrent(state)) {
       // Only once nothing is queued: a later operation must still run after the pending ones.
       void state.chain.then(() => {
-        if (state.holders.size === 0 && state.bound === null && this.#keys.get(id) === state) {
-          this.#keys.delete(id);
+        if (holdersOf(state) === 0 && state.bound === null && this.#isCurrent(state)) {
+          const keys = this.#keys.get(state.exchange)!;
+          keys.delete(state.key);
+          if (keys.size === 0) this.#keys.delete(state.exchange);
         }
       });
     }
   }
-}
-
-function idOf(exchange: AMQExchangeName, key: string): string {
-  return `${exchange}\u0000${key}`;
 }
 
 function ignore(): void {}

@@ -34,6 +34,27 @@ describe('reference-counted bindings', () => {
     expect([...bindings.entries()]).toEqual([]);
   });
 
+  it('keeps the key until the last of several holders lets go, whatever their order', async () => {
+    for (const order of [
+      [0, 1, 2],
+      [2, 1, 0],
+      [1, 2, 0],
+    ]) {
+      const { calls, operation } = recordingBroker();
+      const bindings = new Bindings(operation, () => {});
+      const holders = [{}, {}, {}];
+      for (const holder of holders) await bindings.hold('callbacks', 'k', holder, signal());
+      for (const holder of holders) expect(bindings.isHeldBy('callbacks', 'k', holder)).toBe(true);
+      for (const [step, index] of order.entries()) {
+        await bindings.release('callbacks', 'k', holders[index]!, signal());
+        expect(bindings.isHeldBy('callbacks', 'k', holders[index]!)).toBe(false);
+        expect(bindings.has('callbacks', 'k')).toBe(step < order.length - 1);
+      }
+      expect(calls).toEqual(['bind k', 'unbind k']);
+      expect(bindings.size).toBe(0);
+    }
+  });
+
   it('counts a holder once however often it holds', async () => {
     const { calls, operation } = recordingBroker();
     const bindings = new Bindings(operation, () => {});

@@ -52,9 +52,15 @@ for (const [title, unavailable, target] of targets) {
     }, 150_000);
 
     it('with the default durability, loses the confirmed sends a lagging replica had not received when the master dies', async () => {
-      const figures = await runLaggingReplica(target(), {});
-      // What 'replicated' is for: confirmed, on the master only, and gone with it.
-      expect(figures.lost).toBeGreaterThan(0);
-    }, 150_000);
+      // What 'replicated' is for: confirmed, on the master only, and gone with it. How much
+      // is lost depends on what the stopped replicas' socket buffers took in before the kill:
+      // a run on this machine once lost none (the 'replicated' case above then proves nothing), so the
+      // scenario gets up to three tries to show the loss it exists to show.
+      let lost = 0;
+      for (let attempt = 0; attempt < 3 && lost === 0; attempt++) {
+        lost = (await runLaggingReplica(target(), {})).lost;
+      }
+      expect(lost).toBeGreaterThan(0);
+    }, 400_000);
   });
 }

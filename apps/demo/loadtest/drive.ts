@@ -1,19 +1,5 @@
 import autocannon from 'autocannon';
-
-/** What one autocannon run against one route measured. */
-export interface DriveFigures {
-  /** Answered requests per second, over the run. */
-  readonly requestsPerSecond: number;
-  readonly latencyP50Ms: number;
-  readonly latencyP99Ms: number;
-  /** Requests answered 2xx or 3xx: each one must reach its socket. */
-  readonly succeeded: number;
-  /** Requests answered with any other status. */
-  readonly failed: number;
-  /** Connection errors and timeouts, as autocannon counts them. */
-  readonly errors: number;
-  readonly timeouts: number;
-}
+import type { DriveFigures } from './results';
 
 export interface DriveOptions {
   readonly url: string;

@@ -3,7 +3,8 @@ import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { brokersRequired, probeBroker } from '@teal/amq-core/testing';
-import { BROKERS, type LoadRow, runLoad } from './run';
+import type { LoadResults, LoadRow } from './results';
+import { BROKERS, runLoad } from './run';
 import { formatTable, isClean } from './table';
 
 /**
@@ -65,18 +66,12 @@ for (const broker of BROKERS.filter((b) => names.includes(b.name))) {
   rows.push(await runLoad(broker, options));
 }
 console.log(formatTable(rows));
-writeFileSync(
-  out,
-  `${JSON.stringify(
-    {
-      date: new Date().toISOString(),
-      machine: { cpus: cpus().length, node: process.version },
-      rows,
-    },
-    null,
-    2,
-  )}\n`,
-);
+const results: LoadResults = {
+  date: new Date().toISOString(),
+  machine: { cpus: cpus().length, node: process.version },
+  rows,
+};
+writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
 console.log(`loadtest: wrote ${out}`);
 // As in the tests: CI requires every broker, so a broker skipped fails the run.
 const skipFails = brokersRequired() && skipped.length > 0;

@@ -1,28 +1,25 @@
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { randomPrefix, waitFor } from '@teal/amq-core/testing';
+import { BROKER_URLS } from '../test/helpers/brokers';
 import { type DemoProcess, startDemoProcess } from '../test/helpers/process';
 import { deleteRabbitExchanges } from '../test/helpers/rabbit';
-import { type DriveFigures, drive } from './drive';
+import { drive } from './drive';
+import type { BrokerName, DriveFigures, LoadRow } from './results';
 import { openSocketPool, type WaitingSocket } from './sockets';
 
 /** A broker the load test runs on, with the URL the tests use for it. */
 export interface LoadBroker {
-  readonly name: 'memory' | 'amqp' | 'redis' | 'nats' | 'postgres';
+  readonly name: BrokerName;
   readonly url: string;
 }
 
 export const BROKERS: readonly LoadBroker[] = [
   { name: 'memory', url: 'memory://loadtest' },
-  {
-    name: 'amqp',
-    url: process.env.AMQP_URL?.startsWith('amqp')
-      ? process.env.AMQP_URL
-      : 'amqp://guest:guest@127.0.0.1:5672',
-  },
-  { name: 'redis', url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' },
-  { name: 'nats', url: process.env.NATS_URL ?? 'nats://127.0.0.1:4222' },
-  { name: 'postgres', url: process.env.POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test' },
+  { name: 'amqp', url: BROKER_URLS.amqp },
+  { name: 'redis', url: BROKER_URLS.redis },
+  { name: 'nats', url: BROKER_URLS.nats },
+  { name: 'postgres', url: BROKER_URLS.postgres },
 ];
 
 export interface LoadOptions {
@@ -32,35 +29,6 @@ export interface LoadOptions {
   /** One socket in this many also waits on a Powens domain of its own. */
   readonly domainEvery: number;
   readonly report?: (line: string) => void;
-}
-
-/** The figures of one broker's run. */
-export interface LoadRow {
-  readonly broker: LoadBroker['name'];
-  readonly sockets: number;
-  readonly domains: number;
-  readonly connections: number;
-  readonly durationSeconds: number;
-  /** The 1-minute load average when the run started and ended. */
-  readonly loadAverage: readonly [number, number];
-  /** The dispatcher's resident memory (VmRSS) before and after the sockets opened, in bytes. */
-  readonly dispatcherRssBefore: number;
-  readonly dispatcherRssAfter: number;
-  readonly bytesPerSocket: number;
-  readonly secondsToOpenSockets: number;
-  readonly callback: DriveFigures;
-  readonly webhook: DriveFigures;
-  /** Frames the sockets received: each success must reach its socket, once. */
-  readonly callbacksDelivered: number;
-  readonly webhooksDelivered: number;
-  /** Successful requests whose frame never reached its socket. */
-  readonly missing: number;
-  /** Frames beyond the requests made for their key: duplicates. */
-  readonly extra: number;
-  /** Frames a socket got for a key it did not register to. */
-  readonly misdelivered: number;
-  /** Sockets the dispatcher closed during the run. */
-  readonly socketsClosed: number;
 }
 
 const PASSWORD = 'loadtest-password';
@@ -148,7 +116,7 @@ export async function runLoad(broker: LoadBroker, options: LoadOptions): Promise
         return { path: `/callback?state=${socket.state}&code=c${n}`, key: socket.state };
       },
     });
-    report(`${broker.name}: /callback ${describe(callback)}`);
+    report(`${broker.name}: /callback ${summarize(callback)}`);
     const webhooks = { succeeded: new Map<string, number>(), attempted: new Map<string, number>() };
     const webhook = await drive({
       url: listener.url,
@@ -167,7 +135,7 @@ export async function runLoad(broker: LoadBroker, options: LoadOptions): Promise
         };
       },
     });
-    report(`${broker.name}: /powens-webhook ${describe(webhook)}`);
+    report(`${broker.name}: /powens-webhook ${summarize(webhook)}`);
 
     // Every success must reach its socket, once; a request the run stopped
     // before its answer may have gone through too, but never twice.
@@ -228,6 +196,6 @@ function mb(bytes: number): string {
   return (bytes / 2 ** 20).toFixed(1);
 }
 
-function describe(figures: DriveFigures): string {
+function summarize(figures: DriveFigures): string {
   return `${Math.round(figures.requestsPerSecond)} req/s, p50 ${figures.latencyP50Ms} ms, p99 ${figures.latencyP99Ms} ms, ${figures.succeeded} ok, ${figures.failed} failed, ${figures.errors} errors`;
 }

@@ -1,4 +1,4 @@
-import type { LoadRow } from './run';
+import type { LoadRow } from './results';
 
 /** Whether every request succeeded and every success reached its socket, and only it. */
 export function isClean(row: LoadRow): boolean {

@@ -2,30 +2,22 @@ import { probeBroker, randomKey, randomPrefix } from '@teal/amq-core/testing';
 import { computePowensSignature, decodeMessage, verifyPowensWebhook } from '@teal/messages';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { BROKER_URLS } from './helpers/brokers';
 import { type DemoProcess, startDemoProcess } from './helpers/process';
 import { deleteRabbitExchanges } from './helpers/rabbit';
 import { describeIfAvailable } from './helpers/require';
 import { basic, TestSocket } from './helpers/websocket';
 
-// The same variables the adapters' own tests read, with a local install's defaults.
 const BROKERS = [
-  {
-    name: 'RabbitMQ',
-    url: process.env.AMQP_URL?.startsWith('amqp')
-      ? process.env.AMQP_URL
-      : 'amqp://guest:guest@127.0.0.1:5672',
-  },
-  { name: 'Redis Streams', url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' },
-  { name: 'NATS', url: process.env.NATS_URL ?? 'nats://127.0.0.1:4222' },
+  { name: 'RabbitMQ', url: BROKER_URLS.amqp },
+  { name: 'Redis Streams', url: BROKER_URLS.redis },
+  { name: 'NATS', url: BROKER_URLS.nats },
 ];
-
-const POSTGRES_URL = process.env.POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 /** A state store both processes share, on keys or a table no other test uses. */
 function sharedStateStore(index: number, prefix: string): { url: string; table: string | null } {
   const token = prefix.replace(/[^a-z0-9]/gi, '').toLowerCase();
-  const url = new URL(index % 2 === 0 ? POSTGRES_URL : REDIS_URL);
+  const url = new URL(index % 2 === 0 ? BROKER_URLS.postgres : BROKER_URLS.redis);
   if (url.protocol.startsWith('postgres')) {
     const table = `e2e_states_${token}`;
     url.searchParams.set('table', table);
@@ -186,7 +178,7 @@ for (const [index, broker] of BROKERS.entries()) {
 }
 
 async function dropTable(table: string): Promise<void> {
-  const client = new pg.Client({ connectionString: POSTGRES_URL });
+  const client = new pg.Client({ connectionString: BROKER_URLS.postgres });
   await client.connect();
   try {
     await client.query(`DROP TABLE IF EXISTS ${table}`);

@@ -7,6 +7,7 @@ import { ServiceState } from '../src/health';
 import { createLogger } from '../src/logging';
 import { buildServer } from '../src/server';
 import { createMemoryStateStore } from '../src/states/memory';
+import { BROKER_URLS } from './helpers/brokers';
 import { describeIfAvailable } from './helpers/require';
 import { listen, startTestDemo, type TestDemo } from './helpers/server';
 import { basic, TestSocket, UpgradeRefused } from './helpers/websocket';
@@ -192,9 +193,7 @@ describe('TRUST_PROXY', () => {
   });
 });
 
-const AMQP_URL = process.env.AMQP_URL?.startsWith('amqp')
-  ? process.env.AMQP_URL
-  : 'amqp://guest:guest@127.0.0.1:5672';
+const AMQP_URL = BROKER_URLS.amqp;
 
 describeIfAvailable(
   'routing keys over the broker limit (RabbitMQ)',

@@ -7,10 +7,10 @@ import { createMemoryStateStore } from '../src/states/memory';
 import { createPostgresStateStore } from '../src/states/postgres';
 import { createRedisStateStore } from '../src/states/redis';
 import { type StateStore, StateStoreError } from '../src/states/store';
+import { BROKER_URLS } from './helpers/brokers';
 import { describeIfAvailable } from './helpers/require';
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const POSTGRES_URL = process.env.POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const { redis: REDIS_URL, postgres: POSTGRES_URL } = BROKER_URLS;
 
 const token = () => randomBytes(6).toString('hex');
 const inMs = (ms: number) => new Date(Date.now() + ms);

@@ -1,5 +1,6 @@
 import { probeBroker, randomKey, randomPrefix, waitFor } from '@teal/amq-core/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { BROKER_URLS } from './helpers/brokers';
 import { OtlpReceiver, type ReceivedSpan, SPAN_KIND } from './helpers/otlp-receiver';
 import { type DemoProcess, startDemoProcess } from './helpers/process';
 import { sampleOf } from './helpers/prometheus';
@@ -7,21 +8,12 @@ import { deleteRabbitExchanges } from './helpers/rabbit';
 import { describeWithTraceHeaders, traceHeadersMissing } from './helpers/trace-headers';
 import { basic, TestSocket } from './helpers/websocket';
 
-// The same variables the adapters' own tests read, with a local install's defaults.
 const BROKERS = [
   { name: 'memory', url: 'memory://' },
-  {
-    name: 'RabbitMQ',
-    url: process.env.AMQP_URL?.startsWith('amqp')
-      ? process.env.AMQP_URL
-      : 'amqp://guest:guest@127.0.0.1:5672',
-  },
-  { name: 'Redis Streams', url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' },
-  { name: 'NATS', url: process.env.NATS_URL ?? 'nats://127.0.0.1:4222' },
-  {
-    name: 'PostgreSQL',
-    url: process.env.POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
-  },
+  { name: 'RabbitMQ', url: BROKER_URLS.amqp },
+  { name: 'Redis Streams', url: BROKER_URLS.redis },
+  { name: 'NATS', url: BROKER_URLS.nats },
+  { name: 'PostgreSQL', url: BROKER_URLS.postgres },
 ];
 
 const PASSWORD = 'telemetry-dispatcher-password';

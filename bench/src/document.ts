@@ -11,7 +11,8 @@ import { type Results, readResults } from './results';
 export const RESULTS = {
   main: 'results.json',
   otel: 'results-otel.json',
-  baseline: 'results-baseline.json',
+  /** Written by `pnpm bench:diagnostics`. */
+  diagnostics: 'results-diagnostics.json',
   cluster: 'results-cluster.json',
   /** Written by `pnpm --filter @teal/demo loadtest`, not by `pnpm bench`. */
   load: 'results-load.json',
@@ -34,9 +35,7 @@ export function writeDocument(root: string, main: Results): void {
     ...markdown(main),
     ...curvesMarkdown(curves),
     ...clusterMarkdown(main.rows, readResults(bench(RESULTS.cluster))),
-    ...(otel === null
-      ? []
-      : observabilityMarkdown(main.rows, otel, readResults(bench(RESULTS.baseline)))),
+    ...observabilityMarkdown(main.rows, otel, readResults(bench(RESULTS.diagnostics))),
     ...loadMarkdown(readLoadResults(bench(RESULTS.load))),
   ];
   writeFileSync(join(root, 'BENCHMARKS.md'), `${lines.join('\n').trimEnd()}\n`);

@@ -1,44 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-
-/** One route's figures, as the demo's load test writes them. */
-interface RouteFigures {
-  readonly requestsPerSecond: number;
-  readonly latencyP50Ms: number;
-  readonly latencyP99Ms: number;
-  readonly succeeded: number;
-  readonly failed: number;
-  readonly errors: number;
-  readonly timeouts: number;
-}
-
-/** One broker's run of `pnpm --filter @teal/demo loadtest`. */
-export interface LoadRow {
-  readonly broker: string;
-  readonly sockets: number;
-  readonly domains: number;
-  readonly connections: number;
-  readonly durationSeconds: number;
-  readonly loadAverage: readonly [number, number];
-  readonly dispatcherRssBefore: number;
-  readonly dispatcherRssAfter: number;
-  readonly bytesPerSocket: number;
-  readonly secondsToOpenSockets: number;
-  readonly callback: RouteFigures;
-  readonly webhook: RouteFigures;
-  readonly callbacksDelivered: number;
-  readonly webhooksDelivered: number;
-  readonly missing: number;
-  readonly extra: number;
-  readonly misdelivered: number;
-  readonly socketsClosed: number;
-}
-
-/** `bench/results-load.json`, written by the demo's load test. */
-export interface LoadResults {
-  readonly date: string;
-  readonly machine?: { readonly cpus: number; readonly node: string };
-  readonly rows: readonly LoadRow[];
-}
+import type { LoadResults } from '../../apps/demo/loadtest/results';
 
 export function readLoadResults(path: string): LoadResults | null {
   if (!existsSync(path)) return null;

@@ -2,71 +2,81 @@ import type { Row } from './report';
 import type { Results } from './results';
 import type { Spread } from './stats';
 
-/** The figures the observability table compares: what a relay's operator feels. */
+/** The figures the observability tables compare: what a relay's operator feels. */
 const FIGURES = [
   { scenario: 'throughput', figure: 'msgs/s', higherIsBetter: true },
   { scenario: 'latency', figure: 'p50 µs', higherIsBetter: false },
 ] as const;
 
-/** No subscriber may cost more than this against the baseline. */
+/** No subscriber may cost more than this against the checks compiled out. */
 const TOLERANCE = 0.02;
 
 /**
- * The observability section of BENCHMARKS.md: per target, throughput and p50
- * with no diagnostics subscriber (the main run), with `@teal/amq-otel`
- * instrumenting (`--otel`), and the baseline (a main run of the core before
- * diagnostics channels, saved as `bench/results-baseline.json`) side by side.
+ * The observability section of BENCHMARKS.md: what the diagnostics channels
+ * cost with no subscriber (`pnpm bench:diagnostics`: the core as it is and
+ * the same commit with its `hasSubscribers` checks compiled out, alternating
+ * in one run), and what `@teal/amq-otel` instrumenting costs (`--otel`)
+ * beside the main run's figures.
  */
 export function observabilityMarkdown(
   plain: readonly Row[],
-  otel: Results,
-  baseline: Results | null,
+  otel: Results | null,
+  diagnostics: Results | null,
 ): string[] {
-  const lines = [
-    '## Observability',
-    '',
-    `\`pnpm bench --otel\` on ${otel.date}, ${otel.rounds} rounds: the adapter with \`@teal/amq-otel\``,
-    'instrumenting (the OpenTelemetry SDK, its context manager, batched spans exported nowhere,',
-    'metrics), beside the main run with no subscriber to the diagnostics channels, and the baseline:',
-    baseline === null
-      ? 'none yet (a main run of the core before its diagnostics channels, saved as `bench/results-baseline.json`).'
-      : `a main run of the core before its diagnostics channels, on ${baseline.date}.`,
-    'No subscriber must stay within 2 % of the baseline.',
-    '',
-    '| target | figure | baseline | no subscriber | ÷ baseline | @teal/amq-otel | ÷ no subscriber |',
-    '| --- | --- | --- | --- | --- | --- | --- |',
-  ];
-  for (const target of [...new Set(otel.rows.map((row) => row.target))]) {
-    for (const { scenario, figure, higherIsBetter } of FIGURES) {
-      const find = (rows: readonly Row[] | undefined) =>
-        rows?.find((r) => r.target === target && r.scenario === scenario && r.figure === figure)
-          ?.adapter ?? null;
-      const base = find(baseline?.rows);
-      const none = find(plain);
-      const instrumented = find(otel.rows);
-      if (instrumented === null) continue;
-      const versusBase = ratio(none, base);
-      const verdict =
-        versusBase === null
-          ? ''
-          : higherIsBetter
-            ? check(versusBase >= 1 - TOLERANCE)
-            : check(versusBase <= 1 + TOLERANCE);
+  if (otel === null && diagnostics === null) return [];
+  const lines = ['## Observability', ''];
+  if (diagnostics !== null) {
+    lines.push(
+      `With no subscriber: \`pnpm bench:diagnostics\` on ${diagnostics.date}, ${diagnostics.rounds} processes per side`,
+      'in alternation (A B B A …), each the median of 3 rounds: the core as it is (one `hasSubscribers`',
+      'check per send, delivery, drop and bind) and the same commit with those checks compiled out,',
+      'the code as it was before the diagnostics channels. No subscriber must stay within 2 %.',
+      '',
+      '| target | figure | checks compiled out | no subscriber | ÷ | within 2 % |',
+      '| --- | --- | --- | --- | --- | --- |',
+    );
+    for (const row of select(diagnostics.rows)) {
+      const { higherIsBetter } = row;
+      const ratio = row.ratio ?? Number.NaN;
+      const isWithin = higherIsBetter ? ratio >= 1 - TOLERANCE : ratio <= 1 + TOLERANCE;
       lines.push(
-        `| ${target} | ${figure} | ${cell(base)} | ${cell(none)} | ${[formatRatio(versusBase), verdict].filter(Boolean).join(' ')} | ${cell(instrumented)} | ${formatRatio(ratio(instrumented, none))} |`,
+        `| ${row.target} | ${row.figure} | ${cell(row.raw)} | ${cell(row.adapter)} | ${formatRatio(ratio)} | ${isWithin ? 'met' : 'MISSED'} |`,
       );
     }
+    lines.push('');
   }
-  lines.push('');
+  if (otel !== null) {
+    lines.push(
+      `With \`@teal/amq-otel\`: \`pnpm bench --otel\` on ${otel.date}, ${otel.rounds} rounds: the adapter with it`,
+      'instrumenting (the OpenTelemetry SDK, its context manager, batched spans exported nowhere,',
+      'metrics), beside the main run, where no one subscribes to the diagnostics channels.',
+      '',
+      '| target | figure | no subscriber (main run) | @teal/amq-otel | ÷ no subscriber |',
+      '| --- | --- | --- | --- | --- |',
+    );
+    for (const row of select(otel.rows)) {
+      const none =
+        plain.find(
+          (r) => r.target === row.target && r.scenario === row.scenario && r.figure === row.figure,
+        )?.adapter ?? null;
+      lines.push(
+        `| ${row.target} | ${row.figure} | ${cell(none)} | ${cell(row.adapter)} | ${formatRatio(none === null ? null : row.adapter.median / none.median)} |`,
+      );
+    }
+    lines.push('');
+  }
   return lines;
 }
 
-function ratio(a: Spread | null, b: Spread | null): number | null {
-  return a === null || b === null ? null : a.median / b.median;
-}
-
-function check(ok: boolean): string {
-  return ok ? 'met (±2 %)' : 'MISSED (±2 %)';
+/** The rows of the compared figures, target by target. */
+function select(rows: readonly Row[]): Row[] {
+  return [...new Set(rows.map((row) => row.target))].flatMap((target) =>
+    FIGURES.flatMap(
+      ({ scenario, figure }) =>
+        rows.find((r) => r.target === target && r.scenario === scenario && r.figure === figure) ??
+        [],
+    ),
+  );
 }
 
 function cell(spread: Spread | null): string {

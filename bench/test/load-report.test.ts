@@ -2,7 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type LoadResults, loadMarkdown, readLoadResults } from '../src/load-report';
+import type { LoadResults } from '../../apps/demo/loadtest/results';
+import { loadMarkdown, readLoadResults } from '../src/load-report';
 
 const route = (requestsPerSecond: number) => ({
   requestsPerSecond,

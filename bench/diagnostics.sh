@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# pnpm bench:diagnostics — what core's diagnostics channels cost when no one
+# subscribes. Builds a second tree of this commit in which the `hasSubscribers`
+# checks of the send, deliver, drop and bind paths are compiled out (the code
+# as it was before the channels), then measures throughput and latency in both
+# trees in alternating processes (A B B A A B …, so that drift of the machine
+# falls on both alike) and writes bench/results-diagnostics.json, which
+# BENCHMARKS.md's "Observability" section reads.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+
+pairs="${PAIRS:-12}"
+rounds="${ROUNDS:-3}"
+targets="${TARGETS:-memory,amqp,redis,nats,nats (durable),postgres}"
+here="$(pwd)"
+work="$(mktemp -d)"
+without="$work/tree"
+trap 'git -C "$here" worktree remove --force "$without" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+
+git -C "$here" worktree add --quiet --detach "$without" HEAD
+core="$without/packages/amq-core/src"
+sed -i 's/if (!sendChannel.hasSubscribers) {/if (true as boolean) {/' "$core/handler.ts"
+sed -i 's/if (deliverChannel.hasSubscribers) return/if (false as boolean) return/' "$core/delivery-queue.ts"
+sed -i 's/if (dropChannel.hasSubscribers) {/if (false as boolean) {/' "$core/delivery-queue.ts"
+sed -i 's/if (!channel.hasSubscribers) {/if (true as boolean) {/' "$core/holds.ts"
+# Each check must have been found: a renamed one would make the comparison empty.
+changed="$(git -C "$without" diff --numstat | awk '{ n += $1 } END { print n + 0 }')"
+if [ "$changed" -ne 4 ]; then
+  echo "bench:diagnostics: expected 4 checks to compile out, changed $changed lines; update diagnostics.sh" >&2
+  exit 1
+fi
+(cd "$without" && pnpm install --offline --frozen-lockfile >/dev/null)
+# The driver of this tree, in case it is not committed yet.
+cp src/diagnostics.ts "$without/bench/src/diagnostics.ts"
+
+measure() { # side, index
+  local tree="$here/.."
+  [ "$1" = B ] && tree="$without"
+  (cd "$tree/bench" && node --expose-gc --conditions=@teal/source --import tsx \
+    src/diagnostics.ts measure "$work/$1-$2.json" "$targets" "$rounds" >/dev/null)
+  echo "bench:diagnostics: $(date +%T) pair $2 of $pairs: $1 done"
+}
+for i in $(seq 1 "$pairs"); do
+  if ((i % 2)); then measure A "$i"; measure B "$i"; else measure B "$i"; measure A "$i"; fi
+done
+node --conditions=@teal/source --import tsx src/diagnostics.ts combine "$work" results-diagnostics.json

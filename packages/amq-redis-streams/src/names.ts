@@ -10,6 +10,7 @@ const utf8 = new TextEncoder();
  *
  *     teal:{p:<prefix>}:<exchange>:<bucket>     messages of the keys hashed to <bucket>
  *     teal:{p:<prefix>}:wake:<handler id>       wake-up entries of one handler's reader
+ *     teal:{p:<prefix>}:last:<stream's rest>    the id of a stream's last entry (a string)
  */
 export class StreamKeys {
   /** `teal:{p:<escaped prefix>}`: what every key of this prefix starts with. */
@@ -29,6 +30,11 @@ export class StreamKeys {
   /** The stream a handler's blocked reader watches to be woken up when its streams change. */
   wakeStream(handlerId: string): string {
     return `${this.base}:wake:${handlerId}`;
+  }
+
+  /** The string key that holds the id of `stream`'s last entry, beside it in the same slot. */
+  lastIdKey(stream: string): string {
+    return `${this.base}:last${stream.slice(this.base.length)}`;
   }
 
   /** A `SCAN MATCH` pattern for every key of this prefix. */

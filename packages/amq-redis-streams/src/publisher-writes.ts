@@ -2,8 +2,8 @@ import { AMQUnconfirmedSendError, Fifo } from '@teal/amq-core/adapter';
 import type { Command } from 'ioredis';
 import { PACKAGE } from './settings';
 
-/** Where the append script's deadline sits among the arguments of its `EVAL`. */
-const DEADLINE_ARGUMENT = 5;
+/** Where the append script's deadline (ARGV[3]) sits among the arguments of its `EVAL`: after the key count and the keys. */
+const deadlineArgument = (args: readonly unknown[]) => 2 + Number(args[1]) + 2;
 /** Where the script, or its SHA1, sits. */
 const SCRIPT_ARGUMENT = 0;
 
@@ -83,7 +83,7 @@ export class UnansweredWrites {
       if (write.isSettled) continue;
       write.command.name = 'eval';
       write.command.args[SCRIPT_ARGUMENT] = script;
-      if (write.signal.aborted) write.command.args[DEADLINE_ARGUMENT] = '1';
+      if (write.signal.aborted) write.command.args[deadlineArgument(write.command.args)] = '1';
       this.#writes.push(write);
     }
   }

@@ -17,9 +17,10 @@ import { PACKAGE, type RedisStreamsSettings } from './settings';
 
 /**
  * Appends one entry and bounds the stream, atomically, so no write can leave a
- * stream without its expiry: KEYS[1] the stream, ARGV[1] the approximate
- * MAXLEN, ARGV[2] the retention in ms, ARGV[3] the deadline on the server's
- * clock in ms (0: none), ARGV[4..] the entry's field/value pairs.
+ * stream without its expiry: KEYS[1] the stream, KEYS[2] its last-id key
+ * (none for a wake stream, whose entries no reader checks), ARGV[1] the
+ * approximate MAXLEN, ARGV[2] the retention in ms, ARGV[3] the deadline on
+ * the server's clock in ms (0: none), ARGV[4..] the entry's field/value pairs.
  *
  * A write that reaches Redis after its deadline — one that ioredis resends
  * after a reconnect, long after `send()` rejected — is refused with a
@@ -27,7 +28,16 @@ import { PACKAGE, type RedisStreamsSettings } from './settings';
  * Entries older than the retention are trimmed (MINID, from the new entry's
  * own timestamp), and the stream expires when unused for it.
  * The entry also records the id of the entry before it (`v`), so that a reader
- * can tell when trimming removed entries it had not read.
+ * can tell when trimming removed entries it had not read. That id is kept in
+ * the stream's last-id key, a string that expires with the stream: reading
+ * the stream's last entry instead (XREVRANGE) copies its whole body into the
+ * script (measured on Redis 7.0: 31 → 29 µs a write with 200-byte bodies,
+ * 351 → 256 µs with 64 KiB ones). Where the key is missing or not a string
+ * (a stream written before it existed, or garbage put there), the last entry
+ * is read as before. A writer of an older version does not update the key:
+ * until every writer has this one, an id read from it may be older than the
+ * last one, which a reader takes for no gap — it never reports a gap that is
+ * not there, and may miss one that trimming made meanwhile.
  * The MINID trim runs on the first entry of each millisecond only: a later
  * entry of the same millisecond would trim to the same id, with nothing older
  * added since (this saves a sixth of the script's time on Redis, measured).
@@ -39,19 +49,27 @@ if deadline > 0 then
     return redis.error_reply('TEALLATE the write reached Redis after its deadline and was refused')
   end
 end
-local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'v', last and last[1] or '0-0', unpack(ARGV, 4))
+local last = KEYS[2] and redis.pcall('GET', KEYS[2])
+if type(last) ~= 'string' then
+  local entry = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
+  last = entry and entry[1]
+end
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'v', last or '0-0', unpack(ARGV, 4))
 local retention = tonumber(ARGV[2])
 local idMs = string.match(id, '^%d+')
-if not last or string.match(last[1], '^%d+') ~= idMs then
+if not last or string.match(last, '^%d+') ~= idMs then
   local ms = tonumber(idMs)
   if ms > retention then redis.call('XTRIM', KEYS[1], 'MINID', '~', ms - retention) end
 end
+if KEYS[2] then redis.call('SET', KEYS[2], id, 'PX', retention) end
 redis.call('PEXPIRE', KEYS[1], retention)
 return id`;
 
 /** The append script's SHA1, by which `EVALSHA` names it once Redis has it. */
 export const APPEND_SCRIPT_SHA = createHash('sha1').update(APPEND_SCRIPT).digest('hex');
+
+/** The append script's KEYS: a stream, and its last-id key where readers check the entries' `v`. */
+export type AppendKeys = readonly [stream: string] | readonly [stream: string, lastId: string];
 
 /** How long before its caller's deadline a write stops being accepted: room for its reply to come back in time. */
 const MAX_REPLY_MARGIN_MS = 250;
@@ -76,7 +94,7 @@ export interface PublisherParts {
  * refused. Any other rejection means the entry was never written.
  *
  * The script goes by its SHA1 (`EVALSHA`: a few dozen bytes on the wire
- * instead of the script's 773) once an `EVAL` of it succeeded on the current
+ * instead of the script's 913) once an `EVAL` of it succeeded on the current
  * connection, which loads it into Redis's script cache. Each new connection
  * starts with `EVAL` again, and the writes ioredis sends again on it are
  * turned back into `EVAL` first: a restarted or promoted server may not have
@@ -131,19 +149,21 @@ export class Publisher {
     const fields = entryFields(routingKey, this.#producer, ++this.#sequence, payload);
     if (headers !== undefined && addHeaders(fields, headers) > 0) this.#warnOfHeaders();
     const stream = this.#keys.bucketStream(exchange, routingKey);
+    const keys = [stream, this.#keys.lastIdKey(stream)] as const;
     const { maxLength, retentionMs } = this.#settings;
     const isReplicated = this.#replicas !== null;
-    return this.append(stream, maxLength, retentionMs, fields, signal, exchange, isReplicated);
+    return this.append(keys, maxLength, retentionMs, fields, signal, exchange, isReplicated);
   }
 
   /**
-   * Appends an entry with `fields` to `stream`, bounded by `maxLength` and
+   * Appends an entry with `fields` to a stream (`keys`: the stream, and its
+   * last-id key unless no reader checks its entries), bounded by `maxLength` and
    * `retentionMs`, once the connection is usable; never written once `signal`
    * fired, and refused by Redis itself from a margin before the deadline;
    * `isReplicated`: resolved only once a replica has it too.
    */
   append(
-    stream: string,
+    keys: AppendKeys,
     maxLength: number,
     retentionMs: number,
     fields: readonly (string | Buffer)[],
@@ -157,16 +177,7 @@ export class Publisher {
     const refusedFrom = Date.now() + timeoutMs - Math.min(MAX_REPLY_MARGIN_MS, timeoutMs / 10);
     return this.#command.whenUsable(
       () =>
-        this.#write(
-          stream,
-          maxLength,
-          retentionMs,
-          fields,
-          signal,
-          refusedFrom,
-          what,
-          isReplicated,
-        ),
+        this.#write(keys, maxLength, retentionMs, fields, signal, refusedFrom, what, isReplicated),
       signal,
     );
   }
@@ -177,7 +188,7 @@ export class Publisher {
   }
 
   #write(
-    stream: string,
+    keys: AppendKeys,
     maxLength: number,
     retentionMs: number,
     fields: readonly (string | Buffer)[],
@@ -199,7 +210,7 @@ export class Publisher {
     const isByHash = this.#isScriptCached;
     // A command of our own, not client.eval(): its deadline can be disarmed before a resend.
     // biome-ignore format: the arguments read as the script's KEYS and ARGV
-    const command = new Command(isByHash ? 'evalsha' : 'eval', [isByHash ? APPEND_SCRIPT_SHA : APPEND_SCRIPT, 1, stream, maxLength, retentionMs, String(deadline), ...fields], { replyEncoding: 'utf8' });
+    const command = new Command(isByHash ? 'evalsha' : 'eval', [isByHash ? APPEND_SCRIPT_SHA : APPEND_SCRIPT, keys.length, ...keys, maxLength, retentionMs, String(deadline), ...fields], { replyEncoding: 'utf8' });
     const write = new PendingWrite(command, signal, refusedFrom, this.#command.losses, what);
     this.#command.coalesceWrites();
     this.#command.client.sendCommand(command);

@@ -231,7 +231,7 @@ export class RedisStreamsTransport implements Transport {
           ),
         wake: () =>
           this.#publisher.append(
-            this.wakeStream,
+            [this.wakeStream],
             1,
             WAKE_RETENTION_MS,
             ['w', '1'],

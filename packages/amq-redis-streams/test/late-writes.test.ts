@@ -33,16 +33,17 @@ describeWithBroker('redis-streams writes that arrive late', unavailable, () => {
   };
 
   it('refuses, inside Redis, a write whose deadline passed, and writes one whose deadline is ahead', async () => {
-    const stream = `teal-test-late:${randomPrefix()}`;
+    const stream = `teal-test-late:{${randomPrefix()}}`;
     const [seconds] = (await bed.admin.time()) as [number, number];
     const now = Number(seconds) * 1_000;
     // biome-ignore format: KEYS and ARGV
-    await expect(bed.admin.eval(APPEND_SCRIPT, 1, stream, 100, 60_000, now - 5_000, 'k', 'a', 'b', '{}'))
+    await expect(bed.admin.eval(APPEND_SCRIPT, 2, stream, `${stream}:last`, 100, 60_000, now - 5_000, 'k', 'a', 'b', '{}'))
       .rejects.toThrow(/^TEALLATE/);
-    expect(await bed.admin.exists(stream)).toBe(0);
-    await bed.admin.eval(APPEND_SCRIPT, 1, stream, 100, 60_000, now + 60_000, 'k', 'a', 'b', '{}');
+    expect(await bed.admin.exists(stream, `${stream}:last`)).toBe(0);
+    // biome-ignore format: KEYS and ARGV
+    await bed.admin.eval(APPEND_SCRIPT, 2, stream, `${stream}:last`, 100, 60_000, now + 60_000, 'k', 'a', 'b', '{}');
     expect(await bed.admin.xlen(stream)).toBe(1);
-    await bed.admin.del(stream);
+    await bed.admin.del(stream, `${stream}:last`);
   });
 
   it('rejects as unconfirmed the sends whose writes sat on a frozen link, and Redis refuses them when they come again after their deadline', async () => {

@@ -108,12 +108,20 @@ export function markdown(results: Results): string[] {
   }
   const python = rows.filter((row) => row.scenario === PYTHON_SCENARIO);
   const pythonSkips = skipped.filter((skip) => skip.scenario === PYTHON_SCENARIO);
-  lines.push(...pythonMarkdown(python, pythonSkips));
+  const rawLatency = rows.find(
+    (row) =>
+      row.target === python[0]?.target && row.scenario === 'latency' && row.figure === 'p50 µs',
+  )?.raw;
+  lines.push(...pythonMarkdown(python, pythonSkips, rawLatency ?? null));
   return lines;
 }
 
 /** The Python original's section: each figure of both peers and how many times faster ours is. */
-function pythonMarkdown(rows: readonly Row[], skips: readonly Skip[]): string[] {
+function pythonMarkdown(
+  rows: readonly Row[],
+  skips: readonly Skip[],
+  rawLatency: Spread | null,
+): string[] {
   if (rows.length === 0 && skips.length === 0) return [];
   const lines = [
     '## The Python original',
@@ -143,5 +151,16 @@ function pythonMarkdown(rows: readonly Row[], skips: readonly Skip[]): string[] 
     );
   }
   lines.push('');
+  const python = rows.find((row) => row.figure === 'sequential msgs/s')?.raw;
+  if (rawLatency && python && python.median > 0) {
+    // A sequential round trip takes at least the raw client's: its p50 bounds any client's rate.
+    const rawRate = 1e6 / rawLatency.median;
+    lines.push(
+      `The raw client's own send → delivery round trip on the same broker (the latency scenario's p50,`,
+      `${Math.round(rawLatency.median).toLocaleString('en')} µs) allows at most ${Math.round(rawRate).toLocaleString('en')} sequential round trips a second, ${formatRatio(rawRate / python.median)}× the`,
+      "Python peer's rate: what any client of this broker here can reach in the sequential figure.",
+      '',
+    );
+  }
   return lines;
 }

@@ -297,9 +297,18 @@ export function pushConsumerConfig(
   };
 }
 
-/** The stream and delivery sequences of a `$JS.ACK` reply subject (v1 and v2 layouts). */
+/**
+ * The stream and delivery sequences of a `$JS.ACK` reply subject: tokens 5
+ * and 6 in the v1 layout (9 tokens), 7 and 8 in v2 (a domain and an account
+ * before the stream). Found by their dots: no array of tokens per message.
+ */
 export function sequencesOf(reply: string): [number, number] {
-  const tokens = reply.split('.');
-  const at = tokens.length === 9 ? 5 : 7;
-  return [Number(tokens[at]), Number(tokens[at + 1])];
+  const dots: number[] = [];
+  for (let at = reply.indexOf('.'); at >= 0 && dots.length < 10; at = reply.indexOf('.', at + 1)) {
+    dots.push(at);
+  }
+  const first = dots.length === 8 ? 5 : 7;
+  const sequence = (token: number) =>
+    Number(reply.slice(dots[token - 1]! + 1, dots[token] ?? reply.length));
+  return [sequence(first), sequence(first + 1)];
 }

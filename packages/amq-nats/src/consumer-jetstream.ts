@@ -308,7 +308,9 @@ export function sequencesOf(reply: string): [number, number] {
     dots.push(at);
   }
   const first = dots.length === 8 ? 5 : 7;
-  const sequence = (token: number) =>
-    Number(reply.slice(dots[token - 1]! + 1, dots[token] ?? reply.length));
-  return [sequence(first), sequence(first + 1)];
+  return [tokenNumber(reply, dots, first), tokenNumber(reply, dots, first + 1)];
+}
+
+function tokenNumber(subject: string, dots: readonly number[], token: number): number {
+  return Number(subject.slice(dots[token - 1]! + 1, dots[token] ?? subject.length));
 }

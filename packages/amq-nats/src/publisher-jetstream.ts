@@ -246,14 +246,19 @@ export class OrderedPublisher {
           this.#settle(entry, entry.signal.aborted ? entry.signal.reason : error);
           return;
         }
-        await this.#beforeRetry(error).catch(() => {});
-        // A new stream leader ends the wait.
+        // A new stream leader ends the wait, the repair's included: between leaders the repair's
+        // stream info goes unanswered until its 3 s timeout, and an election ending meanwhile
+        // would otherwise go unheard, leaving the publish to wait out that timeout.
         const newLeader = this.#newLeader.next('a new stream leader');
-        await Promise.race([
-          sleep(backoffDelay(tries, 50, 1_000), entry.signal),
-          newLeader.rung,
-        ]).catch(() => {});
-        newLeader.stop();
+        try {
+          await Promise.race([this.#beforeRetry(error), newLeader.rung]).catch(() => {});
+          await Promise.race([
+            sleep(backoffDelay(tries, 50, 1_000), entry.signal),
+            newLeader.rung,
+          ]).catch(() => {});
+        } finally {
+          newLeader.stop();
+        }
       }
     }
   }

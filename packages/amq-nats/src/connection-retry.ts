@@ -112,6 +112,12 @@ export class Alarm {
     for (const wake of wakers) wake();
   }
 
+  /** Calls `listener` at the next `ring()`; returns what stops the watch. */
+  listen(listener: () => void): () => void {
+    this.#wakers.add(listener);
+    return () => this.#wakers.delete(listener);
+  }
+
   /** `rung` rejects with `reason` at the next `ring()`; call `stop()` once done waiting. */
   next(reason: string): { rung: Promise<never>; stop: () => void } {
     let wake = () => {};

@@ -99,11 +99,14 @@ export class OrderedPublisher {
 
   async #start(entry: Entry): Promise<void> {
     if (!this.#isLaneOpen) {
-      try {
-        await this.#link.waitConnected(entry.signal);
-      } catch (error) {
-        this.#settle(entry, error);
-        return;
+      // Connected, as nearly always: no wait, not even a turn of the event loop.
+      if (!this.#link.isConnected || entry.signal.aborted) {
+        try {
+          await this.#link.waitConnected(entry.signal);
+        } catch (error) {
+          this.#settle(entry, error);
+          return;
+        }
       }
       // A publish that failed while this one waited for the connection comes first.
       if (entry.isSettled) return;
@@ -128,32 +131,46 @@ export class OrderedPublisher {
     this.#enqueue(entry);
   }
 
-  /** One try: settles with the attempt, or fails as soon as the connection drops. */
-  async #attempt(entry: Entry): Promise<void> {
+  /**
+   * One try: settles with the attempt, or fails as soon as the connection
+   * drops or the stream elects a new leader. One promise and two listeners,
+   * not a race of three promises: this runs for every publish.
+   */
+  #attempt(entry: Entry): Promise<void> {
     const epoch = this.#link.disconnects;
-    entry.isWritten = true;
-    entry.inFlightOn = epoch;
-    const tried = entry.attempt();
-    let stopWatching = () => {};
-    // A reply can no longer come once the connection dropped: retry at once, not at the timeout.
-    const dropped = new Promise<never>((_, reject) => {
-      stopWatching = this.#link.onDrop(epoch, () =>
-        reject(new Error('the connection dropped before the server answered')),
+    return new Promise<void>((resolve, reject) => {
+      let isDone = false;
+      let stopWatchingDrop = () => {};
+      let stopWatchingLeader = () => {};
+      const finish = (error?: unknown) => {
+        if (isDone) return;
+        isDone = true;
+        entry.inFlightOn = undefined;
+        stopWatchingDrop();
+        stopWatchingLeader();
+        if (error === undefined) resolve();
+        else reject(error);
+      };
+      // A reply can no longer come once the connection dropped: retry at once, not at the timeout.
+      stopWatchingDrop = this.#link.onDrop(epoch, () =>
+        finish(new Error('the connection dropped before the server answered')),
       );
+      // Nor from a stream leader that died: its successor takes the retry.
+      stopWatchingLeader = this.#newLeader.listen(() =>
+        finish(new Error('the stream elected a new leader before answering')),
+      );
+      if (isDone) return;
+      entry.isWritten = true;
+      entry.inFlightOn = epoch;
+      try {
+        entry.attempt().then(
+          () => finish(),
+          (error: unknown) => finish(error ?? new Error('the publish failed')),
+        );
+      } catch (error) {
+        finish(error);
+      }
     });
-    // Nor from a stream leader that died: its successor takes the retry.
-    const newLeader = this.#newLeader.next('the stream elected a new leader before answering');
-    try {
-      await Promise.race([tried, dropped, newLeader.rung]);
-    } catch (error) {
-      tried.catch(() => {});
-      throw error;
-    } finally {
-      entry.inFlightOn = undefined;
-      stopWatching();
-      newLeader.stop();
-      dropped.catch(() => {});
-    }
   }
 
   /** The signal fired (`reason`), or the deadline is near (`undefined`). */
@@ -229,14 +246,19 @@ export class OrderedPublisher {
           this.#settle(entry, entry.signal.aborted ? entry.signal.reason : error);
           return;
         }
-        await this.#beforeRetry(error).catch(() => {});
-        // A new stream leader ends the wait.
+        // A new stream leader ends the wait, the repair's included: between leaders the repair's
+        // stream info goes unanswered until its 3 s timeout, and an election ending meanwhile
+        // would otherwise go unheard, leaving the publish to wait out that timeout.
         const newLeader = this.#newLeader.next('a new stream leader');
-        await Promise.race([
-          sleep(backoffDelay(tries, 50, 1_000), entry.signal),
-          newLeader.rung,
-        ]).catch(() => {});
-        newLeader.stop();
+        try {
+          await Promise.race([this.#beforeRetry(error), newLeader.rung]).catch(() => {});
+          await Promise.race([
+            sleep(backoffDelay(tries, 50, 1_000), entry.signal),
+            newLeader.rung,
+          ]).catch(() => {});
+        } finally {
+          newLeader.stop();
+        }
       }
     }
   }

@@ -1,15 +1,11 @@
-import {
-  type JetStreamClient,
-  type JetStreamManager,
-  jetstream,
-  jetstreamManager,
-} from '@nats-io/jetstream';
+import { type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
 import type { Subscription } from '@nats-io/transport-node';
 import { AMQSettingsError, raceSignal } from '@teal/amq-core/adapter';
 import { ConsumerPool } from './bindings-jetstream';
 import { NatsConnectionError, type NatsLink } from './connection';
 import { Alarm, ATTEMPT_TIMEOUT_MS, isStreamNotFound, retryUntil } from './connection-retry';
 import { SendWatch } from './publisher';
+import { StreamAcks } from './publisher-acks';
 import { splitBody } from './publisher-chunks';
 import { OrderedPublisher } from './publisher-jetstream';
 import type { NatsSettings } from './settings';
@@ -33,7 +29,7 @@ export class JetStreamMode implements ModeTransport {
   readonly stream: PrefixStream;
   readonly #link: NatsLink;
   readonly #settings: NatsSettings;
-  readonly #js: JetStreamClient;
+  readonly #acks: StreamAcks;
   readonly #publisher: OrderedPublisher;
   readonly #pool: ConsumerPool;
   readonly #leaderWatch: Subscription;
@@ -45,7 +41,7 @@ export class JetStreamMode implements ModeTransport {
   ) {
     this.#link = link;
     this.#settings = settings;
-    this.#js = jetstream(link.nc, { timeout: API_TIMEOUT_MS });
+    this.#acks = new StreamAcks(link, ATTEMPT_TIMEOUT_MS);
     this.stream = new PrefixStream(jsm, settings, subjects, context.logger, link.nc.info);
     const repair = (error: unknown) => this.#repairStream(error);
     this.#publisher = new OrderedPublisher(
@@ -111,13 +107,7 @@ export class JetStreamMode implements ModeTransport {
     // Every try sends the same message ids: the stream stores each part once.
     const attempt = () =>
       Promise.all(
-        parts.map((part) =>
-          this.#js.publish(message.subject, part.data, {
-            msgID: part.id,
-            timeout: ATTEMPT_TIMEOUT_MS,
-            ...(part.headers ? { headers: part.headers } : {}),
-          }),
-        ),
+        parts.map((part) => this.#acks.publish(message.subject, part.data, part.id, part.headers)),
       );
     await this.#publisher.publish(message.exchange, attempt, signal);
   }

@@ -11,6 +11,7 @@ import {
   type Backlog,
   backoffDelay,
   type Logger,
+  raceSignal,
 } from '@teal/amq-core/adapter';
 import { NatsConnectionError, type NatsLink } from './connection';
 import { type Alarm, isStreamNotFound, sleep } from './connection-retry';
@@ -35,6 +36,7 @@ export const INACTIVE_MS = 30_000;
  * and the consumer is deleted then (or by the server once inactive).
  */
 const RECREATE_WAIT_MS = 1_000;
+const RECREATE_WAIT_MAX_MS = 3_000;
 
 export interface ConsumerHost {
   readonly link: NatsLink;
@@ -165,20 +167,17 @@ export class ExchangeConsumer {
     for (let attempt = 0; !this.#isStopped && !this.#isPaused; attempt++) {
       // A stream between leaders answers nothing: its new leader's election ends the wait.
       const newLeader = this.#host.newLeader.next('the stream elected a new leader');
+      let slow: AbortSignal | undefined;
       try {
         await this.#host.link.waitConnected();
         await Promise.race([this.#resync(), newLeader.rung]);
         if (this.#isStopped || this.#isPaused) return;
-        const slow = slowAfter(waitMs);
-        try {
-          await Promise.race([this.#create(), newLeader.rung, slow.passed]);
-        } finally {
-          slow.stop();
-        }
+        slow = AbortSignal.timeout(waitMs);
+        await Promise.race([raceSignal(this.#create(), slow), newLeader.rung]);
         return;
       } catch (error) {
         if (this.#isStopped) return;
-        if (error instanceof SlowCreation) waitMs = Math.min(2 * waitMs, 3_000);
+        if (slow?.aborted) waitMs = Math.min(2 * waitMs, RECREATE_WAIT_MAX_MS);
         if (isStreamNotFound(error)) await this.#host.stream.ensure().catch(() => {});
         if (attempt === 3) {
           this.#host.reportError(
@@ -288,21 +287,6 @@ export class ExchangeConsumer {
 }
 
 function ignore(): void {}
-
-class SlowCreation extends Error {}
-
-/** `passed` rejects with a `SlowCreation` after `ms` unless `stop()` was called first. */
-function slowAfter(ms: number): { passed: Promise<never>; stop: () => void } {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const passed = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new SlowCreation(`the server did not make the consumer within ${ms} ms`)),
-      ms,
-    );
-  });
-  passed.catch(() => {});
-  return { passed, stop: () => clearTimeout(timer) };
-}
 
 /**
  * An exchange's consumer: pushed to `inbox` from stream sequence `start` on,

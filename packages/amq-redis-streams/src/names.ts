@@ -16,6 +16,7 @@ export class StreamKeys {
   /** `teal:{p:<escaped prefix>}`: what every key of this prefix starts with. */
   readonly base: string;
   readonly buckets: number;
+  readonly #appendKeys = new Map<AMQExchangeName, (readonly [string, string])[]>();
 
   constructor(exchangePrefix: string, buckets: number) {
     this.base = `teal:{p:${escapeTag(exchangePrefix)}}`;
@@ -24,12 +25,30 @@ export class StreamKeys {
 
   /** The stream that carries the messages of this routing key. */
   bucketStream(exchange: AMQExchangeName, routingKey: string): string {
-    return `${this.base}:${exchange}:${bucketOf(routingKey, this.buckets)}`;
+    return this.appendKeys(exchange, routingKey)[0];
   }
 
   /** The stream a handler's blocked reader watches to be woken up when its streams change. */
   wakeStream(handlerId: string): string {
     return `${this.base}:wake:${handlerId}`;
+  }
+
+  /**
+   * What a send to this routing key writes: its bucket stream and that
+   * stream's last-id key, made once per bucket rather than once per send.
+   */
+  appendKeys(exchange: AMQExchangeName, routingKey: string): readonly [string, string] {
+    let byBucket = this.#appendKeys.get(exchange);
+    if (byBucket === undefined) {
+      byBucket = [];
+      this.#appendKeys.set(exchange, byBucket);
+    }
+    const bucket = bucketOf(routingKey, this.buckets);
+    if (byBucket[bucket] === undefined) {
+      const stream = `${this.base}:${exchange}:${bucket}`;
+      byBucket[bucket] = [stream, this.lastIdKey(stream)];
+    }
+    return byBucket[bucket];
   }
 
   /** The string key that holds the id of `stream`'s last entry, beside it in the same slot. */

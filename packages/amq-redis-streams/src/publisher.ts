@@ -148,8 +148,7 @@ export class Publisher {
     // The gate issues writes in call order: sequence order is write order.
     const fields = entryFields(routingKey, this.#producer, ++this.#sequence, payload);
     if (headers !== undefined && addHeaders(fields, headers) > 0) this.#warnOfHeaders();
-    const stream = this.#keys.bucketStream(exchange, routingKey);
-    const keys = [stream, this.#keys.lastIdKey(stream)] as const;
+    const keys = this.#keys.appendKeys(exchange, routingKey);
     const { maxLength, retentionMs } = this.#settings;
     const isReplicated = this.#replicas !== null;
     return this.append(keys, maxLength, retentionMs, fields, signal, exchange, isReplicated);

@@ -4,7 +4,7 @@
 // or records a failure, so that a suite that crashed before its first test
 // still fails the run.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const repositoryRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -24,6 +24,33 @@ function reportPaths() {
           .filter((name) => name.endsWith('.json'))
           .map((name) => join(results, name));
       });
+  });
+}
+
+/** The first line of an error, short enough for the closing lines of a CI log. */
+function firstLine(text) {
+  const line = String(text ?? '')
+    .split('\n', 1)[0]
+    .trim();
+  return line.length > 240 ? `${line.slice(0, 240)}…` : line;
+}
+
+/**
+ * One line per failed test, and per file that failed outside its tests, so that
+ * the end of the log says what failed even when the runner's own output is cut.
+ */
+function failureLines(report) {
+  return (report.testResults ?? []).flatMap((file) => {
+    const failedTests = (file.assertionResults ?? []).filter((test) => test.status === 'failed');
+    const lines = failedTests.map(
+      (test) => `failed: ${test.fullName ?? test.title}: ${firstLine(test.failureMessages?.[0])}`,
+    );
+    if (lines.length === 0 && file.status === 'failed') {
+      lines.push(
+        `failed: ${relative(repositoryRoot, file.name ?? '')}: ${firstLine(file.message)}`,
+      );
+    }
+    return lines;
   });
 }
 
@@ -49,6 +76,7 @@ for (const path of reportPaths()) {
   if (failed > 0 || failedSuites > 0 || report.success === false) hasProblem = true;
   const suiteNote = failedSuites > 0 ? ` (${failedSuites} suites failed)` : '';
   console.log(`  ${path}: ${passed} passed, ${failed} failed, ${skipped} skipped${suiteNote}`);
+  for (const line of failureLines(report)) console.log(`    ${line}`);
 }
 
 if (totals.passed + totals.failed === 0) {

@@ -105,8 +105,15 @@ function ignore(): void {}
  */
 export class Alarm {
   readonly #wakers = new Set<() => void>();
+  #rings = 0;
+
+  /** How many times it rang: a waiter that reads it before and after knows whether it did. */
+  get rings(): number {
+    return this.#rings;
+  }
 
   ring(): void {
+    this.#rings++;
     const wakers = [...this.#wakers];
     this.#wakers.clear();
     for (const wake of wakers) wake();

@@ -27,15 +27,16 @@ export const HEARTBEAT_MS = 2_000;
 export const INACTIVE_MS = 30_000;
 /**
  * How long a consumer made again may take before another is made instead,
- * doubled after each one that took longer, up to 3 s (the API timeout). Made
- * right after a stream-leader election while a server of the stream is down,
- * the first one went unanswered for 3 s in 8 of 26 failover runs (nats-server
- * 2.9.10), where the next, under another name, was made within 30 ms: likely
- * its group's preferred leader, which the server picks at random among the
- * stream's peers, was the dead server. The slow one's request is left to end,
- * and the consumer is deleted then (or by the server once inactive).
+ * doubled after each one that took longer, up to 3 s (the API timeout). After
+ * a server was killed, about one creation in three goes unanswered while the
+ * next, under another name, is made within 30 ms (nats-server 2.9.10, R3
+ * failover runs): most likely the server places our R1 consumers (ephemeral,
+ * on a limits stream) on one of the stream's servers at random, the dead one
+ * included until it is known to be gone. An answer takes 5–50 ms here, so a
+ * quarter of a second tells the two apart. The slow one's request is left to
+ * end, and the consumer is deleted then (or by the server once inactive).
  */
-const RECREATE_WAIT_MS = 1_000;
+const RECREATE_WAIT_MS = 250;
 const RECREATE_WAIT_MAX_MS = 3_000;
 
 export interface ConsumerHost {
@@ -167,6 +168,7 @@ export class ExchangeConsumer {
     for (let attempt = 0; !this.#isStopped && !this.#isPaused; attempt++) {
       // A stream between leaders answers nothing: its new leader's election ends the wait.
       const newLeader = this.#host.newLeader.next('the stream elected a new leader');
+      const rings = this.#host.newLeader.rings;
       let slow: AbortSignal | undefined;
       try {
         await this.#host.link.waitConnected();
@@ -177,8 +179,6 @@ export class ExchangeConsumer {
         return;
       } catch (error) {
         if (this.#isStopped) return;
-        if (slow?.aborted) waitMs = Math.min(2 * waitMs, RECREATE_WAIT_MAX_MS);
-        if (isStreamNotFound(error)) await this.#host.stream.ensure().catch(() => {});
         if (attempt === 3) {
           this.#host.reportError(
             new NatsConnectionError(
@@ -187,6 +187,15 @@ export class ExchangeConsumer {
             ),
           );
         }
+        if (this.#host.newLeader.rings !== rings) {
+          // Waits grown while the stream had no leader say nothing of the new one.
+          waitMs = RECREATE_WAIT_MS;
+        } else if (slow?.aborted) {
+          // Likely placed on a dead server: another at once, the wait having been the backoff.
+          waitMs = Math.min(2 * waitMs, RECREATE_WAIT_MAX_MS);
+          continue;
+        }
+        if (isStreamNotFound(error)) await this.#host.stream.ensure().catch(() => {});
         // At most a second, or until the stream has its new leader.
         await Promise.race([sleep(backoffDelay(attempt, 100, 1_000)), newLeader.rung]).catch(
           () => {},

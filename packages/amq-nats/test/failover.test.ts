@@ -24,6 +24,7 @@ import {
   metaLeaderHost,
   restoreCluster,
   serverOf,
+  streamLeaderElectedAt,
   urlStartingAt,
 } from './support/cluster';
 
@@ -87,9 +88,18 @@ describeWithCluster('nats failover on a three-server cluster', await clusterUnav
     return hostOfServerName(leader);
   }
 
-  async function run({ victim, leadsMeta = false, ...options }: Case): Promise<OutageFigures> {
+  /**
+   * The outage's figures, with how long the servers took to elect the
+   * stream's new leader (jetstream mode): delivery cannot resume before.
+   */
+  async function run({
+    victim,
+    leadsMeta = false,
+    ...options
+  }: Case): Promise<OutageFigures & { electionSeconds?: number }> {
     const hosts = clusterHosts();
     let victimHost = hosts[0]!;
+    let stream = '';
     if (options.mode === 'jetstream') {
       // The first handler creates the stream; the victim then connects to its leader.
       // Streams land on a server at random: make them until the leader is (or is not)
@@ -98,6 +108,7 @@ describeWithCluster('nats failover on a three-server cluster', await clusterUnav
         prefix = `failover-${randomKey('p')}.`;
         const first = await handlerAt(hosts[0]!, options);
         victimHost = await streamLeader(first);
+        stream = streams.at(-1)!;
         await first.close();
         if ((victimHost === (await metaLeaderHost())) === leadsMeta) break;
         if (attempt === 12) throw new Error('could not place the stream as the case needs');
@@ -112,10 +123,15 @@ describeWithCluster('nats failover on a three-server cluster', await clusterUnav
     const sends = steadySends(sender, receiver, 'k', PER_SECOND);
     await sleep(BEFORE_MS);
     sends.mark();
+    const killedAt = Date.now();
     killServer(victimHost);
     await sleep(OUTAGE_MS);
     await restoreCluster();
-    return sends.finish();
+    const figures = await sends.finish();
+    const electedAt = stream === '' ? undefined : streamLeaderElectedAt(stream, killedAt);
+    return electedAt === undefined
+      ? figures
+      : { ...figures, electionSeconds: (electedAt - killedAt) / 1000 };
   }
 
   afterEach(async () => {
@@ -135,8 +151,12 @@ describeWithCluster('nats failover on a three-server cluster', await clusterUnav
     const name = `${mode}${streamReplicas ? ` R${streamReplicas}` : ''}${leadsMeta ? ' (stream and meta leader)' : ''}`;
     it(`${name}: the ${victim}'s server killed under steady sends${isRequired ? ': every confirmed send delivered once, back within 10 s' : ' (measured)'}`, async () => {
       const figures = await run(testCase);
+      const election =
+        figures.electionSeconds === undefined
+          ? ''
+          : ` (the servers elected the stream's new leader after ${figures.electionSeconds.toFixed(2)} s)`;
       reportFigure(
-        `nats failover ${name}, ${victim}'s server killed: ${formatOutageFigures(figures)}`,
+        `nats failover ${name}, ${victim}'s server killed: ${formatOutageFigures(figures)}${election}`,
       );
       expect(figures.duplicated).toBe(0);
       expect(figures.rejectedYetDelivered).toBe(0);

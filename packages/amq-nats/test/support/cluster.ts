@@ -80,6 +80,30 @@ export function killServer(host: string): void {
   process.kill(Number(readFileSync(join(node.dir, 'nats.pid'), 'utf8').trim()), 'SIGKILL');
 }
 
+/**
+ * When the cluster's servers logged a new leader for the stream `stream` (the
+ * JetStream stream's name) at or after `since` (epoch ms), or `undefined`: how
+ * long the server's own election took, read from the servers' logs so that
+ * watching it costs the election nothing. nats-server writes local time to
+ * the microsecond.
+ */
+export function streamLeaderElectedAt(stream: string, since: number): number | undefined {
+  const line = new RegExp(
+    `^\\[\\d+\\] (\\d{4})/(\\d\\d)/(\\d\\d) (\\d\\d):(\\d\\d):(\\d\\d)\\.(\\d{3})\\d* \\[INF\\] JetStream cluster new stream leader for '\\$G > ${stream}'$`,
+  );
+  const times = nodeDirectories().flatMap(({ dir }) =>
+    readFileSync(join(dir, 'nats.log'), 'utf8')
+      .split('\n')
+      .flatMap((text) => {
+        const [, ...parts] = line.exec(text) ?? [];
+        if (parts.length === 0) return [];
+        const [year, month, day, hour, minute, second, milli] = parts.map(Number);
+        return [new Date(year!, month! - 1, day, hour, minute, second, milli).getTime()];
+      }),
+  );
+  return times.filter((time) => time >= since).sort((a, b) => a - b)[0];
+}
+
 /** Starts what is down again and waits until the cluster is healthy (routes and a meta leader). */
 export async function restoreCluster(): Promise<void> {
   await promisify(execFile)('bash', ['.ci/clusters.sh', 'up', 'nats'], {

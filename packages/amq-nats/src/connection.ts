@@ -1,4 +1,4 @@
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { connect, createInbox, type NatsConnection } from '@nats-io/transport-node';
 import {
   AMQError,
   AMQSendError,
@@ -33,6 +33,8 @@ export class NatsLink {
   readonly nc: NatsConnection;
   /** The server without credentials: for messages. */
   readonly server: string;
+  /** The connection's `inboxPrefix`: where the server may send this handler replies and deliveries. */
+  readonly inboxPrefix: string;
   readonly #context: TransportContext;
   readonly #flusher: Coalescer<number>;
   readonly #waiters = new Set<() => void>();
@@ -47,6 +49,7 @@ export class NatsLink {
     this.nc = nc;
     this.#context = context;
     this.server = settings.server;
+    this.inboxPrefix = settings.connection.inboxPrefix ?? '';
     this.#flusher = new Coalescer(() => this.#flushOnce());
     void this.#watchStatus();
     void nc.closed().then((error) => this.#onClosed(error instanceof Error ? error : undefined));
@@ -79,6 +82,11 @@ export class NatsLink {
       attempt = 0;
     });
     return link;
+  }
+
+  /** A new inbox subject under the connection's `inboxPrefix`, as the client's own requests use. */
+  inbox(): string {
+    return createInbox(this.inboxPrefix);
   }
 
   get logger(): Logger {

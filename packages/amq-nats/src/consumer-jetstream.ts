@@ -5,7 +5,7 @@ import {
   type JetStreamManager,
   ReplayPolicy,
 } from '@nats-io/jetstream';
-import { createInbox, type Msg, nanos, type Subscription } from '@nats-io/transport-node';
+import { type Msg, nanos, type Subscription } from '@nats-io/transport-node';
 import {
   type AMQExchangeName,
   type Backlog,
@@ -224,7 +224,7 @@ export class ExchangeConsumer {
   async #create(): Promise<void> {
     void this.#drop();
     const name = this.#host.nextConsumerName();
-    const inbox = createInbox();
+    const inbox = this.#host.link.inbox();
     // Subscribed before the consumer exists: the server may push before it replies.
     const subscription = this.#host.link.nc.subscribe(inbox, {
       callback: (error, msg) => {

@@ -1,5 +1,5 @@
 import { type ApiError, JetStreamApiError } from '@nats-io/jetstream';
-import { createInbox, headers, type Msg, type MsgHdrs } from '@nats-io/transport-node';
+import { headers, type Msg, type MsgHdrs } from '@nats-io/transport-node';
 import type { NatsLink } from './connection';
 
 const utf8 = new TextDecoder();
@@ -24,7 +24,7 @@ interface Pending {
 export class StreamAcks {
   readonly #link: NatsLink;
   readonly #timeoutMs: number;
-  readonly #prefix = `${createInbox()}.`;
+  readonly #prefix: string;
   readonly #pending = new Map<string, Pending>();
   #serial = 0;
   #timer: ReturnType<typeof setInterval> | undefined;
@@ -32,6 +32,7 @@ export class StreamAcks {
   constructor(link: NatsLink, timeoutMs: number) {
     this.#link = link;
     this.#timeoutMs = timeoutMs;
+    this.#prefix = `${link.inbox()}.`;
     // The client subscribes it again after a reconnection.
     link.nc.subscribe(`${this.#prefix}*`, {
       callback: (error, msg) => {

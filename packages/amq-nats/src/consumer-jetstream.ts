@@ -26,18 +26,25 @@ export const HEARTBEAT_MS = 2_000;
 /** How long the server keeps a consumer nobody listens to (a crashed or cut-off handler's). */
 export const INACTIVE_MS = 30_000;
 /**
- * How long a consumer made again may take before another is made instead,
- * doubled after each one that took longer, up to 3 s (the API timeout). After
- * a server was killed, about one creation in three goes unanswered while the
- * next, under another name, is made within 30 ms (nats-server 2.9.10, R3
- * failover runs): most likely the server places our R1 consumers (ephemeral,
- * on a limits stream) on one of the stream's servers at random, the dead one
- * included until it is known to be gone. An answer takes 5–50 ms here, so a
- * quarter of a second tells the two apart. The slow one's request is left to
+ * How long a consumer made again may take before another is made instead. The
+ * server (2.9) places our consumers, R1 as ephemerals on a limits stream, on
+ * one of the stream's servers drawn at random, a killed one included: after a
+ * crash, each creation is lost there with a chance of one in three, and is
+ * never answered, while one placed elsewhere is answered within 5–50 ms here.
+ * So the first six creations unanswered in a row get a quarter of a second
+ * each; then the wait doubles up to 3 s (the API timeout), so that a server
+ * slow to answer anyone is heard in the end. The slow one's request is left to
  * end, and the consumer is deleted then (or by the server once inactive).
  */
 const RECREATE_WAIT_MS = 250;
 const RECREATE_WAIT_MAX_MS = 3_000;
+const RECREATE_QUICK_TRIES = 6;
+
+/** The wait for a creation after `unanswered` creations unanswered in a row. */
+export function creationWaitMs(unanswered: number): number {
+  const doublings = Math.max(0, unanswered - RECREATE_QUICK_TRIES + 1);
+  return Math.min(RECREATE_WAIT_MS * 2 ** doublings, RECREATE_WAIT_MAX_MS);
+}
 
 export interface ConsumerHost {
   readonly link: NatsLink;
@@ -164,7 +171,7 @@ export class ExchangeConsumer {
   }
 
   async #recreate(): Promise<void> {
-    let waitMs = RECREATE_WAIT_MS;
+    let unanswered = 0;
     for (let attempt = 0; !this.#isStopped && !this.#isPaused; attempt++) {
       // A stream between leaders answers nothing: its new leader's election ends the wait.
       const newLeader = this.#host.newLeader.next('the stream elected a new leader');
@@ -174,7 +181,7 @@ export class ExchangeConsumer {
         await this.#host.link.waitConnected();
         await Promise.race([this.#resync(), newLeader.rung]);
         if (this.#isStopped || this.#isPaused) return;
-        slow = AbortSignal.timeout(waitMs);
+        slow = AbortSignal.timeout(creationWaitMs(unanswered));
         await Promise.race([raceSignal(this.#create(), slow), newLeader.rung]);
         return;
       } catch (error) {
@@ -189,10 +196,10 @@ export class ExchangeConsumer {
         }
         if (this.#host.newLeader.rings !== rings) {
           // Waits grown while the stream had no leader say nothing of the new one.
-          waitMs = RECREATE_WAIT_MS;
+          unanswered = 0;
         } else if (slow?.aborted) {
           // Likely placed on a dead server: another at once, the wait having been the backoff.
-          waitMs = Math.min(2 * waitMs, RECREATE_WAIT_MAX_MS);
+          unanswered++;
           continue;
         }
         if (isStreamNotFound(error)) await this.#host.stream.ensure().catch(() => {});

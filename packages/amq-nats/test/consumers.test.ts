@@ -9,7 +9,8 @@ import {
   waitFor,
 } from '@teal/amq-core/testing';
 import { callbackMessage } from '@teal/messages';
-import { expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { creationWaitMs } from '../src/consumer-jetstream';
 import { encodeToken } from '../src/names';
 import { defaultStreamName } from '../src/settings';
 import type { NatsTransport } from '../src/transport';
@@ -90,3 +91,12 @@ async function expectConsumers(prefix: string, expected: string[]): Promise<void
   }
   expect(listed).toEqual(expected);
 }
+
+describe('waits for a consumer made again', () => {
+  it('gives six unanswered creations in a row a quarter of a second each, then doubles up to 3 s', () => {
+    // One creation in three lands on a dead server after a crash: six quick tries make
+    // a run of bad draws cost 1.5 s at most before the waits grow.
+    const waits = Array.from({ length: 11 }, (_, unanswered) => creationWaitMs(unanswered));
+    expect(waits).toEqual([250, 250, 250, 250, 250, 250, 500, 1_000, 2_000, 3_000, 3_000]);
+  });
+});

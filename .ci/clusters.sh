@@ -151,6 +151,12 @@ rabbit_down() {
 nats_up() {
   local routes="" index
   for index in 1 2 3; do routes+="nats-route://127.0.0.1:$((6300 + index)),"; done
+  # A cluster started from nothing starts empty: the streams of a run stopped midway (it
+  # deletes them at its end) would otherwise hold elections at every restart of a server.
+  if ! port_answers "${NATS_PORTS[0]}" && ! port_answers "${NATS_PORTS[1]}" &&
+    ! port_answers "${NATS_PORTS[2]}"; then
+    rm -rf "$CLUSTERS_DIR/nats"
+  fi
   for index in 1 2 3; do
     local dir="$CLUSTERS_DIR/nats/node$index" port="${NATS_PORTS[$((index - 1))]}"
     if port_answers "$port"; then continue; fi

@@ -105,15 +105,8 @@ function ignore(): void {}
  */
 export class Alarm {
   readonly #wakers = new Set<() => void>();
-  #rings = 0;
-
-  /** How many times it rang: a waiter that reads it before and after knows whether it did. */
-  get rings(): number {
-    return this.#rings;
-  }
 
   ring(): void {
-    this.#rings++;
     const wakers = [...this.#wakers];
     this.#wakers.clear();
     for (const wake of wakers) wake();
@@ -125,14 +118,21 @@ export class Alarm {
     return () => this.#wakers.delete(listener);
   }
 
-  /** `rung` rejects with `reason` at the next `ring()`; call `stop()` once done waiting. */
-  next(reason: string): { rung: Promise<never>; stop: () => void } {
+  /**
+   * `rung` rejects with `reason` at the next `ring()`, and `hasRung()` says
+   * whether it did; call `stop()` once done waiting.
+   */
+  next(reason: string): { rung: Promise<never>; hasRung: () => boolean; stop: () => void } {
+    let hasRung = false;
     let wake = () => {};
     const rung = new Promise<never>((_, reject) => {
-      wake = () => reject(new Error(reason));
+      wake = () => {
+        hasRung = true;
+        reject(new Error(reason));
+      };
     });
     rung.catch(() => {});
     this.#wakers.add(wake);
-    return { rung, stop: () => this.#wakers.delete(wake) };
+    return { rung, hasRung: () => hasRung, stop: () => this.#wakers.delete(wake) };
   }
 }

@@ -175,7 +175,6 @@ export class ExchangeConsumer {
     for (let attempt = 0; !this.#isStopped && !this.#isPaused; attempt++) {
       // A stream between leaders answers nothing: its new leader's election ends the wait.
       const newLeader = this.#host.newLeader.next('the stream elected a new leader');
-      const rings = this.#host.newLeader.rings;
       let slow: AbortSignal | undefined;
       try {
         await this.#host.link.waitConnected();
@@ -194,7 +193,7 @@ export class ExchangeConsumer {
             ),
           );
         }
-        if (this.#host.newLeader.rings !== rings) {
+        if (newLeader.hasRung()) {
           // Waits grown while the stream had no leader say nothing of the new one.
           unanswered = 0;
         } else if (slow?.aborted) {

@@ -88,16 +88,15 @@ export function killServer(host: string): void {
  * the microsecond.
  */
 export function streamLeaderElectedAt(stream: string, since: number): number | undefined {
-  const line = new RegExp(
-    `^\\[\\d+\\] (\\d{4})/(\\d\\d)/(\\d\\d) (\\d\\d):(\\d\\d):(\\d\\d)\\.(\\d{3})\\d* \\[INF\\] JetStream cluster new stream leader for '\\$G > ${stream}'$`,
-  );
+  const event = ` [INF] JetStream cluster new stream leader for '$G > ${stream}'`;
+  const stamp = /^\[\d+\] (\d{4})\/(\d\d)\/(\d\d) (\d\d):(\d\d):(\d\d)\.(\d{3})/;
   const times = nodeDirectories().flatMap(({ dir }) =>
     readFileSync(join(dir, 'nats.log'), 'utf8')
       .split('\n')
-      .flatMap((text) => {
-        const [, ...parts] = line.exec(text) ?? [];
-        if (parts.length === 0) return [];
-        const [year, month, day, hour, minute, second, milli] = parts.map(Number);
+      .flatMap((line) => {
+        const parts = line.endsWith(event) ? stamp.exec(line)?.slice(1).map(Number) : undefined;
+        if (parts === undefined) return [];
+        const [year, month, day, hour, minute, second, milli] = parts;
         return [new Date(year!, month! - 1, day, hour, minute, second, milli).getTime()];
       }),
   );

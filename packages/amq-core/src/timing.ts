@@ -100,7 +100,7 @@ const SHARE_MS = 1;
  * A signal and a timer of its own cost a send more than the rest of core's
  * work together (the signal's allocation and its collection above all), and
  * sends of one handler share their timeout anyway. What is shared is
- * coarser: `markWritten()` on the signal marks every send of that
+ * coarser: `markWritten()` on the signal marks every unsettled send of that
  * millisecond written, so one that the deadline catches unwritten then
  * rejects as an `AMQUnconfirmedSendError` (it may have been routed) rather
  * than an `AMQSendError` — the cautious answer, never a false "not sent".
@@ -116,20 +116,27 @@ export class SendDeadlines {
   /** The deadline a send starting now joins. */
   join(): SharedDeadline {
     const now = performance.now();
-    let current = this.#current;
-    if (current === null || current.isOver || now - current.startedAt >= SHARE_MS) {
-      current = new SharedDeadline(now, this.#timeoutMs + SHARE_MS);
-      this.#current = current;
-    }
-    return current;
+    const current = this.#current;
+    if (current?.admits(now)) return current;
+    const fresh = new SharedDeadline(now, this.#timeoutMs + SHARE_MS);
+    this.#current = fresh;
+    return fresh;
   }
 }
 
-/** One millisecond's sends' deadline; see `SendDeadlines`. */
+/**
+ * One millisecond's sends' deadline; see `SendDeadlines`. Its timer runs
+ * only while one of its sends is unsettled: once the last has settled it
+ * stops (nothing then keeps the process alive), and a send that joins later
+ * in the same millisecond starts it again — sequential sends, each awaited,
+ * share the signal too instead of each making one.
+ */
 export class SharedDeadline implements Watched {
   readonly startedAt: number;
+  readonly #firesAt: number;
   readonly #controller = new AbortController();
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #hasFired = false;
   readonly #listeners = new Set<() => void>();
   /** Every race of this deadline, each with the error it rejects with; `#pending` counts the unsettled. */
   #races: Race[] = [];
@@ -138,6 +145,7 @@ export class SharedDeadline implements Watched {
 
   constructor(startedAt: number, timeoutMs: number) {
     this.startedAt = startedAt;
+    this.#firesAt = startedAt + timeoutMs;
     deadlineOf.set(this.#controller.signal, this);
     // Shared by many sends, each of which a transport may listen for: no leak to warn of.
     setMaxListeners(0, this.#controller.signal);
@@ -148,9 +156,17 @@ export class SharedDeadline implements Watched {
     return this.#controller.signal;
   }
 
-  /** Fired, or every send of it settled: it takes no more. */
-  get isOver(): boolean {
-    return this.#timer === undefined;
+  /**
+   * Whether a send starting at `now` may join: the deadline has not fired
+   * and its millisecond has not passed. Starts the timer again if every
+   * earlier send had settled, for the same instant rounded up to the next
+   * whole millisecond (timers count whole ones): `timeoutMs` or later after
+   * `now`.
+   */
+  admits(now: number): boolean {
+    if (this.#hasFired || now - this.startedAt >= SHARE_MS) return false;
+    this.#timer ??= setTimeout(() => this.#fire(), Math.ceil(this.#firesAt - now));
+    return true;
   }
 
   markWritten(): void {
@@ -178,11 +194,12 @@ export class SharedDeadline implements Watched {
       const settle = () => {
         if (race.isSettled) return false;
         race.isSettled = true;
-        // The last one out stops the timer and lets the races go.
+        // The last one out stops the timer, lets the races go and forgets what was written.
         if (--this.#pending === 0) {
           clearTimeout(this.#timer);
           this.#timer = undefined;
           this.#races = [];
+          this.#isWritten = false;
         }
         return true;
       };
@@ -199,6 +216,7 @@ export class SharedDeadline implements Watched {
 
   #fire(): void {
     this.#timer = undefined;
+    this.#hasFired = true;
     const races = this.#races.filter((race) => !race.isSettled);
     this.#races = [];
     this.#pending = 0;

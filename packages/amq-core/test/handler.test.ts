@@ -1,6 +1,6 @@
 import { getEventListeners } from 'node:events';
 import { callbackMessage } from '@teal/messages';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createHandler, markWritten, onAbort, type Transport } from '../src/adapter';
 import {
   AMQError,
@@ -226,6 +226,50 @@ describe('deadlines', () => {
     process.off('warning', onWarning);
     expect(warnings.map((warning) => warning.name)).not.toContain('MaxListenersExceededWarning');
     await handler.close();
+  });
+
+  it("lets an awaited send join its millisecond's deadline with a full timeout of its own, written or not by its own account", async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+    try {
+      const signals: AbortSignal[] = [];
+      const handler = await createHandler(
+        async () =>
+          stubTransport({
+            publish: (_exchange, key, _body, signal) => {
+              signals.push(signal);
+              if (key === 'hangs') return new Promise<void>(() => {});
+              // Every other send is written and confirmed at once.
+              markWritten(signal);
+              return Promise.resolve();
+            },
+          }),
+        { sendTimeoutMs: 50 },
+      );
+      const send = (state: string) => handler.send(callbackMessage({ url: 'u', state }));
+      await send('first');
+      await vi.advanceTimersByTimeAsync(0.5);
+      let outcome: unknown = 'pending';
+      void send('hangs').catch((error: unknown) => {
+        outcome = error;
+      });
+      expect(signals[1]).toBe(signals[0]);
+      // The timer had stopped with the first send; the second's starts it again.
+      await vi.advanceTimersByTimeAsync(49.9);
+      expect(outcome).toBe('pending');
+      await vi.advanceTimersByTimeAsync(1.2);
+      // Unwritten: the first send's markWritten() went with it.
+      expect(outcome).toBeInstanceOf(AMQSendError);
+      expect(outcome).not.toBeInstanceOf(AMQUnconfirmedSendError);
+      // A deadline that fired takes no more sends, nor one past its millisecond.
+      await send('after the deadline');
+      expect(signals[2]).not.toBe(signals[1]);
+      await vi.advanceTimersByTimeAsync(1);
+      await send('a millisecond later');
+      expect(signals[3]).not.toBe(signals[2]);
+      await handler.close();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('stops the shared deadline once its sends settled: no timer is left to hold the process', async () => {

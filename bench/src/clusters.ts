@@ -3,9 +3,10 @@ import { type AMQHandler, redactUrl } from '@teal/amq-core';
 import { probeBroker } from '@teal/amq-core/testing';
 import { connect as connectNats } from '@teal/amq-nats';
 import { connect as connectRedis } from '@teal/amq-redis-streams';
-import { handlerPeer } from './peer';
+import { handlerPeer, type PeerFactory } from './peer';
 import { formatSpread, type Row } from './report';
 import type { Results } from './results';
+import { removingStreams } from './streams';
 import type { BenchTarget } from './targets';
 
 /** A broker cluster as `pnpm bench --cluster` sees it, beside the single node it is compared with. */
@@ -28,6 +29,8 @@ const CLUSTERS: ReadonlyArray<{
   single: string;
   variable: string;
   connect: Connect;
+  /** Its handlers leave a JetStream stream per prefix, which the run deletes. */
+  keepsStreams?: true;
 }> = [
   {
     name: 'amqp (3 nodes)',
@@ -58,6 +61,7 @@ const CLUSTERS: ReadonlyArray<{
     single: 'nats (durable)',
     variable: 'TEAL_NATS_CLUSTER_URL',
     connect: (options) => connectNats({ ...options, mode: 'jetstream' }),
+    keepsStreams: true,
   },
 ];
 
@@ -69,6 +73,10 @@ const CLUSTERS: ReadonlyArray<{
 export function clusterTargets(env: NodeJS.ProcessEnv = process.env): ClusterTarget[] {
   return CLUSTERS.map((cluster) => {
     const url = env[cluster.variable];
+    const adapter: PeerFactory = async (exchangePrefix) =>
+      handlerPeer(await cluster.connect({ url: url ?? '', exchangePrefix }));
+    const streams =
+      cluster.keepsStreams && url !== undefined ? removingStreams(seedsOf(url), adapter) : null;
     return {
       name: cluster.name,
       single: cluster.single,
@@ -77,9 +85,9 @@ export function clusterTargets(env: NodeJS.ProcessEnv = process.env): ClusterTar
         url === undefined
           ? Promise.resolve(`${cluster.variable} is not set (bash .ci/clusters.sh env prints it)`)
           : probeSeeds(url),
-      adapter: async (exchangePrefix) =>
-        handlerPeer(await cluster.connect({ url: url ?? '', exchangePrefix })),
+      adapter: streams?.adapter ?? adapter,
       raw: null,
+      ...(streams !== null && { cleanUp: streams.cleanUp }),
     };
   });
 }
@@ -91,14 +99,18 @@ export function clusterTargets(env: NodeJS.ProcessEnv = process.env): ClusterTar
 export async function probeSeeds(url: string): Promise<string | null> {
   const scheme = url.indexOf('://');
   if (scheme < 1) return 'the cluster URL is not valid';
-  const rest = url.slice(scheme + 3);
-  const ends = ['/', '?', '#'].map((c) => rest.indexOf(c)).filter((at) => at >= 0);
-  const authority = rest.slice(0, Math.min(rest.length, ...ends));
-  const seeds = authority.slice(authority.lastIndexOf('@') + 1).split(',');
   const reasons = await Promise.all(
-    seeds.map((seed) => probeBroker(`${url.slice(0, scheme)}://${seed}`)),
+    seedsOf(url).map((seed) => probeBroker(`${url.slice(0, scheme)}://${seed}`)),
   );
   return reasons.includes(null) ? null : (reasons[0] ?? 'the cluster URL names no host');
+}
+
+/** The `host:port` of each server a URL that may list several names. */
+export function seedsOf(url: string): string[] {
+  const rest = url.slice(url.indexOf('://') + 3);
+  const ends = ['/', '?', '#'].map((c) => rest.indexOf(c)).filter((at) => at >= 0);
+  const authority = rest.slice(0, Math.min(rest.length, ...ends));
+  return authority.slice(authority.lastIndexOf('@') + 1).split(',');
 }
 
 /** The figures compared: what one node and three give a relay. */

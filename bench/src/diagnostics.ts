@@ -29,9 +29,13 @@ if (mode === 'measure') {
     if (!names.includes(target.name)) continue;
     const unavailable = await target.unavailable();
     if (unavailable !== null) throw new Error(`${target.name} cannot be measured: ${unavailable}`);
-    for (const scenario of [throughput, latency]) {
-      const plan = { rounds: Number(rounds), sizes: FULL, withBaseline: false };
-      rows.push(...(await measureScenario(target, scenario, plan, [])));
+    try {
+      for (const scenario of [throughput, latency]) {
+        const plan = { rounds: Number(rounds), sizes: FULL, withBaseline: false };
+        rows.push(...(await measureScenario(target, scenario, plan, [])));
+      }
+    } finally {
+      await target.cleanUp?.();
     }
   }
   writeFileSync(file, JSON.stringify(rows));

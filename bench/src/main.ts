@@ -46,17 +46,21 @@ for (const target of targets) {
   }
   if (target.where !== undefined) where[target.name] = target.where;
   const targetStart = performance.now();
-  for (const scenario of scenariosOf(target)) {
-    const plan = { rounds, sizes, withBaseline: isMain };
-    rows.push(...(await measureScenario(target, scenario, plan, skipped)));
-  }
-  durations[target.name] = { scenarios: seconds(targetStart) };
-  if (isMain) {
-    const curvesStart = performance.now();
-    curves.push(
-      ...(await measureCurves(target.name, target.adapter, randomPrefix, sizes, target.limits)),
-    );
-    durations[target.name]!.curves = seconds(curvesStart);
+  try {
+    for (const scenario of scenariosOf(target)) {
+      const plan = { rounds, sizes, withBaseline: isMain };
+      rows.push(...(await measureScenario(target, scenario, plan, skipped)));
+    }
+    durations[target.name] = { scenarios: seconds(targetStart) };
+    if (isMain) {
+      const curvesStart = performance.now();
+      curves.push(
+        ...(await measureCurves(target.name, target.adapter, randomPrefix, sizes, target.limits)),
+      );
+      durations[target.name]!.curves = seconds(curvesStart);
+    }
+  } finally {
+    await target.cleanUp?.();
   }
   const { scenarios: inScenarios, curves: inCurves } = durations[target.name]!;
   console.log(

@@ -8,6 +8,7 @@ import { rawJetStream, rawNats } from './raw/nats';
 import { rawPostgres } from './raw/postgres';
 import { rawRedis } from './raw/redis';
 import type { Scenario } from './scenarios';
+import { removingStreams } from './streams';
 
 /** One broker as the benchmarks see it: the adapter and its raw-client baseline. */
 export interface BenchTarget {
@@ -20,6 +21,8 @@ export interface BenchTarget {
   extra?: readonly Scenario[];
   /** What bounds its cost curves on a shared server. */
   limits?: CurveLimits;
+  /** Removes what the adapter's handlers leave on the broker and nothing expires; run after the target. */
+  cleanUp?(): Promise<void>;
 }
 
 const amqpUrl = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
@@ -33,6 +36,11 @@ const viaConnect =
     handlerPeer(await connect({ url, exchangePrefix, ...options }));
 
 const probe = (url: string) => () => probeBroker(url);
+
+const durableNats = removingStreams(
+  [new URL(natsUrl).host],
+  viaConnect(natsUrl, { mode: 'jetstream' }),
+);
 
 /**
  * Every target. `otel`: with a deliver subscriber, core hands each delivery
@@ -70,8 +78,9 @@ const BROKER_TARGETS: readonly BenchTarget[] = [
   {
     name: 'nats (durable)',
     unavailable: probe(natsUrl),
-    adapter: viaConnect(natsUrl, { mode: 'jetstream' }),
+    adapter: durableNats.adapter,
     raw: rawJetStream(natsUrl),
+    cleanUp: durableNats.cleanUp,
   },
   {
     name: 'postgres',

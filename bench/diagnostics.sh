@@ -2,10 +2,10 @@
 # pnpm bench:diagnostics — what core's diagnostics channels cost when no one
 # subscribes. Builds a second tree of this commit in which the `hasSubscribers`
 # checks of the send, deliver, drop and bind paths are compiled out (the code
-# as it was before the channels), then measures throughput and latency in both
-# trees in alternating processes (A B B A A B …, so that drift of the machine
-# falls on both alike) and writes bench/results-diagnostics.json, which
-# BENCHMARKS.md's "Observability" section reads.
+# as it was before the channels), then measures throughput and latency of both
+# cores loaded in each process, in interleaved rounds (this tree's first in odd
+# processes, the other's in even ones), and writes bench/results-diagnostics.json,
+# which BENCHMARKS.md's "Observability" section reads.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
@@ -30,17 +30,14 @@ if [ "$changed" -ne 4 ]; then
   exit 1
 fi
 (cd "$without" && pnpm install --offline --frozen-lockfile >/dev/null)
-# The driver of this tree, in case it is not committed yet.
-cp src/diagnostics.ts "$without/bench/src/diagnostics.ts"
+mkdir "$work/runs"
 
-measure() { # side, index
-  local tree="$here/.."
-  [ "$1" = B ] && tree="$without"
-  (cd "$tree/bench" && node --expose-gc --conditions=@teal/source --import tsx \
-    src/diagnostics.ts measure "$work/$1-$2.json" "$targets" "$rounds" >/dev/null)
-  echo "bench:diagnostics: $(date +%T) pair $2 of $pairs: $1 done"
-}
+echo "bench:diagnostics: $pairs processes, each with both cores in $rounds interleaved rounds"
 for i in $(seq 1 "$pairs"); do
-  if ((i % 2)); then measure A "$i"; measure B "$i"; else measure B "$i"; measure A "$i"; fi
+  order=AB
+  ((i % 2)) || order=BA
+  node --expose-gc --conditions=@teal/source --import tsx \
+    src/diagnostics.ts measure "$work/runs/$i.json" "$without" "$targets" "$rounds" "$order" >/dev/null
+  echo "bench:diagnostics: $(date +%T) process $i of $pairs ($order) done"
 done
-node --conditions=@teal/source --import tsx src/diagnostics.ts combine "$work" results-diagnostics.json
+node --conditions=@teal/source --import tsx src/diagnostics.ts combine "$work/runs" results-diagnostics.json

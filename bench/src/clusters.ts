@@ -1,5 +1,5 @@
 import { connect as connectAmqp } from '@teal/amq-amqp';
-import { type AMQHandler, redactUrl } from '@teal/amq-core';
+import { redactUrl } from '@teal/amq-core';
 import { probeBroker } from '@teal/amq-core/testing';
 import { connect as connectNats } from '@teal/amq-nats';
 import { connect as connectRedis } from '@teal/amq-redis-streams';
@@ -7,7 +7,7 @@ import { handlerPeer, type PeerFactory } from './peer';
 import { formatSpread, type Row } from './report';
 import type { Results } from './results';
 import { removingStreams } from './streams';
-import type { BenchTarget } from './targets';
+import type { BenchTarget, Connect } from './targets';
 
 /** A broker cluster as `pnpm bench --cluster` sees it, beside the single node it is compared with. */
 export interface ClusterTarget extends BenchTarget {
@@ -16,8 +16,6 @@ export interface ClusterTarget extends BenchTarget {
   /** The URL, password masked, for the report. */
   readonly where: string;
 }
-
-type Connect = (options: { url: string; exchangePrefix: string }) => Promise<AMQHandler>;
 
 /**
  * The clusters `bash .ci/clusters.sh up` starts, by the variables `bash .ci/clusters.sh env`

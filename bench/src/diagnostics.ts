@@ -1,71 +1,82 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { measureScenario } from './measure';
 import type { Row } from './report';
 import { writeResults } from './results';
 import { FULL, latency, throughput } from './scenarios';
 import { spread } from './stats';
-import { benchTargets } from './targets';
+import { type BenchTarget, benchTargets, type Connect } from './targets';
 
 /**
  * The two halves of `pnpm bench:diagnostics` (see `diagnostics.sh`), which
  * measures what core's diagnostics channels cost when no one subscribes:
  *
- *     diagnostics.ts measure <file> <targets> <rounds>   throughput and latency of the adapters, into <file>
- *     diagnostics.ts combine <dir> <out>                  with (A-*.json) ÷ without (B-*.json) the checks
+ *     diagnostics.ts measure <file> <tree> <targets> <rounds> <order>
+ *     diagnostics.ts combine <dir> <out>
  *
- * In the combined results each row's `adapter` is the core as it is (no
- * subscriber: one `hasSubscribers` check per send, delivery and bind) and
- * its `raw` the same core with those checks compiled out: the code before
- * the diagnostics channels, measured in the same run.
+ * `measure` loads both cores in one process, this tree's (one `hasSubscribers`
+ * check per send, delivery and bind) and `<tree>`'s (the same commit with
+ * those checks compiled out: the code before the diagnostics channels), and
+ * runs throughput and latency in interleaved rounds of the two, `order` `AB`
+ * starting with this tree's and `BA` with the other's: one process sees both
+ * with the same CPU, heap layout and broker state, which separate processes
+ * do not (their medians drift by more than the 2 % to be shown). Its rows
+ * hold this tree's figures as `adapter`, the other's as `raw`, and their
+ * ratio. `combine` keeps, per figure, the median of the processes' ratios.
  */
 const [mode, ...args] = process.argv.slice(2);
 
 if (mode === 'measure') {
-  const [file, list, rounds] = args as [string, string, string];
+  const [file, tree, list, rounds, order] = args as [string, string, string, string, string];
   const names = list.split(',');
+  // The other tree's core, and through it that tree's adapters; the targets are this tree's.
+  const url = pathToFileURL(join(tree, 'packages/amq-core/src/index.ts')).href;
+  const other = (await import(url)) as { connect: Connect };
+  const theirs = benchTargets({ otel: false, via: other.connect });
   const rows: Row[] = [];
-  for (const target of benchTargets({ otel: false })) {
-    if (!names.includes(target.name)) continue;
-    const unavailable = await target.unavailable();
-    if (unavailable !== null) throw new Error(`${target.name} cannot be measured: ${unavailable}`);
+  for (const mine of benchTargets({ otel: false })) {
+    const counterpart = theirs.find((target) => target.name === mine.name);
+    if (!names.includes(mine.name) || counterpart === undefined) continue;
+    const unavailable = await mine.unavailable();
+    if (unavailable !== null) throw new Error(`${mine.name} cannot be measured: ${unavailable}`);
+    const [first, second] = order === 'BA' ? [counterpart, mine] : [mine, counterpart];
+    const paired: BenchTarget = { ...first, raw: second.adapter };
     try {
       for (const scenario of [throughput, latency]) {
-        const plan = { rounds: Number(rounds), sizes: FULL, withBaseline: false };
-        rows.push(...(await measureScenario(target, scenario, plan, [])));
+        const plan = { rounds: Number(rounds), sizes: FULL, withBaseline: true };
+        for (const row of await measureScenario(paired, scenario, plan, [])) {
+          rows.push(order === 'BA' ? swapped(row) : row);
+        }
       }
     } finally {
-      await target.cleanUp?.();
+      await mine.cleanUp?.();
+      await counterpart.cleanUp?.();
     }
   }
   writeFileSync(file, JSON.stringify(rows));
 } else if (mode === 'combine') {
   const [dir, out] = args as [string, string];
-  const runs = (side: 'A' | 'B') =>
-    readdirSync(dir)
-      .filter((name) => name.startsWith(`${side}-`))
-      .map((name) => JSON.parse(readFileSync(join(dir, name), 'utf8')) as Row[]);
-  const withChecks = runs('A');
-  const without = runs('B');
-  // One figure per process: the median of its rounds; the spread is over the processes.
-  const of = (rows: Row[][], like: Row) =>
+  const runs = readdirSync(dir)
+    .filter((name) => name.endsWith('.json'))
+    .map((name) => JSON.parse(readFileSync(join(dir, name), 'utf8')) as Row[]);
+  const of = (like: Row, pick: (row: Row) => number | undefined) =>
     spread(
-      rows.flatMap(
-        (run) =>
-          run.find((r) => r.target === like.target && r.figure === like.figure)?.adapter.median ??
-          [],
-      ),
+      runs.flatMap((run) => {
+        const row = run.find((r) => r.target === like.target && r.figure === like.figure);
+        const value = row === undefined ? undefined : pick(row);
+        return value === undefined ? [] : [value];
+      }),
     );
-  const rows = (withChecks[0] ?? []).map((like): Row => {
-    const adapter = of(withChecks, like);
-    const raw = of(without, like);
-    return { ...like, adapter, raw, ratio: adapter.median / raw.median };
-  });
-  writeResults(out, {
-    date: new Date().toISOString(),
-    rounds: withChecks.length,
-    rows,
-  });
+  const rows = (runs[0] ?? []).map(
+    (like): Row => ({
+      ...like,
+      adapter: of(like, (row) => row.adapter.median),
+      raw: of(like, (row) => row.raw?.median),
+      ratio: of(like, (row) => row.ratio ?? undefined).median,
+    }),
+  );
+  writeResults(out, { date: new Date().toISOString(), rounds: runs.length, rows });
   for (const row of rows) {
     console.log(
       `${row.target.padEnd(16)} ${row.figure.padEnd(8)} with checks ${row.adapter.median.toFixed(1).padStart(9)}  without ${row.raw!.median.toFixed(1).padStart(9)}  ratio ${row.ratio!.toFixed(3)}`,
@@ -76,3 +87,9 @@ if (mode === 'measure') {
 }
 // Adapters keep sockets and timers alive only while handlers are open; exit in case one leaked.
 process.exit(0);
+
+/** A row measured with the other tree first, put back as this tree's ÷ the other's. */
+function swapped(row: Row): Row {
+  const { adapter, raw } = row;
+  return { ...row, adapter: raw!, raw: adapter, ratio: raw!.median / adapter.median };
+}

@@ -14,8 +14,8 @@ const TOLERANCE = 0.02;
 /**
  * The observability section of BENCHMARKS.md: what the diagnostics channels
  * cost with no subscriber (`pnpm bench:diagnostics`: the core as it is and
- * the same commit with its `hasSubscribers` checks compiled out, alternating
- * in one run), and what `@teal/amq-otel` instrumenting costs (`--otel`)
+ * the same commit with its `hasSubscribers` checks compiled out, interleaved
+ * in each process), and what `@teal/amq-otel` instrumenting costs (`--otel`)
  * beside the main run's figures.
  */
 export function observabilityMarkdown(
@@ -27,10 +27,12 @@ export function observabilityMarkdown(
   const lines = ['## Observability', ''];
   if (diagnostics !== null) {
     lines.push(
-      `With no subscriber: \`pnpm bench:diagnostics\` on ${diagnostics.date}, ${diagnostics.rounds} processes per side`,
-      'in alternation (A B B A …), each the median of 3 rounds: the core as it is (one `hasSubscribers`',
+      `With no subscriber: \`pnpm bench:diagnostics\` on ${diagnostics.date}, ${diagnostics.rounds} processes, each`,
+      'loading two cores and running them in interleaved rounds: the core as it is (one `hasSubscribers`',
       'check per send, delivery, drop and bind) and the same commit with those checks compiled out,',
-      'the code as it was before the diagnostics channels. No subscriber must stay within 2 %.',
+      'the code as it was before the diagnostics channels. Each cell: the median (min – max) over the',
+      "processes of each one's median; ÷ is the median of the processes' own ratios, which one process",
+      'measures on the same CPU, heap and broker for both. No subscriber must stay within 2 %.',
       '',
       '| target | figure | checks compiled out | no subscriber | ÷ | within 2 % |',
       '| --- | --- | --- | --- | --- | --- |',

@@ -1,4 +1,4 @@
-import { connect } from '@teal/amq-core';
+import { type AMQHandler, connect } from '@teal/amq-core';
 import { probeBroker } from '@teal/amq-core/testing';
 import type { CurveLimits } from './curves';
 import { handlerPeer, type PeerFactory } from './peer';
@@ -30,69 +30,75 @@ const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const natsUrl = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 const postgresUrl = process.env.POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
-const viaConnect =
-  (url: string, options: Record<string, unknown> = {}): PeerFactory =>
-  async (exchangePrefix) =>
-    handlerPeer(await connect({ url, exchangePrefix, ...options }));
+/** What makes a handler: core's `connect()`, or another tree's (`pnpm bench:diagnostics`). */
+export type Connect = (options: { url: string; exchangePrefix: string }) => Promise<AMQHandler>;
 
 const probe = (url: string) => () => probeBroker(url);
-
-const durableNats = removingStreams(
-  [new URL(natsUrl).host],
-  viaConnect(natsUrl, { mode: 'jetstream' }),
-);
 
 /**
  * Every target. `otel`: with a deliver subscriber, core hands each delivery
  * to the callback asynchronously, and the memory broker, which cannot hold
  * a sender back, overflows the default backlog under 256 sends in flight
  * (the handler drops messages and the scenario never ends): there, the
- * backlog is made big enough.
+ * backlog is made big enough. `via`: what connects the adapters' handlers.
  */
-export function benchTargets({ otel }: { readonly otel: boolean }): readonly BenchTarget[] {
+export function benchTargets({
+  otel,
+  via = connect as Connect,
+}: {
+  readonly otel: boolean;
+  readonly via?: Connect;
+}): readonly BenchTarget[] {
+  const viaConnect =
+    (url: string, options: Record<string, unknown> = {}): PeerFactory =>
+    async (exchangePrefix) =>
+      handlerPeer(await via({ url, exchangePrefix, ...options }));
   const memory = viaConnect('memory://bench', otel ? { maxBacklog: 1_000_000 } : {});
+  const durableNats = removingStreams(
+    [new URL(natsUrl).host],
+    viaConnect(natsUrl, { mode: 'jetstream' }),
+  );
   const always = async () => null;
-  return [{ name: 'memory', unavailable: always, adapter: memory, raw: null }, ...BROKER_TARGETS];
-}
-
-const BROKER_TARGETS: readonly BenchTarget[] = [
-  {
-    name: 'amqp',
-    unavailable: probe(amqpUrl),
-    adapter: viaConnect(amqpUrl),
-    raw: rawAmqp(amqpUrl),
-    extra: [versusPython(amqpUrl)],
-  },
-  {
-    name: 'redis',
-    unavailable: probe(redisUrl),
-    adapter: viaConnect(redisUrl),
-    raw: rawRedis(redisUrl),
-  },
-  {
-    name: 'nats',
-    unavailable: probe(natsUrl),
-    adapter: viaConnect(natsUrl),
-    raw: rawNats(natsUrl),
-  },
-  {
-    name: 'nats (durable)',
-    unavailable: probe(natsUrl),
-    adapter: durableNats.adapter,
-    raw: rawJetStream(natsUrl),
-    cleanUp: durableNats.cleanUp,
-  },
-  {
-    name: 'postgres',
-    unavailable: probe(postgresUrl),
-    adapter: viaConnect(postgresUrl),
-    raw: rawPostgres(postgresUrl),
-    limits: {
-      maxHandlers: {
-        count: 40,
-        reason:
-          'at most 40 handlers: each holds two connections, and PostgreSQL allows 100 by default',
+  return [
+    { name: 'memory', unavailable: always, adapter: memory, raw: null },
+    {
+      name: 'amqp',
+      unavailable: probe(amqpUrl),
+      adapter: viaConnect(amqpUrl),
+      raw: rawAmqp(amqpUrl),
+      extra: [versusPython(amqpUrl)],
+    },
+    {
+      name: 'redis',
+      unavailable: probe(redisUrl),
+      adapter: viaConnect(redisUrl),
+      raw: rawRedis(redisUrl),
+    },
+    {
+      name: 'nats',
+      unavailable: probe(natsUrl),
+      adapter: viaConnect(natsUrl),
+      raw: rawNats(natsUrl),
+    },
+    {
+      name: 'nats (durable)',
+      unavailable: probe(natsUrl),
+      adapter: durableNats.adapter,
+      raw: rawJetStream(natsUrl),
+      cleanUp: durableNats.cleanUp,
+    },
+    {
+      name: 'postgres',
+      unavailable: probe(postgresUrl),
+      adapter: viaConnect(postgresUrl),
+      raw: rawPostgres(postgresUrl),
+      limits: {
+        maxHandlers: {
+          count: 40,
+          reason:
+            'at most 40 handlers: each holds two connections, and PostgreSQL allows 100 by default',
+        },
       },
     },
-  },
-];
+  ];
+}

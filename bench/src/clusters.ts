@@ -3,10 +3,10 @@ import { redactUrl } from '@teal/amq-core';
 import { probeBroker } from '@teal/amq-core/testing';
 import { connect as connectNats } from '@teal/amq-nats';
 import { connect as connectRedis } from '@teal/amq-redis-streams';
+import { removingStreams } from './leftovers';
 import { handlerPeer, type PeerFactory } from './peer';
 import { formatSpread, type Row } from './report';
 import type { Results } from './results';
-import { removingStreams } from './streams';
 import type { BenchTarget, Connect } from './targets';
 
 /** A broker cluster as `pnpm bench --cluster` sees it, beside the single node it is compared with. */

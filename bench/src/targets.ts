@@ -1,6 +1,7 @@
 import { type AMQHandler, connect } from '@teal/amq-core';
 import { probeBroker } from '@teal/amq-core/testing';
 import type { CurveLimits } from './curves';
+import { removingRows, removingStreams } from './leftovers';
 import { handlerPeer, type PeerFactory } from './peer';
 import { versusPython } from './python';
 import { rawAmqp } from './raw/amqp';
@@ -8,7 +9,6 @@ import { rawJetStream, rawNats } from './raw/nats';
 import { rawPostgres } from './raw/postgres';
 import { rawRedis } from './raw/redis';
 import type { Scenario } from './scenarios';
-import { removingStreams } from './streams';
 
 /** One broker as the benchmarks see it: the adapter and its raw-client baseline. */
 export interface BenchTarget {
@@ -54,6 +54,7 @@ export function benchTargets({
     async (exchangePrefix) =>
       handlerPeer(await via({ url, exchangePrefix, ...options }));
   const memory = viaConnect('memory://bench', otel ? { maxBacklog: 1_000_000 } : {});
+  const postgres = removingRows(postgresUrl, viaConnect(postgresUrl));
   const durableNats = removingStreams(
     [new URL(natsUrl).host],
     viaConnect(natsUrl, { mode: 'jetstream' }),
@@ -90,8 +91,9 @@ export function benchTargets({
     {
       name: 'postgres',
       unavailable: probe(postgresUrl),
-      adapter: viaConnect(postgresUrl),
+      adapter: postgres.adapter,
       raw: rawPostgres(postgresUrl),
+      cleanUp: postgres.cleanUp,
       limits: {
         maxHandlers: {
           count: 40,

@@ -1,0 +1,82 @@
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { DEFAULT_SUBJECT_ROOT, encodeToken } from '@teal/amq-nats';
+import { POSTGRES_DEFAULTS } from '@teal/amq-postgres';
+import pg from 'pg';
+import type { PeerFactory } from './peer';
+
+/** An adapter factory that remembers its prefixes, and what removes what they left on the broker. */
+export interface Leftovers {
+  readonly adapter: PeerFactory;
+  /** Removes what every prefix the adapter was given so far left behind. */
+  cleanUp(): Promise<void>;
+}
+
+/**
+ * What the adapters' handlers leave on a broker once closed, and which the
+ * bench's random prefixes (one per round) must not leave: run after each
+ * target. Redis keys expire by themselves, a short while after their last write.
+ */
+function tracking(
+  factory: PeerFactory,
+  remove: (prefixes: readonly string[]) => Promise<void>,
+): Leftovers {
+  const prefixes = new Set<string>();
+  return {
+    adapter: (prefix) => {
+      prefixes.add(prefix);
+      return factory(prefix);
+    },
+    async cleanUp() {
+      if (prefixes.size === 0) return;
+      const removed = [...prefixes];
+      await remove(removed);
+      for (const prefix of removed) prefixes.delete(prefix);
+    },
+  };
+}
+
+/**
+ * A JetStream stream per prefix outlives its handlers by design and reserves
+ * its `max_bytes` (256 MiB by default) of the server's storage: the few
+ * hundred prefixes of a `pnpm bench:diagnostics` run left behind filled this
+ * machine's reservation, and the server then refused every new stream.
+ * `seeds`: `host:port` of the servers.
+ */
+export function removingStreams(seeds: readonly string[], factory: PeerFactory): Leftovers {
+  return tracking(factory, async (prefixes) => {
+    const nc = await connect({ servers: [...seeds] });
+    try {
+      const jsm = await jetstreamManager(nc);
+      for (const prefix of prefixes) {
+        // The stream that captures the prefix's subjects, whatever its name.
+        const subject = `${DEFAULT_SUBJECT_ROOT}.${encodeToken(prefix)}.any`;
+        const name = await jsm.streams.find(subject).catch(() => null);
+        if (name !== null) await jsm.streams.delete(name);
+      }
+    } finally {
+      await nc.close();
+    }
+  });
+}
+
+/**
+ * PostgreSQL rows expire with `retentionMs`, but are swept only while some
+ * handler runs, 50,000 a second at most and the oldest first, whoever's they
+ * are: the five million rows of one session's benchmark runs held back the
+ * retention of every other prefix on the server for minutes.
+ */
+export function removingRows(url: string, factory: PeerFactory): Leftovers {
+  return tracking(factory, async (prefixes) => {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      await client.query(
+        `DELETE FROM ${POSTGRES_DEFAULTS.schema}.messages WHERE prefix = ANY($1::text[])`,
+        [prefixes],
+      );
+    } finally {
+      await client.end();
+    }
+  });
+}

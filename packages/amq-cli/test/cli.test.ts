@@ -247,9 +247,13 @@ describe('colours', () => {
 });
 
 describe('completion', () => {
+  // Printed once: each case then costs a bash, not a Node start (six of those took over 30 s
+  // on a loaded CI machine).
+  let printed: string | undefined;
   const complete = (line: string) => {
+    printed ??= execFileSync(process.execPath, [CLI, 'completion', 'bash'], { encoding: 'utf8' });
     const words = line.split(' ');
-    const script = `source <(${process.execPath} ${CLI} completion bash)
+    const script = `${printed}
 COMP_WORDS=(${words.map((word) => `'${word}'`).join(' ')}); COMP_CWORD=${words.length - 1}
 _teal_amq; printf '%s\\n' "\${COMPREPLY[@]}"`;
     return execFileSync('bash', ['-c', script], { encoding: 'utf8' }).trim().split('\n');

@@ -1,7 +1,8 @@
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { CLI, runCli } from './support/cli';
 
@@ -247,32 +248,35 @@ describe('colours', () => {
 });
 
 describe('completion', () => {
-  // Printed once: each case then costs a bash, not a Node start (six of those took over 30 s
-  // on a loaded CI machine).
-  let printed: string | undefined;
-  const complete = (line: string) => {
-    printed ??= execFileSync(process.execPath, [CLI, 'completion', 'bash'], { encoding: 'utf8' });
+  // Printed once; each case then runs a bash, asynchronously: on the loaded CI machine of
+  // stop 28 the six cases took 36-60 s as blocking calls (under 0.5 s alone), past the
+  // default timeout, while no assertion failed.
+  const run = async (file: string, args: string[]) =>
+    (await promisify(execFile)(file, args, { encoding: 'utf8' })).stdout;
+  let printed: Promise<string> | undefined;
+  const complete = async (line: string) => {
+    printed ??= run(process.execPath, [CLI, 'completion', 'bash']);
     const words = line.split(' ');
-    const script = `${printed}
+    const script = `${await printed}
 COMP_WORDS=(${words.map((word) => `'${word}'`).join(' ')}); COMP_CWORD=${words.length - 1}
 _teal_amq; printf '%s\\n' "\${COMPREPLY[@]}"`;
-    return execFileSync('bash', ['-c', script], { encoding: 'utf8' }).trim().split('\n');
+    return (await run('bash', ['-c', script])).trim().split('\n');
   };
 
-  it('bash completes commands, kinds and flags', () => {
-    expect(complete('teal-amq ')).toEqual([...COMMANDS, '--help', '--version']);
-    expect(complete('teal-amq li')).toEqual(['listen']);
-    expect(complete('teal-amq listen ')).toEqual(['callback', 'ciba', 'powens']);
-    expect(complete('teal-amq send --ki')).toEqual(['--kind']);
-    expect(complete('teal-amq send --raw --kind ')).toEqual(['callback', 'ciba', 'powens']);
-    expect(complete('teal-amq doctor --')).toEqual([
+  it('bash completes commands, kinds and flags', async () => {
+    expect(await complete('teal-amq ')).toEqual([...COMMANDS, '--help', '--version']);
+    expect(await complete('teal-amq li')).toEqual(['listen']);
+    expect(await complete('teal-amq listen ')).toEqual(['callback', 'ciba', 'powens']);
+    expect(await complete('teal-amq send --ki')).toEqual(['--kind']);
+    expect(await complete('teal-amq send --raw --kind ')).toEqual(['callback', 'ciba', 'powens']);
+    expect(await complete('teal-amq doctor --')).toEqual([
       '--timeout',
       '--json',
       '--amqp-url',
       '--exchange-prefix',
       '--help',
     ]);
-  });
+  }, 120_000);
 
   it('zsh gets a #compdef function with every command', async () => {
     const result = await runCli(['completion', 'zsh']);

@@ -103,7 +103,7 @@ export async function probeSeeds(url: string): Promise<string | null> {
   return reasons.includes(null) ? null : (reasons[0] ?? 'the cluster URL names no host');
 }
 
-/** The `host:port` of each server a URL that may list several names. */
+/** The `host:port` of each server named by a URL that may list several. */
 export function seedsOf(url: string): string[] {
   const rest = url.slice(url.indexOf('://') + 3);
   const ends = ['/', '?', '#'].map((c) => rest.indexOf(c)).filter((at) => at >= 0);

@@ -1,5 +1,6 @@
 import { type AMQHandler, connect } from '@teal/amq-core';
 import { probeBroker } from '@teal/amq-core/testing';
+import { seedsOf } from './clusters';
 import type { CurveLimits } from './curves';
 import { removingRows, removingStreams } from './leftovers';
 import { handlerPeer, type PeerFactory } from './peer';
@@ -55,10 +56,7 @@ export function benchTargets({
       handlerPeer(await via({ url, exchangePrefix, ...options }));
   const memory = viaConnect('memory://bench', otel ? { maxBacklog: 1_000_000 } : {});
   const postgres = removingRows(postgresUrl, viaConnect(postgresUrl));
-  const durableNats = removingStreams(
-    [new URL(natsUrl).host],
-    viaConnect(natsUrl, { mode: 'jetstream' }),
-  );
+  const durableNats = removingStreams(seedsOf(natsUrl), viaConnect(natsUrl, { mode: 'jetstream' }));
   const always = async () => null;
   return [
     { name: 'memory', unavailable: always, adapter: memory, raw: null },

@@ -5,8 +5,14 @@ import { randomKey, recordLogs, waitFor } from '../helpers';
 import type { BrokerTarget } from '../target';
 import { errorChain, skipReason } from './support';
 
-/** How long one bad frame may hold up the next good message. */
-const NEXT_MESSAGE_MS = 1_000;
+/**
+ * How long one bad frame may hold up the next good message. A frame that
+ * stalls a reader shows as a wait for its next timer, 5 s or more in every
+ * adapter (PostgreSQL's poll, Redis's block); a clean-clone CI run, with every
+ * package's suites at once on two cores, took 1,024 and 1,272 ms on a frame
+ * that takes 40 ms on a quiet machine, so 1 s told the load, not the adapter.
+ */
+const NEXT_MESSAGE_MS = 2_000;
 
 const utf8 = new TextEncoder();
 
@@ -42,7 +48,7 @@ export function hostileSuite(suite: SuiteContext): void {
 
   /**
    * Publishes `frame` at broker level on a bound key, then a valid message,
-   * and checks that it arrives within 1 s and that nothing quoted the secret.
+   * and checks that it arrives within 2 s and that nothing quoted the secret.
    */
   const survives = async (
     frames: ReadonlyArray<(target: BrokerTarget, secret: string) => Promise<void>>,
@@ -70,7 +76,10 @@ export function hostileSuite(suite: SuiteContext): void {
       await sender.send(callbackMessage({ url, state }));
       const sent = performance.now();
       await waitFor(() => arrivals.has(url), `the message after frame ${index}`, 10_000);
-      expect(arrivals.get(url)! - sent).toBeLessThan(NEXT_MESSAGE_MS);
+      expect(
+        arrivals.get(url)! - sent,
+        `ms from the send after frame ${index} to its delivery`,
+      ).toBeLessThan(NEXT_MESSAGE_MS);
       expect(receiver.isConnected).toBe(true);
       await waitFor(
         () => records.filter((record) => record.level !== 'debug').length > warningsBefore,
@@ -85,7 +94,7 @@ export function hostileSuite(suite: SuiteContext): void {
 
   describe('hostile frames', () => {
     it.skipIf(lacksRaw)(
-      `drops garbage bodies published at broker level, each with a warning quoting nothing, and delivers the next message within 1 s${lacksRaw}`,
+      `drops garbage bodies published at broker level, each with a warning quoting nothing, and delivers the next message within 2 s${lacksRaw}`,
       async () => {
         await survives(
           GARBAGE.map((garbage) => (target, secret) => publishAtBroker!(target, garbage(secret))),
@@ -95,7 +104,7 @@ export function hostileSuite(suite: SuiteContext): void {
     );
 
     for (const frame of capabilities.hostileFrames ?? []) {
-      it(`drops ${frame.name} with a warning quoting nothing, and delivers the next message within 1 s`, async () => {
+      it(`drops ${frame.name} with a warning quoting nothing, and delivers the next message within 2 s`, async () => {
         await survives([(target, secret) => frame.publish(target, secret)]);
       }, 60_000);
     }

@@ -2,7 +2,7 @@ import type { ClientBase } from 'pg';
 import { INSTALL_LOCK, LOCK_CLASS, type Names, SWEEP_LOCK } from './names';
 
 /** Bumped whenever the DDL below changes; a server at an older version is brought up to it. */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /** The SQLSTATE the insert trigger raises for a row whose send deadline passed. */
 export const DEADLINE_SQLSTATE = 'TA001';
@@ -86,9 +86,11 @@ DROP TRIGGER IF EXISTS before_insert ON ${names.messages};
 CREATE TRIGGER before_insert BEFORE INSERT ON ${names.messages}
   FOR EACH ROW EXECUTE FUNCTION ${names.of('before_insert')}();
 
--- Retention, run by every handler now and then; one process at a time does
--- the work: crashed handlers' bindings, expired messages, and the prefix's
--- messages beyond its count.
+-- Retention, run by every handler now and then. The prefix's messages beyond
+-- its count go at every call: SKIP LOCKED lets two handlers of a prefix trim at
+-- once without waiting for or deadlocking on each other. The server-wide work,
+-- crashed handlers' bindings and expired messages, is done by one process at a
+-- time; the others skip it.
 CREATE OR REPLACE FUNCTION ${names.of('sweep')}(prefix text, max_messages bigint)
   RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
@@ -96,24 +98,26 @@ DECLARE
   counted bigint;
   oldest_kept bigint;
 BEGIN
+  SELECT m.id INTO oldest_kept FROM ${names.messages} m
+    WHERE m.stream = hashtext(sweep.prefix) AND m.prefix = sweep.prefix
+    ORDER BY m.id DESC OFFSET max_messages - 1 LIMIT 1;
+  IF oldest_kept IS NOT NULL THEN
+    DELETE FROM ${names.messages} WHERE ctid = ANY (ARRAY(
+      SELECT m.ctid FROM ${names.messages} m
+        WHERE m.stream = hashtext(sweep.prefix) AND m.prefix = sweep.prefix
+          AND m.id < oldest_kept
+        FOR UPDATE SKIP LOCKED));
+    GET DIAGNOSTICS counted = ROW_COUNT;
+    removed := removed + counted;
+  END IF;
   IF NOT pg_try_advisory_xact_lock(${LOCK_CLASS}, ${SWEEP_LOCK}) THEN
-    RETURN 0;
+    RETURN removed;
   END IF;
   DELETE FROM ${names.handlers} WHERE expires_at < now();
   DELETE FROM ${names.messages} WHERE ctid = ANY (ARRAY(
     SELECT ctid FROM ${names.messages} WHERE expires_at < now() LIMIT 50000));
   GET DIAGNOSTICS counted = ROW_COUNT;
-  removed := removed + counted;
-  SELECT m.id INTO oldest_kept FROM ${names.messages} m
-    WHERE m.stream = hashtext(sweep.prefix) AND m.prefix = sweep.prefix
-    ORDER BY m.id DESC OFFSET max_messages - 1 LIMIT 1;
-  IF oldest_kept IS NOT NULL THEN
-    DELETE FROM ${names.messages} m
-      WHERE m.stream = hashtext(sweep.prefix) AND m.prefix = sweep.prefix AND m.id < oldest_kept;
-    GET DIAGNOSTICS counted = ROW_COUNT;
-    removed := removed + counted;
-  END IF;
-  RETURN removed;
+  RETURN removed + counted;
 END $$;
 
 CREATE OR REPLACE FUNCTION ${names.of('schema_version')}() RETURNS integer
@@ -122,21 +126,27 @@ CREATE OR REPLACE FUNCTION ${names.of('schema_version')}() RETURNS integer
 }
 
 /**
- * Creates or upgrades the schema unless it is at this version: one quick
- * query when it is, else the DDL in a transaction under an advisory lock, so
- * that handlers starting together do not race.
+ * Creates or upgrades the schema unless it is at this version or a later one:
+ * one quick query when it is, else the DDL in a transaction under an advisory
+ * lock, so that handlers starting together do not race. A later version is
+ * left alone, so that a process of an older release, started during a rolling
+ * upgrade, does not take the schema back.
  */
 export async function installSchema(client: ClientBase, names: Names): Promise<void> {
-  if ((await versionOf(client, names)) === SCHEMA_VERSION) return;
+  if (isCurrent(await versionOf(client, names))) return;
   await client.query('BEGIN');
   try {
     await client.query('SELECT pg_advisory_xact_lock($1, $2)', [LOCK_CLASS, INSTALL_LOCK]);
-    if ((await versionOf(client, names)) !== SCHEMA_VERSION) await client.query(ddl(names));
+    if (!isCurrent(await versionOf(client, names))) await client.query(ddl(names));
     await client.query('COMMIT');
   } catch (error) {
     await client.query('ROLLBACK').catch(() => {});
     throw error;
   }
+}
+
+function isCurrent(version: number | null): boolean {
+  return version !== null && version >= SCHEMA_VERSION;
 }
 
 async function versionOf(client: ClientBase, names: Names): Promise<number | null> {

@@ -1,6 +1,7 @@
 import { describeWithBroker, Inbox, randomKey, randomPrefix } from '@teal/amq-core/testing';
-import { powensWebhookMessage } from '@teal/messages';
+import { callbackMessage, powensWebhookMessage } from '@teal/messages';
 import { expect, it } from 'vitest';
+import { SCHEMA_VERSION } from '../src/connection-schema';
 import { connect } from '../src/index';
 import { POSTGRES_URL, postgresUnavailable, SCHEMA, sql } from './support/broker';
 
@@ -121,10 +122,39 @@ describeWithBroker('postgres large bodies', await postgresUnavailable(), () => {
         const [{ version }] = (await sql<{ version: number }>(
           `SELECT ${schema}.schema_version() AS version`,
         )) as [{ version: number }];
-        expect(version).toBe(3);
+        expect(version).toBe(SCHEMA_VERSION);
       } finally {
         await Promise.allSettled([receiver.close(), sender.close()]);
       }
+    } finally {
+      await sql(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    }
+  }, 30_000);
+
+  it('leaves the schema of a later version alone, as an older process of a rolling upgrade starts', async () => {
+    const schema = `teal_amq_later_${randomKey('s')
+      .replace(/[^a-z0-9]/g, '')
+      .slice(-12)}`;
+    const exchangePrefix = randomPrefix();
+    const versionOfSchema = async () =>
+      (await sql<{ version: number }>(`SELECT ${schema}.schema_version() AS version`))[0]?.version;
+    try {
+      const first = await connect({ url: POSTGRES_URL, exchangePrefix, schema });
+      await first.close();
+      expect(await versionOfSchema()).toBe(SCHEMA_VERSION);
+      await sql(`CREATE OR REPLACE FUNCTION ${schema}.schema_version() RETURNS integer
+                 LANGUAGE sql IMMUTABLE AS $$ SELECT ${SCHEMA_VERSION + 1} $$`);
+      const older = await connect({ url: POSTGRES_URL, exchangePrefix, schema });
+      try {
+        const inbox = new Inbox(older);
+        const state = randomKey('later');
+        await older.bindCallbackState(state);
+        await older.send(callbackMessage({ url: 'https://x.test/later', state }));
+        expect(await inbox.receive(1, 10_000)).toHaveLength(1);
+      } finally {
+        await older.close();
+      }
+      expect(await versionOfSchema()).toBe(SCHEMA_VERSION + 1);
     } finally {
       await sql(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
     }

@@ -1,7 +1,9 @@
 import { describeWithBroker, Inbox, randomKey, randomPrefix, sleep } from '@teal/amq-core/testing';
 import { callbackMessage } from '@teal/messages';
+import pg from 'pg';
 import { expect, it } from 'vitest';
 import { connect, PostgresStatementError } from '../src/index';
+import { LOCK_CLASS, SWEEP_LOCK } from '../src/names';
 import {
   brokerResources,
   POSTGRES_URL,
@@ -49,13 +51,15 @@ describeWithBroker('postgres retention', await postgresUnavailable(), () => {
     }
   }, 90_000);
 
-  it('keeps at most maxMessages of a prefix, the newest', async () => {
+  /** Sends 50 messages on a prefix that keeps 10, and checks that the newest 10 stay. */
+  async function keepsTheNewest(): Promise<void> {
     const exchangePrefix = randomPrefix();
+    // Rows outlive the test: a prefix emptied by expiry must not pass for a trimmed one.
     const handler = await connect({
       url: POSTGRES_URL,
       exchangePrefix,
       maxMessages: 10,
-      retentionMs: 10_000,
+      retentionMs: 30_000,
     });
     try {
       await Promise.all(
@@ -63,7 +67,10 @@ describeWithBroker('postgres retention', await postgresUnavailable(), () => {
           handler.send(callbackMessage({ url: `https://x.test/${i}`, state: 'many' })),
         ),
       );
-      await until('the prefix to be trimmed', async () => (await rowsOf(exchangePrefix)) <= 10);
+      await until(
+        'the prefix to be trimmed to 10',
+        async () => (await rowsOf(exchangePrefix)) === 10,
+      );
       const rows = await sql<{ body: Buffer }>(
         `SELECT body FROM ${SCHEMA}.messages WHERE prefix = $1 ORDER BY id`,
         [exchangePrefix],
@@ -74,6 +81,21 @@ describeWithBroker('postgres retention', await postgresUnavailable(), () => {
     } finally {
       await handler.close();
       await sql(`DELETE FROM ${SCHEMA}.messages WHERE prefix = $1`, [exchangePrefix]);
+    }
+  }
+
+  it('keeps at most maxMessages of a prefix, the newest', keepsTheNewest, 30_000);
+
+  it("keeps a prefix to maxMessages while another process's sweep holds the sweep lock", async () => {
+    // What a long sweep elsewhere does (deleting 50,000 expired rows on a loaded server):
+    // the server-wide work waits for it, a prefix's own count must not.
+    const holder = new pg.Client({ connectionString: POSTGRES_URL });
+    await holder.connect();
+    try {
+      await holder.query('SELECT pg_advisory_lock($1, $2)', [LOCK_CLASS, SWEEP_LOCK]);
+      await keepsTheNewest();
+    } finally {
+      await holder.end();
     }
   }, 30_000);
 

@@ -3,6 +3,7 @@ import {
   AMQClosedError,
   type AMQExchangeName,
   AMQSendError,
+  AMQUnconfirmedSendError,
   markWritten,
   messageOf,
 } from '@teal/amq-core/adapter';
@@ -178,10 +179,11 @@ export class Publisher {
         this.#doubts.unshift({ ...doubt, sends });
         throw error;
       }
+      // Written or not, nobody can tell: the caller must hear "it may have been".
       for (const pending of sends) {
         this.#settle(
           pending,
-          new AMQSendError(
+          new AMQUnconfirmedSendError(
             `[${PACKAGE}] could not tell whether the message on ${pending.exchange} was written (${messageOf(error)}): it may have been; the role needs to see and end its own sessions (pg_stat_activity, pg_terminate_backend)`,
             { cause: error },
           ),

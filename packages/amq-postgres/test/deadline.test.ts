@@ -1,10 +1,17 @@
-import { AMQSendError } from '@teal/amq-core';
+import { AMQSendError, AMQUnconfirmedSendError } from '@teal/amq-core';
 import { describeWithBroker, Inbox, randomKey, randomPrefix, sleep } from '@teal/amq-core/testing';
 import { callbackMessage } from '@teal/messages';
 import pg from 'pg';
 import { expect, it } from 'vitest';
 import { connect } from '../src/index';
-import { POSTGRES_URL, postgresUnavailable, SCHEMA, sql } from './support/broker';
+import {
+  dropConnection,
+  POSTGRES_URL,
+  postgresTransportOf,
+  postgresUnavailable,
+  SCHEMA,
+  sql,
+} from './support/broker';
 
 describeWithBroker('postgres send deadlines', await postgresUnavailable(), () => {
   it('never writes a send whose statement reached the server but waited there past its deadline', async () => {
@@ -40,6 +47,52 @@ describeWithBroker('postgres send deadlines', await postgresUnavailable(), () =>
       await holder.end().catch(() => {});
       await Promise.allSettled([receiver.close(), sender.close()]);
       await sql(`DELETE FROM ${SCHEMA}.messages WHERE prefix = $1`, [exchangePrefix]);
+    }
+  }, 30_000);
+});
+
+describeWithBroker('postgres sends in doubt', await postgresUnavailable(), () => {
+  it('rejects a send as unconfirmed when the look-up of its batch in doubt fails', async () => {
+    // A schema of its own: the test takes its messages table away for a moment.
+    const schema = `teal_amq_doubt_${randomKey('s')
+      .replace(/[^a-z0-9]/g, '')
+      .slice(-12)}`;
+    const exchangePrefix = randomPrefix();
+    const sender = await connect({ url: POSTGRES_URL, exchangePrefix, schema, onError: () => {} });
+    const holder = new pg.Client({ connectionString: POSTGRES_URL });
+    try {
+      await sender.send(callbackMessage({ url: 'https://x.test/first', state: 'doubt' }));
+      await holder.connect();
+      await holder.query('BEGIN');
+      await holder.query(`LOCK TABLE ${schema}.messages IN ACCESS EXCLUSIVE MODE`);
+      // On the server, waiting for the table: then its session dies, so the batch is in doubt.
+      const send = sender.send(callbackMessage({ url: 'https://x.test/doubt', state: 'doubt' }));
+      const settled = send.then(
+        () => null,
+        (error: unknown) => error,
+      );
+      const application = `teal-amq/${postgresTransportOf(sender).handlerId}/%`;
+      const waiting = async () =>
+        (
+          await sql(
+            `SELECT 1 FROM pg_stat_activity WHERE application_name LIKE $1 AND wait_event_type = 'Lock'`,
+            [application],
+          )
+        ).length;
+      while ((await waiting()) === 0) await sleep(20);
+      await dropConnection(sender);
+      // The look-up, on the new session, waits for the table too: then finds it gone.
+      while ((await waiting()) === 0) await sleep(20);
+      await holder.query(`ALTER TABLE ${schema}.messages RENAME TO messages_away`);
+      await holder.query('COMMIT');
+      const error = await settled;
+      expect(error).toBeInstanceOf(AMQUnconfirmedSendError);
+      expect((error as Error).message).toMatch(/could not tell whether .* was written/);
+    } finally {
+      await holder.end().catch(() => {});
+      await sql(`ALTER TABLE IF EXISTS ${schema}.messages_away RENAME TO messages`);
+      await sender.close();
+      await sql(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
     }
   }, 30_000);
 });

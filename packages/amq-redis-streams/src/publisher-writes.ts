@@ -7,16 +7,23 @@ const deadlineArgument = (args: readonly unknown[]) => 2 + Number(args[1]) + 2;
 /** Where the script, or its SHA1, sits. */
 const SCRIPT_ARGUMENT = 0;
 
-/** A write on the wire, until Redis answers it or the time from which Redis refuses it passes. */
+/**
+ * A write on the wire, until Redis answers it or the time from which Redis
+ * refuses it passes. The sends of one tick share one command (a run of the
+ * batch script): each has its write, which learns its command, and the
+ * batch's time of refusal, when the batch goes out.
+ */
 export class PendingWrite {
   /** The `EVAL` or `EVALSHA` itself: ioredis writes its arguments again when it sends it again. */
-  readonly command: Command;
+  command!: Command;
+  /** The script the command runs, by which a copy sent again on a new connection names it. */
+  script = '';
   /** The caller's signal; nothing listens to it. */
   readonly signal: AbortSignal;
   /** Local time from which Redis refuses the write (and any copy of it sent again). */
-  readonly refusedFrom: number;
+  refusedFrom: number;
   /** How many connections had closed when it was written. */
-  readonly losses: number;
+  losses = 0;
   /** What it is, for messages: the exchange, or the wake stream. */
   readonly what: string;
   readonly promise: Promise<void>;
@@ -24,22 +31,21 @@ export class PendingWrite {
   resolve!: () => void;
   reject!: (error: unknown) => void;
 
-  constructor(
-    command: Command,
-    signal: AbortSignal,
-    refusedFrom: number,
-    losses: number,
-    what: string,
-  ) {
-    this.command = command;
+  constructor(signal: AbortSignal, refusedFrom: number, what: string) {
     this.signal = signal;
     this.refusedFrom = refusedFrom;
-    this.losses = losses;
     this.what = what;
     this.promise = new Promise<void>((resolve, reject) => {
       this.resolve = resolve;
       this.reject = reject;
     });
+  }
+
+  /** The write goes out as `command`, which runs `script`, with `losses` connections closed so far. */
+  sentAs(command: Command, script: string, losses: number): void {
+    this.command = command;
+    this.script = script;
+    this.losses = losses;
   }
 }
 
@@ -74,15 +80,16 @@ export class UnansweredWrites {
    * Called when a connection is made, before ioredis sends again what the
    * last one left unanswered: the copy of a write whose caller gave up (its
    * signal fired) gets a deadline long past, so that Redis refuses it —
-   * nothing may land once its signal fired. Each copy goes as `EVAL` of
-   * `script`: the new connection's server may not have it cached.
+   * nothing may land once its signal fired (one send of a batch whose
+   * signal fired is enough: the batch shares one deadline). Each copy goes as
+   * `EVAL` of its script: the new connection's server may not have it cached.
    */
-  disarmAbandoned(script: string): void {
+  disarmAbandoned(): void {
     const writes = this.#writes.drain();
     for (const write of writes) {
       if (write.isSettled) continue;
       write.command.name = 'eval';
-      write.command.args[SCRIPT_ARGUMENT] = script;
+      write.command.args[SCRIPT_ARGUMENT] = write.script;
       if (write.signal.aborted) write.command.args[deadlineArgument(write.command.args)] = '1';
       this.#writes.push(write);
     }

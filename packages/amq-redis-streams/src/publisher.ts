@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import {
   type AMQExchangeName,
   AMQSendError,
@@ -12,64 +11,17 @@ import { entryFields } from './entries';
 import { addHeaders } from './entries-headers';
 import type { StreamKeys } from './names';
 import { ReplicaAcks } from './publisher-replicas';
+import {
+  APPEND_BATCH_SCRIPT,
+  APPEND_BATCH_SCRIPT_SHA,
+  APPEND_SCRIPT,
+  APPEND_SCRIPT_SHA,
+  type AppendKeys,
+  MAX_BATCH_BYTES,
+  MAX_BATCH_ENTRIES,
+} from './publisher-scripts';
 import { PendingWrite, UnansweredWrites } from './publisher-writes';
 import { PACKAGE, type RedisStreamsSettings } from './settings';
-
-/**
- * Appends one entry and bounds the stream, atomically, so no write can leave a
- * stream without its expiry: KEYS[1] the stream, KEYS[2] its last-id key
- * (none for a wake stream, whose entries no reader checks), ARGV[1] the
- * approximate MAXLEN, ARGV[2] the retention in ms, ARGV[3] the deadline on
- * the server's clock in ms (0: none), ARGV[4..] the entry's field/value pairs.
- *
- * A write that reaches Redis after its deadline — one that ioredis resends
- * after a reconnect, long after `send()` rejected — is refused with a
- * `TEALLATE` error and leaves nothing behind.
- * Entries older than the retention are trimmed (MINID, from the new entry's
- * own timestamp), and the stream expires when unused for it.
- * The entry also records the id of the entry before it (`v`), so that a reader
- * can tell when trimming removed entries it had not read. That id is kept in
- * the stream's last-id key, a string that expires with the stream: reading
- * the stream's last entry instead (XREVRANGE) copies its whole body into the
- * script (measured on Redis 7.0: 31 → 29 µs a write with 200-byte bodies,
- * 351 → 256 µs with 64 KiB ones). Where the key is missing or not a string
- * (a stream written before it existed, or garbage put there), the last entry
- * is read as before. A writer of an older version does not update the key:
- * until every writer has this one, an id read from it may be older than the
- * last one, which a reader takes for no gap — it never reports a gap that is
- * not there, and may miss one that trimming made meanwhile.
- * The MINID trim runs on the first entry of each millisecond only: a later
- * entry of the same millisecond would trim to the same id, with nothing older
- * added since (this saves a sixth of the script's time on Redis, measured).
- */
-export const APPEND_SCRIPT = `local deadline = tonumber(ARGV[3])
-if deadline > 0 then
-  local now = redis.call('TIME')
-  if tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) > deadline then
-    return redis.error_reply('TEALLATE the write reached Redis after its deadline and was refused')
-  end
-end
-local last = KEYS[2] and redis.pcall('GET', KEYS[2])
-if type(last) ~= 'string' then
-  local entry = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
-  last = entry and entry[1]
-end
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'v', last or '0-0', unpack(ARGV, 4))
-local retention = tonumber(ARGV[2])
-local idMs = string.match(id, '^%d+')
-if not last or string.match(last, '^%d+') ~= idMs then
-  local ms = tonumber(idMs)
-  if ms > retention then redis.call('XTRIM', KEYS[1], 'MINID', '~', ms - retention) end
-end
-if KEYS[2] then redis.call('SET', KEYS[2], id, 'PX', retention) end
-redis.call('PEXPIRE', KEYS[1], retention)
-return id`;
-
-/** The append script's SHA1, by which `EVALSHA` names it once Redis has it. */
-export const APPEND_SCRIPT_SHA = createHash('sha1').update(APPEND_SCRIPT).digest('hex');
-
-/** The append script's KEYS: a stream, and its last-id key where readers check the entries' `v`. */
-export type AppendKeys = readonly [stream: string] | readonly [stream: string, lastId: string];
 
 /** How long before its caller's deadline a write stops being accepted: room for its reply to come back in time. */
 const MAX_REPLY_MARGIN_MS = 250;
@@ -85,16 +37,22 @@ export interface PublisherParts {
 }
 
 /**
- * The publishing side: each send is one run of the append script, which
- * Redis refuses once the send's deadline passed, so a write sent again after
- * a reconnect never lands late. A send rejects with `AMQUnconfirmedSendError`
+ * The publishing side: the sends of one tick are one run of the batch
+ * append script (at most 128 of them, or 64 KiB of bodies, a run; a larger
+ * body goes alone, at once, by the append script), which Redis refuses once
+ * the earliest of their deadlines passed, so a write sent again after a
+ * reconnect never lands late; the wake stream's entries go one per run of the
+ * append script. One command for many sends spares ioredis a command, a reply
+ * and a promise per send, and Redis a script call per send.
+ *
+ * A send rejects with `AMQUnconfirmedSendError`
  * — the one rejection that may hide a delivery — when its write was on the
  * wire and Redis did not answer it: the connection dropped or went silent
  * before the reply, and the deadline passed or the copy sent again was
  * refused. Any other rejection means the entry was never written.
  *
- * The script goes by its SHA1 (`EVALSHA`: a few dozen bytes on the wire
- * instead of the script's 913) once an `EVAL` of it succeeded on the current
+ * A script goes by its SHA1 (`EVALSHA`: a few dozen bytes on the wire
+ * instead of the scripts' 945 and 2,428 bytes) once an `EVAL` of it succeeded on the current
  * connection, which loads it into Redis's script cache. Each new connection
  * starts with `EVAL` again, and the writes ioredis sends again on it are
  * turned back into `EVAL` first: a restarted or promoted server may not have
@@ -115,8 +73,11 @@ export class Publisher {
   readonly #unanswered = new UnansweredWrites();
   #sequence = 0;
   #hasWarnedOfHeaders = false;
-  /** Whether writes name the script by its SHA1: Redis has it, as far as this connection knows. */
-  #isScriptCached = false;
+  /** The scripts writes name by their SHA1: Redis has them, as far as this connection knows. */
+  readonly #cachedScripts = new Set<string>();
+  /** The sends of this tick, not yet written. */
+  #batch: Batch = emptyBatch();
+  #isFlushDue = false;
   readonly #mayCacheScript: boolean;
 
   constructor(parts: PublisherParts) {
@@ -130,12 +91,15 @@ export class Publisher {
     this.#replicas = isReplicated ? new ReplicaAcks(command, settings.livenessMs) : null;
     this.#mayCacheScript = !(command.client instanceof Cluster);
     command.onConnect(() => {
-      this.#isScriptCached = false;
-      this.#unanswered.disarmAbandoned(APPEND_SCRIPT);
+      this.#cachedScripts.clear();
+      this.#unanswered.disarmAbandoned();
     });
   }
 
-  /** Appends a message to its key's bucket stream; resolves once Redis has it. */
+  /**
+   * Appends a message to its key's bucket stream; resolves once Redis has it.
+   * The sends of one tick go out together, in one run of the batch script.
+   */
   publish(
     exchange: AMQExchangeName,
     routingKey: string,
@@ -149,17 +113,20 @@ export class Publisher {
     const fields = entryFields(routingKey, this.#producer, ++this.#sequence, payload);
     if (headers !== undefined && addHeaders(fields, headers) > 0) this.#warnOfHeaders();
     const keys = this.#keys.appendKeys(exchange, routingKey);
-    const { maxLength, retentionMs } = this.#settings;
-    const isReplicated = this.#replicas !== null;
-    return this.append(keys, maxLength, retentionMs, fields, signal, exchange, isReplicated);
+    const refusedFrom = this.#refusedFrom();
+    const bytes = typeof payload === 'string' ? payload.length : payload.byteLength;
+    return this.#command.whenUsable(
+      () => this.#enqueue(keys, fields, bytes, signal, refusedFrom, exchange),
+      signal,
+    );
   }
 
   /**
    * Appends an entry with `fields` to a stream (`keys`: the stream, and its
    * last-id key unless no reader checks its entries), bounded by `maxLength` and
-   * `retentionMs`, once the connection is usable; never written once `signal`
-   * fired, and refused by Redis itself from a margin before the deadline;
-   * `isReplicated`: resolved only once a replica has it too.
+   * `retentionMs`, once the connection is usable, in a run of its own; never
+   * written once `signal` fired, and refused by Redis itself from a margin
+   * before the deadline.
    */
   append(
     keys: AppendKeys,
@@ -168,17 +135,14 @@ export class Publisher {
     fields: readonly (string | Buffer)[],
     signal: AbortSignal,
     what: string,
-    isReplicated = false,
   ): Promise<void> {
-    // Core made `signal` to fire sendTimeoutMs from now: Redis refuses the write from a
-    // margin before, so that its reply has time to come back.
-    const timeoutMs = this.#context.sendTimeoutMs;
-    const refusedFrom = Date.now() + timeoutMs - Math.min(MAX_REPLY_MARGIN_MS, timeoutMs / 10);
-    return this.#command.whenUsable(
-      () =>
-        this.#write(keys, maxLength, retentionMs, fields, signal, refusedFrom, what, isReplicated),
-      signal,
-    );
+    const refusedFrom = this.#refusedFrom();
+    return this.#command.whenUsable(() => {
+      const write = this.#admit(signal, refusedFrom, what);
+      if (write instanceof Error) return Promise.reject(write);
+      this.#sendAlone(write, keys, maxLength, retentionMs, fields, false);
+      return write.promise;
+    }, signal);
   }
 
   /** Settles what Redis never answered: called once the connection is closed. */
@@ -186,50 +150,147 @@ export class Publisher {
     this.#unanswered.close();
   }
 
-  #write(
+  /**
+   * Core made the send's signal to fire sendTimeoutMs from now: Redis refuses
+   * the write from a margin before, so that its reply has time to come back.
+   */
+  #refusedFrom(): number {
+    const timeoutMs = this.#context.sendTimeoutMs;
+    return Date.now() + timeoutMs - Math.min(MAX_REPLY_MARGIN_MS, timeoutMs / 10);
+  }
+
+  #serverDeadline(refusedFrom: number): string {
+    return String(this.#command.clock.toServer(refusedFrom));
+  }
+
+  /** A write for a send still in time, or why it is not written. */
+  #admit(signal: AbortSignal, refusedFrom: number, what: string): PendingWrite | Error {
+    // A command the gate released on the tick its signal fired must still not be written.
+    if (signal.aborted) return signal.reason as Error;
+    if (Date.now() >= refusedFrom) {
+      return new AMQSendError(
+        `[${PACKAGE}] the deadline of the message on ${what} passed while it waited for Redis: it was not written`,
+      );
+    }
+    return new PendingWrite(signal, refusedFrom, what);
+  }
+
+  /** Adds a send to this tick's batch, which goes out at the end of the tick or once full. */
+  #enqueue(
+    keys: AppendKeys,
+    fields: (string | Buffer)[],
+    bytes: number,
+    signal: AbortSignal,
+    refusedFrom: number,
+    what: string,
+  ): Promise<void> {
+    const write = this.#admit(signal, refusedFrom, what);
+    if (write instanceof Error) return Promise.reject(write);
+    const batch = this.#batch;
+    if (batch.writes.length >= MAX_BATCH_ENTRIES || batch.bytes + bytes > MAX_BATCH_BYTES) {
+      this.#flush();
+    }
+    if (bytes > MAX_BATCH_BYTES) {
+      // Alone, and at once: a large body's write overlaps with Redis appending the one before.
+      const { maxLength, retentionMs } = this.#settings;
+      this.#sendAlone(write, keys, maxLength, retentionMs, fields, this.#replicas !== null);
+      return write.promise;
+    }
+    this.#batch.writes.push(write);
+    this.#batch.keys.push(...keys);
+    this.#batch.entries.push(fields.length, ...fields);
+    this.#batch.bytes += bytes;
+    if (!this.#isFlushDue) {
+      this.#isFlushDue = true;
+      process.nextTick(this.#flushDue);
+    }
+    return write.promise;
+  }
+
+  readonly #flushDue = () => {
+    this.#isFlushDue = false;
+    this.#flush();
+  };
+
+  /** Sends the batch as one run of the batch script, with the earliest deadline of its sends. */
+  #flush(): void {
+    const { writes, keys, entries } = this.#batch;
+    this.#batch = emptyBatch();
+    if (writes.length === 0) return;
+    // Every send of the batch was admitted on this tick: still in time, none given up.
+    let refusedFrom = writes[0]!.refusedFrom;
+    for (const write of writes) refusedFrom = Math.min(refusedFrom, write.refusedFrom);
+    for (const write of writes) write.refusedFrom = refusedFrom;
+    const isByHash = this.#cachedScripts.has(APPEND_BATCH_SCRIPT);
+    const { maxLength, retentionMs } = this.#settings;
+    // biome-ignore format: the arguments read as the script's KEYS and ARGV
+    const args = [isByHash ? APPEND_BATCH_SCRIPT_SHA : APPEND_BATCH_SCRIPT, keys.length, ...keys, maxLength, retentionMs, this.#serverDeadline(refusedFrom), ...entries];
+    this.#send(writes, APPEND_BATCH_SCRIPT, isByHash, args, this.#replicas !== null, (reply) =>
+      Array.isArray(reply) ? reply : [],
+    );
+  }
+
+  /** Writes one entry as a run of the append script of its own. */
+  #sendAlone(
+    write: PendingWrite,
     keys: AppendKeys,
     maxLength: number,
     retentionMs: number,
     fields: readonly (string | Buffer)[],
-    signal: AbortSignal,
-    refusedFrom: number,
-    what: string,
     isReplicated: boolean,
-  ): Promise<void> {
-    // A command the gate released on the tick its signal fired must still not be written.
-    if (signal.aborted) return Promise.reject(signal.reason);
-    if (Date.now() >= refusedFrom) {
-      return Promise.reject(
-        new AMQSendError(
-          `[${PACKAGE}] the deadline of the message on ${what} passed while it waited for Redis: it was not written`,
-        ),
-      );
-    }
-    const deadline = this.#command.clock.toServer(refusedFrom);
-    const isByHash = this.#isScriptCached;
-    // A command of our own, not client.eval(): its deadline can be disarmed before a resend.
+  ): void {
+    const isByHash = this.#cachedScripts.has(APPEND_SCRIPT);
     // biome-ignore format: the arguments read as the script's KEYS and ARGV
-    const command = new Command(isByHash ? 'evalsha' : 'eval', [isByHash ? APPEND_SCRIPT_SHA : APPEND_SCRIPT, keys.length, ...keys, maxLength, retentionMs, String(deadline), ...fields], { replyEncoding: 'utf8' });
-    const write = new PendingWrite(command, signal, refusedFrom, this.#command.losses, what);
+    const args = [isByHash ? APPEND_SCRIPT_SHA : APPEND_SCRIPT, keys.length, ...keys, maxLength, retentionMs, this.#serverDeadline(write.refusedFrom), ...fields];
+    this.#send([write], APPEND_SCRIPT, isByHash, args, isReplicated, () => [undefined]);
+  }
+
+  /**
+   * Writes a command for `writes` (a command of our own, not client.eval():
+   * its deadline can be disarmed before a resend) and settles each with its
+   * part of the reply: `outcomes` gives, per write, an error that refused it,
+   * or anything else for written. `isReplicated`: resolved only once a
+   * replica has it too.
+   */
+  #send(
+    writes: readonly PendingWrite[],
+    script: string,
+    isByHash: boolean,
+    args: (string | number | Buffer)[],
+    isReplicated: boolean,
+    outcomes: (reply: unknown) => readonly unknown[],
+  ): void {
+    const command = new Command(isByHash ? 'evalsha' : 'eval', args, { replyEncoding: 'utf8' });
+    const losses = this.#command.losses;
+    for (const write of writes) write.sentAs(command, script, losses);
     this.#command.coalesceWrites();
     this.#command.client.sendCommand(command);
     const replicas = isReplicated ? this.#replicas : null;
     // Asked for now: the WAIT of this tick goes out after this write.
-    const replicated = replicas?.next(write);
+    const replicated = replicas?.next(writes[0]!);
     command.promise.then(
-      () => {
+      (reply: unknown) => {
         // Answered on this connection: its server has the script now.
-        if (write.losses === this.#command.losses) this.#isScriptCached = this.#mayCacheScript;
-        if (!replicas || !replicated) return this.#unanswered.settle(write);
-        replicas.confirm(write, replicated, this.#command.losses).then(
-          () => this.#unanswered.settle(write),
-          (error: unknown) => this.#unanswered.settle(write, error),
-        );
+        if (losses === this.#command.losses && this.#mayCacheScript)
+          this.#cachedScripts.add(script);
+        const each = outcomes(reply);
+        for (const [index, write] of writes.entries()) {
+          const outcome = each[index];
+          if (outcome instanceof Error) this.#unanswered.settle(write, outcome);
+          else if (!replicas || !replicated) this.#unanswered.settle(write);
+          else {
+            replicas.confirm(write, replicated, this.#command.losses).then(
+              () => this.#unanswered.settle(write),
+              (error: unknown) => this.#unanswered.settle(write, error),
+            );
+          }
+        }
       },
-      (error: unknown) => this.#unanswered.settle(write, this.#failure(write, error)),
+      (error: unknown) => {
+        for (const write of writes) this.#unanswered.settle(write, this.#failure(write, error));
+      },
     );
-    this.#unanswered.add(write);
-    return write.promise;
+    for (const write of writes) this.#unanswered.add(write);
   }
 
   /**
@@ -240,7 +301,7 @@ export class Publisher {
   #failure(write: PendingWrite, error: unknown): unknown {
     if (write.losses === this.#command.losses && error instanceof ReplyError) {
       if (!messageOf(error).startsWith('NOSCRIPT')) return error;
-      this.#isScriptCached = false;
+      this.#cachedScripts.delete(write.script);
       return new AMQSendError(
         `[${PACKAGE}] Redis no longer had the append script (its script cache was flushed): the message on ${write.what} was not written`,
         { cause: error },
@@ -261,4 +322,16 @@ export class Publisher {
       { adapter: PACKAGE },
     );
   }
+}
+
+/** The sends of one tick: their writes, the script's KEYS, and their entries' part of ARGV. */
+interface Batch {
+  writes: PendingWrite[];
+  readonly keys: string[];
+  readonly entries: (string | number | Buffer)[];
+  bytes: number;
+}
+
+function emptyBatch(): Batch {
+  return { writes: [], keys: [], entries: [], bytes: 0 };
 }

@@ -3,7 +3,7 @@ import { AMQUnconfirmedSendError } from '@teal/amq-core';
 import { describeWithBroker, randomPrefix, sleep, waitFor } from '@teal/amq-core/testing';
 import { callbackMessage } from '@teal/messages';
 import { expect, it } from 'vitest';
-import { APPEND_SCRIPT } from '../src/publisher';
+import { APPEND_SCRIPT } from '../src/publisher-scripts';
 import { unavailable, useTestBed } from './support/broker';
 
 const DEADLINE_MS = 1_000;

@@ -2,17 +2,17 @@ import { AMQSendError, AMQUnconfirmedSendError } from '@teal/amq-core';
 import { describeWithBroker, waitFor } from '@teal/amq-core/testing';
 import { callbackMessage } from '@teal/messages';
 import { expect, it } from 'vitest';
-import { APPEND_SCRIPT_SHA } from '../src/publisher';
+import { APPEND_BATCH_SCRIPT_SHA } from '../src/publisher-scripts';
 import { useTestBed } from './support/broker';
 import { redisServerMissing, usePrivateRedis } from './support/server';
 
 // A private server: these tests flush its script cache.
-describeWithBroker('redis-streams append script by its SHA1', await redisServerMissing(), () => {
+describeWithBroker('redis-streams append scripts by their SHA1', await redisServerMissing(), () => {
   const redis = usePrivateRedis();
   const bed = useTestBed(() => redis.server.url);
 
   const isCached = async () =>
-    ((await bed.admin.script('EXISTS', APPEND_SCRIPT_SHA)) as number[])[0] === 1;
+    ((await bed.admin.script('EXISTS', APPEND_BATCH_SCRIPT_SHA)) as number[])[0] === 1;
 
   it('refuses as not written a send whose script Redis lost while connected, and the next ones land in order', async () => {
     const { sender, seen } = await bed.proxiedPair('flushed', { sendTimeoutMs: 10_000 });

@@ -15,10 +15,10 @@ const LAST_WRITABLE_INSTANT = Date.parse('9999-12-31T23:59:59.999Z');
  */
 export function parseDatetime(text: string, requireOffset = false): Date | null {
   // Fast paths for what encoders write: exact when they round-trip.
-  if (!requireOffset && text.length === 26 && text.endsWith('000')) {
+  if (!requireOffset && text.length === 26) {
     // Naive UTC with microseconds (`2023-06-01T12:34:56.789000`), as encoders write it.
-    const date = new Date(`${text.slice(0, 23)}Z`);
-    if (isWritableInstant(date) && formatDatetime(date) === text) return date;
+    const date = parseWritten(text);
+    if (date !== null) return date;
   } else if (text.length === 24 && text.charCodeAt(23) === 90 /* Z */) {
     // What the first encoders wrote (`2023-06-01T12:34:56.789Z`).
     const date = new Date(text);
@@ -48,6 +48,57 @@ export function parseDatetime(text: string, requireOffset = false): Date | null 
   if (y < 100) date.setUTCFullYear(date.getUTCFullYear() - 1900);
   // An offset can push the instant out of years 1-9999, where no encoder could write it back.
   return isWritableInstant(date) ? date : null;
+}
+
+/** `-`, `T`, `:` and `.` where `YYYY-MM-DDTHH:MM:SS.ffffff` has them; digits elsewhere. */
+const WRITTEN_SEPARATORS: Readonly<Record<number, number>> = {
+  4: 45,
+  7: 45,
+  10: 84,
+  13: 58,
+  16: 58,
+  19: 46,
+};
+
+/**
+ * The instant of `YYYY-MM-DDTHH:MM:SS.mmm000`, what encoders write, read
+ * digit by digit: every delivery parses one, and parsing it as a `Date`
+ * string and formatting it back to compare cost a tenth of a fan-out's
+ * time per callback. Null for anything else (a date that does not exist,
+ * year 0, sub-millisecond digits), which the general path then judges.
+ */
+function parseWritten(text: string): Date | null {
+  let year = 0;
+  let month = 0;
+  let day = 0;
+  let hour = 0;
+  let minute = 0;
+  let second = 0;
+  let ms = 0;
+  for (let index = 0; index < 26; index++) {
+    const code = text.charCodeAt(index);
+    const separator = WRITTEN_SEPARATORS[index];
+    if (separator !== undefined) {
+      if (code !== separator) return null;
+      continue;
+    }
+    const digit = code - 48;
+    if (digit < 0 || digit > 9) return null;
+    if (index < 4) year = year * 10 + digit;
+    else if (index < 7) month = month * 10 + digit;
+    else if (index < 10) day = day * 10 + digit;
+    else if (index < 13) hour = hour * 10 + digit;
+    else if (index < 16) minute = minute * 10 + digit;
+    else if (index < 19) second = second * 10 + digit;
+    else if (index < 23) ms = ms * 10 + digit;
+    else if (digit !== 0) return null;
+  }
+  if (year < 1 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return null;
+  if (hour > 23 || minute > 59 || second > 59) return null;
+  const date = new Date(Date.UTC(year, month - 1, day, hour, minute, second, ms));
+  // Date.UTC maps years 0-99 to 1900-1999; setUTCFullYear keeps them literal.
+  if (year < 100) date.setUTCFullYear(year);
+  return date;
 }
 
 /** Whether an instant lies in UTC years 1 to 9999, the range the wire format can carry. */

@@ -52,10 +52,10 @@ export interface PublisherParts {
  * refused. Any other rejection means the entry was never written.
  *
  * A script goes by its SHA1 (`EVALSHA`: a few dozen bytes on the wire
- * instead of the scripts' 945 and 2,428 bytes) once an `EVAL` of it succeeded on the current
- * connection, which loads it into Redis's script cache. Each new connection
- * starts with `EVAL` again, and the writes ioredis sends again on it are
- * turned back into `EVAL` first: a restarted or promoted server may not have
+ * instead of the scripts' 945 and 2,428 bytes) once an `EVAL` of it
+ * succeeded on the current connection, which loads it into Redis's script
+ * cache. Each new connection starts with `EVAL` again, and the writes ioredis
+ * sends again on it are turned back into `EVAL` first: a restarted or promoted server may not have
  * the script. A `NOSCRIPT` (the cache flushed while connected) is never
  * retried — the retry would land after later writes — but rejected as not
  * written, and the next writes use `EVAL` again. On a Cluster, where a write
@@ -139,7 +139,7 @@ export class Publisher {
     const refusedFrom = this.#refusedFrom();
     return this.#command.whenUsable(() => {
       const write = this.#admit(signal, refusedFrom, what);
-      if (write instanceof Error) return Promise.reject(write);
+      if (!(write instanceof PendingWrite)) return write;
       this.#sendAlone(write, keys, maxLength, retentionMs, fields, false);
       return write.promise;
     }, signal);
@@ -163,13 +163,15 @@ export class Publisher {
     return String(this.#command.clock.toServer(refusedFrom));
   }
 
-  /** A write for a send still in time, or why it is not written. */
-  #admit(signal: AbortSignal, refusedFrom: number, what: string): PendingWrite | Error {
+  /** A write for a send still in time, or the rejection of one that is not written. */
+  #admit(signal: AbortSignal, refusedFrom: number, what: string): PendingWrite | Promise<never> {
     // A command the gate released on the tick its signal fired must still not be written.
-    if (signal.aborted) return signal.reason as Error;
+    if (signal.aborted) return Promise.reject(signal.reason);
     if (Date.now() >= refusedFrom) {
-      return new AMQSendError(
-        `[${PACKAGE}] the deadline of the message on ${what} passed while it waited for Redis: it was not written`,
+      return Promise.reject(
+        new AMQSendError(
+          `[${PACKAGE}] the deadline of the message on ${what} passed while it waited for Redis: it was not written`,
+        ),
       );
     }
     return new PendingWrite(signal, refusedFrom, what);
@@ -185,7 +187,7 @@ export class Publisher {
     what: string,
   ): Promise<void> {
     const write = this.#admit(signal, refusedFrom, what);
-    if (write instanceof Error) return Promise.reject(write);
+    if (!(write instanceof PendingWrite)) return write;
     const batch = this.#batch;
     if (batch.writes.length >= MAX_BATCH_ENTRIES || batch.bytes + bytes > MAX_BATCH_BYTES) {
       this.#flush();
@@ -276,7 +278,8 @@ export class Publisher {
         const each = outcomes(reply);
         for (const [index, write] of writes.entries()) {
           const outcome = each[index];
-          if (outcome instanceof Error) this.#unanswered.settle(write, outcome);
+          if (outcome instanceof Error)
+            this.#unanswered.settle(write, this.#failure(write, outcome));
           else if (!replicas || !replicated) this.#unanswered.settle(write);
           else {
             replicas.confirm(write, replicated, this.#command.losses).then(

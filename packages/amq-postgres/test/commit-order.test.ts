@@ -1,9 +1,8 @@
 import { describeWithBroker, Inbox, randomKey, randomPrefix } from '@teal/amq-core/testing';
 import { callbackMessage } from '@teal/messages';
-import pg from 'pg';
 import { expect, it } from 'vitest';
 import { connect } from '../src/index';
-import { POSTGRES_URL, postgresUnavailable, SCHEMA, sql } from './support/broker';
+import { ownClient, POSTGRES_URL, postgresUnavailable, SCHEMA, sql } from './support/broker';
 
 /**
  * The classic trap of a table with sequence ids: ids are taken in one order
@@ -17,11 +16,10 @@ describeWithBroker('postgres commit order', await postgresUnavailable(), () => {
     const state = randomKey('order');
     const receiver = await connect({ url: POSTGRES_URL, exchangePrefix });
     const sender = await connect({ url: POSTGRES_URL, exchangePrefix, sendTimeoutMs: 10_000 });
-    const holder = new pg.Client({ connectionString: POSTGRES_URL });
+    const holder = await ownClient();
     try {
       const inbox = new Inbox(receiver);
       await receiver.bindCallbackState(state);
-      await holder.connect();
       await holder.query('BEGIN');
       const body = JSON.stringify({
         timestamp: '2024-01-01T00:00:00',

@@ -1,14 +1,16 @@
 import { AMQSendError, AMQUnconfirmedSendError } from '@teal/amq-core';
 import { describeWithBroker, Inbox, randomKey, randomPrefix, sleep } from '@teal/amq-core/testing';
 import { callbackMessage } from '@teal/messages';
-import pg from 'pg';
 import { expect, it } from 'vitest';
 import { connect } from '../src/index';
+import { LOCK_CLASS } from '../src/names';
 import {
   dropConnection,
+  ownClient,
   POSTGRES_URL,
   postgresTransportOf,
   postgresUnavailable,
+  privateSchema,
   SCHEMA,
   sql,
 } from './support/broker';
@@ -19,14 +21,13 @@ describeWithBroker('postgres send deadlines', await postgresUnavailable(), () =>
     const state = randomKey('late');
     const receiver = await connect({ url: POSTGRES_URL, exchangePrefix });
     const sender = await connect({ url: POSTGRES_URL, exchangePrefix, sendTimeoutMs: 1_000 });
-    const holder = new pg.Client({ connectionString: POSTGRES_URL });
+    const holder = await ownClient();
     try {
       const inbox = new Inbox(receiver);
       await receiver.bindCallbackState(state);
       // Holds the prefix's writer lock, so the send's INSERT is on the server, waiting.
-      await holder.connect();
       await holder.query('BEGIN');
-      await holder.query(`SELECT pg_advisory_xact_lock(${0x7465_616c}, hashtext($1))`, [
+      await holder.query(`SELECT pg_advisory_xact_lock(${LOCK_CLASS}, hashtext($1))`, [
         exchangePrefix,
       ]);
       const started = performance.now();
@@ -54,15 +55,12 @@ describeWithBroker('postgres send deadlines', await postgresUnavailable(), () =>
 describeWithBroker('postgres sends in doubt', await postgresUnavailable(), () => {
   it('rejects a send as unconfirmed when the look-up of its batch in doubt fails', async () => {
     // A schema of its own: the test takes its messages table away for a moment.
-    const schema = `teal_amq_doubt_${randomKey('s')
-      .replace(/[^a-z0-9]/g, '')
-      .slice(-12)}`;
+    const schema = privateSchema('doubt');
     const exchangePrefix = randomPrefix();
     const sender = await connect({ url: POSTGRES_URL, exchangePrefix, schema, onError: () => {} });
-    const holder = new pg.Client({ connectionString: POSTGRES_URL });
+    const holder = await ownClient();
     try {
       await sender.send(callbackMessage({ url: 'https://x.test/first', state: 'doubt' }));
-      await holder.connect();
       await holder.query('BEGIN');
       await holder.query(`LOCK TABLE ${schema}.messages IN ACCESS EXCLUSIVE MODE`);
       // On the server, waiting for the table: then its session dies, so the batch is in doubt.

@@ -3,7 +3,7 @@ import { callbackMessage, powensWebhookMessage } from '@teal/messages';
 import { expect, it } from 'vitest';
 import { SCHEMA_VERSION } from '../src/connection-schema';
 import { connect } from '../src/index';
-import { POSTGRES_URL, postgresUnavailable, SCHEMA, sql } from './support/broker';
+import { POSTGRES_URL, postgresUnavailable, privateSchema, SCHEMA, sql } from './support/broker';
 
 /** A payload of about `bytes`, distinct per index, with bytes beyond ASCII and backslashes. */
 function payloadOf(index: number, bytes: number): string {
@@ -81,9 +81,7 @@ describeWithBroker('postgres large bodies', await postgresUnavailable(), () => {
   }, 30_000);
 
   it('brings a version 2 schema to lz4 bodies where the server has lz4, and keeps using it', async () => {
-    const schema = `teal_amq_lz4_${randomKey('s')
-      .replace(/[^a-z0-9]/g, '')
-      .slice(-12)}`;
+    const schema = privateSchema('lz4');
     const exchangePrefix = randomPrefix();
     const domain = `${randomKey('lz4')}.biapi.pro`;
     const compressionOf = async () =>
@@ -132,9 +130,7 @@ describeWithBroker('postgres large bodies', await postgresUnavailable(), () => {
   }, 30_000);
 
   it('leaves the schema of a later version alone, as an older process of a rolling upgrade starts', async () => {
-    const schema = `teal_amq_later_${randomKey('s')
-      .replace(/[^a-z0-9]/g, '')
-      .slice(-12)}`;
+    const schema = privateSchema('later');
     const exchangePrefix = randomPrefix();
     const versionOfSchema = async () =>
       (await sql<{ version: number }>(`SELECT ${schema}.schema_version() AS version`))[0]?.version;

@@ -1,14 +1,15 @@
 import { describeWithBroker, Inbox, randomKey, randomPrefix, sleep } from '@teal/amq-core/testing';
 import { callbackMessage } from '@teal/messages';
-import pg from 'pg';
 import { expect, it } from 'vitest';
 import { connect, PostgresStatementError } from '../src/index';
 import { LOCK_CLASS, SWEEP_LOCK } from '../src/names';
 import {
   brokerResources,
+  ownClient,
   POSTGRES_URL,
   postgresTransportOf,
   postgresUnavailable,
+  privateSchema,
   SCHEMA,
   sql,
 } from './support/broker';
@@ -89,8 +90,7 @@ describeWithBroker('postgres retention', await postgresUnavailable(), () => {
   it("keeps a prefix to maxMessages while another process's sweep holds the sweep lock", async () => {
     // What a long sweep elsewhere does (deleting 50,000 expired rows on a loaded server):
     // the server-wide work waits for it, a prefix's own count must not.
-    const holder = new pg.Client({ connectionString: POSTGRES_URL });
-    await holder.connect();
+    const holder = await ownClient();
     try {
       await holder.query('SELECT pg_advisory_lock($1, $2)', [LOCK_CLASS, SWEEP_LOCK]);
       await keepsTheNewest();
@@ -142,7 +142,7 @@ describeWithBroker('postgres retention', await postgresUnavailable(), () => {
 
   it('reports a sweep the server refuses to onError, once for a run of failures', async () => {
     // A schema of its own, whose sweep fails: as it would for a role without rights.
-    const schema = `teal_amq_sweep_${Math.random().toString(36).slice(2, 10)}`;
+    const schema = privateSchema('sweep');
     const errors: unknown[] = [];
     const handler = await connect({
       url: POSTGRES_URL,

@@ -18,6 +18,16 @@ export function adminClient(url = POSTGRES_URL): Promise<pg.Client> {
   return admin;
 }
 
+/** A connection of its own, as another process holds one (a lock, an open transaction): the caller ends it. */
+export function ownClient(url = POSTGRES_URL): Promise<pg.Client> {
+  return connected(url);
+}
+
+/** A fresh schema name, for a test that alters the adapter's objects (`tag` says which test): drop it after. */
+export function privateSchema(tag: string): string {
+  return `teal_amq_${tag}_${Math.random().toString(36).slice(2, 12)}`;
+}
+
 async function connected(url: string): Promise<pg.Client> {
   const client = new pg.Client({ connectionString: url, application_name: 'teal-amq-tests' });
   client.on('error', () => {});

@@ -223,13 +223,10 @@ export class Publisher {
     let refusedFrom = writes[0]!.refusedFrom;
     for (const write of writes) refusedFrom = Math.min(refusedFrom, write.refusedFrom);
     for (const write of writes) write.refusedFrom = refusedFrom;
-    const isByHash = this.#cachedScripts.has(APPEND_BATCH_SCRIPT);
     const { maxLength, retentionMs } = this.#settings;
+    const deadline = this.#serverDeadline(refusedFrom);
     // biome-ignore format: the arguments read as the script's KEYS and ARGV
-    const args = [isByHash ? APPEND_BATCH_SCRIPT_SHA : APPEND_BATCH_SCRIPT, keys.length, ...keys, maxLength, retentionMs, this.#serverDeadline(refusedFrom), ...entries];
-    this.#send(writes, APPEND_BATCH_SCRIPT, isByHash, args, this.#replicas !== null, (reply) =>
-      Array.isArray(reply) ? reply : [],
-    );
+    this.#send(writes, APPEND_BATCH_SCRIPT, [keys.length, ...keys, maxLength, retentionMs, deadline, ...entries], this.#replicas !== null);
   }
 
   /** Writes one entry as a run of the append script of its own. */
@@ -241,28 +238,29 @@ export class Publisher {
     fields: readonly (string | Buffer)[],
     isReplicated: boolean,
   ): void {
-    const isByHash = this.#cachedScripts.has(APPEND_SCRIPT);
+    const deadline = this.#serverDeadline(write.refusedFrom);
     // biome-ignore format: the arguments read as the script's KEYS and ARGV
-    const args = [isByHash ? APPEND_SCRIPT_SHA : APPEND_SCRIPT, keys.length, ...keys, maxLength, retentionMs, this.#serverDeadline(write.refusedFrom), ...fields];
-    this.#send([write], APPEND_SCRIPT, isByHash, args, isReplicated, () => [undefined]);
+    this.#send([write], APPEND_SCRIPT, [keys.length, ...keys, maxLength, retentionMs, deadline, ...fields], isReplicated);
   }
 
   /**
-   * Writes a command for `writes` (a command of our own, not client.eval():
-   * its deadline can be disarmed before a resend) and settles each with its
-   * part of the reply: `outcomes` gives, per write, an error that refused it,
-   * or anything else for written. `isReplicated`: resolved only once a
-   * replica has it too.
+   * Writes a command that runs `script` on `args` (its KEYS and ARGV) for
+   * `writes` — a command of our own, not client.eval(): its deadline can be
+   * disarmed before a resend — by its SHA1 once Redis has it, and settles
+   * each write with its part of the reply: a run of the batch script answers
+   * each entry, with its id or the error that refused it.
+   * `isReplicated`: resolved only once a replica has it too.
    */
   #send(
     writes: readonly PendingWrite[],
     script: string,
-    isByHash: boolean,
     args: (string | number | Buffer)[],
     isReplicated: boolean,
-    outcomes: (reply: unknown) => readonly unknown[],
   ): void {
-    const command = new Command(isByHash ? 'evalsha' : 'eval', args, { replyEncoding: 'utf8' });
+    const sha = script === APPEND_SCRIPT ? APPEND_SCRIPT_SHA : APPEND_BATCH_SCRIPT_SHA;
+    const command = this.#cachedScripts.has(script)
+      ? new Command('evalsha', [sha, ...args], { replyEncoding: 'utf8' })
+      : new Command('eval', [script, ...args], { replyEncoding: 'utf8' });
     const losses = this.#command.losses;
     for (const write of writes) write.sentAs(command, script, losses);
     this.#command.coalesceWrites();
@@ -275,9 +273,9 @@ export class Publisher {
         // Answered on this connection: its server has the script now.
         if (losses === this.#command.losses && this.#mayCacheScript)
           this.#cachedScripts.add(script);
-        const each = outcomes(reply);
+        const each = script === APPEND_BATCH_SCRIPT && Array.isArray(reply) ? reply : [];
         for (const [index, write] of writes.entries()) {
-          const outcome = each[index];
+          const outcome: unknown = each[index];
           if (outcome instanceof Error)
             this.#unanswered.settle(write, this.#failure(write, outcome));
           else if (!replicas || !replicated) this.#unanswered.settle(write);

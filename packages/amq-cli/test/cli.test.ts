@@ -251,8 +251,9 @@ describe('completion', () => {
   // Printed once; each case then runs a bash, asynchronously: on the loaded CI machine of
   // stop 28 the six cases took 36-60 s as blocking calls (under 0.5 s alone), past the
   // default timeout, while no assertion failed.
+  const execFileAsync = promisify(execFile);
   const run = async (file: string, args: string[]) =>
-    (await promisify(execFile)(file, args, { encoding: 'utf8' })).stdout;
+    (await execFileAsync(file, args, { encoding: 'utf8' })).stdout;
   let printed: Promise<string> | undefined;
   const complete = async (line: string) => {
     printed ??= run(process.execPath, [CLI, 'completion', 'bash']);

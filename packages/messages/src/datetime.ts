@@ -14,7 +14,7 @@ const LAST_WRITABLE_INSTANT = Date.parse('9999-12-31T23:59:59.999Z');
  * also when it has no offset.
  */
 export function parseDatetime(text: string, requireOffset = false): Date | null {
-  // Fast paths for what encoders write: exact when they round-trip.
+  // Fast paths for what encoders write; anything else goes to the general parser below.
   if (!requireOffset && text.length === 26) {
     // Naive UTC with microseconds (`2023-06-01T12:34:56.789000`), as encoders write it.
     const date = parseWritten(text);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # pnpm bench:diagnostics — what core's diagnostics channels cost when no one
-# subscribes. Builds a second tree of this commit in which the `hasSubscribers`
+# subscribes. Times one `hasSubscribers` read (the only code compiled out
+# below), then builds a second tree of this commit in which the `hasSubscribers`
 # checks of the send, deliver, drop and bind paths are compiled out (the code
 # as it was before the channels), then measures throughput and latency of both
 # cores loaded in each process, in interleaved rounds (this tree's first in odd
@@ -31,6 +32,7 @@ if [ "$changed" -ne 4 ]; then
 fi
 (cd "$without" && pnpm install --offline --frozen-lockfile >/dev/null)
 mkdir "$work/runs"
+node --conditions=@teal/source --import tsx src/diagnostics.ts checks "$work/checks.json"
 
 echo "bench:diagnostics: $pairs processes, each with both cores in $rounds interleaved rounds"
 for i in $(seq 1 "$pairs"); do
@@ -40,4 +42,4 @@ for i in $(seq 1 "$pairs"); do
     src/diagnostics.ts measure "$work/runs/$i.json" "$without" "$targets" "$rounds" "$order" >/dev/null
   echo "bench:diagnostics: $(date +%T) process $i of $pairs ($order) done"
 done
-node --conditions=@teal/source --import tsx src/diagnostics.ts combine "$work/runs" results-diagnostics.json
+node --conditions=@teal/source --import tsx src/diagnostics.ts combine "$work/runs" "$work/checks.json" results-diagnostics.json

@@ -1,19 +1,27 @@
+import * as diagnostics from 'node:diagnostics_channel';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { DIAGNOSTICS_CHANNELS } from '@teal/amq-core';
+import { RESULTS, writeDocument } from './document';
 import { measureScenario } from './measure';
 import type { Row } from './report';
-import { writeResults } from './results';
+import { readResults, writeResults } from './results';
 import { FULL, latency, throughput } from './scenarios';
 import { spread } from './stats';
 import { type BenchTarget, benchTargets, type Connect } from './targets';
 
 /**
- * The two halves of `pnpm bench:diagnostics` (see `diagnostics.sh`), which
+ * The three parts of `pnpm bench:diagnostics` (see `diagnostics.sh`), which
  * measures what core's diagnostics channels cost when no one subscribes:
  *
+ *     diagnostics.ts checks <file>
  *     diagnostics.ts measure <file> <tree> <targets> <rounds> <order>
- *     diagnostics.ts combine <dir> <out>
+ *     diagnostics.ts combine <dir> <checks file> <out>
+ *
+ * `combine` writes `<out>` and rewrites BENCHMARKS.md from the last main run.
+ * `checks` times the one thing compiled out, a `hasSubscribers` read of a
+ * channel no one listens to, in a loop of 10 million reads, 9 times.
  *
  * `measure` loads both cores in one process, this tree's (one `hasSubscribers`
  * check per send, delivery and bind) and `<tree>`'s (the same commit with
@@ -27,7 +35,13 @@ import { type BenchTarget, benchTargets, type Connect } from './targets';
  */
 const [mode, ...args] = process.argv.slice(2);
 
-if (mode === 'measure') {
+/** The row `checks` writes and `combine` carries over: nanoseconds per read. */
+export const CHECK_ROW = { target: 'core', scenario: 'hasSubscribers', figure: 'ns per read' };
+
+if (mode === 'checks') {
+  const [file] = args as [string];
+  writeFileSync(file, JSON.stringify([checkCost()]));
+} else if (mode === 'measure') {
   const [file, tree, list, rounds, order] = args as [string, string, string, string, string];
   const names = list.split(',');
   // The other tree's core, and through it that tree's adapters; the targets are this tree's.
@@ -56,7 +70,7 @@ if (mode === 'measure') {
   }
   writeFileSync(file, JSON.stringify(rows));
 } else if (mode === 'combine') {
-  const [dir, out] = args as [string, string];
+  const [dir, checksFile, out] = args as [string, string, string];
   const runs = readdirSync(dir)
     .filter((name) => name.endsWith('.json'))
     .map((name) => JSON.parse(readFileSync(join(dir, name), 'utf8')) as Row[]);
@@ -68,6 +82,7 @@ if (mode === 'measure') {
         return value === undefined ? [] : [value];
       }),
     );
+  const checks = JSON.parse(readFileSync(checksFile, 'utf8')) as Row[];
   const rows = (runs[0] ?? []).map(
     (like): Row => ({
       ...like,
@@ -76,17 +91,49 @@ if (mode === 'measure') {
       ratio: of(like, (row) => row.ratio ?? undefined).median,
     }),
   );
-  writeResults(out, { date: new Date().toISOString(), rounds: runs.length, rows });
+  writeResults(out, {
+    date: new Date().toISOString(),
+    rounds: runs.length,
+    rows: [...checks, ...rows],
+  });
+  console.log(`hasSubscribers read: ${checks[0]!.adapter.median.toFixed(2)} ns`);
+  // BENCHMARKS.md shows it at once, beside the last main run.
+  const root = fileURLToPath(new URL('../../', import.meta.url));
+  const main = readResults(join(root, 'bench', RESULTS.main));
+  if (main !== null) writeDocument(root, main);
   for (const row of rows) {
     console.log(
       `${row.target.padEnd(16)} ${row.figure.padEnd(8)} with checks ${row.adapter.median.toFixed(1).padStart(9)}  without ${row.raw!.median.toFixed(1).padStart(9)}  ratio ${row.ratio!.toFixed(3)}`,
     );
   }
 } else {
-  throw new Error(`diagnostics.ts: unknown mode ${JSON.stringify(mode)} (measure or combine)`);
+  throw new Error(
+    `diagnostics.ts: unknown mode ${JSON.stringify(mode)} (checks, measure or combine)`,
+  );
 }
 // Adapters keep sockets and timers alive only while handlers are open; exit in case one leaked.
 process.exit(0);
+
+/**
+ * Nanoseconds per `hasSubscribers` read of core's send and deliver channels
+ * (the reads a message meets), no one subscribed. The loop reads them by a
+ * varying index so that the reads cannot be hoisted out of it, and its own
+ * cost is counted in: an upper bound.
+ */
+function checkCost(): Row {
+  const names = [DIAGNOSTICS_CHANNELS.send, DIAGNOSTICS_CHANNELS.deliver];
+  const channels = [0, 1, 2, 3].map((i) => diagnostics.tracingChannel(names[i % 2]!));
+  const reads = 10_000_000;
+  const timings: number[] = [];
+  let seen = 0;
+  for (let repeat = 0; repeat < 9; repeat++) {
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < reads; i++) if (channels[i & 3]!.hasSubscribers) seen++;
+    timings.push(Number(process.hrtime.bigint() - start) / reads);
+  }
+  if (seen !== 0) throw new Error('diagnostics.ts checks: a channel has a subscriber');
+  return { ...CHECK_ROW, higherIsBetter: false, adapter: spread(timings), raw: null, ratio: null };
+}
 
 /** A row measured with the other tree first, put back as this tree's ÷ the other's. */
 function swapped(row: Row): Row {

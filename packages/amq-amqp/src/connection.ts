@@ -14,7 +14,7 @@ import {
   type Message,
   type Options,
 } from 'amqplib';
-import { guardContentHeaders } from './connection-frames';
+import { coalesceWrites, guardContentHeaders } from './connection-frames';
 import { AckBatcher } from './consumer-acks';
 import { untilAborted } from './deadlines';
 import type { AmqpSettings } from './settings';
@@ -147,6 +147,7 @@ export class AmqpConnection {
       clientProperties: { connection_name: settings.connectionName },
     });
     guardContentHeaders(model, () => events.onUndecodableHeaders());
+    coalesceWrites(model);
     // Until the connection is wired, errors only need to be kept from crashing the process.
     const ignore = () => {};
     model.on('error', ignore);

@@ -198,6 +198,7 @@ export class Publisher {
       this.#sendAlone(write, keys, maxLength, retentionMs, fields, this.#replicas !== null);
       return write.promise;
     }
+    if (this.#batch.writes.length === 0) this.#batch.first = { keys, fields };
     this.#batch.writes.push(write);
     this.#batch.keys.push(...keys);
     this.#batch.entries.push(fields.length, ...fields);
@@ -214,16 +215,33 @@ export class Publisher {
     this.#flush();
   };
 
-  /** Sends the batch as one run of the batch script, with the earliest deadline of its sends. */
+  /**
+   * Sends the batch as one run of the batch script, with the earliest deadline
+   * of its sends; a batch of one send runs the single-entry script.
+   */
   #flush(): void {
-    const { writes, keys, entries } = this.#batch;
+    const batch = this.#batch;
+    const { writes, keys, entries } = batch;
     this.#batch = emptyBatch();
     if (writes.length === 0) return;
+    const { maxLength, retentionMs } = this.#settings;
+    if (writes.length === 1) {
+      // Alone on its tick (a send awaited before the next): the single-entry script is lighter.
+      const { keys: sendKeys, fields } = batch.first!;
+      this.#sendAlone(
+        writes[0]!,
+        sendKeys,
+        maxLength,
+        retentionMs,
+        fields,
+        this.#replicas !== null,
+      );
+      return;
+    }
     // Every send of the batch was admitted on this tick: still in time, none given up.
     let refusedFrom = writes[0]!.refusedFrom;
     for (const write of writes) refusedFrom = Math.min(refusedFrom, write.refusedFrom);
     for (const write of writes) write.refusedFrom = refusedFrom;
-    const { maxLength, retentionMs } = this.#settings;
     const deadline = this.#serverDeadline(refusedFrom);
     // biome-ignore format: the arguments read as the script's KEYS and ARGV
     this.#send(writes, APPEND_BATCH_SCRIPT, [keys.length, ...keys, maxLength, retentionMs, deadline, ...entries], this.#replicas !== null);
@@ -331,8 +349,10 @@ interface Batch {
   readonly keys: string[];
   readonly entries: (string | number | Buffer)[];
   bytes: number;
+  /** The first send's keys and fields, as the single-entry script takes them. */
+  first: { readonly keys: AppendKeys; readonly fields: (string | Buffer)[] } | null;
 }
 
 function emptyBatch(): Batch {
-  return { writes: [], keys: [], entries: [], bytes: 0 };
+  return { writes: [], keys: [], entries: [], bytes: 0, first: null };
 }

@@ -3,7 +3,11 @@ import { describeWithBroker, Inbox, transportOf, waitFor } from '@teal/amq-core/
 import { callbackMessage } from '@teal/messages';
 import { expect, it } from 'vitest';
 import { bucketOf } from '../src/names';
-import { APPEND_BATCH_SCRIPT_SHA, MAX_BATCH_ENTRIES } from '../src/publisher-scripts';
+import {
+  APPEND_BATCH_SCRIPT_SHA,
+  APPEND_SCRIPT_SHA,
+  MAX_BATCH_ENTRIES,
+} from '../src/publisher-scripts';
 import type { RedisStreamsTransport } from '../src/transport';
 import { useTestBed } from './support/broker';
 import { redisServerMissing, usePrivateRedis } from './support/server';
@@ -69,6 +73,27 @@ describeWithBroker(
       expect(await bed.admin.get(keys.lastIdKey(stream))).toBe(entries.at(-1)!.id);
       expect(await bed.admin.pttl(stream)).toBeGreaterThan(0);
       expect(((await bed.admin.script('EXISTS', APPEND_BATCH_SCRIPT_SHA)) as number[])[0]).toBe(1);
+    });
+
+    it('writes a send alone on its tick with the single-entry script, one run each', async () => {
+      const { sender, inbox } = await open('alone');
+      // No script on the server yet: what the sends load is what they ran.
+      await bed.admin.script('FLUSH');
+      await bed.admin.config('RESETSTAT');
+      for (let n = 0; n < 3; n++) {
+        await sender.send(callbackMessage({ url: url('alone', n), state: 'alone' }));
+      }
+      expect(await runs()).toBe(3);
+      const exists = (await bed.admin.script(
+        'EXISTS',
+        APPEND_SCRIPT_SHA,
+        APPEND_BATCH_SCRIPT_SHA,
+      )) as number[];
+      expect(exists).toEqual([1, 0]);
+      const messages = await inbox.receive(3, 5_000);
+      expect(messages.map((m) => (m.kind === 'callback' ? m.url : ''))).toEqual(
+        [0, 1, 2].map((n) => url('alone', n)),
+      );
     });
 
     it('keeps a run within 64 KiB of bodies, and sends a larger body alone, all in send order', async () => {

@@ -189,7 +189,7 @@ export class Publisher {
     const write = this.#admit(signal, refusedFrom, what);
     if (!(write instanceof PendingWrite)) return write;
     const batch = this.#batch;
-    if (batch.writes.length >= MAX_BATCH_ENTRIES || batch.bytes + bytes > MAX_BATCH_BYTES) {
+    if (batch.sends.length >= MAX_BATCH_ENTRIES || batch.bytes + bytes > MAX_BATCH_BYTES) {
       this.#flush();
     }
     if (bytes > MAX_BATCH_BYTES) {
@@ -198,10 +198,7 @@ export class Publisher {
       this.#sendAlone(write, keys, maxLength, retentionMs, fields, this.#replicas !== null);
       return write.promise;
     }
-    if (this.#batch.writes.length === 0) this.#batch.first = { keys, fields };
-    this.#batch.writes.push(write);
-    this.#batch.keys.push(...keys);
-    this.#batch.entries.push(fields.length, ...fields);
+    this.#batch.sends.push({ write, keys, fields });
     this.#batch.bytes += bytes;
     if (!this.#isFlushDue) {
       this.#isFlushDue = true;
@@ -220,31 +217,32 @@ export class Publisher {
    * of its sends; a batch of one send runs the single-entry script.
    */
   #flush(): void {
-    const batch = this.#batch;
-    const { writes, keys, entries } = batch;
+    const { sends } = this.#batch;
     this.#batch = emptyBatch();
-    if (writes.length === 0) return;
+    if (sends.length === 0) return;
     const { maxLength, retentionMs } = this.#settings;
-    if (writes.length === 1) {
+    const isReplicated = this.#replicas !== null;
+    if (sends.length === 1) {
       // Alone on its tick (a send awaited before the next): the single-entry script is lighter.
-      const { keys: sendKeys, fields } = batch.first!;
-      this.#sendAlone(
-        writes[0]!,
-        sendKeys,
-        maxLength,
-        retentionMs,
-        fields,
-        this.#replicas !== null,
-      );
+      const { write, keys, fields } = sends[0]!;
+      this.#sendAlone(write, keys, maxLength, retentionMs, fields, isReplicated);
       return;
     }
     // Every send of the batch was admitted on this tick: still in time, none given up.
+    const writes = sends.map((send) => send.write);
     let refusedFrom = writes[0]!.refusedFrom;
     for (const write of writes) refusedFrom = Math.min(refusedFrom, write.refusedFrom);
     for (const write of writes) write.refusedFrom = refusedFrom;
+    // The script's KEYS, then each entry's field count and fields.
+    const keys: string[] = [];
+    const entries: (string | Buffer | number)[] = [];
+    for (const send of sends) {
+      keys.push(...send.keys);
+      entries.push(send.fields.length, ...send.fields);
+    }
     const deadline = this.#serverDeadline(refusedFrom);
     // biome-ignore format: the arguments read as the script's KEYS and ARGV
-    this.#send(writes, APPEND_BATCH_SCRIPT, [keys.length, ...keys, maxLength, retentionMs, deadline, ...entries], this.#replicas !== null);
+    this.#send(writes, APPEND_BATCH_SCRIPT, [keys.length, ...keys, maxLength, retentionMs, deadline, ...entries], isReplicated);
   }
 
   /** Writes one entry as a run of the append script of its own. */
@@ -343,16 +341,19 @@ export class Publisher {
   }
 }
 
-/** The sends of one tick: their writes, the script's KEYS, and their entries' part of ARGV. */
+/** A send waiting for the end of its tick: its write, its stream's keys and its entry's fields. */
+interface QueuedSend {
+  readonly write: PendingWrite;
+  readonly keys: AppendKeys;
+  readonly fields: readonly (string | Buffer)[];
+}
+
+/** The sends of one tick, in send order, and the bytes of their bodies. */
 interface Batch {
-  writes: PendingWrite[];
-  readonly keys: string[];
-  readonly entries: (string | number | Buffer)[];
+  readonly sends: QueuedSend[];
   bytes: number;
-  /** The first send's keys and fields, as the single-entry script takes them. */
-  first: { readonly keys: AppendKeys; readonly fields: (string | Buffer)[] } | null;
 }
 
 function emptyBatch(): Batch {
-  return { writes: [], keys: [], entries: [], bytes: 0, first: null };
+  return { sends: [], bytes: 0 };
 }

@@ -5,6 +5,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { DIAGNOSTICS_CHANNELS } from '@teal/amq-core';
 import { RESULTS, writeDocument } from './document';
 import { measureScenario } from './measure';
+import { CHECK_ROW } from './observability';
 import type { Row } from './report';
 import { readResults, writeResults } from './results';
 import { FULL, latency, throughput } from './scenarios';
@@ -34,9 +35,6 @@ import { type BenchTarget, benchTargets, type Connect } from './targets';
  * ratio. `combine` keeps, per figure, the median of the processes' ratios.
  */
 const [mode, ...args] = process.argv.slice(2);
-
-/** The row `checks` writes and `combine` carries over: nanoseconds per read. */
-export const CHECK_ROW = { target: 'core', scenario: 'hasSubscribers', figure: 'ns per read' };
 
 if (mode === 'checks') {
   const [file] = args as [string];

@@ -11,6 +11,13 @@ const FIGURES = [
 /** No subscriber may cost more than this against the checks compiled out. */
 const TOLERANCE = 0.02;
 
+/** The row `pnpm bench:diagnostics` writes with the time of one `hasSubscribers` read. */
+export const CHECK_ROW = {
+  target: 'core',
+  scenario: 'hasSubscribers',
+  figure: 'ns per read',
+} as const;
+
 /** The `hasSubscribers` reads a message meets with no one subscribed: its send's and its delivery's. */
 const READS_PER_MESSAGE = 2;
 
@@ -30,7 +37,7 @@ export function observabilityMarkdown(
   const lines = ['## Observability', ''];
   if (diagnostics !== null) {
     const read = diagnostics.rows.find(
-      (row) => row.target === 'core' && row.scenario === 'hasSubscribers',
+      (row) => row.target === CHECK_ROW.target && row.scenario === CHECK_ROW.scenario,
     )?.adapter.median;
     lines.push(
       `With no subscriber: \`pnpm bench:diagnostics\` on ${diagnostics.date}. What no subscriber adds to`,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { observabilityMarkdown } from '../src/observability';
+import { CHECK_ROW, observabilityMarkdown } from '../src/observability';
 import type { Row } from '../src/report';
 import type { Results } from '../src/results';
 
@@ -28,9 +28,7 @@ const results = (rows: Row[]): Results => ({ date: '2026-01-01T00:00:00.000Z', r
 describe('observabilityMarkdown', () => {
   /** The row `checks` writes: nanoseconds per `hasSubscribers` read. */
   const read = (ns: number): Row => ({
-    target: 'core',
-    scenario: 'hasSubscribers',
-    figure: 'ns per read',
+    ...CHECK_ROW,
     higherIsBetter: false,
     adapter: spread(ns),
     raw: null,

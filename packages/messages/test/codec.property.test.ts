@@ -12,6 +12,8 @@ import {
   type PowensWebhookMessage,
   parseDatetime,
 } from '../src/index';
+import { describeIssue } from '../src/issues';
+import { messageShapes, messageWires } from '../src/schemas';
 
 // Enough runs to find shape bugs while the file stays within a few seconds.
 const NUM_RUNS = 200;
@@ -344,6 +346,54 @@ describe('codec properties', () => {
     expect(outcomes.refused).toBeGreaterThan(0);
   });
 
+  // The codec runs the schemas compiled by zod; the exported ones stay on zod's runtime parser.
+  it('decodes any body as the runtime parser of the wire schemas does, naming the same field', () => {
+    fc.assert(
+      fc.property(anyBody, ([kind, json]) => {
+        const runtime = messageWires[kind].safeParse(json);
+        const outcome = decodeOutcome(kind, JSON.stringify(json) ?? 'null');
+        if (runtime.success) {
+          expect(outcome).toEqual({ message: withoutFilledTimestamp(runtime.data, json) });
+        } else {
+          expect(outcome).toEqual({ field: describeIssue(runtime.error, json).field });
+        }
+      }),
+      { numRuns: NUM_RUNS * 3 },
+    );
+  });
+
+  it('refuses to encode what the runtime parser of the shapes refuses, naming the same field', () => {
+    const outcomes = { encoded: 0, refused: 0 };
+    fc.assert(
+      fc.property(
+        messageArbitrary,
+        fc.option(anyValue, { nil: undefined }),
+        fc.nat(),
+        (message, value, pick) => {
+          const edited: Record<string, unknown> = { ...message };
+          const keys = Object.keys(edited).filter((key) => key !== 'kind');
+          if (value !== undefined) edited[keys[pick % keys.length]!] = value;
+          const runtime = messageShapes[message.kind].safeParse(edited);
+          let field: string | null | undefined;
+          try {
+            encodeMessage(edited as unknown as Message);
+            outcomes.encoded++;
+          } catch (error) {
+            expect(error).toBeInstanceOf(MessageValidationError);
+            field = (error as MessageValidationError).field;
+            outcomes.refused++;
+          }
+          expect(field).toBe(
+            runtime.success ? undefined : describeIssue(runtime.error, edited).field,
+          );
+        },
+      ),
+      { numRuns: NUM_RUNS * 3 },
+    );
+    expect(outcomes.encoded).toBeGreaterThan(0);
+    expect(outcomes.refused).toBeGreaterThan(0);
+  });
+
   it('a datetime that decodes is re-encoded to one that decodes to the same instant', () => {
     const anyDatetimeText = fc.oneof(
       datetimeText,
@@ -445,3 +495,23 @@ describe('codec properties', () => {
     );
   });
 });
+
+/** What decoding `body` gives: the message, or the field its error names. */
+function decodeOutcome(
+  kind: MessageKind,
+  body: string,
+): { message: Message } | { field: string | null } {
+  try {
+    return { message: withoutFilledTimestamp(decodeMessage(kind, body), JSON.parse(body)) };
+  } catch (error) {
+    expect(error).toBeInstanceOf(MessageDecodeError);
+    return { field: (error as MessageDecodeError).field };
+  }
+}
+
+/** A timestamp absent from the wire is filled with the time of decoding: not comparable between two decodings. */
+function withoutFilledTimestamp(message: Message, json: unknown): Message {
+  const wire = json as { timestamp?: unknown } | null;
+  if (wire !== null && typeof wire === 'object' && wire.timestamp != null) return message;
+  return { ...message, timestamp: new Date(0) };
+}

@@ -9,14 +9,13 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * The schemas the codec runs, compiled by zod into parsers of their own
- * (`z.compile`, in zod since 4.6): on the runtime parser, an object with
- * transforms keeps what it parsed alive through the young generation's
- * collections, so that every 64 KiB payload decoded was copied by V8 and
- * moved to the old generation; decoding one took 270 µs instead of 45. A
- * schema zod cannot compile (or a zod without `compile`, or a runtime that
- * forbids `new Function`) stays on the runtime parser, which still answers
- * every input the same. Failures are parsed again by the runtime parser, for
- * its issues.
+ * (`z.compile`): on zod's runtime parser, what an object schema with
+ * transforms parsed outlived the young generation's collections (V8 copied
+ * and promoted every 64 KiB payload decoded), and decoding a 64 KiB webhook
+ * took 270 µs instead of 52. A schema zod cannot compile (or a zod without
+ * `compile`, or a runtime that forbids `new Function`) stays on the runtime
+ * parser, which answers every input the same; the compiled parser hands what
+ * it refuses to the runtime one, whose issues name the field.
  */
 const wires = compiledAll(messageWires);
 const shapes = compiledAll(messageShapes);

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   type CallbackMessage,
+  callbackMessageWire,
   decodeMessage,
   encodeMessage,
   type Message,
@@ -9,11 +10,11 @@ import {
   type MessageKind,
   MessageValidationError,
   type OpenIDCIBACallbackMessage,
+  openIDCIBACallbackMessageWire,
   type PowensWebhookMessage,
   parseDatetime,
+  powensWebhookMessageWire,
 } from '../src/index';
-import { describeIssue } from '../src/issues';
-import { messageShapes, messageWires } from '../src/schemas';
 
 // Enough runs to find shape bugs while the file stays within a few seconds.
 const NUM_RUNS = 200;
@@ -348,51 +349,60 @@ describe('codec properties', () => {
 
   // The codec runs the schemas compiled by zod; the exported ones stay on zod's runtime parser.
   it('decodes any body as the runtime parser of the wire schemas does, naming the same field', () => {
+    const runtimeWires = {
+      callback: callbackMessageWire,
+      openid_ciba_callback: openIDCIBACallbackMessageWire,
+      powens_webhook: powensWebhookMessageWire,
+    };
     fc.assert(
       fc.property(anyBody, ([kind, json]) => {
-        const runtime = messageWires[kind].safeParse(json);
+        const runtime = runtimeWires[kind].safeParse(json);
         const outcome = decodeOutcome(kind, JSON.stringify(json) ?? 'null');
         if (runtime.success) {
           expect(outcome).toEqual({ message: withoutFilledTimestamp(runtime.data, json) });
         } else {
-          expect(outcome).toEqual({ field: describeIssue(runtime.error, json).field });
+          expect(outcome).toEqual({ field: firstField(runtime.error) });
         }
       }),
       { numRuns: NUM_RUNS * 3 },
     );
   });
 
-  it('refuses to encode what the runtime parser of the shapes refuses, naming the same field', () => {
-    const outcomes = { encoded: 0, refused: 0 };
-    fc.assert(
-      fc.property(
-        messageArbitrary,
-        fc.option(anyValue, { nil: undefined }),
-        fc.nat(),
-        (message, value, pick) => {
-          const edited: Record<string, unknown> = { ...message };
-          const keys = Object.keys(edited).filter((key) => key !== 'kind');
-          if (value !== undefined) edited[keys[pick % keys.length]!] = value;
-          const runtime = messageShapes[message.kind].safeParse(edited);
-          let field: string | null | undefined;
-          try {
-            encodeMessage(edited as unknown as Message);
-            outcomes.encoded++;
-          } catch (error) {
-            expect(error).toBeInstanceOf(MessageValidationError);
-            field = (error as MessageValidationError).field;
-            outcomes.refused++;
-          }
-          expect(field).toBe(
-            runtime.success ? undefined : describeIssue(runtime.error, edited).field,
-          );
-        },
-      ),
-      { numRuns: NUM_RUNS * 3 },
-    );
-    expect(outcomes.encoded).toBeGreaterThan(0);
-    expect(outcomes.refused).toBeGreaterThan(0);
-  });
+  // The shape schemas are internal, read from the source: under Bun, vitest's module runner reads
+  // zod's `z` as undefined in a source module (the runtime matrix runs this file there too).
+  it.skipIf(process.versions.bun !== undefined)(
+    'refuses to encode what the runtime parser of the shapes refuses, naming the same field',
+    async () => {
+      const { messageShapes } = await import('../src/schemas');
+      const outcomes = { encoded: 0, refused: 0 };
+      fc.assert(
+        fc.property(
+          messageArbitrary,
+          fc.option(anyValue, { nil: undefined }),
+          fc.nat(),
+          (message, value, pick) => {
+            const edited: Record<string, unknown> = { ...message };
+            const keys = Object.keys(edited).filter((key) => key !== 'kind');
+            if (value !== undefined) edited[keys[pick % keys.length]!] = value;
+            const runtime = messageShapes[message.kind].safeParse(edited);
+            let field: string | null | undefined;
+            try {
+              encodeMessage(edited as unknown as Message);
+              outcomes.encoded++;
+            } catch (error) {
+              expect(error).toBeInstanceOf(MessageValidationError);
+              field = (error as MessageValidationError).field;
+              outcomes.refused++;
+            }
+            expect(field).toBe(runtime.success ? undefined : firstField(runtime.error));
+          },
+        ),
+        { numRuns: NUM_RUNS * 3 },
+      );
+      expect(outcomes.encoded).toBeGreaterThan(0);
+      expect(outcomes.refused).toBeGreaterThan(0);
+    },
+  );
 
   it('a datetime that decodes is re-encoded to one that decodes to the same instant', () => {
     const anyDatetimeText = fc.oneof(
@@ -514,4 +524,10 @@ function withoutFilledTimestamp(message: Message, json: unknown): Message {
   const wire = json as { timestamp?: unknown } | null;
   if (wire !== null && typeof wire === 'object' && wire.timestamp != null) return message;
   return { ...message, timestamp: new Date(0) };
+}
+
+/** The field a codec error names for a failed parse: its first issue's path, dotted. */
+function firstField(error: { issues: readonly { path: readonly PropertyKey[] }[] }): string | null {
+  const path = error.issues[0]?.path ?? [];
+  return path.length === 0 ? null : path.map(String).join('.');
 }

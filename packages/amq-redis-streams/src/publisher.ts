@@ -228,18 +228,20 @@ export class Publisher {
       this.#sendAlone(write, keys, maxLength, retentionMs, fields, isReplicated);
       return;
     }
-    // Every send of the batch was admitted on this tick: still in time, none given up.
-    const writes = sends.map((send) => send.write);
-    let refusedFrom = writes[0]!.refusedFrom;
-    for (const write of writes) refusedFrom = Math.min(refusedFrom, write.refusedFrom);
-    for (const write of writes) write.refusedFrom = refusedFrom;
-    // The script's KEYS, then each entry's field count and fields.
+    // In one pass: the writes, the earliest deadline, the script's KEYS, then
+    // each entry's field count and fields.
+    const writes: PendingWrite[] = [];
     const keys: string[] = [];
     const entries: (string | Buffer | number)[] = [];
+    let refusedFrom = Number.POSITIVE_INFINITY;
     for (const send of sends) {
+      writes.push(send.write);
+      refusedFrom = Math.min(refusedFrom, send.write.refusedFrom);
       keys.push(...send.keys);
       entries.push(send.fields.length, ...send.fields);
     }
+    // Every send of the batch was admitted on this tick: still in time, none given up.
+    for (const write of writes) write.refusedFrom = refusedFrom;
     const deadline = this.#serverDeadline(refusedFrom);
     // biome-ignore format: the arguments read as the script's KEYS and ARGV
     this.#send(writes, APPEND_BATCH_SCRIPT, [keys.length, ...keys, maxLength, retentionMs, deadline, ...entries], isReplicated);

@@ -6,10 +6,11 @@ returns once RabbitMQ confirmed), the exchanges declared with aio-pika's
 defaults (direct, not durable), an exclusive server-named queue bound per
 key, consumed by a callback that parses the pydantic 1.x model and acks.
 
-    peer.py < {"url", "prefix", "sequential", "pipelined", "in_flight"}
+    peer.py < {"url", "prefix", "warm_up", "sequential", "pipelined", "in_flight"}
 
 (on stdin, so that the URL's password stays out of the process list). A
-receiving and a sending handler on the exchange prefix; `sequential` awaited
+receiving and a sending handler on the exchange prefix; `warm_up` untimed
+round trips (the TypeScript side makes as many), `sequential` awaited
 send -> callback round trips, then `pipelined` messages sent by `in_flight`
 concurrent awaited sends. Prints one JSON line: the sequential rate with its
 p50 and p99 in microseconds, and the pipelined rate.
@@ -145,12 +146,14 @@ async def pipelined(sender, receiver, count, in_flight):
     return count / (time.perf_counter() - start)
 
 
-async def run(url, prefix, sequential_count, pipelined_count, in_flight):
+async def run(url, prefix, warm_up, sequential_count, pipelined_count, in_flight):
     receiver = await AMQHandler.connect(url, prefix)
     sender = await AMQHandler.connect(url, prefix)
     try:
         await receiver.bind_callback_state("seq")
         await receiver.bind_callback_state("pipe")
+        if warm_up > 0:
+            await sequential(sender, receiver, warm_up)
         rate, p50, p99 = await sequential(sender, receiver, sequential_count)
         pipelined_rate = await pipelined(sender, receiver, pipelined_count, in_flight)
     finally:
@@ -170,7 +173,14 @@ def main():
         sys.exit(__doc__)
     spec = json.loads(sys.stdin.read())
     asyncio.run(
-        run(spec["url"], spec["prefix"], spec["sequential"], spec["pipelined"], spec["in_flight"])
+        run(
+            spec["url"],
+            spec["prefix"],
+            spec["warm_up"],
+            spec["sequential"],
+            spec["pipelined"],
+            spec["in_flight"],
+        )
     )
 
 

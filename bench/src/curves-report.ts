@@ -40,7 +40,7 @@ export const CURVE_SPECS: readonly CurveSpec[] = [
   {
     name: 'bindings-p50',
     title: 'p50 send → callback latency vs bindings on one handler',
-    how: `One handler bound to ${list(FULL.curves.bindings.map(count))} keys in turn (${BIND_BATCH} binds in flight); at each point, the p50 of ${count(FULL.bindingProbes)} sequential awaited send → callback round trips on keys drawn among them.`,
+    how: `One handler bound to ${list(FULL.curves.bindings.map(count))} keys in turn (${BIND_BATCH} binds in flight); at each point, the p50 of ${count(FULL.bindingProbes)} sequential awaited send → callback round trips on keys drawn among them, timed after as many untimed ones.`,
     xLabel: 'bindings on the receiving handler',
     yLabel: 'p50 latency (µs)',
     formatX: count,

@@ -1,4 +1,4 @@
-import { callbacks, closing, deliverAll, heapMiB, pair, roundTrips } from './drive';
+import { callbacks, closing, deliverAll, heapMiB, pair, settledRoundTrips } from './drive';
 import type { Point } from './growth';
 import type { BenchPeer, PeerFactory } from './peer';
 import { type Sizes, sendPayloads } from './scenarios';
@@ -102,7 +102,7 @@ async function bindingsCurves(
         { length: sizes.bindingProbes },
         () => `bind-${Math.floor(Math.random() * count)}`,
       );
-      const samples = await roundTrips(sender, receiver, probes, probes.length);
+      const samples = await settledRoundTrips(sender, receiver, probes, probes.length);
       p50.push([count, percentile(samples, 50)]);
     }
   });

@@ -17,8 +17,9 @@ export const PYTHON_RATES = ['sequential msgs/s', 'pipelined msgs/s'] as const;
 /**
  * The TypeScript adapter against the Python original's handler (aio-pika
  * with publisher confirms, a callback consumer; `bench/python/peer.py`) on
- * the same RabbitMQ: sequential send → callback round trips, then pipelined
- * sends with as many in flight as the throughput scenario.
+ * the same RabbitMQ: after as many untimed round trips on each side,
+ * sequential send → callback round trips, then pipelined sends with as many
+ * in flight as the throughput scenario.
  */
 export function versusPython(url: string): Scenario {
   return {
@@ -34,6 +35,7 @@ export function versusPython(url: string): Scenario {
       return closing([sender, receiver], async () => {
         await receiver.bind('seq');
         await receiver.bind('pipe');
+        await roundTrips(sender, receiver, ['seq'], sizes.python.warmUp);
         const start = performance.now();
         const samples = await roundTrips(sender, receiver, ['seq'], sizes.python.sequential);
         const sequentialMs = performance.now() - start;
@@ -67,6 +69,7 @@ async function runPythonPeer(url: string, prefix: string, sizes: Sizes): Promise
   const spec = {
     url,
     prefix,
+    warm_up: sizes.python.warmUp,
     sequential: sizes.python.sequential,
     pipelined: sizes.python.pipelined,
     in_flight: sizes.inFlight,

@@ -92,6 +92,7 @@ export function markdown(results: Results): string[] {
     'throughputs, below 1 for latencies. Raw baselines use the same client library doing the',
     'equivalent work (JSON text out, parsed in); see `bench/src/raw/`. A raw NATS client has no',
     'chunking: it cannot send a 1 MiB webhook over the default max_payload, which the adapter delivers.',
+    'The adapters run from their published builds (`dist/`).',
     '',
   ];
   const own = rows.filter((row) => row.scenario !== PYTHON_SCENARIO);

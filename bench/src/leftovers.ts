@@ -1,7 +1,9 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
+import { EXCHANGE_NAMES } from '@teal/amq-core/adapter';
 import { DEFAULT_SUBJECT_ROOT, encodeToken } from '@teal/amq-nats';
 import { POSTGRES_DEFAULTS } from '@teal/amq-postgres';
+import amqplib from 'amqplib';
 import pg from 'pg';
 import type { PeerFactory } from './peer';
 
@@ -21,11 +23,28 @@ function tracking(
   factory: PeerFactory,
   remove: (prefixes: readonly string[]) => Promise<void>,
 ): Leftovers {
+  const log = prefixLog(remove);
+  return { adapter: log.track(factory), cleanUp: log.cleanUp };
+}
+
+/** The prefixes given to one broker's peers, by whichever peer, and what removes what they left. */
+export interface PrefixLog {
+  /** `factory`, remembering each prefix it is given. */
+  track(factory: PeerFactory): PeerFactory;
+  /** Remembers a prefix that reached the broker otherwise (the Python peer's). */
+  remember(prefix: string): void;
+  cleanUp(): Promise<void>;
+}
+
+function prefixLog(remove: (prefixes: readonly string[]) => Promise<void>): PrefixLog {
   const prefixes = new Set<string>();
   return {
-    adapter: (prefix) => {
+    track: (factory) => (prefix) => {
       prefixes.add(prefix);
       return factory(prefix);
+    },
+    remember: (prefix) => {
+      prefixes.add(prefix);
     },
     async cleanUp() {
       if (prefixes.size === 0) return;
@@ -34,6 +53,27 @@ function tracking(
       for (const prefix of removed) prefixes.delete(prefix);
     },
   };
+}
+
+/**
+ * RabbitMQ keeps every exchange a handler declares (not auto-delete, as the
+ * Python original declares them), once its handlers are gone: the adapter,
+ * the raw client and the Python peer each declare their prefix's exchanges,
+ * and this session's runs had left 653 of them on the server. Deleting an
+ * exchange that is not there is no error.
+ */
+export function removingExchanges(url: string): PrefixLog {
+  return prefixLog(async (prefixes) => {
+    const connection = await amqplib.connect(url);
+    try {
+      const channel = await connection.createChannel();
+      for (const prefix of prefixes) {
+        for (const name of EXCHANGE_NAMES) await channel.deleteExchange(prefix + name);
+      }
+    } finally {
+      await connection.close();
+    }
+  });
 }
 
 /**

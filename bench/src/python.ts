@@ -19,16 +19,20 @@ export const PYTHON_RATES = ['sequential msgs/s', 'pipelined msgs/s'] as const;
  * with publisher confirms, a callback consumer; `bench/python/peer.py`) on
  * the same RabbitMQ: after as many untimed round trips on each side,
  * sequential send → callback round trips, then pipelined sends with as many
- * in flight as the throughput scenario.
+ * in flight as the throughput scenario. `remember` is told the Python peer's
+ * prefix, whose exchanges the target removes after it.
  */
-export function versusPython(url: string): Scenario {
+export function versusPython(url: string, remember: (prefix: string) => void): Scenario {
   return {
     name: PYTHON_SCENARIO,
     higherIsBetter: PYTHON_RATES,
     versus: {
       label: 'Python aio-pika peer',
       unavailable: pythonUnavailable,
-      run: (prefix, sizes) => runPythonPeer(url, prefix, sizes),
+      run: (prefix, sizes) => {
+        remember(prefix);
+        return runPythonPeer(url, prefix, sizes);
+      },
     },
     async run(factory, prefix, sizes) {
       const [sender, receiver] = await pair(factory, prefix);

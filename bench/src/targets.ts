@@ -2,7 +2,7 @@ import { type AMQHandler, connect } from '@teal/amq-core';
 import { probeBroker } from '@teal/amq-core/testing';
 import { seedsOf } from './clusters';
 import type { CurveLimits } from './curves';
-import { removingRows, removingStreams } from './leftovers';
+import { removingExchanges, removingRows, removingStreams } from './leftovers';
 import { handlerPeer, type PeerFactory } from './peer';
 import { versusPython } from './python';
 import { rawAmqp } from './raw/amqp';
@@ -57,15 +57,17 @@ export function benchTargets({
   const memory = viaConnect('memory://bench', otel ? { maxBacklog: 1_000_000 } : {});
   const postgres = removingRows(postgresUrl, viaConnect(postgresUrl));
   const durableNats = removingStreams(seedsOf(natsUrl), viaConnect(natsUrl, { mode: 'jetstream' }));
+  const amqp = removingExchanges(amqpUrl);
   const always = async () => null;
   return [
     { name: 'memory', unavailable: always, adapter: memory, raw: null },
     {
       name: 'amqp',
       unavailable: probe(amqpUrl),
-      adapter: viaConnect(amqpUrl),
-      raw: rawAmqp(amqpUrl),
-      extra: [versusPython(amqpUrl)],
+      adapter: amqp.track(viaConnect(amqpUrl)),
+      raw: amqp.track(rawAmqp(amqpUrl)),
+      extra: [versusPython(amqpUrl, amqp.remember)],
+      cleanUp: amqp.cleanUp,
     },
     {
       name: 'redis',

@@ -59,8 +59,8 @@ function prefixLog(remove: (prefixes: readonly string[]) => Promise<void>): Pref
  * RabbitMQ keeps every exchange a handler declares (not auto-delete, as the
  * Python original declares them), once its handlers are gone: the adapter,
  * the raw client and the Python peer each declare their prefix's exchanges,
- * and this session's runs had left 653 of them on the server. Deleting an
- * exchange that is not there is no error.
+ * and a day of runs had left 653 of them on the server. Deleting an exchange
+ * that is not there is no error.
  */
 export function removingExchanges(url: string): PrefixLog {
   return prefixLog(async (prefixes) => {

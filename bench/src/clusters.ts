@@ -74,7 +74,7 @@ export function clusterTargets(env: NodeJS.ProcessEnv = process.env): ClusterTar
     const adapter: PeerFactory = async (exchangePrefix) =>
       handlerPeer(await cluster.connect({ url: url ?? '', exchangePrefix }));
     const streams =
-      cluster.keepsStreams && url !== undefined ? removingStreams(seedsOf(url), adapter) : null;
+      cluster.keepsStreams && url !== undefined ? removingStreams(seedsOf(url)) : null;
     return {
       name: cluster.name,
       single: cluster.single,
@@ -83,7 +83,7 @@ export function clusterTargets(env: NodeJS.ProcessEnv = process.env): ClusterTar
         url === undefined
           ? Promise.resolve(`${cluster.variable} is not set (bash .ci/clusters.sh env prints it)`)
           : probeSeeds(url),
-      adapter: streams?.adapter ?? adapter,
+      adapter: streams?.track(adapter) ?? adapter,
       raw: null,
       ...(streams !== null && { cleanUp: streams.cleanUp }),
     };

@@ -7,32 +7,18 @@ import amqplib from 'amqplib';
 import pg from 'pg';
 import type { PeerFactory } from './peer';
 
-/** An adapter factory that remembers its prefixes, and what removes what they left on the broker. */
-export interface Leftovers {
-  readonly adapter: PeerFactory;
-  /** Removes what every prefix the adapter was given so far left behind. */
-  cleanUp(): Promise<void>;
-}
-
 /**
- * What the adapters' handlers leave on a broker once closed, and which the
- * bench's random prefixes (one per round) must not leave: run after each
- * target. Redis keys expire by themselves, a short while after their last write.
+ * The prefixes given to one broker's peers, by whichever peer, and what
+ * removes what they left on the broker once closed, which the bench's random
+ * prefixes (one per round) must not leave: cleaned up after each target.
+ * Redis keys expire by themselves, a short while after their last write.
  */
-function tracking(
-  factory: PeerFactory,
-  remove: (prefixes: readonly string[]) => Promise<void>,
-): Leftovers {
-  const log = prefixLog(remove);
-  return { adapter: log.track(factory), cleanUp: log.cleanUp };
-}
-
-/** The prefixes given to one broker's peers, by whichever peer, and what removes what they left. */
 export interface PrefixLog {
   /** `factory`, remembering each prefix it is given. */
   track(factory: PeerFactory): PeerFactory;
   /** Remembers a prefix that reached the broker otherwise (the Python peer's). */
   remember(prefix: string): void;
+  /** Removes what every prefix remembered so far left behind. */
   cleanUp(): Promise<void>;
 }
 
@@ -83,8 +69,8 @@ export function removingExchanges(url: string): PrefixLog {
  * machine's reservation, and the server then refused every new stream.
  * `seeds`: `host:port` of the servers.
  */
-export function removingStreams(seeds: readonly string[], factory: PeerFactory): Leftovers {
-  return tracking(factory, async (prefixes) => {
+export function removingStreams(seeds: readonly string[]): PrefixLog {
+  return prefixLog(async (prefixes) => {
     const nc = await connect({ servers: [...seeds] });
     try {
       const jsm = await jetstreamManager(nc);
@@ -106,8 +92,8 @@ export function removingStreams(seeds: readonly string[], factory: PeerFactory):
  * are: the five million rows of one session's benchmark runs held back the
  * retention of every other prefix on the server for minutes.
  */
-export function removingRows(url: string, factory: PeerFactory): Leftovers {
-  return tracking(factory, async (prefixes) => {
+export function removingRows(url: string): PrefixLog {
+  return prefixLog(async (prefixes) => {
     const client = new pg.Client({ connectionString: url });
     await client.connect();
     try {

@@ -55,8 +55,8 @@ export function benchTargets({
     async (exchangePrefix) =>
       handlerPeer(await via({ url, exchangePrefix, ...options }));
   const memory = viaConnect('memory://bench', otel ? { maxBacklog: 1_000_000 } : {});
-  const postgres = removingRows(postgresUrl, viaConnect(postgresUrl));
-  const durableNats = removingStreams(seedsOf(natsUrl), viaConnect(natsUrl, { mode: 'jetstream' }));
+  const postgres = removingRows(postgresUrl);
+  const durableNats = removingStreams(seedsOf(natsUrl));
   const amqp = removingExchanges(amqpUrl);
   const always = async () => null;
   return [
@@ -84,14 +84,14 @@ export function benchTargets({
     {
       name: 'nats (durable)',
       unavailable: probe(natsUrl),
-      adapter: durableNats.adapter,
+      adapter: durableNats.track(viaConnect(natsUrl, { mode: 'jetstream' })),
       raw: rawJetStream(natsUrl),
       cleanUp: durableNats.cleanUp,
     },
     {
       name: 'postgres',
       unavailable: probe(postgresUrl),
-      adapter: postgres.adapter,
+      adapter: postgres.track(viaConnect(postgresUrl)),
       raw: rawPostgres(postgresUrl),
       cleanUp: postgres.cleanUp,
       limits: {

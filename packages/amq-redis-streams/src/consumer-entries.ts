@@ -73,7 +73,7 @@ export class EntryFilter {
       const previous = entry.previous;
       if (previous !== null && previous !== before && compareStreamIds(previous, before) > 0) {
         if (!(await this.#gaps.wasDeleted(stream, previous))) {
-          this.#dropped(stream, id, 'its previous id (v) names an entry its stream never held');
+          this.#dropped(stream, id, 'its previous id names an entry its stream never held');
           continue;
         }
         if (!isLagging) this.#reportTrimmed(cursor);

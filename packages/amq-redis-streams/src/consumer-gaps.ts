@@ -7,7 +7,7 @@ interface StreamInspector {
 
 /**
  * Tells a real gap in a stream from a forged one. Each entry names the entry
- * before it (`v`); when that is later than the last entry the reader read, the
+ * before it (the last part of `m`); when that is later than the last entry the reader read, the
  * entries between were removed before it read them — or the writer lied. Redis
  * knows which (XINFO STREAM): a stream that never lost an entry (Redis 7:
  * `entries-added` equals `length`) has no gap; an id removed by XDEL is at

@@ -11,14 +11,18 @@ export const MAX_FIELDS = 32;
 export const MAX_ROUTING_KEY_BYTES = 16_384;
 /** The longest producer id taken from an entry (ours are 16 characters). */
 const MAX_PRODUCER_BYTES = 64;
+/** The longest `m` read: a producer id, a sequence number and a stream entry id, with a space after each of the first two. */
+const MAX_META_BYTES = MAX_PRODUCER_BYTES + 1 + 15 + 1 + 41;
 /** A sequence number: a whole number from 1 to 10^15 − 1, written plainly. */
 const SEQUENCE = /^[1-9]\d{0,14}$/;
 /** A stream entry id: `<ms>-<seq>`, each a 64-bit number without leading zeros. */
 const STREAM_ID = /^(?:0|[1-9]\d{0,19})-(?:0|[1-9]\d{0,19})$/;
 
 /**
- * The fields of an entry for a send (the script adds `v`); headers, when a
- * send has any, are appended after them (`addHeaders`).
+ * What a send hands the append script for its entry: first the entry's `m`
+ * without its previous id (`<producer> <sequence> `: the script appends the
+ * id of the stream's last entry), then the field/value pairs `k` and `b`.
+ * Headers, when a send has any, are appended after them (`addHeaders`).
  */
 export function entryFields(
   routingKey: string,
@@ -26,7 +30,7 @@ export function entryFields(
   sequence: number,
   body: string | Buffer,
 ): (string | Buffer)[] {
-  return ['k', routingKey, 'p', producer, 'n', String(sequence), 'b', body];
+  return [`${producer} ${sequence} `, 'k', routingKey, 'b', body];
 }
 
 /**
@@ -57,17 +61,21 @@ export interface ParsedEntry {
 }
 
 /**
- * Reads the fields `k` (routing key), `b` (body), `p` (producer), `n`
- * (sequence), `v` (previous id) and `h:<name>` (headers). `k` and `b` are
- * required; `p` and `n` come together or not at all (a foreign writer's entry
- * has neither); unknown fields are ignored. A header out of bounds is left
- * out, never the message. Returns why the entry is not a message, in words
- * that quote none of its content, when it is not one.
+ * Reads the fields `k` (routing key), `b` (body), `m` (`<producer>
+ * <sequence> <previous id>`: the writer's random id, the sequence number of
+ * its write, and the id of the entry before this one in its stream) and
+ * `h:<name>` (headers). An entry written before `m` existed carries its
+ * metadata as `p`, `n` and `v`, which are read the same way. `k` and `b` are
+ * required; producer and sequence come together or not at all (a foreign
+ * writer's entry has neither); unknown fields are ignored. A header out of
+ * bounds is left out, never the message. Returns why the entry is not a
+ * message, in words that quote none of its content, when it is not one.
  */
 export function parseEntry(id: string, fields: readonly Buffer[]): ParsedEntry | string {
   if (fields.length > 2 * MAX_FIELDS) return `it has more than ${MAX_FIELDS} fields`;
   let key: Buffer | null = null;
   let body: Uint8Array | null = null;
+  let meta: Buffer | null = null;
   let producer: Buffer | null = null;
   let sequence: Buffer | null = null;
   let previous: Buffer | null = null;
@@ -90,6 +98,9 @@ export function parseEntry(id: string, fields: readonly Buffer[]): ParsedEntry |
       case 0x62: // b
         body = value;
         break;
+      case 0x6d: // m
+        meta = value;
+        break;
       case 0x70: // p
         producer = value;
         break;
@@ -106,33 +117,70 @@ export function parseEntry(id: string, fields: readonly Buffer[]): ParsedEntry |
     return `its routing key (k) is longer than ${MAX_ROUTING_KEY_BYTES} bytes`;
   }
   if (body === null) return 'it has no body (b)';
-  if ((producer === null) !== (sequence === null)) {
-    return 'it has a producer (p) without a sequence number (n), or the reverse';
-  }
-  if (producer !== null && (producer.length === 0 || producer.length > MAX_PRODUCER_BYTES)) {
-    return `its producer (p) is not 1 to ${MAX_PRODUCER_BYTES} bytes`;
-  }
-  const sequenceText = sequence?.toString('latin1') ?? null;
-  if (sequenceText !== null && !SEQUENCE.test(sequenceText)) {
-    return 'its sequence number (n) is not a whole number from 1 to 10^15';
-  }
-  const previousText = previous?.toString('latin1') ?? null;
-  if (previousText !== null && !STREAM_ID.test(previousText)) {
-    return 'its previous id (v) is not a stream entry id';
-  }
-  if (previousText !== null && compareStreamIds(previousText, id) >= 0) {
-    return 'its previous id (v) is not before its own id';
-  }
+  let metadata: Metadata | string;
+  if (meta === null) {
+    metadata = {
+      producer: producer?.toString('latin1') ?? null,
+      sequence: sequence?.toString('latin1') ?? null,
+      previous: previous?.toString('latin1') ?? null,
+    };
+  } else if (producer !== null || sequence !== null || previous !== null) {
+    return 'it has both m and p, n or v';
+  } else metadata = splitMeta(meta);
+  if (typeof metadata === 'string') return metadata;
+  const problem = metadataProblem(id, metadata);
+  if (problem !== null) return problem;
   const headers = headerAt === null ? undefined : readHeaders(fields, headerAt);
   return {
     routingKey: key.toString('utf8'),
     body,
-    producer: producer?.toString('latin1') ?? null,
-    sequence: sequenceText === null ? 0 : Number(sequenceText),
-    previous: previousText,
+    producer: metadata.producer,
+    sequence: metadata.sequence === null ? 0 : Number(metadata.sequence),
+    previous: metadata.previous,
     headers: headers?.taken,
     headersLeftOut: headers?.leftOut ?? 0,
   };
+}
+
+/** An entry's producer id, sequence number and previous id, as written; null where it has none. */
+interface Metadata {
+  producer: string | null;
+  sequence: string | null;
+  previous: string | null;
+}
+
+/** `m` split at its first two spaces: producer, sequence number, previous id. */
+function splitMeta(meta: Buffer): Metadata | string {
+  if (meta.length > MAX_META_BYTES) return `its m is longer than ${MAX_META_BYTES} bytes`;
+  const text = meta.toString('latin1');
+  const first = text.indexOf(' ');
+  const second = first < 0 ? -1 : text.indexOf(' ', first + 1);
+  if (second < 0) return 'its m is not a producer, a sequence number and a previous id';
+  return {
+    producer: text.slice(0, first),
+    sequence: text.slice(first + 1, second),
+    previous: text.slice(second + 1),
+  };
+}
+
+/** Why an entry's metadata is not a TeaL writer's, or null when it is. */
+function metadataProblem(id: string, { producer, sequence, previous }: Metadata): string | null {
+  if ((producer === null) !== (sequence === null)) {
+    return 'it has a producer without a sequence number, or the reverse';
+  }
+  if (producer !== null && (producer.length === 0 || producer.length > MAX_PRODUCER_BYTES)) {
+    return `its producer is not 1 to ${MAX_PRODUCER_BYTES} bytes`;
+  }
+  if (sequence !== null && !SEQUENCE.test(sequence)) {
+    return 'its sequence number is not a whole number from 1 to 10^15';
+  }
+  if (previous !== null && !STREAM_ID.test(previous)) {
+    return 'its previous id is not a stream entry id';
+  }
+  if (previous !== null && compareStreamIds(previous, id) >= 0) {
+    return 'its previous id is not before its own id';
+  }
+  return null;
 }
 
 /** Orders two stream entry ids (`<ms>-<seq>`): negative, zero or positive. */

@@ -15,14 +15,16 @@ end
  * stream without its expiry: KEYS[1] the stream, KEYS[2] its last-id key
  * (none for a wake stream, whose entries no reader checks), ARGV[1] the
  * approximate MAXLEN, ARGV[2] the retention in ms, ARGV[3] the deadline on
- * the server's clock in ms (0: none), ARGV[4..] the entry's field/value pairs.
+ * the server's clock in ms (0: none), ARGV[4] the entry's `m` up to its
+ * previous id (`<producer> <sequence> `; empty for a wake entry), ARGV[5..]
+ * its other field/value pairs.
  *
  * A write that reaches Redis after its deadline — one that ioredis resends
  * after a reconnect, long after `send()` rejected — is refused with a
  * `TEALLATE` error and leaves nothing behind.
  * Entries older than the retention are trimmed (MINID, from the new entry's
  * own timestamp), and the stream expires when unused for it.
- * The entry also records the id of the entry before it (`v`), so that a reader
+ * The entry also records the id of the entry before it (the end of `m`), so that a reader
  * can tell when trimming removed entries it had not read. That id is kept in
  * the stream's last-id key, a string that expires with the stream: reading
  * the stream's last entry instead (XREVRANGE) copies its whole body into the
@@ -42,7 +44,7 @@ if type(last) ~= 'string' then
   local entry = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
   last = entry and entry[1]
 end
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'v', last or '0-0', unpack(ARGV, 4))
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'm', ARGV[4] .. (last or '0-0'), unpack(ARGV, 5))
 local retention = tonumber(ARGV[2])
 local idMs = string.match(id, '^%d+')
 if not last or string.match(last, '^%d+') ~= idMs then
@@ -56,7 +58,7 @@ return id`;
 /** The append script's SHA1, by which `EVALSHA` names it once Redis has it. */
 export const APPEND_SCRIPT_SHA = createHash('sha1').update(APPEND_SCRIPT).digest('hex');
 
-/** The append script's KEYS: a stream, and its last-id key where readers check the entries' `v`. */
+/** The append script's KEYS: a stream, and its last-id key where readers check the entries' previous ids. */
 export type AppendKeys = readonly [stream: string] | readonly [stream: string, lastId: string];
 
 /**
@@ -64,13 +66,13 @@ export type AppendKeys = readonly [stream: string] | readonly [stream: string, l
  * one entry, for each entry in turn, in one run. KEYS: each entry's stream
  * and its last-id key, in send order. ARGV[1] the approximate MAXLEN,
  * ARGV[2] the retention in ms, ARGV[3] the deadline on the server's clock in
- * ms (0: none), then for each entry its number of fields and its
- * field/value pairs.
+ * ms (0: none), then for each entry its number of arguments and those: its
+ * `m` up to its previous id, then its other field/value pairs.
  *
  * Past the deadline nothing is written (`TEALLATE`, as for one entry). Each
  * entry's commands run under `pcall`: a key that holds another type fails
  * its entries and no other, and the reply holds, per entry, its id or the
- * error that refused it. An entry's `v` is the id of the entry before it,
+ * error that refused it. An entry's previous id is the id of the entry before it,
  * also when that one is of the same run. Each stream's last-id key and
  * expiry are set once, after its last entry; the MINID trim runs on the
  * first entry of each millisecond, as for one entry.
@@ -92,7 +94,7 @@ for k = 1, #KEYS, 2 do
       if entries.err then failed = entries else last = entries[1] and entries[1][1] end
     end
   end
-  local id = failed or redis.pcall('XADD', stream, 'MAXLEN', '~', ARGV[1], '*', 'v', last or '0-0', unpack(ARGV, first, final))
+  local id = failed or redis.pcall('XADD', stream, 'MAXLEN', '~', ARGV[1], '*', 'm', ARGV[first] .. (last or '0-0'), unpack(ARGV, first + 1, final))
   if type(id) == 'string' then
     local idMs = string.match(id, '^%d+')
     if not last or string.match(last, '^%d+') ~= idMs then

@@ -234,7 +234,8 @@ export class RedisStreamsTransport implements Transport {
             [this.wakeStream],
             1,
             WAKE_RETENTION_MS,
-            ['w', '1'],
+            // No producer nor sequence in its `m`: no reader looks at a wake entry's fields.
+            ['', 'w', '1'],
             AbortSignal.timeout(this.#context.sendTimeoutMs),
             'the wake stream',
           ),

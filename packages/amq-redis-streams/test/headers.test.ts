@@ -66,21 +66,13 @@ describeWithBroker('redis-streams headers in stream entries', unavailable, () =>
       tracestate: 'teal=1',
     });
     const traced = await lastEntry(transport, 'traced');
-    expect([...traced.keys()].sort()).toEqual([
-      'b',
-      'h:traceparent',
-      'h:tracestate',
-      'k',
-      'n',
-      'p',
-      'v',
-    ]);
+    expect([...traced.keys()].sort()).toEqual(['b', 'h:traceparent', 'h:tracestate', 'k', 'm']);
     expect(traced.get('h:traceparent')!.toString()).toBe(TRACEPARENT);
     expect(traced.get('b')!.equals(Buffer.from(body))).toBe(true);
 
     await transport.publish('callbacks', 'traced', body, signal);
     const plain = await lastEntry(transport, 'traced');
-    expect([...plain.keys()].sort()).toEqual(['b', 'k', 'n', 'p', 'v']);
+    expect([...plain.keys()].sort()).toEqual(['b', 'k', 'm']);
   });
 
   it('leaves out, with one warning that quotes none of them, headers a reader would not take, and sends the message', async () => {

@@ -1,36 +1,15 @@
 import { AMQUnconfirmedSendError } from '@teal/amq-core';
-import {
-  describeWithBroker,
-  recordLogs,
-  sleep,
-  transportOf,
-  waitFor,
-} from '@teal/amq-core/testing';
+import { describeWithBroker, sleep, transportOf, waitFor } from '@teal/amq-core/testing';
 import { callbackMessage, encodeMessage } from '@teal/messages';
 import { expect, it } from 'vitest';
 import { bucketOf, RedisStreamsLagError } from '../src/index';
 import type { RedisStreamsTransport } from '../src/transport';
-import { unavailable, useTestBed } from './support/broker';
+import { unavailable, useTestBed, watchedPair } from './support/broker';
 
 describeWithBroker('redis-streams hostile entries', unavailable, () => {
   const bed = useTestBed();
 
-  /** A receiver bound to `states` that records URLs, errors and logs, and a sender, on a fresh prefix. */
-  const setUp = async (states: readonly string[]) => {
-    const exchangePrefix = bed.prefix();
-    const { logger, records } = recordLogs();
-    const receiver = await bed.connect({ exchangePrefix, logger });
-    const sender = await bed.connect({ exchangePrefix });
-    const errors: unknown[] = [];
-    receiver.onError = (error) => errors.push(error);
-    const seen: string[] = [];
-    receiver.callback = (message) => {
-      if (message.kind === 'callback') seen.push(message.url);
-    };
-    for (const state of states) await receiver.bindCallbackState(state);
-    const keys = transportOf<RedisStreamsTransport>(receiver).keys;
-    return { receiver, sender, seen, errors, records, keys };
-  };
+  const setUp = (states: readonly string[]) => watchedPair(bed, states);
 
   it('drops 200 entries that claim a gap their stream never had, without one RedisStreamsLagError, and with few warnings', async () => {
     const state = 'forged-gaps';

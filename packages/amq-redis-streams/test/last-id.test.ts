@@ -2,7 +2,7 @@ import { describeWithBroker, transportOf } from '@teal/amq-core/testing';
 import { callbackMessage } from '@teal/messages';
 import { expect, it } from 'vitest';
 import type { RedisStreamsTransport } from '../src/transport';
-import { unavailable, useTestBed } from './support/broker';
+import { previousIds, unavailable, useTestBed } from './support/broker';
 
 describeWithBroker('redis-streams: the last-id key beside each stream', unavailable, () => {
   const bed = useTestBed();
@@ -17,19 +17,15 @@ describeWithBroker('redis-streams: the last-id key beside each stream', unavaila
     return { stream, lastIdKey: keys.lastIdKey(stream), send };
   };
 
-  /** Each entry's id and its `v` field: the id of the entry it says came before it. */
-  const entries = async (stream: string) =>
-    ((await bed.admin.xrange(stream, '-', '+')) as [string, string[]][]).map(([id, fields]) => ({
-      id,
-      v: fields[fields.indexOf('v') + 1],
-    }));
+  /** Each entry's id and the id of the entry it says came before it. */
+  const entries = (stream: string) => previousIds(bed.admin, stream);
 
   it('holds the id of the stream’s last entry, which each entry names as the one before it, and expires with the stream', async () => {
     const { stream, lastIdKey, send } = await open('chain');
     for (let n = 0; n < 4; n++) await send(n);
 
     const written = await entries(stream);
-    expect(written.map((entry) => entry.v)).toEqual([
+    expect(written.map((entry) => entry.previous)).toEqual([
       '0-0',
       ...written.slice(0, -1).map((e) => e.id),
     ]);
@@ -53,7 +49,7 @@ describeWithBroker('redis-streams: the last-id key beside each stream', unavaila
     const written = await entries(stream);
     // A wrong type is read past (the stream's last entry instead); a wrong string is a
     // string: its entry names it, which readers judge forged, and the next one is right.
-    expect(written.map((entry) => entry.v)).toEqual(['0-0', written[0]!.id, 'not an id']);
+    expect(written.map((entry) => entry.previous)).toEqual(['0-0', written[0]!.id, 'not an id']);
     expect(await bed.admin.get(lastIdKey)).toBe(written[2]!.id);
   });
 });

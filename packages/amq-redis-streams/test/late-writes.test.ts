@@ -37,11 +37,11 @@ describeWithBroker('redis-streams writes that arrive late', unavailable, () => {
     const [seconds] = (await bed.admin.time()) as [number, number];
     const now = Number(seconds) * 1_000;
     // biome-ignore format: KEYS and ARGV
-    await expect(bed.admin.eval(APPEND_SCRIPT, 2, stream, `${stream}:last`, 100, 60_000, now - 5_000, 'k', 'a', 'b', '{}'))
+    await expect(bed.admin.eval(APPEND_SCRIPT, 2, stream, `${stream}:last`, 100, 60_000, now - 5_000, 'p 1 ', 'k', 'a', 'b', '{}'))
       .rejects.toThrow(/^TEALLATE/);
     expect(await bed.admin.exists(stream, `${stream}:last`)).toBe(0);
     // biome-ignore format: KEYS and ARGV
-    await bed.admin.eval(APPEND_SCRIPT, 2, stream, `${stream}:last`, 100, 60_000, now + 60_000, 'k', 'a', 'b', '{}');
+    await bed.admin.eval(APPEND_SCRIPT, 2, stream, `${stream}:last`, 100, 60_000, now + 60_000, 'p 1 ', 'k', 'a', 'b', '{}');
     expect(await bed.admin.xlen(stream)).toBe(1);
     await bed.admin.del(stream, `${stream}:last`);
   });

@@ -5,6 +5,7 @@ import {
   FaultProxy,
   probeBroker,
   randomPrefix,
+  recordLogs,
   sleep,
   transportOf,
   waitFor,
@@ -28,6 +29,18 @@ export type Admin = Redis | Cluster;
 /** The bucket stream of a target's key, with the default bucket count the contract handlers use. */
 export function streamOf(target: BrokerTarget): string {
   return new StreamKeys(target.exchangePrefix, 16).bucketStream(target.exchange, target.routingKey);
+}
+
+/** Each entry of `stream`, its id and the id its `m` names as the one before it (after the second space). */
+export async function previousIds(
+  admin: Admin,
+  stream: string,
+): Promise<{ id: string; previous: string | undefined }[]> {
+  const entries = (await admin.xrange(stream, '-', '+')) as [string, string[]][];
+  return entries.map(([id, fields]) => {
+    const meta = fields[fields.indexOf('m') + 1];
+    return { id, previous: meta?.split(' ').slice(2).join(' ') };
+  });
 }
 
 /** A `SCAN MATCH` pattern for the wake streams of a target's prefix. */
@@ -106,6 +119,26 @@ export interface Pair {
   readonly receiver: AMQHandler;
   readonly sender: AMQHandler;
   readonly seen: string[];
+}
+
+/**
+ * A receiver bound to `states` that records the URLs it is handed, its errors
+ * and its logs, and a sender, on a fresh prefix of `bed`.
+ */
+export async function watchedPair(bed: TestBed, states: readonly string[]) {
+  const exchangePrefix = bed.prefix();
+  const { logger, records } = recordLogs();
+  const receiver = await bed.connect({ exchangePrefix, logger });
+  const sender = await bed.connect({ exchangePrefix });
+  const errors: unknown[] = [];
+  receiver.onError = (error) => errors.push(error);
+  const seen: string[] = [];
+  receiver.callback = (message) => {
+    if (message.kind === 'callback') seen.push(message.url);
+  };
+  for (const state of states) await receiver.bindCallbackState(state);
+  const keys = transportOf<RedisStreamsTransport>(receiver).keys;
+  return { receiver, sender, seen, errors, records, keys };
 }
 
 /** Registers the hooks of a file's tests on the Redis at `url` (a function: a server started in `beforeAll`). */

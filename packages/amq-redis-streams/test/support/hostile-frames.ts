@@ -27,6 +27,23 @@ function entry(fields: (target: BrokerTarget, secret: string) => (string | Buffe
   };
 }
 
+/**
+ * An entry that names as the one before it an id just after the stream's
+ * last, with an id after that of its own: a gap that never was. `metadata`:
+ * its fields that name that id.
+ */
+function forgedGap(metadata: (previous: string) => string[]) {
+  return async (target: FrameTarget, secret: string) => {
+    const { admin, stream } = target;
+    const [last] = (await admin.xrevrange(stream, '+', '-', 'COUNT', 1)) as [string, string[]][];
+    const lastMs = last === undefined ? 0 : Number(last[0].split('-')[0]);
+    const ms = Math.max(Date.now(), lastMs + 2);
+    // biome-ignore format: field/value pairs
+    await admin.xadd(stream, `${ms}-0`, 'k', target.routingKey, ...metadata(`${ms - 1}-0`),
+      'b', validBody(target, secret));
+  };
+}
+
 /** Entries and keys a hostile or broken writer could leave where the adapter reads. */
 export const HOSTILE_FRAMES: ReadonlyArray<{
   readonly name: string;
@@ -77,16 +94,52 @@ export const HOSTILE_FRAMES: ReadonlyArray<{
   },
   {
     name: 'an entry whose previous id (v) names an entry its stream never held',
-    publish: async (target, secret) => {
-      // An id just after the stream's last, and one after that for the entry: a gap that never was.
-      const { admin, stream } = target;
-      const [last] = (await admin.xrevrange(stream, '+', '-', 'COUNT', 1)) as [string, string[]][];
-      const lastMs = last === undefined ? 0 : Number(last[0].split('-')[0]);
-      const ms = Math.max(Date.now(), lastMs + 2);
-      // biome-ignore format: field/value pairs
-      await admin.xadd(stream, `${ms}-0`, 'k', target.routingKey, 'v', `${ms - 1}-0`,
-        'b', validBody(target, secret));
-    },
+    publish: forgedGap((previous) => ['v', previous]),
+  },
+  {
+    name: 'an entry whose m is 1 MiB',
+    publish: entry((t, s) => [
+      'k',
+      t.routingKey,
+      'm',
+      `p 1 0-0${s.repeat(1 + (1024 * 1024) / s.length)}`,
+      'b',
+      validBody(t, s),
+    ]),
+  },
+  {
+    name: 'an entry whose m is not a producer, a sequence number and a previous id',
+    publish: entry((t, s) => ['k', t.routingKey, 'm', `forger ${s}`, 'b', validBody(t, s)]),
+  },
+  {
+    name: 'an entry whose m has a sequence number of 10^30',
+    publish: entry((t, s) => [
+      'k',
+      t.routingKey,
+      'm',
+      `forger 1${'0'.repeat(30)} 0-0`,
+      'b',
+      validBody(t, s),
+    ]),
+  },
+  {
+    name: 'an entry with both m and p, n, v',
+    publish: entry((t, s) => [
+      'k',
+      t.routingKey,
+      'm',
+      'forger 1 0-0',
+      'p',
+      'forger',
+      'n',
+      '2',
+      'b',
+      validBody(t, s),
+    ]),
+  },
+  {
+    name: 'an entry whose m names a previous entry its stream never held',
+    publish: forgedGap((previous) => ['m', `forger 1 ${previous}`]),
   },
   {
     name: 'an entry whose routing key (k) is 1 MiB',

@@ -3,10 +3,19 @@ export const REORDER_WINDOW = 1_024;
 
 interface ProducerState {
   highest: number;
-  /** The sequences seen in (highest - REORDER_WINDOW, highest], and a few older ones until pruned. */
-  readonly seen: Set<number>;
+  /** One bit per sequence of (highest - REORDER_WINDOW, highest], at sequence % REORDER_WINDOW: seen or not. */
+  readonly seen: Uint32Array;
   seenAt: number;
 }
+
+const isSeen = (seen: Uint32Array, sequence: number) =>
+  (seen[(sequence % REORDER_WINDOW) >>> 5]! & (1 << (sequence & 31))) !== 0;
+const markSeen = (seen: Uint32Array, sequence: number) => {
+  seen[(sequence % REORDER_WINDOW) >>> 5]! |= 1 << (sequence & 31);
+};
+const markUnseen = (seen: Uint32Array, sequence: number) => {
+  seen[(sequence % REORDER_WINDOW) >>> 5]! &= ~(1 << (sequence & 31));
+};
 
 /**
  * Recognises entries written twice. A sender numbers its writes (producer id
@@ -35,22 +44,26 @@ export class DuplicateFilter {
     }
     const state = producers.get(producer);
     if (state === undefined) {
-      producers.set(producer, { highest: sequence, seen: new Set([sequence]), seenAt: now });
+      const seen = new Uint32Array(REORDER_WINDOW / 32);
+      markSeen(seen, sequence);
+      producers.set(producer, { highest: sequence, seen, seenAt: now });
       return false;
     }
     state.seenAt = now;
+    const { seen } = state;
     if (sequence > state.highest) {
+      // The sequences skipped enter the window unseen: their bits held ones that leave it.
+      if (sequence - state.highest > REORDER_WINDOW) seen.fill(0);
+      else
+        for (let skipped = state.highest + 1; skipped < sequence; skipped++)
+          markUnseen(seen, skipped);
       state.highest = sequence;
-      state.seen.add(sequence);
-      // Every sequence in the window is distinct, so at twice its size at least half are stale.
-      if (state.seen.size >= 2 * REORDER_WINDOW) {
-        for (const old of state.seen) if (old <= sequence - REORDER_WINDOW) state.seen.delete(old);
-      }
+      markSeen(seen, sequence);
       return false;
     }
     // Too old to tell a late write from a repeat: a repeat is by far the likelier.
-    if (sequence <= state.highest - REORDER_WINDOW || state.seen.has(sequence)) return true;
-    state.seen.add(sequence);
+    if (sequence <= state.highest - REORDER_WINDOW || isSeen(seen, sequence)) return true;
+    markSeen(seen, sequence);
     return false;
   }
 

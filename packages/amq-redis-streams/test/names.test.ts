@@ -1,6 +1,7 @@
 import { EXCHANGE_NAMES } from '@teal/amq-core';
 import { describeWithBroker, transportOf } from '@teal/amq-core/testing';
 import calculateSlot from 'cluster-key-slot';
+import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { compareStreamIds } from '../src/entries';
@@ -73,6 +74,22 @@ describe('stream key layout', () => {
     expect(compareStreamIds('1700000000000-5', '1700000000000-5')).toBe(0);
     expect(compareStreamIds('1700000000001-0', '1700000000000-99')).toBeGreaterThan(0);
     expect(compareStreamIds('0-0', '0-1')).toBeLessThan(0);
+  });
+
+  it('orders any two stream ids as their numbers do, with parts of equal or different lengths', () => {
+    // Ids near each other (the same lengths, as a reader's mostly are) and far apart.
+    const part = fc.oneof(
+      fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+      fc.bigInt({ min: 1_700_000_000_000n, max: 1_700_000_000_099n }),
+      fc.bigInt({ min: 0n, max: 12n }),
+    );
+    fc.assert(
+      fc.property(part, part, part, part, (aMs, aSeq, bMs, bSeq) => {
+        const expected = aMs === bMs ? Math.sign(Number(aSeq - bSeq)) : aMs < bMs ? -1 : 1;
+        expect(Math.sign(compareStreamIds(`${aMs}-${aSeq}`, `${bMs}-${bSeq}`))).toBe(expected);
+      }),
+      { numRuns: 2_000 },
+    );
   });
 });
 

@@ -7,13 +7,14 @@ interface StreamInspector {
 
 /**
  * Tells a real gap in a stream from a forged one. Each entry names the entry
- * before it (the last part of `m`); when that is later than the last entry the reader read, the
- * entries between were removed before it read them — or the writer lied. Redis
- * knows which (XINFO STREAM): a stream that never lost an entry (Redis 7:
- * `entries-added` equals `length`) has no gap; an id removed by XDEL is at
- * most its `max-deleted-entry-id`; trimming removes the oldest entries, so a
- * trimmed id is before the stream's first entry. An id that is none of these
- * was never in the stream (the reader would have read it): the entry is forged.
+ * before it (the last part of `m`); when that is later than the last entry the
+ * reader read, the entries between were removed before it read them — or the
+ * writer lied. Redis knows which (XINFO STREAM): a stream that never lost an
+ * entry (Redis 7: `entries-added` equals `length`) has no gap; an id removed
+ * by XDEL is at most its `max-deleted-entry-id`; trimming removes the oldest
+ * entries, so a trimmed id is before the stream's first entry. An id that is
+ * none of these was never in the stream (the reader would have read it): the
+ * entry is forged.
  */
 export class GapJudge {
   readonly #client: StreamInspector;

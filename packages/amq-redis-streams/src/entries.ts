@@ -117,70 +117,56 @@ export function parseEntry(id: string, fields: readonly Buffer[]): ParsedEntry |
     return `its routing key (k) is longer than ${MAX_ROUTING_KEY_BYTES} bytes`;
   }
   if (body === null) return 'it has no body (b)';
-  let metadata: Metadata | string;
+  // The metadata as text, from `m` or from an earlier version's `p`, `n` and `v`.
+  let producerText: string | null;
+  let sequenceText: string | null;
+  let previousText: string | null;
   if (meta === null) {
-    metadata = {
-      producer: producer?.toString('latin1') ?? null,
-      sequence: sequence?.toString('latin1') ?? null,
-      previous: previous?.toString('latin1') ?? null,
-    };
-  } else if (producer !== null || sequence !== null || previous !== null) {
-    return 'it has both m and p, n or v';
-  } else metadata = splitMeta(meta);
-  if (typeof metadata === 'string') return metadata;
-  const problem = metadataProblem(id, metadata);
-  if (problem !== null) return problem;
+    producerText = producer?.toString('latin1') ?? null;
+    sequenceText = sequence?.toString('latin1') ?? null;
+    previousText = previous?.toString('latin1') ?? null;
+  } else {
+    if (producer !== null || sequence !== null || previous !== null) {
+      return 'it has both m and p, n or v';
+    }
+    if (meta.length > MAX_META_BYTES) return `its m is longer than ${MAX_META_BYTES} bytes`;
+    // Split at its first two spaces: producer, sequence number, previous id.
+    const text = meta.toString('latin1');
+    const first = text.indexOf(' ');
+    const second = first < 0 ? -1 : text.indexOf(' ', first + 1);
+    if (second < 0) return 'its m is not a producer, a sequence number and a previous id';
+    producerText = text.slice(0, first);
+    sequenceText = text.slice(first + 1, second);
+    previousText = text.slice(second + 1);
+  }
+  if ((producerText === null) !== (sequenceText === null)) {
+    return 'it has a producer without a sequence number, or the reverse';
+  }
+  if (
+    producerText !== null &&
+    (producerText.length === 0 || producerText.length > MAX_PRODUCER_BYTES)
+  ) {
+    return `its producer is not 1 to ${MAX_PRODUCER_BYTES} bytes`;
+  }
+  if (sequenceText !== null && !SEQUENCE.test(sequenceText)) {
+    return 'its sequence number is not a whole number from 1 to 10^15';
+  }
+  if (previousText !== null && !STREAM_ID.test(previousText)) {
+    return 'its previous id is not a stream entry id';
+  }
+  if (previousText !== null && compareStreamIds(previousText, id) >= 0) {
+    return 'its previous id is not before its own id';
+  }
   const headers = headerAt === null ? undefined : readHeaders(fields, headerAt);
   return {
     routingKey: key.toString('utf8'),
     body,
-    producer: metadata.producer,
-    sequence: metadata.sequence === null ? 0 : Number(metadata.sequence),
-    previous: metadata.previous,
+    producer: producerText,
+    sequence: sequenceText === null ? 0 : Number(sequenceText),
+    previous: previousText,
     headers: headers?.taken,
     headersLeftOut: headers?.leftOut ?? 0,
   };
-}
-
-/** An entry's producer id, sequence number and previous id, as written; null where it has none. */
-interface Metadata {
-  producer: string | null;
-  sequence: string | null;
-  previous: string | null;
-}
-
-/** `m` split at its first two spaces: producer, sequence number, previous id. */
-function splitMeta(meta: Buffer): Metadata | string {
-  if (meta.length > MAX_META_BYTES) return `its m is longer than ${MAX_META_BYTES} bytes`;
-  const text = meta.toString('latin1');
-  const first = text.indexOf(' ');
-  const second = first < 0 ? -1 : text.indexOf(' ', first + 1);
-  if (second < 0) return 'its m is not a producer, a sequence number and a previous id';
-  return {
-    producer: text.slice(0, first),
-    sequence: text.slice(first + 1, second),
-    previous: text.slice(second + 1),
-  };
-}
-
-/** Why an entry's metadata is not a TeaL writer's, or null when it is. */
-function metadataProblem(id: string, { producer, sequence, previous }: Metadata): string | null {
-  if ((producer === null) !== (sequence === null)) {
-    return 'it has a producer without a sequence number, or the reverse';
-  }
-  if (producer !== null && (producer.length === 0 || producer.length > MAX_PRODUCER_BYTES)) {
-    return `its producer is not 1 to ${MAX_PRODUCER_BYTES} bytes`;
-  }
-  if (sequence !== null && !SEQUENCE.test(sequence)) {
-    return 'its sequence number is not a whole number from 1 to 10^15';
-  }
-  if (previous !== null && !STREAM_ID.test(previous)) {
-    return 'its previous id is not a stream entry id';
-  }
-  if (previous !== null && compareStreamIds(previous, id) >= 0) {
-    return 'its previous id is not before its own id';
-  }
-  return null;
 }
 
 /** Orders two stream entry ids (`<ms>-<seq>`): negative, zero or positive. */

@@ -123,8 +123,8 @@ export class Publisher {
 
   /**
    * Appends an entry with `fields` (its `m` up to the previous id, then
-   * field/value pairs, as `entryFields` makes them) to a stream (`keys`: the stream, and its
-   * last-id key unless no reader checks its entries), bounded by `maxLength` and
+   * field/value pairs, as `entryFields` makes them) to a stream (`keys`: the
+   * stream, and its last-id key unless no reader checks its entries), bounded by `maxLength` and
    * `retentionMs`, once the connection is usable, in a run of its own; never
    * written once `signal` fired, and refused by Redis itself from a margin
    * before the deadline.
